@@ -1,0 +1,45 @@
+"""The root of sfsync's exception hierarchy.
+
+Every error a user can cause or meet derives from :class:`SfsyncError`, so front ends catch one type and
+show its message. Each layer defines its own subclasses next to its code (``core.salesforce.errors``,
+``core.repo.errors``, …); the ones here are shared by every layer.
+"""
+
+from __future__ import annotations
+
+
+class SfsyncError(Exception):
+    """Base class: the message is meant for the user, as is."""
+
+    #: the process exit code a command line should use for this error (see CONTRACT: 1 failed, 2 usage/config)
+    exit_code: int = 1
+
+
+class ConfigError(SfsyncError):
+    """A configuration file or setting is missing or wrong.
+
+    The message names the file and, where known, the line and column (broken JSON) or the field path
+    (a wrong value), e.g. ``conf/provisioner.openicf-salesforce.json: configurationProperties.loginUrl: not a URL``.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | None = None, field: str | None = None,
+                 line: int | None = None, column: int | None = None) -> None:
+        self.path = path
+        self.field = field
+        self.line = line
+        self.column = column
+        self.detail = message
+        where = []
+        if path:
+            where.append(path if line is None else f"{path}:{line}:{column or 1}")
+        if field:
+            where.append(field)
+        super().__init__(": ".join([*where, message]))
+
+
+class UsageError(SfsyncError):
+    """A command was called wrongly (an unknown mapping, a bad argument)."""
+
+    exit_code = 2

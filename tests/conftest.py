@@ -1,0 +1,1 @@
+"""Shared fixtures. Package-specific fixtures live in the tests that need them or in tests/fixtures/."""
