@@ -1,0 +1,105 @@
+"""``conf/sfsync.toml``: the settings IDM has no file for (callback port, CA file, REST admin, UI).
+
+Read with :mod:`tomllib`, written with :mod:`tomli_w`, atomically and 0600 (it may hold the REST admin's
+password hash). An unchanged file is written back as it was, comments included; a changed one is
+rewritten from the model (unknown keys kept, comments lost, which is TOML tooling's usual trade-off).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from typing import TYPE_CHECKING, Any
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from core.config.jsonfile import display_path, read_text, write_text_atomic
+from core.config.provisioner import config_error_from
+from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from core.config.project import Project
+
+DEFAULT_CALLBACK_PORT = 1717
+
+
+class Settings(BaseModel):
+    """sfsync's own settings; every field has a default, so a missing file is a valid, empty one."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    #: the OAuth callback port (``http://localhost:PORT/OauthRedirect``), as the Salesforce CLI's 1717
+    callback_port: int = Field(default=DEFAULT_CALLBACK_PORT, ge=1, le=65535)
+    #: an extra CA bundle (PEM) to trust, e.g. a corporate TLS proxy or the local org's ``--tls``
+    ca_file: str | None = None
+    #: ``sfsync serve``: the REST admin user and the hash of its password (never the password)
+    admin_username: str | None = None
+    admin_password_hash: str | None = None
+    #: how many reconciliation runs (with their audit entries) to keep
+    keep_runs: int = Field(default=100, ge=1)
+    #: UI preferences: the Textual theme, and a free-form table the app may extend
+    theme: str | None = None
+    ui: dict[str, Any] = Field(default_factory=dict)
+
+    _original_text: str | None = PrivateAttr(default=None)
+    _loaded: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        return value or None
+
+    @classmethod
+    def load(cls, project: Project) -> Settings:
+        """The project's ``sfsync.toml``, or the defaults when there is none."""
+        return cls.load_path(project.settings_path)
+
+    @classmethod
+    def load_path(cls, path: str | os.PathLike[str]) -> Settings:
+        if not os.path.exists(path):
+            return cls()
+        text = read_text(path)
+        shown = display_path(path)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line, column = _toml_position(str(exc))
+            reason = str(exc).split(" (at ")[0]
+            raise ConfigError(f"not valid TOML: {reason}", path=shown, line=line, column=column) from None
+        try:
+            settings = cls.model_validate(data)
+        except ValidationError as exc:
+            raise config_error_from(exc, shown) from None
+        settings._original_text = text
+        settings._loaded = settings.to_data()
+        return settings
+
+    def save(self, project: Project) -> None:
+        """Write ``sfsync.toml`` atomically with mode 0600 (unchanged settings keep the file's text)."""
+        data = self.to_data()
+        if self._original_text is not None and data == self._loaded:
+            text = self._original_text
+        else:
+            text = tomli_w.dumps(data)
+        write_text_atomic(project.settings_path, text, 0o600)
+        self._original_text = text
+        self._loaded = data
+
+    def to_data(self) -> dict[str, Any]:
+        """TOML has no null: unset values are left out."""
+        return {k: v for k, v in self.model_dump().items() if v is not None and v != {}}
+
+    def ca_bundle(self) -> str | None:
+        """The CA file to trust besides the system's: the setting, else ``$SSL_CERT_FILE``."""
+        return self.ca_file or os.environ.get("SSL_CERT_FILE") or None
+
+
+def _toml_position(message: str) -> tuple[int | None, int | None]:
+    """tomllib says ``(at line 3, column 7)``; pull the numbers out for ``file:line:column``."""
+    import re
+
+    m = re.search(r"line (\d+), column (\d+)", message)
+    if not m:
+        return None, None
+    return int(m.group(1)), int(m.group(2))
