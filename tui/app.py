@@ -1,0 +1,261 @@
+"""The sfsync Textual app: four screens (Connector, Login, Mappings, Users) over one core Backend.
+
+Built by :func:`make_app` (the command line, the demo, the tests and the screenshot script all use it).
+The App owns what must outlive a screen: the reconciliation worker, the watcher that polls the repository
+for runs started elsewhere (CLI, REST), the connection state in the header and the one handler that turns
+a failed worker into a readable notice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from core.config.project import Project
+from core.errors import SfsyncError
+from tui.messages import ConnectionState, RunFinished, RunProgress, RunsListed
+from tui.screens.backend import Backend
+from tui.screens.connector import ConnectorScreen
+from tui.screens.login import LoginScreen
+from tui.screens.mappings import MappingsScreen
+from tui.screens.users import UsersScreen
+
+MODE_TITLES = {"connector": "Connector", "login": "Login", "mappings": "Mappings", "users": "Users"}
+POLL_SECONDS = 0.25
+
+
+def describe_error(error: BaseException | None) -> str:
+    """A one-line, user-facing reason: core's own message, else the exception's type and text."""
+    if error is None:
+        return "unknown error"
+    if isinstance(error, SfsyncError):
+        return str(error)
+    text = str(error).strip() or "no details"
+    return f"{type(error).__name__}: {text}"
+
+
+class SfsyncApp(App[None]):
+    """The terminal console. ``backend`` is the only way it reaches core."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "sfsync"
+    MODES: ClassVar[dict[str, Any]] = {
+        "connector": ConnectorScreen,
+        "login": LoginScreen,
+        "mappings": MappingsScreen,
+        "users": UsersScreen,
+    }
+    DEFAULT_MODE = "connector"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1,1", "switch_mode('connector')", "Connector", id="connector"),
+        Binding("f2,2", "switch_mode('login')", "Login", id="login"),
+        Binding("f3,3", "switch_mode('mappings')", "Mappings", id="mappings"),
+        Binding("f4,4", "switch_mode('users')", "Users", id="users"),
+        Binding("ctrl+q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(self, project: Project, backend: Backend | None = None, *, start_mode: str = "connector",
+                 watch_runs: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.project = project
+        self.backend = backend or Backend(project)
+        self.start_mode = start_mode
+        self.watch_runs = watch_runs
+        self.connection = ConnectionState(logged_in=False)
+        self.mapping_names: list[str] = []
+        self.watched_run: dict[str, Any] | None = None
+        self.runs: list[dict[str, Any]] = []
+        self.run_signal: Signal[dict[str, Any]] = Signal(self, "run")
+        self.runs_signal: Signal[list[dict[str, Any]]] = Signal(self, "runs")
+        self.connection_signal: Signal[ConnectionState] = Signal(self, "connection")
+        self._cancel_event: threading.Event | None = None
+        self._local_run_id: str | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.switch_mode(self.start_mode)
+        self._load_mapping_names()
+        self._read_connection()
+        if self.watch_runs:
+            self._watch_runs()
+
+    def on_unmount(self) -> None:
+        if self._cancel_event is not None:
+            self._cancel_event.set()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="mapping-names", description="Reading sync.json")
+    def _load_mapping_names(self) -> None:
+        names = [getattr(m, "name", None) or m["name"] for m in self.backend.mappings()]
+        self.call_from_thread(setattr, self, "mapping_names", names)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="connection", description="Reading the connector")
+    def _read_connection(self) -> None:
+        config = self.backend.load_connector()
+        props = config.properties
+        logged_in = bool(props.refreshToken and props.instanceUrl)
+        self.post_message(ConnectionState(org=props.instanceUrl or None, logged_in=logged_in))
+
+    @on(ConnectionState)
+    def _connection_changed(self, message: ConnectionState) -> None:
+        current = self.connection
+        self.connection = ConnectionState(
+            org=message.org if message.org is not None else current.org,
+            user=message.user if message.user is not None else current.user,
+            api_usage=message.api_usage if message.api_usage is not None else current.api_usage,
+            logged_in=message.logged_in if message.logged_in is not None else current.logged_in,
+        )
+        self.connection_signal.publish(self.connection)
+
+    # ---- errors -------------------------------------------------------------------------------------
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker is reported: a readable notice, the traceback only in the log."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        self.log.error("".join(traceback.format_exception(error)) if error else "worker failed")
+        title = event.worker.description or "Background task"
+        self.notify(describe_error(error), title=f"{title} failed", severity="error", markup=False, timeout=8)
+
+    # ---- reconciliation (App-owned, so it survives screen switches) ---------------------------------
+    @property
+    def recon_running(self) -> bool:
+        return self._cancel_event is not None
+
+    def start_recon(self, mapping: str, dry_run: bool = False) -> Worker[dict[str, Any]] | None:
+        """Start a reconciliation of ``mapping`` unless one is already running in this app."""
+        if self.recon_running:
+            self.notify("A reconciliation is already running in this app.", severity="warning")
+            return None
+        self._cancel_event = threading.Event()
+        return self._recon_worker(mapping, dry_run, self._cancel_event)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="recon", description="Reconciliation")
+    def _recon_worker(self, mapping: str, dry_run: bool, cancel: threading.Event) -> dict[str, Any]:
+        def progress(run: dict[str, Any]) -> None:
+            self._local_run_id = run.get("_id")
+            self.post_message(RunProgress(dict(run)))
+
+        try:
+            run = self.backend.reconcile(mapping, dry_run=dry_run, on_progress=progress, cancel=cancel)
+        finally:
+            self.call_from_thread(self._recon_done)
+        self.post_message(RunFinished(dict(run)))
+        return run
+
+    def _recon_done(self) -> None:
+        self._cancel_event = None
+
+    def cancel_recon(self) -> None:
+        """Cancel the run being watched: ours through its event, one started elsewhere through core."""
+        if self._cancel_event is not None:
+            self._cancel_event.set()
+            return
+        run = self.watched_run
+        if run and run.get("state") == "ACTIVE":
+            self._cancel_external(str(run["_id"]))
+
+    @work(thread=True, exit_on_error=False, group="cancel", description="Cancelling the run")
+    def _cancel_external(self, run_id: str) -> None:
+        self.backend.cancel_run(run_id)
+
+    @on(RunProgress)
+    def _run_progress(self, message: RunProgress) -> None:
+        self.watched_run = message.run
+        self.run_signal.publish(message.run)
+
+    @on(RunFinished)
+    def _run_finished(self, message: RunFinished) -> None:
+        self.watched_run = message.run
+        self.run_signal.publish(message.run)
+        run = message.run
+        status = run.get("statusSummary") or {}
+        self.notify(f"{run.get('mapping')}: {run.get('state')} "
+                    f"({status.get('SUCCESS', 0)} ok, {status.get('FAILURE', 0)} failed)",
+                    title="Reconciliation", severity="information" if run.get("state") == "SUCCESS" else "warning",
+                    markup=False)
+
+    # ---- runs started elsewhere ---------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-watch", description="Watching runs")
+    def _watch_runs(self) -> None:
+        """Poll the repository's runs a few times a second; a run started by the CLI or REST shows up live."""
+        worker = get_current_worker()
+        last: Any = None
+        while not worker.is_cancelled:
+            try:
+                runs = self.backend.runs(20)
+            except Exception as exc:  # the repository may not exist yet (fresh project): try again later
+                self.log.warning(f"runs watch: {describe_error(exc)}")
+                runs = []
+            key = [(r.get("_id"), r.get("state"), r.get("progress"), r.get("duration")) for r in runs]
+            if key != last:
+                last = key
+                self.post_message(RunsListed(runs))
+            deadline = time.monotonic() + POLL_SECONDS
+            while time.monotonic() < deadline and not worker.is_cancelled:
+                time.sleep(0.05)
+
+    @on(RunsListed)
+    def _runs_listed(self, message: RunsListed) -> None:
+        self.runs = message.runs
+        self.runs_signal.publish(message.runs)
+        if self.recon_running:
+            return
+        watched = self.watched_run
+        for run in message.runs:
+            if run.get("state") == "ACTIVE" or (watched and run.get("_id") == watched.get("_id")):
+                if run != watched:
+                    self.watched_run = run
+                    self.run_signal.publish(run)
+                break
+
+    # ---- command palette ----------------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for mode, title in MODE_TITLES.items():
+            yield SystemCommand(f"Go to {title}", f"Switch to the {title} screen", self._switcher(mode))
+        yield SystemCommand("Test the connector", "Run IDM's system test against Salesforce", self._palette_test)
+        yield SystemCommand("Log in to Salesforce", "Open the login screen and start the OAuth flow",
+                            self._palette_login)
+        for name in self.mapping_names:
+            yield SystemCommand(f"Reconcile {name}", "Run a full reconciliation of this mapping",
+                                self._runner(name, False))
+            yield SystemCommand(f"Dry run {name}", "Decide situations and actions, change nothing",
+                                self._runner(name, True))
+
+    def _switcher(self, mode: str) -> Any:
+        return lambda: self.switch_mode(mode)
+
+    def _runner(self, name: str, dry_run: bool) -> Any:
+        def run() -> None:
+            self.switch_mode("mappings")
+            self.start_recon(name, dry_run)
+        return run
+
+    def _palette_test(self) -> None:
+        self.switch_mode("connector")
+        self.call_later(lambda: self.screen.action_test()
+                        if isinstance(self.screen, ConnectorScreen) else None)
+
+    def _palette_login(self) -> None:
+        self.switch_mode("login")
+        self.call_later(lambda: self.screen.action_start() if isinstance(self.screen, LoginScreen) else None)
+
+
+def make_app(project: Project | str | Path, backend: Backend | None = None, *, start_mode: str = "connector",
+             watch_runs: bool = True, **kwargs: Any) -> SfsyncApp:
+    """Build the app for a project folder; the single factory the CLI, demo, tests and scripts share."""
+    if not isinstance(project, Project):
+        project = Project.resolve(project)
+    return SfsyncApp(project, backend, start_mode=start_mode, watch_runs=watch_runs, **kwargs)

@@ -1,0 +1,248 @@
+"""The app's one doorway into ``core``: plain, blocking calls meant for thread workers.
+
+Screens never import core modules directly; they call a :class:`Backend` from a thread worker and post the
+result as a message. Core is asyncio, so each async call runs on its own short-lived loop in the worker
+thread (``asyncio.run``), never on the app's loop. Tests inject a Backend built on a temporary project.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.config.project import Project
+
+USER_FIELDS = ("userName", "givenName", "sn", "mail", "accountStatus")
+SEARCH_FIELDS = ("userName", "givenName", "sn", "mail")
+#: the link type the sample's two mappings share (the outbound one declares ``links`` to reuse it)
+LINK_TYPE = "systemSalesforceUser_managedUser"
+FILTER_WORDS = {"eq", "co", "sw", "gt", "ge", "lt", "le", "pr", "and", "or"}
+
+
+def words_to_filter(text: str) -> str:
+    """Plain words become an IDM filter: every word must occur in userName, givenName, sn or mail.
+
+    Values are written as JSON strings, the quoting IDM's grammar uses, so quotes and backslashes in user
+    text can never break out of the literal.
+    """
+    words = text.split()
+    if not words:
+        return "true"
+    parts = []
+    for word in words:
+        literal = json.dumps(word, ensure_ascii=False)
+        parts.append("(" + " or ".join(f"{f} co {literal}" for f in SEARCH_FIELDS) + ")")
+    return " and ".join(parts)
+
+
+def looks_like_filter(text: str) -> bool:
+    """True when the text reads as an IDM query filter rather than words to search for."""
+    stripped = text.strip()
+    if stripped in ("true", "false") or '"' in stripped or stripped.startswith(("(", "!", "/")):
+        return True
+    return any(token in FILTER_WORDS for token in stripped.split()[1:2])
+
+
+class Backend:
+    """Everything the TUI asks of ``core``, for one project. Thread-safe; every method may block."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._lock = threading.Lock()
+        self._repo: Any = None
+        self._service: Any = None
+
+    # ---- shared objects (opened lazily, once) -------------------------------------------------------
+    @property
+    def repo(self) -> Any:
+        with self._lock:
+            if self._repo is None:
+                from core.repo import Repository
+                from core.repo.schema import ManagedSchema
+
+                schema = ManagedSchema.load(self.project)
+                self.project.db_dir.mkdir(parents=True, exist_ok=True)
+                self._repo = Repository.open(self.project.db_path, schema)
+            return self._repo
+
+    @property
+    def service(self) -> Any:
+        with self._lock:
+            if self._service is None:
+                from core.sync.service import SyncService
+
+                self._service = SyncService(self.project)
+            return self._service
+
+    def close(self) -> None:
+        """Close what was opened (called when the app exits)."""
+        for obj in (self._service, self._repo):
+            closer = getattr(obj, "close", None)
+            if callable(closer):
+                closer()
+
+    # ---- connector ----------------------------------------------------------------------------------
+    def load_connector(self) -> Any:
+        from core.config.provisioner import ProvisionerConfig
+
+        return ProvisionerConfig.load(self.project)
+
+    def save_connector(self, changes: dict[str, Any], enabled: bool | None) -> Path:
+        """Apply the form's changes to the provisioner file (only what changed; unknown keys survive)."""
+        from core.config.provisioner import ProvisionerConfig
+
+        config = ProvisionerConfig.load(self.project)
+        config.update_properties(**changes)
+        if enabled is not None:
+            config.enabled = enabled
+        config.save(self.project)
+        return self.project.provisioner_path
+
+    def test_connector(self) -> tuple[dict[str, Any], tuple[int, int] | None]:
+        """IDM's test object plus the API usage the last call reported."""
+        return asyncio.run(self._test())
+
+    async def _test(self) -> tuple[dict[str, Any], tuple[int, int] | None]:
+        from core.salesforce.connector import SalesforceConnector
+
+        async with SalesforceConnector.from_project(self.project) as connector:
+            result = await connector.test()
+            return result, connector.api_usage
+
+    # ---- mappings and runs --------------------------------------------------------------------------
+    def mappings(self) -> list[Any]:
+        return list(self.service.mappings())
+
+    def reconcile(self, name: str, *, dry_run: bool, on_progress: Callable[[dict[str, Any]], None],
+                  cancel: threading.Event) -> dict[str, Any]:
+        """Run a reconciliation to its end in this thread; ``on_progress`` gets the run object per page."""
+        return asyncio.run(self.service.reconcile(name, dry_run=dry_run, on_progress=on_progress, cancel=cancel))
+
+    def cancel_run(self, run_id: str) -> None:
+        self.service.cancel(run_id)
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        return list(self.service.runs(limit))
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        return self.service.run(run_id)
+
+    def audit(self, run_id: str, situation: str | None, status: str | None, limit: int = 500) -> list[dict[str, Any]]:
+        return list(self.service.audit(run_id, situation=situation, status=status, limit=limit))
+
+    # ---- login --------------------------------------------------------------------------------------
+    def login_session(self) -> Any:
+        """A login flow to run in a thread worker (see :mod:`tui.screens.login_session`)."""
+        from tui.screens.login_session import LoginSession
+
+        return LoginSession(self.project)
+
+    # ---- users --------------------------------------------------------------------------------------
+    def user_source(self) -> UserSource:
+        return UserSource(self)
+
+    def check_filter(self, text: str) -> str | None:
+        """Why ``text`` is not a valid IDM query filter, or None when it is."""
+        from core.repo.errors import FilterSyntaxError
+        from core.repo.queryfilter import parse
+
+        try:
+            parse(text)
+        except FilterSyntaxError as exc:
+            return f"{exc.reason} at position {exc.position}"
+        return None
+
+    def outbound_pairs(self) -> list[tuple[str, str]]:
+        """(managed field, Salesforce field) the outbound mapping copies without a transform."""
+        pairs: list[tuple[str, str]] = []
+        for mapping in self.mappings():
+            if _get(mapping, "source") != "managed/user":
+                continue
+            for prop in _get(mapping, "properties") or []:
+                source, target = _get(prop, "source"), _get(prop, "target")
+                if source and target and not _get(prop, "transform"):
+                    pairs.append((str(source), str(target)))
+        return pairs
+
+    def user_detail(self, user_id: str) -> Any:
+        """The user, its link and the linked Salesforce record fetched live (its failure is shown, not raised)."""
+        from tui.messages import UserDetailLoaded
+
+        repo = self.repo
+        user = repo.read(user_id)
+        if user is None:
+            from core.repo.errors import NotFound
+
+            raise NotFound(f"managed/user/{user_id} not found")
+        link = repo.links_by_second(LINK_TYPE, [user_id]).get(user_id)
+        pairs = self.outbound_pairs()
+        remote, error = None, None
+        if link is not None:
+            remote_id = _get(link, "first_id") or _get(link, "firstId")
+            try:
+                remote = asyncio.run(self._fetch_remote(str(remote_id), [t for _, t in pairs]))
+            except Exception as exc:  # shown beside the user; the managed side stays usable
+                from tui.app import describe_error
+
+                error = describe_error(exc)
+        link_data = {"firstId": _get(link, "first_id") or _get(link, "firstId"),
+                     "linkType": LINK_TYPE} if link is not None else None
+        return UserDetailLoaded(user, link_data, remote, error, pairs)
+
+    async def _fetch_remote(self, remote_id: str, fields: list[str]) -> dict[str, Any] | None:
+        from core.salesforce.connector import SalesforceConnector
+
+        async with SalesforceConnector.from_project(self.project) as connector:
+            return await connector.get("User", remote_id, sorted(set(fields)) or None)
+
+    def validate_user(self, obj: dict[str, Any]) -> dict[str, str]:
+        """``managed.json``'s verdict on ``obj``: field -> reason (empty when valid)."""
+        from core.repo.schema import ManagedSchema
+
+        schema = ManagedSchema.load(self.project)
+        clean = {k: v for k, v in obj.items() if v is not None and not k.startswith("_")}
+        return {e.field: e.message for e in schema.validate(clean)}
+
+    def update_user(self, user_id: str, changes: dict[str, Any], rev: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Patch the changed fields; core runs implicit sync and returns each mapping's result."""
+        ops = [{"operation": "remove", "field": f"/{k}"} if v is None
+               else {"operation": "replace", "field": f"/{k}", "value": v} for k, v in changes.items()]
+        return asyncio.run(self.service.patch_user(user_id, ops, rev=rev))
+
+
+def _get(obj: Any, name: str) -> Any:
+    """A field of a core object whether it is a model, a dataclass or a dict."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+class UserSource:
+    """The users table's page source over ``Repository.query`` (paging and sorting in SQLite)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def count(self, query_filter: str, sort: str | None) -> int:
+        from core.repo.query import QueryRequest
+
+        result = self.backend.repo.query(QueryRequest(
+            query_filter=query_filter, fields=("_id",), page_size=1, total_paged_results_policy="EXACT"))
+        return int(result["totalPagedResults"])
+
+    def page(self, query_filter: str, sort: str | None, offset: int, limit: int) -> list[dict[str, Any]]:
+        from core.repo.query import QueryRequest
+
+        repo = self.backend.repo
+        result = repo.query(QueryRequest(
+            query_filter=query_filter, page_size=limit, paged_results_offset=offset,
+            sort_keys=(sort,) if sort else (), fields=("_id", *USER_FIELDS)))
+        rows = list(result["result"])
+        links = repo.links_by_second(LINK_TYPE, [r["_id"] for r in rows])
+        for row in rows:
+            row["_link"] = links.get(row["_id"]) is not None
+        return rows

@@ -1,0 +1,66 @@
+"""What every screen shares: the status header, the footer with the keys, access to the Backend."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Label
+
+from tui.messages import ConnectionState
+from tui.widgets.status_header import StatusHeader
+
+if TYPE_CHECKING:
+    from tui.app import SfsyncApp
+    from tui.screens.backend import Backend
+
+
+class BaseScreen(Screen[None]):
+    """A top-level screen (one per mode): header, ``compose_body()``, footer."""
+
+    SCREEN_TITLE = ""
+
+    @property
+    def sfsync(self) -> SfsyncApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def backend(self) -> Backend:
+        return self.sfsync.backend
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status-header")
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:  # pragma: no cover - every screen overrides it
+        yield from ()
+
+    def on_mount(self) -> None:
+        header = self.query_one(StatusHeader)
+        header.screen_title = self.SCREEN_TITLE
+        self._show_connection(self.sfsync.connection)
+        self.sfsync.connection_signal.subscribe(self, self._show_connection)
+
+    def _show_connection(self, state: ConnectionState) -> None:
+        header = self.query_one(StatusHeader)
+        header.org = _host(state.org)
+        header.user = state.user
+        header.api_usage = state.api_usage
+        header.logged_in = bool(state.logged_in)
+
+
+def set_field_error(label: Label, reason: str | None) -> None:
+    """Show ``reason`` under a field (as text, never markup), or hide the line when there is none."""
+    label.update(Text(f"  ↳ {reason}", style="red") if reason else "")
+    label.set_class(bool(reason), "-shown")
+
+
+def _host(url: Any) -> str | None:
+    """The org's host (the header has no room for a full URL)."""
+    if not url:
+        return None
+    text = str(url)
+    return text.split("://", 1)[-1].rstrip("/")

@@ -1,0 +1,188 @@
+"""One managed user: its fields (editable), its link, and the linked Salesforce record fetched live beside it.
+
+Fields the outbound mapping copies verbatim are compared with the Salesforce values and differences are
+marked. Save validates against ``managed.json`` (core's ManagedSchema), then updates the user through
+``SyncService.update_user``, which runs implicit sync; each mapping's result is shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Static
+
+from tui.messages import UserDetailLoaded, UserInvalid, UserSaved
+from tui.screens.base import set_field_error
+from tui.widgets.status_header import StatusHeader
+
+EDITABLE = ("userName", "givenName", "sn", "mail", "accountStatus", "description", "telephoneNumber",
+            "postalAddress", "city", "postalCode", "country", "stateProvince")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def compare_table(user: dict[str, Any], remote: dict[str, Any] | None, pairs: list[tuple[str, str]]) -> Table:
+    """Managed value vs Salesforce value per mapped field; a differing pair is marked ``≠`` in red."""
+    table = Table(box=None, padding=(0, 1), show_header=True, header_style="bold", expand=True)
+    table.add_column("Salesforce", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    table.add_column("", width=1)
+    for local, target in pairs:
+        theirs = _text((remote or {}).get(target))
+        ours = _text(user.get(local))
+        same = theirs == ours
+        table.add_row(Text(target), Text(theirs, style="" if same else "bold red"),
+                      Text("=" if same else "≠", style="green" if same else "bold red"))
+    return table
+
+
+class UserDetailScreen(Screen[dict[str, Any] | None]):
+    """Dismissed with the saved user (so the table updates its row) or None."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Back", id="user-back"),
+        Binding("ctrl+s", "save", "Save", id="user-save"),
+        Binding("f5", "refresh_remote", "Refresh", id="user-refresh"),
+    ]
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__()
+        self.user_id = user_id
+        self.user: dict[str, Any] = {}
+        self.saved: dict[str, Any] | None = None
+        self.pairs: list[tuple[str, str]] = []
+        self.remote: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader()
+        with Horizontal(id="user-detail"):
+            with VerticalScroll(id="user-form", classes="form"):
+                yield Label("Managed user", classes="section")
+                for name in EDITABLE:
+                    with Horizontal(classes="row"):
+                        yield Label(name, classes="field-label")
+                        yield Input(id=f"user-{name}", compact=True)
+                    yield Label("", id=f"user-{name}-error", classes="field-error")
+                with Horizontal(classes="buttons"):
+                    yield Button("Save", id="user-save", variant="primary", compact=True)
+                    yield Button("Back", id="user-back", compact=True)
+                yield Static("", id="user-result")
+            with Vertical(id="user-remote"):
+                yield Label("Linked Salesforce record", classes="section")
+                yield Static("", id="user-link", markup=False)
+                yield Static("Loading…", id="user-remote-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        header = self.query_one(StatusHeader)
+        header.screen_title = "User"
+        state = self.app.connection  # type: ignore[attr-defined]
+        header.logged_in = bool(state.logged_in)
+        header.org = (state.org or "").split("://", 1)[-1] or None
+        header.api_usage = state.api_usage
+        self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="user-load", description="Loading the user")
+    def _load(self) -> None:
+        self.post_message(self.app.backend.user_detail(self.user_id))  # type: ignore[attr-defined]
+
+    @on(UserDetailLoaded)
+    def _loaded(self, message: UserDetailLoaded) -> None:
+        self.user = message.user
+        self.pairs = message.pairs
+        self.remote = message.remote
+        for name in EDITABLE:
+            self.query_one(f"#user-{name}", Input).value = _text(message.user.get(name))
+        link = message.link
+        self.query_one("#user-link", Static).update(
+            f"linked to {link.get('firstId') or link.get('first_id')}" if link else "not linked")
+        self._draw_remote(message.remote_error)
+
+    def _draw_remote(self, error: str | None = None) -> None:
+        target = self.query_one("#user-remote-table", Static)
+        if error:
+            target.update(Text(f"Could not fetch the Salesforce record: {error}", style="red"))
+        elif self.remote is None:
+            target.update(Text("No linked Salesforce record.", style="dim"))
+        else:
+            target.update(compare_table(self.user, self.remote, self.pairs))
+
+    def changes(self) -> dict[str, Any]:
+        """Fields whose text differs from what was loaded (empty text clears an optional field)."""
+        out: dict[str, Any] = {}
+        for name in EDITABLE:
+            value = self.query_one(f"#user-{name}", Input).value
+            if value != _text(self.user.get(name)):
+                out[name] = value if value != "" else None
+        return out
+
+    @on(Button.Pressed, "#user-save")
+    def action_save(self) -> None:
+        changes = self.changes()
+        for name in EDITABLE:
+            set_field_error(self.query_one(f"#user-{name}-error", Label), None)
+        if not changes:
+            self.notify("Nothing changed.", title="User")
+            return
+        self.query_one("#user-result", Static).update(Text("Saving and syncing…", style="italic"))
+        self._save(changes)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="user-save", description="Saving the user")
+    def _save(self, changes: dict[str, Any]) -> None:
+        backend = self.app.backend  # type: ignore[attr-defined]
+        errors = backend.validate_user({**self.user, **changes})
+        if errors:
+            self.post_message(UserInvalid(errors))
+            return
+        user, results = backend.update_user(self.user_id, changes, rev=self.user.get("_rev"))
+        self.post_message(UserSaved(user, results))
+
+    @on(UserInvalid)
+    def _invalid(self, message: UserInvalid) -> None:
+        for name, reason in message.errors.items():
+            if name in EDITABLE:
+                set_field_error(self.query_one(f"#user-{name}-error", Label), reason)
+        self.query_one("#user-result", Static).update(
+            Text("Not saved: " + "; ".join(f"{k}: {v}" for k, v in message.errors.items()), style="red"))
+
+    @on(UserSaved)
+    def _saved(self, message: UserSaved) -> None:
+        self.user = message.user
+        self.saved = message.user
+        lines = Text.assemble(("✔ Saved. ", "bold green"), "Implicit sync:")
+        for mapping, result in message.results.items():
+            status, detail = _result_parts(result)
+            lines.append(f"\n  {mapping}: ")
+            lines.append(status, style="green" if status in ("SUCCESS", "UPDATE", "CREATE", "ok") else "red")
+            if detail:
+                lines.append(f" {detail}")
+        self.query_one("#user-result", Static).update(lines)
+        self.action_refresh_remote()
+
+    def action_refresh_remote(self) -> None:
+        self._load()
+
+    @on(Button.Pressed, "#user-back")
+    def action_close(self) -> None:
+        self.dismiss(self.saved)
+
+
+def _result_parts(result: Any) -> tuple[str, str]:
+    """An ImplicitResult (model or dict) as (status, detail)."""
+    get = result.get if isinstance(result, dict) else (lambda k, d=None: getattr(result, k, d))
+    status = str(get("status", None) or ("SUCCESS" if get("ok", False) else "?"))
+    parts = []
+    for key in ("situation", "action", "message", "error"):
+        value = get(key, None)
+        if value:
+            parts.append(f"{key}={getattr(value, 'value', value)}")
+    return status, " ".join(parts)

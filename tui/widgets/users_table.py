@@ -1,0 +1,311 @@
+"""A virtual managed-user table: renders only the rows on screen and asks a page source for them.
+
+Textual's DataTable measures every cell up front (about 21 s before the first paint at 100,000 rows), so this
+is a Line-API ``ScrollView`` in toolong's manner: the virtual height is the row count, ``render_line`` draws
+the visible rows from a small page cache, and missing pages are fetched by thread workers that post
+:class:`UsersPageLoaded`. Paging, filtering and sorting happen in ``core`` (SQLite), never here.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from rich.cells import set_cell_size
+from rich.segment import Segment
+from textual import events, on
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tui.messages import UsersCounted, UsersPageLoaded
+
+PAGE_SIZE = 100
+MAX_PAGES = 64
+
+
+class PageSource(Protocol):
+    """Where rows come from; both calls run in a thread worker, never on the event loop."""
+
+    def count(self, query_filter: str, sort: str | None) -> int: ...
+
+    def page(self, query_filter: str, sort: str | None, offset: int, limit: int) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    width: int
+
+
+DEFAULT_COLUMNS: tuple[Column, ...] = (
+    Column("userName", "userName", 22),
+    Column("givenName", "givenName", 12),
+    Column("sn", "sn", 14),
+    Column("mail", "mail", 28),
+    Column("accountStatus", "status", 8),
+    Column("_link", "link", 6),
+)
+
+
+class UsersTable(ScrollView, can_focus=True):
+    """Scrolls through any number of rows; only the visible ones (plus a page around them) are ever loaded."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First", show=False),
+        Binding("end", "jump(-1)", "Last", show=False),
+        Binding("enter", "select", "Open", show=True),
+        Binding("s", "cycle_sort", "Sort", show=True),
+        Binding("r", "reverse_sort", "Reverse", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "users-table--header", "users-table--cursor", "users-table--loading", "users-table--sorted",
+    }
+
+    DEFAULT_CSS = """
+    UsersTable { height: 1fr; background: $surface; }
+    UsersTable > .users-table--header { text-style: bold; background: $panel; color: $text; }
+    UsersTable > .users-table--sorted { text-style: bold underline; background: $panel; color: $accent; }
+    UsersTable > .users-table--cursor { background: $block-cursor-blurred-background; }
+    UsersTable:focus > .users-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
+    UsersTable > .users-table--loading { color: $text-muted; }
+    """
+
+    class RowSelected(Message):
+        """Enter on a row: the row as the source returned it."""
+
+        def __init__(self, row: dict[str, Any]) -> None:
+            self.row = row
+            super().__init__()
+
+    class QueryChanged(Message):
+        """The total after a filter or sort change is known (for the screen's status line)."""
+
+        def __init__(self, total: int, query_filter: str, sort: str | None) -> None:
+            self.total = total
+            self.query_filter = query_filter
+            self.sort = sort
+            super().__init__()
+
+    def __init__(self, source: PageSource | None = None, *, columns: tuple[Column, ...] = DEFAULT_COLUMNS,
+                 link_of: Callable[[dict[str, Any]], str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self.columns = columns
+        self.link_of = link_of
+        self.query_filter = "true"
+        self.sort: str | None = "userName"
+        self.total = 0
+        self.cursor_row = 0
+        self.generation = 0
+        self._pages: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
+        self._pending: set[int] = set()
+        self._width = sum(c.width + 1 for c in columns)
+        self._counted = False
+
+    # ---- data ---------------------------------------------------------------------------------------
+    def set_source(self, source: PageSource) -> None:
+        self.source = source
+        self.reload()
+
+    def set_query(self, query_filter: str, sort: str | None = None, *, keep_sort: bool = True) -> None:
+        """Apply a new IDM query filter (and sort); the count and the first page load in workers."""
+        self.query_filter = query_filter or "true"
+        if not keep_sort:
+            self.sort = sort
+        elif sort is not None:
+            self.sort = sort
+        self.reload()
+
+    def reload(self) -> None:
+        """Drop cached pages and fetch the count and the page under the cursor again."""
+        self.generation += 1
+        self._pages.clear()
+        self._pending.clear()
+        self._counted = False
+        if self.source is None:
+            return
+        gen, flt, sort, source = self.generation, self.query_filter, self.sort, self.source
+        first = (self.cursor_row // PAGE_SIZE) if self.total else 0
+
+        def count() -> None:
+            total = source.count(flt, sort)
+            self.post_message(UsersCounted(gen, total))
+
+        self.run_worker(count, thread=True, exclusive=True, group="users-count", exit_on_error=False,
+                        description="Counting users")
+        self._request_page(first)
+
+    def _request_page(self, page: int) -> None:
+        if self.source is None or page in self._pending or page in self._pages or page < 0:
+            return
+        self._pending.add(page)
+        gen, flt, sort, source = self.generation, self.query_filter, self.sort, self.source
+
+        def load() -> None:
+            rows = source.page(flt, sort, page * PAGE_SIZE, PAGE_SIZE)
+            self.post_message(UsersPageLoaded(gen, page * PAGE_SIZE, rows))
+
+        self.run_worker(load, thread=True, group=f"users-page-{page % 4}", exit_on_error=False,
+                        description="Loading users")
+
+    @on(UsersCounted)
+    def _counted_users(self, message: UsersCounted) -> None:
+        message.stop()
+        if message.generation != self.generation:
+            return
+        self.total = message.total
+        self._counted = True
+        self.cursor_row = min(self.cursor_row, max(0, self.total - 1))
+        self.virtual_size = Size(self._width, self.total + 1)
+        self.refresh()
+        self.post_message(self.QueryChanged(self.total, self.query_filter, self.sort))
+
+    @on(UsersPageLoaded)
+    def _page_loaded(self, message: UsersPageLoaded) -> None:
+        message.stop()
+        page = message.offset // PAGE_SIZE
+        self._pending.discard(page)
+        if message.generation != self.generation:
+            return
+        self._pages[page] = message.rows
+        while len(self._pages) > MAX_PAGES:
+            self._pages.popitem(last=False)
+        self.refresh()
+
+    def row(self, index: int) -> dict[str, Any] | None:
+        """The row at ``index`` if its page is loaded, else ``None`` (and its page is requested)."""
+        page = index // PAGE_SIZE
+        rows = self._pages.get(page)
+        if rows is None:
+            self._request_page(page)
+            return None
+        self._pages.move_to_end(page)
+        offset = index - page * PAGE_SIZE
+        return rows[offset] if offset < len(rows) else None
+
+    def update_row(self, user: dict[str, Any]) -> None:
+        """Replace a cached row in place after an edit (no reload, the cursor stays)."""
+        for rows in self._pages.values():
+            for i, row in enumerate(rows):
+                if row.get("_id") == user.get("_id"):
+                    rows[i] = {**row, **user}
+        self.refresh()
+
+    @property
+    def loaded(self) -> bool:
+        """True once the count and the page under the cursor are in (tests and the benchmark wait on it)."""
+        if not self._counted:
+            return False
+        if self.total == 0:
+            return True
+        return (self.cursor_row // PAGE_SIZE) in self._pages
+
+    # ---- rendering ----------------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        if y == 0:
+            return self._header_strip().crop(scroll_x, scroll_x + width).extend_cell_length(
+                width, self.get_component_rich_style("users-table--header"))
+        index = scroll_y + y - 1
+        base = self.rich_style
+        if index >= self.total:
+            return Strip.blank(width, base)
+        row = self.row(index)
+        if row is None:
+            style = self.get_component_rich_style("users-table--loading")
+            return Strip([Segment(set_cell_size(" …", width), style)], width)
+        style = base
+        if index == self.cursor_row:
+            style = base + self.get_component_rich_style("users-table--cursor")
+        segments = []
+        for column in self.columns:
+            value = self._cell(row, column.key)
+            segments.append(Segment(set_cell_size(value, column.width) + " ", style))
+        strip = Strip(segments, self._width).crop(scroll_x, scroll_x + width)
+        return strip.extend_cell_length(width, style)
+
+    def _cell(self, row: dict[str, Any], key: str) -> str:
+        if key == "_link":
+            return self.link_of(row) if self.link_of else str(row.get("_link", ""))
+        value = row.get(key)
+        if value is None:
+            return ""
+        return str(value).replace("\n", " ")
+
+    def _header_strip(self) -> Strip:
+        header = self.get_component_rich_style("users-table--header")
+        sorted_style = self.get_component_rich_style("users-table--sorted")
+        sort_key = (self.sort or "").lstrip("-")
+        arrow = "▼" if (self.sort or "").startswith("-") else "▲"
+        segments = []
+        for column in self.columns:
+            title = column.title + (f" {arrow}" if column.key == sort_key else "")
+            style = sorted_style if column.key == sort_key else header
+            segments.append(Segment(set_cell_size(title, column.width) + " ", style))
+        return Strip(segments, self._width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(self._width, self.total + 1)
+
+    # ---- cursor and actions -------------------------------------------------------------------------
+    def _move_to(self, row: int) -> None:
+        if self.total == 0:
+            return
+        self.cursor_row = max(0, min(self.total - 1, row))
+        visible = max(1, self.size.height - 1)
+        top = self.scroll_offset.y
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + visible:
+            self.scroll_to(y=self.cursor_row - visible + 1, animate=False, immediate=True)
+        self.refresh()
+
+    def action_cursor(self, delta: int) -> None:
+        self._move_to(self.cursor_row + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._move_to(self.cursor_row + direction * max(1, self.size.height - 2))
+
+    def action_jump(self, where: int) -> None:
+        self._move_to(self.total - 1 if where < 0 else where)
+
+    def action_select(self) -> None:
+        row = self.row(self.cursor_row) if self.total else None
+        if row is not None:
+            self.post_message(self.RowSelected(row))
+
+    def action_cycle_sort(self) -> None:
+        keys = [c.key for c in self.columns if not c.key.startswith("_")]
+        current = (self.sort or "").lstrip("-")
+        nxt = keys[(keys.index(current) + 1) % len(keys)] if current in keys else keys[0]
+        self.set_query(self.query_filter, nxt)
+
+    def action_reverse_sort(self) -> None:
+        if self.sort:
+            self.set_query(self.query_filter, self.sort[1:] if self.sort.startswith("-") else f"-{self.sort}")
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y == 0:
+            x = event.x + self.scroll_offset.x
+            for column in self.columns:
+                if x < column.width + 1:
+                    if not column.key.startswith("_"):
+                        same = (self.sort or "").lstrip("-") == column.key
+                        self.set_query(self.query_filter, f"-{column.key}" if same and self.sort == column.key
+                                       else column.key)
+                    return
+                x -= column.width + 1
+            return
+        self._move_to(self.scroll_offset.y + event.y - 1)
