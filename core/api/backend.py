@@ -1,0 +1,222 @@
+"""What the REST handlers call: the project's core services, with threading decided in one place.
+
+Why a separate layer: the handlers run on uvicorn's event loop and must never wait on a reconciliation or
+on SQLite. So here:
+
+- reads and writes of the repository run in worker threads (``run_in_threadpool``); the repository gives
+  each thread its own SQLite connection (WAL), so readers never block each other or the recon's writer;
+- a reconciliation runs in its own thread with its own event loop, so however the engine spends its time
+  (scripts, SQLite, HTTP) the server's loop stays free; ``waitForCompletion`` just awaits that thread;
+- implicit sync (``create_user`` …) goes through :class:`~core.sync.service.SyncService`, as every front end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from core.api.crest import QueryParameters
+from core.api.errors import ApiError
+
+log = logging.getLogger("sfsync.api")
+T = TypeVar("T")
+
+
+def _result_name(result: Any) -> Any:
+    """An implicit-sync result per mapping, reduced to JSON for the ``X-Sfsync-Implicit-Sync`` header."""
+    for attr in ("to_dict", "model_dump"):
+        if hasattr(result, attr):
+            return getattr(result, attr)()
+    if hasattr(result, "__dataclass_fields__"):
+        return asdict(result)
+    return result if isinstance(result, dict | str | int | float | bool | None) else str(result)
+
+
+class _ReconThread:
+    """One reconciliation on a thread of its own; ``run_id`` resolves as soon as the run is recorded."""
+
+    def __init__(self, start: Callable[[concurrent.futures.Future[str]], Any], name: str) -> None:
+        self.run_id: concurrent.futures.Future[str] = concurrent.futures.Future()
+        self.done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._start = start
+        self.thread = threading.Thread(target=self._main, name=name, daemon=True)
+
+    def _main(self) -> None:
+        try:
+            result = asyncio.run(self._start(self.run_id))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the run
+            if not self.run_id.done():
+                self.run_id.set_exception(exc)
+            self.done.set_exception(exc)
+        else:
+            if not self.run_id.done():
+                self.run_id.set_result(result["_id"])
+            self.done.set_result(result)
+
+
+class Backend:
+    """The core services behind the REST API for one project (opened lazily, shared by all requests)."""
+
+    def __init__(self, project: Any, *, sync: Any = None) -> None:
+        self.project = project
+        self._sync = sync
+        self._open_lock = threading.Lock()
+        self._recons: dict[str, _ReconThread] = {}
+
+    @classmethod
+    def open(cls, project: Any) -> Backend:
+        return cls(project)
+
+    @property
+    def sync(self) -> Any:
+        if self._sync is None:
+            with self._open_lock:
+                if self._sync is None:
+                    from core.sync.service import SyncService
+
+                    self._sync = SyncService(self.project)
+        return self._sync
+
+    @property
+    def repo(self) -> Any:
+        return self.sync.repo
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        """On shutdown, cancel the runs this server started (they end CANCELED) and wait for their threads."""
+        yield
+        active = [(run_id, t) for run_id, t in self._recons.items() if not t.done.done()]
+        for run_id, _ in active:
+            with contextlib.suppress(Exception):
+                await run_in_threadpool(self.sync.cancel, run_id)
+        for _, recon in active:
+            await asyncio.to_thread(recon.thread.join, 30)
+
+    # --- system ---------------------------------------------------------------------------------------
+
+    async def test_connector(self) -> dict[str, Any]:
+        return await self.sync.test_connector()
+
+    # --- recon ----------------------------------------------------------------------------------------
+
+    def _check_mapping(self, mapping: str) -> None:
+        names = [m if isinstance(m, str) else m.name for m in self.sync.mappings()]
+        if mapping not in names:
+            raise ApiError(400, f"mapping: no mapping named {mapping!r} in conf/sync.json "
+                                f"(known: {', '.join(names) or 'none'})")
+
+    def _launch(self, mapping: str) -> _ReconThread:
+        sync = self.sync
+
+        async def start(run_id: concurrent.futures.Future[str]) -> dict[str, Any]:
+            def on_progress(run: Any) -> None:
+                if not run_id.done():
+                    run_id.set_result(run["_id"] if isinstance(run, dict) else run.id)
+
+            return await sync.reconcile(mapping, on_progress=on_progress)
+
+        recon = _ReconThread(start, name=f"recon-{mapping}")
+        recon.thread.start()
+        return recon
+
+    async def start_reconcile(self, mapping: str) -> dict[str, Any]:
+        """Start a run in the background; answer with its id and state once it is recorded."""
+        await run_in_threadpool(self._check_mapping, mapping)
+        recon = self._launch(mapping)
+        run_id = await asyncio.wrap_future(recon.run_id)
+        self._recons[run_id] = recon
+        self._forget_finished()
+        run = await self.run(run_id)
+        return {"_id": run_id, "state": run["state"]}
+
+    async def reconcile(self, mapping: str) -> dict[str, Any]:
+        """Run to the end (``waitForCompletion=true``) without holding the event loop."""
+        await run_in_threadpool(self._check_mapping, mapping)
+        recon = self._launch(mapping)
+        run = await asyncio.wrap_future(recon.done)
+        return run if isinstance(run, dict) else await self.run(run.id)
+
+    def _forget_finished(self) -> None:
+        for run_id in [r for r, t in self._recons.items() if t.done.done()]:
+            del self._recons[run_id]
+
+    async def runs(self) -> list[dict[str, Any]]:
+        """All kept runs, oldest first, as IDM lists them."""
+        runs = await run_in_threadpool(self.sync.runs, 1000)
+        return list(reversed(runs))
+
+    async def run(self, run_id: str) -> dict[str, Any]:
+        run = await run_in_threadpool(self.sync.run, run_id)
+        if run is None:
+            raise ApiError(404, f"Reconciliation with id {run_id} not found.")
+        return run
+
+    async def cancel(self, run_id: str) -> None:
+        await self.run(run_id)  # 404 for an unknown id
+        await run_in_threadpool(self.sync.cancel, run_id)
+
+    # --- managed/user ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _query_request(params: QueryParameters) -> Any:
+        from core.repo.query import QueryRequest
+
+        return QueryRequest(query_filter=params.query_filter, fields=params.fields or (),
+                            page_size=params.page_size, paged_results_cookie=params.paged_results_cookie,
+                            paged_results_offset=params.paged_results_offset, sort_keys=params.sort_keys,
+                            total_paged_results_policy=params.total_paged_results_policy)
+
+    async def query_users(self, params: QueryParameters) -> dict[str, Any]:
+        request = self._query_request(params)
+        return await run_in_threadpool(self.repo.query, request)
+
+    async def read_user(self, user_id: str) -> dict[str, Any]:
+        return await run_in_threadpool(self.repo.read, user_id)
+
+    @staticmethod
+    def _results(results: dict[str, Any] | None) -> dict[str, Any]:
+        return {name: _result_name(r) for name, r in (results or {}).items()}
+
+    async def create_user(self, obj: dict[str, Any], user_id: str | None) -> tuple[dict[str, Any], dict]:
+        created, results = await self.sync.create_user(obj, id=user_id)
+        return created, self._results(results)
+
+    async def update_user(self, user_id: str, obj: dict[str, Any], rev: str | None) -> tuple[dict[str, Any], dict]:
+        updated, results = await self.sync.update_user(user_id, obj, rev=rev)
+        return updated, self._results(results)
+
+    async def upsert_user(self, user_id: str, obj: dict[str, Any]) -> tuple[dict[str, Any], dict, bool]:
+        """PUT without If-Match/If-None-Match: update when the user exists, else create it (CREST)."""
+        from core.repo.errors import NotFound
+
+        try:
+            updated, results = await self.update_user(user_id, obj, None)
+            return updated, results, False
+        except NotFound:
+            created, results = await self.create_user(obj, user_id)
+            return created, results, True
+
+    async def patch_user(self, user_id: str, operations: list[Any], rev: str | None) -> tuple[dict, dict]:
+        patched, results = await self.sync.patch_user(user_id, operations, rev=rev)
+        return patched, self._results(results)
+
+    async def delete_user(self, user_id: str, rev: str | None) -> tuple[dict[str, Any], dict]:
+        deleted, results = await self.sync.delete_user(user_id, rev=rev)
+        return deleted, self._results(results)
+
+    # --- audit ----------------------------------------------------------------------------------------
+
+    async def query_audit(self, params: QueryParameters) -> dict[str, Any]:
+        request = self._query_request(params)
+        return await run_in_threadpool(self.repo.audit.query, request)
+
+    async def audit_entry(self, entry_id: str) -> dict[str, Any]:
+        return await run_in_threadpool(self.repo.audit.read, entry_id)

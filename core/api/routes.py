@@ -1,0 +1,192 @@
+"""The endpoints of IDM's REST API that the Salesforce sample uses, in IDM's shapes.
+
+Handlers are thin: read and check the request (``crest``), call the :class:`~core.api.backend.Backend`
+(which owns threading and the core services), shape the answer. Every route here must appear in the
+OpenAPI document (``core.api.openapi``); a test compares the two.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from core.api import crest
+from core.api.backend import Backend
+from core.api.errors import ApiError
+
+MANAGED_USER = "managed/user"
+IMPLICIT_SYNC_HEADER = "X-Sfsync-Implicit-Sync"
+
+
+def _backend(request: Request) -> Backend:
+    return request.app.state.backend
+
+
+def json_response(request: Request, data: Any, *, status: int = 200,
+                  headers: dict[str, str] | None = None) -> Response:
+    """JSON as IDM writes it; ``_prettyPrint=true`` indents, as IDM's CREST servlet does."""
+    pretty = request.query_params.get("_prettyPrint", "").lower() == "true"
+    body = json.dumps(data, ensure_ascii=False, indent=2 if pretty else None,
+                      separators=None if pretty else (",", ":"))
+    return Response(body, status_code=status, headers=headers, media_type="application/json; charset=utf-8")
+
+
+def _action(request: Request, allowed: tuple[str, ...], where: str) -> str:
+    action = request.query_params.get("_action")
+    if not action:
+        raise ApiError(400, f"{where}: the _action parameter is required (supported: {', '.join(allowed)})")
+    if action not in allowed:
+        raise ApiError(400, f"Action {action} on {where} not supported (supported: {', '.join(allowed)})")
+    return action
+
+
+def _object_headers(obj: dict[str, Any], sync_results: dict[str, Any] | None = None) -> dict[str, str]:
+    headers = {}
+    if obj.get("_rev") is not None:
+        headers["ETag"] = f'"{obj["_rev"]}"'
+    if sync_results:
+        headers[IMPLICIT_SYNC_HEADER] = json.dumps(sync_results, separators=(",", ":"), ensure_ascii=True)
+    return headers
+
+
+# --- system -----------------------------------------------------------------------------------------------
+
+async def system_action(request: Request) -> Response:
+    _action(request, ("test",), "system")
+    return json_response(request, await _backend(request).test_connector())
+
+
+# --- recon ------------------------------------------------------------------------------------------------
+
+async def recon_collection(request: Request) -> Response:
+    if request.method == "GET":
+        return json_response(request, {"reconciliations": await _backend(request).runs()})
+    _action(request, ("recon",), "reconciliation")
+    mapping = request.query_params.get("mapping")
+    if not mapping:
+        raise ApiError(400, "The mapping parameter is required, e.g. mapping=systemSalesforceUser_managedUser")
+    backend = _backend(request)
+    if crest.bool_param(request, "waitForCompletion"):
+        run = await backend.reconcile(mapping)
+    else:
+        run = await backend.start_reconcile(mapping)
+    return json_response(request, {"_id": run["_id"], "state": run["state"]})
+
+
+async def recon_instance(request: Request) -> Response:
+    run_id = request.path_params["run_id"]
+    backend = _backend(request)
+    if request.method == "GET":
+        return json_response(request, await backend.run(run_id))
+    _action(request, ("cancel",), "reconciliation")
+    await backend.cancel(run_id)
+    return json_response(request, {"_id": run_id, "action": "cancel", "status": "SUCCESS"})
+
+
+# --- managed/user -----------------------------------------------------------------------------------------
+
+async def users_collection(request: Request) -> Response:
+    backend = _backend(request)
+    if request.method == "GET":
+        return json_response(request, await backend.query_users(crest.query_parameters(request)))
+    _action(request, ("create",), MANAGED_USER)
+    body = await crest.json_body(request, expect=dict)
+    new_id = body.pop("_id", None)
+    body.pop("_rev", None)
+    if new_id is not None and (not isinstance(new_id, str) or not new_id or "/" in new_id):
+        raise ApiError(400, "_id: must be a non-empty string without '/'")
+    obj, results = await backend.create_user(body, new_id)
+    headers = _object_headers(obj, results)
+    headers["Location"] = str(request.url.replace(query="").path).rstrip("/") + "/" + obj["_id"]
+    return json_response(request, _select(obj, crest.fields_param(request.query_params)), status=201,
+                         headers=headers)
+
+
+def _select(obj: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
+    """``_fields`` on a single object: the named fields plus ``_id`` and ``_rev``, as IDM answers."""
+    if not fields:
+        return obj
+    keep = {"_id", "_rev", *(f.split("/")[0] for f in fields)}
+    return {k: v for k, v in obj.items() if k in keep}
+
+
+async def user_instance(request: Request) -> Response:
+    user_id = request.path_params["user_id"]
+    backend = _backend(request)
+    fields = crest.fields_param(request.query_params)
+    if request.method == "GET":
+        obj = await backend.read_user(user_id)
+        return json_response(request, _select(obj, fields), headers=_object_headers(obj))
+    if request.method == "DELETE":
+        obj, results = await backend.delete_user(user_id, crest.revision(request))
+        return json_response(request, _select(obj, fields), headers=_object_headers(obj, results))
+    if request.method == "PATCH":
+        operations = await crest.json_body(request, expect=list)
+        _check_patch(operations)
+        obj, results = await backend.patch_user(user_id, operations, crest.revision(request))
+        return json_response(request, _select(obj, fields), headers=_object_headers(obj, results))
+    # PUT: create with If-None-Match: *, update with If-Match, otherwise create-or-update (CREST's rule)
+    body = await crest.json_body(request, expect=dict)
+    body.pop("_id", None)
+    body.pop("_rev", None)
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        if if_none_match.strip() != "*":
+            raise ApiError(400, "If-None-Match: only * is supported (create if absent)")
+        obj, results = await backend.create_user(body, user_id)
+        status = 201
+    elif request.headers.get("If-Match") is not None:
+        obj, results = await backend.update_user(user_id, body, crest.revision(request))
+        status = 200
+    else:
+        obj, results, created = await backend.upsert_user(user_id, body)
+        status = 201 if created else 200
+    return json_response(request, _select(obj, fields), status=status, headers=_object_headers(obj, results))
+
+
+PATCH_OPERATIONS = ("add", "remove", "replace", "increment", "copy", "move", "transform")
+
+
+def _check_patch(operations: list[Any]) -> None:
+    """Reject malformed IDM patch operations with a 400 naming the operation, before the repository."""
+    for index, op in enumerate(operations):
+        if not isinstance(op, dict):
+            raise ApiError(400, f"patch operation {index}: must be an object")
+        name = op.get("operation")
+        if name not in PATCH_OPERATIONS:
+            raise ApiError(400, f"patch operation {index}: unknown operation {name!r} "
+                                f"(supported: {', '.join(PATCH_OPERATIONS)})")
+        field = op.get("field")
+        if not isinstance(field, str) or not field.strip("/"):
+            raise ApiError(400, f"patch operation {index}: 'field' must name a field, e.g. \"/mail\"")
+        if name in ("add", "replace", "increment") and "value" not in op:
+            raise ApiError(400, f"patch operation {index}: '{name}' requires a 'value'")
+        if name == "increment" and (isinstance(op["value"], bool) or not isinstance(op["value"], int | float)):
+            raise ApiError(400, f"patch operation {index}: 'increment' requires a numeric 'value'")
+        if name in ("copy", "move") and not isinstance(op.get("from"), str):
+            raise ApiError(400, f"patch operation {index}: '{name}' requires 'from'")
+
+
+# --- audit ------------------------------------------------------------------------------------------------
+
+async def audit_recon(request: Request) -> Response:
+    return json_response(request, await _backend(request).query_audit(crest.query_parameters(request)))
+
+
+async def audit_recon_entry(request: Request) -> Response:
+    return json_response(request, await _backend(request).audit_entry(request.path_params["entry_id"]))
+
+
+ROUTES = [
+    Route("/openidm/system", system_action, methods=["POST"]),
+    Route("/openidm/recon", recon_collection, methods=["GET", "POST"]),
+    Route("/openidm/recon/{run_id}", recon_instance, methods=["GET", "POST"]),
+    Route("/openidm/managed/user", users_collection, methods=["GET", "POST"]),
+    Route("/openidm/managed/user/{user_id}", user_instance, methods=["GET", "PUT", "PATCH", "DELETE"]),
+    Route("/openidm/audit/recon", audit_recon, methods=["GET"]),
+    Route("/openidm/audit/recon/{entry_id}", audit_recon_entry, methods=["GET"]),
+]

@@ -1,0 +1,100 @@
+"""``sfsync serve``: IDM's REST API for this project (the seed's curl commands work against it).
+
+``sfsync serve --set-password [--username NAME]`` stores the REST admin's password (read from stdin, or
+asked twice on a terminal) as a salted scrypt hash in ``conf/sfsync.toml``, and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import socket
+import sys
+
+from core.errors import SfsyncError, UsageError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="serve IDM's REST API (recon, managed/user, audit) over HTTP",
+        description="Serve the IDM REST API subset of the Salesforce sample. Every call needs the headers "
+                    "X-OpenIDM-Username and X-OpenIDM-Password (the admin set with --set-password; "
+                    "openidm-admin/openidm-admin while none is set, on loopback only). "
+                    "OpenAPI document: /openapi.json (also /openidm/?_api).")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 = any free)")
+    parser.add_argument("--set-password", action="store_true",
+                        help="read the REST admin password from stdin, store its hash in conf/sfsync.toml, exit")
+    parser.add_argument("--username", help="with --set-password: the admin user name (default openidm-admin)")
+    parser.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from core.config.project import Project
+
+    project = Project.resolve(args.project)
+    if args.set_password:
+        return set_password(project, args.username)
+    if args.username:
+        raise UsageError("--username: only with --set-password")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port: must be between 0 and 65535, got {args.port}")
+    return serve(project, args.host, args.port)
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("New REST admin password: ")
+        if first != getpass.getpass("Again: "):
+            raise UsageError("--set-password: the two passwords differ; nothing changed")
+        return first
+    line = sys.stdin.readline()
+    return line[:-1] if line.endswith("\n") else line
+
+
+def set_password(project, username: str | None) -> int:  # type: ignore[no-untyped-def]
+    from core.api.auth import DEFAULT_USERNAME, hash_password
+    from core.config.settings import Settings
+
+    password = _read_password()
+    if not password:
+        raise UsageError("--set-password: the password read from stdin is empty; nothing changed")
+    settings = Settings.load(project)
+    settings.admin_password_hash = hash_password(password)
+    if username is not None:
+        if not username.strip():
+            raise UsageError("--username: must not be empty")
+        settings.admin_username = username
+    settings.save(project)
+    user = settings.admin_username or DEFAULT_USERNAME
+    print(f"sfsync: REST admin password for {user} stored (hashed) in {project.settings_path}")
+    return 0
+
+
+def serve(project, host: str, port: int) -> int:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from core.api import create_app
+
+    app = create_app(project, bind_host=host)  # refuses (exit 2) to expose the default password
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SfsyncError(f"--host/--port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(128)
+    bound_port = sock.getsockname()[1]
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    print(f"sfsync: serving the IDM REST API at http://{shown}:{bound_port}/openidm/ "
+          f"(OpenAPI: /openapi.json); Ctrl-C stops", flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    finally:
+        sock.close()
+    return 0
