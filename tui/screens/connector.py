@@ -97,7 +97,8 @@ class ConnectorScreen(BaseScreen):
                 with Horizontal(classes="row"):
                     yield Label(label, classes="field-label")
                     yield Input(id=name, placeholder=placeholder, compact=True, validators=validators,
-                                password=name == "clientSecret", validate_on=["changed", "blur"])
+                                password=name == "clientSecret", validate_on=["changed", "blur"],
+                                valid_empty=True)
                 yield Label("", id=f"{name}-error", classes="field-error")
             with Horizontal(id="connector-buttons", classes="buttons"):
                 yield Button("Save", id="save", variant="primary", compact=True)

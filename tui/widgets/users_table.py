@@ -113,6 +113,10 @@ class UsersTable(ScrollView, can_focus=True):
         self._width = sum(c.width + 1 for c in columns)
         self._counted = False
 
+    def on_mount(self) -> None:
+        if self.source is not None and not self._counted:
+            self.reload()
+
     # ---- data ---------------------------------------------------------------------------------------
     def set_source(self, source: PageSource) -> None:
         self.source = source

@@ -1,0 +1,76 @@
+"""The Connector screen: inline validation, Save writes only what changed, the secret is never shown."""
+
+from __future__ import annotations
+
+import json
+
+from textual.widgets import Input, Label, Select
+
+from core.config.urls import LoginUrlKind
+from tui.app import make_app
+
+
+def _props(project):
+    return json.loads(project.provisioner_path.read_text())["configurationProperties"]
+
+
+async def _ready(pilot):
+    app = pilot.app
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_bad_value_is_refused_inline_and_nothing_is_written(project):
+    before = project.provisioner_path.read_bytes()
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(100, 40), notifications=True) as pilot:
+        await _ready(pilot)
+        timeout = app.screen.query_one("#connectTimeout", Input)
+        timeout.value = "soon"
+        await pilot.pause()
+        error = app.screen.query_one("#connectTimeout-error", Label)
+        assert "whole number" in str(error.render())
+        assert error.has_class("-shown")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert any("Fix 1 field" in n.message for n in app._notifications), [n.message for n in app._notifications]
+    assert project.provisioner_path.read_bytes() == before
+
+
+async def test_good_values_are_saved_and_the_secret_is_masked_afterwards(project):
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(100, 40), notifications=True) as pilot:
+        await _ready(pilot)
+        screen = app.screen
+        screen.query_one("#login-kind", Select).value = LoginUrlKind.CUSTOM
+        await pilot.pause()
+        screen.query_one("#customUrl", Input).value = "http://127.0.0.1:8555"
+        screen.query_one("#clientId", Input).value = "3MVG9-key"
+        screen.query_one("#clientSecret", Input).value = "a-very-secret-consumer-secret-value"
+        screen.query_one("#connectTimeout", Input).value = "30000"
+        await pilot.press("ctrl+s")
+        await _ready(pilot)
+        props = _props(project)
+        assert props["loginUrl"] == "http://127.0.0.1:8555/services/oauth2/token"
+        assert props["clientId"] == "3MVG9-key"
+        assert props["clientSecret"] == "a-very-secret-consumer-secret-value"
+        assert props["connectTimeout"] == 30000
+        assert props["version"] == 44  # untouched values keep their JSON type
+        secret = screen.query_one("#clientSecret", Input)
+        assert secret.value == ""
+        assert "a-very-secret" not in secret.placeholder and "…" in secret.placeholder
+        assert "a-very-secret" not in app.export_screenshot()
+    assert project.provisioner_path.stat().st_mode & 0o777 == 0o600
+
+
+async def test_custom_login_url_without_a_host_is_refused(project):
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(100, 40), notifications=True) as pilot:
+        await _ready(pilot)
+        app.screen.query_one("#login-kind", Select).value = LoginUrlKind.CUSTOM
+        await pilot.pause()
+        app.screen.query_one("#customUrl", Input).value = "http://example.com"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "localhost" in str(app.screen.query_one("#customUrl-error", Label).render())
+    assert _props(project)["loginUrl"] == "https://test.salesforce.com/services/oauth2/token"
