@@ -1,0 +1,24 @@
+"""The managed repository: managed objects, links, reconciliation runs and audit, in one SQLite file.
+
+Public names: :class:`Repository` (``Repository.open(path, schema)`` / ``Repository.for_project(project)``),
+:class:`QueryRequest`, :class:`Link`, :class:`ManagedSchema`, and the errors of :mod:`core.repo.errors`.
+"""
+
+from core.repo.errors import (
+    Conflict,
+    FieldError,
+    FilterSyntaxError,
+    NotFound,
+    PreconditionFailed,
+    RepoError,
+    ValidationError,
+)
+from core.repo.links import Link
+from core.repo.query import QueryRequest
+from core.repo.repository import Repository
+from core.repo.schema import ManagedSchema
+
+__all__ = [
+    "Conflict", "FieldError", "FilterSyntaxError", "Link", "ManagedSchema", "NotFound", "PreconditionFailed",
+    "QueryRequest", "RepoError", "Repository", "ValidationError",
+]

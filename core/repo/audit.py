@@ -1,0 +1,93 @@
+"""Reconciliation audit entries (``audit/recon``): one per record per run, plus a run's start and summary.
+
+Fields are IDM's recon audit event's (``idm-sync-semantics.md`` §3.4): ``_id``, ``timestamp``, ``eventName``
+("recon"), ``reconId``, ``mapping``, ``situation``, ``action``, ``status`` (SUCCESS|FAILURE), ``message``,
+``messageDetail``, ``exception``, ``sourceObjectId``, ``targetObjectId``, ``reconciling`` (source|target),
+``linkQualifier``, ``entryType`` (start|entry|summary), ``ambiguousTargetObjectIds``, ``reconAction``.
+Entries are stored as JSON with the fields audit queries use (reconId, situation, status, …) indexed, and
+queried with the same CREST machinery as managed objects.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from core.repo.db import Database, chunks, placeholders
+from core.repo.errors import FieldError, ValidationError
+from core.repo.query import Collection, QueryRequest, run_query
+
+STATUSES = ("SUCCESS", "FAILURE")
+ENTRY_TYPES = ("start", "entry", "summary")
+
+COLLECTION = Collection("recon_audit", {
+    "reconId": "recon_id", "situation": "situation", "action": "action", "status": "status",
+    "entryType": "entry_type", "sourceObjectId": "source_object_id", "targetObjectId": "target_object_id",
+}, has_rev=False)
+
+
+def now_iso() -> str:
+    """UTC, milliseconds, ``Z``: IDM's audit timestamp format."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Audit:
+    """The recon audit log."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add_many(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Store entries (``_id`` and ``timestamp`` filled in when absent); their ids, in order."""
+        rows = []
+        ids = []
+        for i, raw in enumerate(entries):
+            entry = {"eventName": "recon", "timestamp": now_iso(), **raw}
+            recon_id = entry.get("reconId")
+            problems = []
+            if not isinstance(recon_id, str) or not recon_id:
+                problems.append(FieldError(f"entries[{i}].reconId", "is required"))
+            if entry.get("status") is not None and entry["status"] not in STATUSES:
+                problems.append(FieldError(f"entries[{i}].status", "must be SUCCESS or FAILURE"))
+            if entry.get("entryType", "entry") not in ENTRY_TYPES:
+                problems.append(FieldError(f"entries[{i}].entryType", "must be start, entry or summary"))
+            if problems:
+                raise ValidationError(problems, resource="audit/recon")
+            entry_id = str(entry.pop("_id", None) or uuid.uuid4())
+            ids.append(entry_id)
+            rows.append((entry_id, recon_id, json.dumps(entry, separators=(",", ":"), ensure_ascii=False,
+                                                        default=str)))
+        with self.db.transaction() as conn:
+            conn.executemany("INSERT INTO recon_audit (id, recon_id, data) VALUES (?, ?, ?)", rows)
+        return ids
+
+    def add(self, entry: Mapping[str, Any]) -> str:
+        return self.add_many([entry])[0]
+
+    def get(self, entry_id: str) -> dict[str, Any] | None:
+        row = self.db.conn().execute("SELECT id, data FROM recon_audit WHERE id = ?", (entry_id,)).fetchone()
+        return COLLECTION.row_to_object(row) if row else None
+
+    def query(self, request: QueryRequest | str = "true", **params: Any) -> dict[str, Any]:
+        """IDM's query result over ``audit/recon``; ``request`` is a QueryRequest or a ``_queryFilter``."""
+        if isinstance(request, str):
+            request = QueryRequest(query_filter=request, **params)
+        return run_query(self.db.conn(), COLLECTION, request)
+
+    def count(self, recon_id: str, situation: str | None = None) -> int:
+        sql, args = "SELECT count(*) FROM recon_audit WHERE recon_id = ?", [recon_id]
+        if situation is not None:
+            sql += " AND situation = ?"
+            args.append(situation)
+        return int(self.db.conn().execute(sql, args).fetchone()[0])
+
+    def delete_for_runs(self, recon_ids: Iterable[str]) -> int:
+        n = 0
+        with self.db.transaction() as conn:
+            for part in chunks(list(recon_ids)):
+                n += conn.execute(f"DELETE FROM recon_audit WHERE recon_id IN ({placeholders(len(part))})",
+                                  part).rowcount
+        return n

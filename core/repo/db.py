@@ -1,0 +1,154 @@
+"""The SQLite file: a connection per thread, WAL, a busy timeout, re-entrant transactions, the DDL.
+
+Why these choices: WAL lets the TUI, the REST server and a reconciliation in another process read while one
+writes; the busy timeout turns writer contention into a short wait instead of ``database is locked``;
+``BEGIN IMMEDIATE`` takes the write lock up front so two writers never deadlock upgrading a read lock; and a
+connection per thread because an ``sqlite3.Connection`` must not be shared by threads mid-transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from core.repo.errors import RepoError
+
+#: the most values one statement binds (SQLite's default limit is 32,766; stay far below any build's)
+CHUNK = 500
+BUSY_TIMEOUT_MS = 15_000
+SCHEMA_VERSION = 1
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS links (
+    id TEXT PRIMARY KEY,
+    rev TEXT NOT NULL,
+    link_type TEXT NOT NULL,
+    link_qualifier TEXT NOT NULL DEFAULT 'default',
+    first_id TEXT NOT NULL,
+    second_id TEXT NOT NULL,
+    UNIQUE (link_type, link_qualifier, first_id),
+    UNIQUE (link_type, link_qualifier, second_id)
+);
+CREATE INDEX IF NOT EXISTS ix_links_type ON links (link_type, id);
+CREATE TABLE IF NOT EXISTS recon_runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    mapping TEXT NOT NULL,
+    state TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_runs_mapping ON recon_runs (mapping, seq);
+CREATE TABLE IF NOT EXISTS run_locks (
+    mapping TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    heartbeat REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recon_audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    recon_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    situation TEXT GENERATED ALWAYS AS (json_extract(data, '$.situation')) VIRTUAL,
+    action TEXT GENERATED ALWAYS AS (json_extract(data, '$.action')) VIRTUAL,
+    status TEXT GENERATED ALWAYS AS (json_extract(data, '$.status')) VIRTUAL,
+    entry_type TEXT GENERATED ALWAYS AS (json_extract(data, '$.entryType')) VIRTUAL,
+    source_object_id TEXT GENERATED ALWAYS AS (json_extract(data, '$.sourceObjectId')) VIRTUAL,
+    target_object_id TEXT GENERATED ALWAYS AS (json_extract(data, '$.targetObjectId')) VIRTUAL
+);
+CREATE INDEX IF NOT EXISTS ix_audit_recon ON recon_audit (recon_id, situation);
+CREATE INDEX IF NOT EXISTS ix_audit_source ON recon_audit (source_object_id);
+CREATE INDEX IF NOT EXISTS ix_audit_target ON recon_audit (target_object_id);
+"""
+
+
+def chunks(values: Sequence[object], size: int = CHUNK) -> Iterator[Sequence[object]]:
+    """Slices of at most ``size`` values, so an ``IN (?, …)`` never exceeds SQLite's variable limit."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class Database:
+    """One SQLite file shared by the threads of a process (each with its own connection)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # executescript commits any open transaction first, so the DDL runs in its own explicit one
+        self.conn().executescript(
+            "BEGIN IMMEDIATE;" + _DDL + f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    # ------------------------------------------------------------------------------------ connections
+
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise RepoError(f"{self.path}: the repository is closed")
+            try:
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    raise RepoError(f"{self.path}: cannot switch to WAL mode (got {mode})")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.DatabaseError as exc:
+                raise RepoError(f"{self.path}: cannot open the repository: {exc}") from None
+            self._local.conn = conn
+            self._local.depth = 0
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every thread's connection; later use raises :class:`RepoError`."""
+        with self._lock:
+            self._closed = True
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    # ------------------------------------------------------------------------------------ transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Re-entrant: only the outermost block begins (IMMEDIATE) and commits, or rolls back on error."""
+        conn = self.conn()
+        depth: int = self._local.depth
+        if depth == 0:
+            conn.execute("BEGIN IMMEDIATE")
+        self._local.depth = depth + 1
+        try:
+            yield conn
+        except BaseException:
+            self._local.depth = depth
+            if depth == 0 and conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._local.depth = depth
+        if depth == 0:
+            conn.execute("COMMIT")
+
+    @property
+    def in_transaction(self) -> bool:
+        return getattr(self._local, "depth", 0) > 0

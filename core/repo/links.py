@@ -1,0 +1,133 @@
+"""Links between a source and a target object, stored as IDM stores them (``repo/link``).
+
+A link is ``{linkType, linkQualifier, firstId, secondId}``; ``linkType`` is the name of the mapping that owns
+the links (a mapping with ``links: OTHER`` reuses OTHER's, reversed: the engine decides which side is
+``first``). Each side is unique per ``(linkType, linkQualifier)``: an object is linked to at most one
+object on the other side, which the UNIQUE constraints enforce even across processes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from core.repo.db import Database, chunks, placeholders
+from core.repo.errors import Conflict
+
+
+@dataclass(frozen=True)
+class Link:
+    """One link; ``as_idm()`` gives the object IDM's ``repo/link`` shows."""
+
+    id: str
+    link_type: str
+    first_id: str
+    second_id: str
+    link_qualifier: str = "default"
+
+    def as_idm(self) -> dict[str, str]:
+        return {"_id": self.id, "_rev": "0", "linkType": self.link_type, "linkQualifier": self.link_qualifier,
+                "firstId": self.first_id, "secondId": self.second_id}
+
+
+_COLS = "id, link_type, first_id, second_id, link_qualifier"
+
+
+def _link(row: tuple[str, str, str, str, str]) -> Link:
+    return Link(*row)
+
+
+class Links:
+    """The link table; every look-up takes a list of ids and answers in chunks."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _by(self, column: str, link_type: str, ids: Iterable[str], qualifier: str) -> dict[str, Link]:
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, Link] = {}
+        conn = self.db.conn()
+        for part in chunks(wanted):
+            sql = (f"SELECT {_COLS} FROM links WHERE link_type = ? AND link_qualifier = ? "
+                   f"AND {column} IN ({placeholders(len(part))})")
+            for row in conn.execute(sql, [link_type, qualifier, *part]):
+                link = _link(row)
+                out[link.first_id if column == "first_id" else link.second_id] = link
+        return out
+
+    def by_first(self, link_type: str, ids: Iterable[str], qualifier: str = "default") -> dict[str, Link]:
+        """``{first_id: Link}`` for the ids that are linked."""
+        return self._by("first_id", link_type, ids, qualifier)
+
+    def by_second(self, link_type: str, ids: Iterable[str], qualifier: str = "default") -> dict[str, Link]:
+        """``{second_id: Link}`` for the ids that are linked."""
+        return self._by("second_id", link_type, ids, qualifier)
+
+    def link_many(self, link_type: str, pairs: Sequence[tuple[str, str]], qualifier: str = "default",
+                  ) -> list[Link]:
+        """Create links ``(first_id, second_id)`` in one transaction; a side already linked is a Conflict."""
+        links = [Link(str(uuid.uuid4()), link_type, f, s, qualifier) for f, s in pairs]
+        with self.db.transaction() as conn:
+            try:
+                conn.executemany(f"INSERT INTO links ({_COLS}, rev) VALUES (?, ?, ?, ?, ?, '0')",
+                                 [(k.id, k.link_type, k.first_id, k.second_id, k.link_qualifier) for k in links])
+            except sqlite3.IntegrityError:
+                raise self._conflict(link_type, pairs, qualifier) from None
+        return links
+
+    def _conflict(self, link_type: str, pairs: Sequence[tuple[str, str]], qualifier: str) -> Conflict:
+        firsts = self.by_first(link_type, [p[0] for p in pairs], qualifier)
+        seconds = self.by_second(link_type, [p[1] for p in pairs], qualifier)
+        seen_first: set[str] = set()
+        seen_second: set[str] = set()
+        for f, s in pairs:
+            if f in firsts or f in seen_first:
+                return Conflict(f"link {link_type}: {f} is already linked")
+            if s in seconds or s in seen_second:
+                return Conflict(f"link {link_type}: {s} is already linked")
+            seen_first.add(f)
+            seen_second.add(s)
+        return Conflict(f"link {link_type}: a side is already linked")
+
+    def link(self, link_type: str, first_id: str, second_id: str, qualifier: str = "default") -> Link:
+        return self.link_many(link_type, [(first_id, second_id)], qualifier)[0]
+
+    def unlink(self, link_type: str, *, first_id: str | None = None, second_id: str | None = None,
+               qualifier: str = "default") -> int:
+        """Remove the link of one side (either id); how many links went (0 or 1)."""
+        if (first_id is None) == (second_id is None):
+            raise ValueError("unlink takes exactly one of first_id, second_id")
+        column, value = ("first_id", first_id) if first_id is not None else ("second_id", second_id)
+        with self.db.transaction() as conn:
+            return conn.execute(f"DELETE FROM links WHERE link_type = ? AND link_qualifier = ? AND {column} = ?",
+                                (link_type, qualifier, value)).rowcount
+
+    def unlink_many(self, link_type: str, *, first_ids: Iterable[str] = (), second_ids: Iterable[str] = (),
+                    qualifier: str = "default") -> int:
+        n = 0
+        with self.db.transaction() as conn:
+            for column, ids in (("first_id", list(first_ids)), ("second_id", list(second_ids))):
+                for part in chunks(ids):
+                    n += conn.execute(f"DELETE FROM links WHERE link_type = ? AND link_qualifier = ? "
+                                      f"AND {column} IN ({placeholders(len(part))})",
+                                      [link_type, qualifier, *part]).rowcount
+        return n
+
+    def iter_links(self, link_type: str, batch: int = 10_000) -> Iterator[Link]:
+        """Every link of a type (all qualifiers), in batches so no long read transaction is held."""
+        last = ""
+        conn = self.db.conn()
+        while True:
+            rows = conn.execute(f"SELECT {_COLS} FROM links WHERE link_type = ? AND id > ? ORDER BY id LIMIT ?",
+                                (link_type, last, batch)).fetchall()
+            for row in rows:
+                yield _link(row)
+            if len(rows) < batch:
+                return
+            last = rows[-1][0]
+
+    def count(self, link_type: str) -> int:
+        return int(self.db.conn().execute("SELECT count(*) FROM links WHERE link_type = ?",
+                                          (link_type,)).fetchone()[0])

@@ -1,0 +1,313 @@
+"""Managed objects (``managed/user``): JSON rows with ``_id``/``_rev`` and indexed searchable fields.
+
+Layout: one table per resource, ``managed_<resource>(id, rev, data)``, where ``data`` is the object without
+``_id``/``_rev``, plus a VIRTUAL generated column ``f_<field>`` (``json_extract``, ``COLLATE NOCASE``) and an
+index ``(f_<field>, id)`` per searchable field. The index stores the values, so an equality, prefix or sort on
+a searchable field is an index seek or an ordered index walk at any size, and the columns can never drift
+from the JSON. A field whose policy demands uniqueness (``userName``) also gets a UNIQUE index, the safety
+net under the repository's own bulk check (which gives the friendlier per-field message).
+
+``_rev``: 16 hex digits like IDM's DS-backed repository shows them (``"00000000cfe1fccf"``): the first 8 count
+the object's writes (0 on create), the last 8 are a CRC-32 of its content, so it changes on every write.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import uuid
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from core.repo.db import CHUNK, Database, chunks, placeholders
+from core.repo.errors import Conflict, FieldError, NotFound, PreconditionFailed, RepoError, ValidationError
+from core.repo.query import Collection
+from core.repo.schema import DEFAULT_SEARCHABLE, ManagedSchema
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold(value: Any) -> Any:
+    """SQLite NOCASE equality in Python: ASCII letters folded, everything else as is."""
+    return value.translate(_ASCII_FOLD) if isinstance(value, str) else value
+
+
+def dumps(obj: Mapping[str, Any]) -> str:
+    return json.dumps({k: v for k, v in obj.items() if k not in ("_id", "_rev")},
+                      separators=(",", ":"), ensure_ascii=False)
+
+
+def next_rev(previous: str | None, data: str) -> str:
+    count = 0
+    if previous is not None:
+        try:
+            count = int(previous[:8], 16) + 1
+        except ValueError:
+            count = 1
+    return f"{count & 0xFFFFFFFF:08x}{zlib.crc32(data.encode()):08x}"
+
+
+def matches_rev(current: str, wanted: str | None) -> bool:
+    """``If-Match``: absent or ``*`` matches any revision; quotes around an ETag are ignored."""
+    return wanted is None or wanted.strip() in ("*", "") or wanted.strip().strip('"') == current
+
+
+class ManagedObjects:
+    """The managed objects of one resource (``user``), validated by a schema when one is given."""
+
+    def __init__(self, db: Database, resource: str = "user", schema: ManagedSchema | None = None) -> None:
+        if not _IDENT.match(resource):
+            raise RepoError(f"managed/{resource}: not a valid resource name")
+        self.db = db
+        self.resource = resource
+        self.schema = schema
+        self.table = f"managed_{resource}"
+        indexed = schema.searchable if schema else DEFAULT_SEARCHABLE
+        unique = schema.unique if schema else ()
+        self.unique = tuple(f for f in unique if _IDENT.match(f))
+        wanted = [f for f in dict.fromkeys([*indexed, *self.unique]) if _IDENT.match(f)]
+        self.columns = self._ensure_table(wanted)
+        self.collection = Collection(self.table, self.columns, has_rev=True)
+
+    @property
+    def name(self) -> str:
+        return f"managed/{self.resource}"
+
+    # ------------------------------------------------------------------------------------ layout
+
+    def _ensure_table(self, wanted: list[str]) -> dict[str, str]:
+        with self.db.transaction() as conn:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {self.table} "
+                         "(id TEXT PRIMARY KEY, rev TEXT NOT NULL, data TEXT NOT NULL)")
+            existing = {row[1] for row in conn.execute(f"PRAGMA table_xinfo({self.table})")}
+            for name in wanted:
+                col = f"f_{name}"
+                if col not in existing:
+                    conn.execute(f"ALTER TABLE {self.table} ADD COLUMN {col} TEXT COLLATE NOCASE "
+                                 f"GENERATED ALWAYS AS (json_extract(data, '$.{name}')) VIRTUAL")
+                conn.execute(f"CREATE INDEX IF NOT EXISTS ix_{self.table}_{name} ON {self.table} ({col}, id)")
+            for name in self.unique:
+                try:
+                    conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS ux_{self.table}_{name} "
+                                 f"ON {self.table} (f_{name})")
+                except sqlite3.IntegrityError:
+                    pass  # existing duplicates: the bulk check still refuses new ones
+            all_cols = {row[1] for row in conn.execute(f"PRAGMA table_xinfo({self.table})")}
+        return {c[2:]: c for c in sorted(all_cols) if c.startswith("f_")}
+
+    # ------------------------------------------------------------------------------------ reads
+
+    def read(self, id: str) -> dict[str, Any]:
+        row = self.db.conn().execute(f"SELECT id, rev, data FROM {self.table} WHERE id = ?", (id,)).fetchone()
+        if row is None:
+            raise NotFound(f"{self.name}/{id} not found")
+        return self.collection.row_to_object(row)
+
+    def read_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The objects that exist among ``ids`` (absent ones are simply missing from the answer)."""
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, dict[str, Any]] = {}
+        conn = self.db.conn()
+        for part in chunks(wanted):
+            for row in conn.execute(f"SELECT id, rev, data FROM {self.table} WHERE id IN ({placeholders(len(part))})",
+                                    part):
+                out[row[0]] = self.collection.row_to_object(row)
+        return out
+
+    def revs(self, ids: Iterable[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, str] = {}
+        conn = self.db.conn()
+        for part in chunks(wanted):
+            out.update(conn.execute(f"SELECT id, rev FROM {self.table} WHERE id IN ({placeholders(len(part))})",
+                                    part).fetchall())
+        return out
+
+    def find_by(self, field: str, values: Iterable[Any]) -> dict[Any, list[dict[str, Any]]]:
+        """Bulk correlation: for each value, the objects whose ``field`` equals it (ASCII case-insensitive)."""
+        wanted = [v for v in dict.fromkeys(values) if v is not None]
+        out: dict[Any, list[dict[str, Any]]] = {v: [] for v in wanted}
+        by_fold: dict[Any, list[Any]] = {}
+        for v in wanted:
+            by_fold.setdefault(fold(v), []).append(v)
+        if field == "_id":
+            expr, params_prefix = "id", []
+        elif field in self.columns:
+            expr, params_prefix = self.columns[field], []
+        else:
+            from core.repo.queryfilter import json_path, parse_pointer
+
+            expr, params_prefix = "(json_extract(data, ?) COLLATE NOCASE)", [json_path(parse_pointer(field))]
+        conn = self.db.conn()
+        for part in chunks(wanted):
+            sql = f"SELECT id, rev, data, {expr} FROM {self.table} WHERE {expr} IN ({placeholders(len(part))})"
+            for row in conn.execute(sql, [*params_prefix, *params_prefix, *part]):
+                obj = self.collection.row_to_object(row[:3])
+                for v in by_fold.get(fold(row[3]), ()):
+                    out[v].append(obj)
+        return out
+
+    def iter_ids(self, batch: int = 10_000) -> Iterator[str]:
+        """Every ``_id`` in id order, read in batches so no long read transaction is held."""
+        last = ""
+        conn = self.db.conn()
+        while True:
+            rows = conn.execute(f"SELECT id FROM {self.table} WHERE id > ? ORDER BY id LIMIT ?",
+                                (last, batch)).fetchall()
+            for (id_,) in rows:
+                yield id_
+            if len(rows) < batch:
+                return
+            last = rows[-1][0]
+
+    def count(self) -> int:
+        return int(self.db.conn().execute(f"SELECT count(*) FROM {self.table}").fetchone()[0])
+
+    # ------------------------------------------------------------------------------------ checks
+
+    def _validate(self, obj: Mapping[str, Any]) -> list[FieldError]:
+        return self.schema.validate(obj) if self.schema else []
+
+    def _unique_clashes(self, conn: sqlite3.Connection, candidates: Sequence[tuple[str, Mapping[str, Any]]],
+                        ) -> dict[int, list[FieldError]]:
+        """Per candidate index, the unique fields whose value another object (or batch entry) holds."""
+        clashes: dict[int, list[FieldError]] = {}
+        for field in self.unique:
+            col = f"f_{field}"
+            seen: dict[Any, str] = {}
+            values = []
+            for i, (id_, obj) in enumerate(candidates):
+                value = obj.get(field)
+                if value is None:
+                    continue
+                key = fold(value if isinstance(value, str) else json.dumps(value))
+                if key in seen and seen[key] != id_:
+                    clashes.setdefault(i, []).append(FieldError(field, f"must be unique: {value!r} is used"))
+                seen[key] = id_
+                values.append(value)
+            holders: dict[Any, set[str]] = {}
+            for part in chunks(list(dict.fromkeys(values)), CHUNK):
+                for id_, value in conn.execute(
+                        f"SELECT id, {col} FROM {self.table} WHERE {col} IN ({placeholders(len(part))})", part):
+                    holders.setdefault(fold(value), set()).add(id_)
+            for i, (id_, obj) in enumerate(candidates):
+                value = obj.get(field)
+                if value is not None and holders.get(fold(value), set()) - {id_}:
+                    clashes.setdefault(i, []).append(FieldError(field, f"must be unique: {value!r} is used"))
+        return clashes
+
+    # ------------------------------------------------------------------------------------ writes
+
+    def create_many(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
+                    ) -> list[dict[str, Any] | RepoError]:
+        """Create many objects in one transaction; per object, the stored object or why it was refused."""
+        results: list[dict[str, Any] | RepoError | None] = [None] * len(objects)
+        prepared: list[tuple[str, dict[str, Any]]] = []
+        index_of: list[int] = []
+        for i, raw in enumerate(objects):
+            obj = {k: v for k, v in raw.items() if k not in ("_id", "_rev")}
+            if self.schema:
+                self.schema.apply_create_defaults(obj)
+            errors = self._validate(obj)
+            if errors:
+                results[i] = ValidationError(errors, resource=self.name)
+                continue
+            new_id = (ids[i] if ids and ids[i] else None) or raw.get("_id") or str(uuid.uuid4())
+            prepared.append((str(new_id), obj))
+            index_of.append(i)
+        with self.db.transaction() as conn:
+            taken = set(self.revs([p[0] for p in prepared]))
+            clashes = self._unique_clashes(conn, prepared)
+            rows = []
+            seen_ids: set[str] = set()
+            for k, (id_, obj) in enumerate(prepared):
+                i = index_of[k]
+                if id_ in taken or id_ in seen_ids:
+                    results[i] = Conflict(f"{self.name}/{id_} already exists")
+                elif k in clashes:
+                    results[i] = ValidationError(clashes[k], resource=self.name)
+                else:
+                    data = dumps(obj)
+                    rev = next_rev(None, data)
+                    rows.append((id_, rev, data))
+                    seen_ids.add(id_)
+                    results[i] = {"_id": id_, "_rev": rev, **obj}
+            self._write(conn, f"INSERT INTO {self.table} (id, rev, data) VALUES (?, ?, ?)", rows)
+        return [r for r in results if r is not None]
+
+    def create(self, obj: Mapping[str, Any], id: str | None = None) -> dict[str, Any]:
+        result = self.create_many([obj], [id])[0]
+        if isinstance(result, RepoError):
+            raise result
+        return result
+
+    def update_many(self, changes: Sequence[tuple[str, Mapping[str, Any], str | None]],
+                    ) -> list[dict[str, Any] | RepoError]:
+        """Replace many objects (``(id, object, If-Match rev)``) in one transaction; per object the result."""
+        results: list[dict[str, Any] | RepoError | None] = [None] * len(changes)
+        with self.db.transaction() as conn:
+            current = self.revs([c[0] for c in changes])
+            prepared: list[tuple[str, dict[str, Any]]] = []
+            index_of: list[int] = []
+            for i, (id_, raw, rev) in enumerate(changes):
+                obj = {k: v for k, v in raw.items() if k not in ("_id", "_rev")}
+                if id_ not in current:
+                    results[i] = NotFound(f"{self.name}/{id_} not found")
+                elif not matches_rev(current[id_], rev):
+                    results[i] = PreconditionFailed(
+                        f"{self.name}/{id_}: revision {rev} is not the current one ({current[id_]})")
+                elif errors := self._validate(obj):
+                    results[i] = ValidationError(errors, resource=self.name)
+                else:
+                    prepared.append((id_, obj))
+                    index_of.append(i)
+            clashes = self._unique_clashes(conn, prepared)
+            rows = []
+            for k, (id_, obj) in enumerate(prepared):
+                i = index_of[k]
+                if k in clashes:
+                    results[i] = ValidationError(clashes[k], resource=self.name)
+                    continue
+                data = dumps(obj)
+                rev = next_rev(current[id_], data)
+                current[id_] = rev
+                rows.append((rev, data, id_))
+                results[i] = {"_id": id_, "_rev": rev, **obj}
+            self._write(conn, f"UPDATE {self.table} SET rev = ?, data = ? WHERE id = ?", rows)
+        return [r for r in results if r is not None]
+
+    def update(self, id: str, obj: Mapping[str, Any], rev: str | None = None) -> dict[str, Any]:
+        result = self.update_many([(id, obj, rev)])[0]
+        if isinstance(result, RepoError):
+            raise result
+        return result
+
+    def delete_many(self, ids: Iterable[str]) -> int:
+        """Delete the objects among ``ids`` that exist; how many went."""
+        wanted = list(dict.fromkeys(ids))
+        n = 0
+        with self.db.transaction() as conn:
+            for part in chunks(wanted):
+                n += conn.execute(f"DELETE FROM {self.table} WHERE id IN ({placeholders(len(part))})",
+                                  part).rowcount
+        return n
+
+    def delete(self, id: str, rev: str | None = None) -> dict[str, Any]:
+        """Delete one object (``If-Match`` honoured) and return it as it was."""
+        with self.db.transaction() as conn:
+            obj = self.read(id)
+            if not matches_rev(obj["_rev"], rev):
+                raise PreconditionFailed(f"{self.name}/{id}: revision {rev} is not the current one ({obj['_rev']})")
+            conn.execute(f"DELETE FROM {self.table} WHERE id = ?", (id,))
+        return obj
+
+    def _write(self, conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        try:
+            conn.executemany(sql, rows)
+        except sqlite3.IntegrityError as exc:  # a concurrent writer won a unique race
+            raise Conflict(f"{self.name}: {exc}") from None

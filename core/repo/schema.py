@@ -1,0 +1,196 @@
+"""The managed object schema from ``conf/managed.json``: validation, searchable fields, create defaults.
+
+IDM validates a managed object against its JSON schema and the ``policies`` of each property (``policy.json``).
+This module implements what the sample's ``managed/user`` relies on: ``required`` (present, not null, not
+an empty string), property ``type``, ``minLength``, ``pattern``, and the policies ``valid-email-address-format``,
+``cannot-contain-characters`` and ``valid-username`` / ``unique`` (uniqueness is checked by the repository,
+which sees the other objects: :attr:`ManagedSchema.unique`). Undeclared properties are accepted, as IDM
+accepts them (the sample round-trips ``profileId``).
+
+``onCreate`` scripts are not run here (the sample's ``require('onCreateUser')`` library is IDM's, not ours);
+the one effect the sample needs, ``setDefaultFields`` setting ``accountStatus`` to ``"active"`` when absent,
+is applied by :meth:`ManagedSchema.apply_create_defaults` when the ``onCreate`` script calls it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.config.project import Project
+from core.repo.errors import FieldError
+
+__all__ = ["FieldError", "ManagedSchema", "DEFAULT_SEARCHABLE"]
+
+#: the sample's searchable user fields, used when a repository is opened without a schema
+DEFAULT_SEARCHABLE = ("userName", "givenName", "sn", "mail", "accountStatus", "description")
+
+# IDM's policy.js valid-email-address-format: something@something.something, no spaces
+_EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool,),
+    "number": (int, float),
+    "integer": (int,),
+    "object": (dict,),
+    "array": (list,),
+    "null": (type(None),),
+}
+
+
+def _type_ok(value: Any, declared: str | list[str]) -> bool:
+    names = declared if isinstance(declared, list) else [declared]
+    for name in names:
+        if name in ("relationship", "any"):
+            return True
+        kinds = _JSON_TYPES.get(name)
+        if kinds is None:
+            return True  # a type we do not know: IDM would reject the schema, we do not guess
+        if isinstance(value, bool) and name in ("number", "integer"):
+            continue
+        if isinstance(value, kinds):
+            return True
+    return False
+
+
+@dataclass
+class ManagedSchema:
+    """One managed object type's schema (``managed.json`` ``objects[name=…].schema``)."""
+
+    name: str = "user"
+    required: tuple[str, ...] = ()
+    properties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    on_create_source: str = ""
+
+    @classmethod
+    def load(cls, project: Project, name: str = "user") -> ManagedSchema:
+        """Read ``conf/managed.json`` (errors name the file and field) and pick the object ``name``."""
+        data = _load_json(project.managed_path)
+        return cls.from_config(data, name=name, source=str(project.managed_path))
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any], *, name: str = "user", source: str = "managed.json",
+                    ) -> ManagedSchema:
+        from core.errors import ConfigError
+
+        objects = data.get("objects")
+        if not isinstance(objects, list):
+            raise ConfigError("expected a list", path=source, field="objects")
+        for index, obj in enumerate(objects):
+            if isinstance(obj, dict) and obj.get("name") == name:
+                schema = obj.get("schema") or {}
+                props = schema.get("properties") or {}
+                if not isinstance(props, dict):
+                    raise ConfigError("expected an object", path=source,
+                                      field=f"objects[{index}].schema.properties")
+                on_create = obj.get("onCreate") or {}
+                return cls(
+                    name=name,
+                    required=tuple(schema.get("required") or ()),
+                    properties={k: v for k, v in props.items() if isinstance(v, dict)},
+                    on_create_source=str(on_create.get("source", "")) if isinstance(on_create, dict) else "",
+                )
+        raise ConfigError(f"no managed object named {name!r}", path=source, field="objects")
+
+    # ------------------------------------------------------------------------------------------ facts
+
+    @property
+    def searchable(self) -> tuple[str, ...]:
+        """Top-level string properties marked ``searchable``: the repository indexes these."""
+        if not self.properties:
+            return DEFAULT_SEARCHABLE
+        return tuple(k for k, v in self.properties.items()
+                     if v.get("searchable") and not k.startswith("_") and v.get("type", "string") == "string")
+
+    @property
+    def unique(self) -> tuple[str, ...]:
+        """Properties whose policies demand a unique value (IDM's ``valid-username`` includes ``unique``)."""
+        out = []
+        for key, prop in self.properties.items():
+            ids = {p.get("policyId") for p in prop.get("policies") or () if isinstance(p, dict)}
+            if ids & {"unique", "valid-username"}:
+                out.append(key)
+        return tuple(out)
+
+    # ------------------------------------------------------------------------------------------ rules
+
+    def apply_create_defaults(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """The effect of the sample's ``onCreate`` (``setDefaultFields``): ``accountStatus`` defaults to active."""
+        if "setDefaultFields" in self.on_create_source and obj.get("accountStatus") in (None, ""):
+            obj["accountStatus"] = "active"
+        return obj
+
+    def validate(self, obj: Mapping[str, Any]) -> list[FieldError]:
+        """Every rule the object breaks, one :class:`FieldError` per field (empty when valid)."""
+        errors: list[FieldError] = []
+        for key in self.required:
+            value = obj.get(key)
+            if value is None or value == "":
+                errors.append(FieldError(key, "is required"))
+        for key, value in obj.items():
+            if key in ("_id", "_rev") or value is None:
+                continue
+            prop = self.properties.get(key)
+            if prop is None:
+                continue
+            message = self._check(key, value, prop)
+            if message:
+                errors.append(FieldError(key, message))
+        return errors
+
+    def _check(self, key: str, value: Any, prop: Mapping[str, Any]) -> str | None:
+        declared = prop.get("type")
+        if declared and not _type_ok(value, declared):
+            return f"must be of type {declared if isinstance(declared, str) else ' or '.join(declared)}"
+        if isinstance(value, str):
+            min_length = prop.get("minLength")
+            if isinstance(min_length, int) and len(value) < min_length:
+                return f"must be at least {min_length} characters long"
+            pattern = prop.get("pattern")
+            if isinstance(pattern, str) and value and not re.search(pattern, value):
+                return f"does not match the pattern {pattern}"
+        for policy in prop.get("policies") or ():
+            if not isinstance(policy, dict):
+                continue
+            pid = policy.get("policyId")
+            params = policy.get("params") or {}
+            if pid == "valid-email-address-format" and isinstance(value, str) and value \
+                    and not _EMAIL.match(value):
+                return "is not a valid email address"
+            if pid == "cannot-contain-characters" and isinstance(value, str):
+                bad = [c for c in params.get("forbiddenChars", ()) if c in value]
+                if bad:
+                    return f"cannot contain the characters {' '.join(bad)}"
+        return None
+
+    def check(self, obj: Mapping[str, Any]) -> None:
+        """Raise :class:`ValidationError` listing every field error, or return."""
+        from core.repo.errors import ValidationError
+
+        errors = self.validate(obj)
+        if errors:
+            raise ValidationError(errors, resource=f"managed/{self.name}")
+
+
+def _load_json(path: Any) -> Any:
+    """Through ``core.config.jsonfile`` (which owns JSON error reporting) when present, else plain json."""
+    try:
+        from core.config.jsonfile import load_json
+    except ImportError:  # the config package's helper not there yet: same error shape, done here
+        import json
+
+        from core.errors import ConfigError
+
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(exc.strerror or "cannot be read", path=str(path)) from None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(exc.msg, path=str(path), line=exc.lineno, column=exc.colno) from None
+    data, _raw = load_json(path)
+    return data

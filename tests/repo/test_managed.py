@@ -1,0 +1,201 @@
+"""Managed users: ids, revisions, If-Match, validation, uniqueness, bulk paths, transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+
+import pytest
+
+from core.repo import Conflict, NotFound, PreconditionFailed, Repository, ValidationError
+
+
+def test_create_assigns_a_uuid4_id_and_a_revision(repo, new_user):
+    user = repo.create(new_user())
+    assert uuid.UUID(user["_id"]).version == 4
+    assert len(user["_rev"]) == 16 and int(user["_rev"], 16) >= 0
+    assert repo.read(user["_id"]) == user
+
+
+def test_revision_changes_on_every_write_even_without_changes(repo, new_user):
+    user = repo.create(new_user())
+    revs = {user["_rev"]}
+    for _ in range(3):
+        user = repo.update(user["_id"], user)
+        revs.add(user["_rev"])
+    assert len(revs) == 4
+
+
+def test_stale_if_match_is_refused_and_the_newer_write_survives(repo, new_user):
+    user = repo.create(new_user())
+    newer = repo.update(user["_id"], {**user, "sn": "Newer"}, rev=user["_rev"])
+    with pytest.raises(PreconditionFailed):
+        repo.update(user["_id"], {**user, "sn": "Stale"}, rev=user["_rev"])
+    assert repo.read(user["_id"])["sn"] == "Newer"
+    assert repo.update(user["_id"], {**newer, "sn": "Any"}, rev="*")["sn"] == "Any"
+
+
+def test_read_of_an_absent_user_is_not_found(repo):
+    with pytest.raises(NotFound, match="managed/user/nope not found"):
+        repo.read("nope")
+
+
+def test_create_with_a_used_id_is_a_conflict(repo, new_user):
+    repo.create(new_user(), id="fixed")
+    with pytest.raises(Conflict, match="fixed already exists"):
+        repo.create(new_user(), id="fixed")
+
+
+def test_missing_required_fields_and_bad_mail_are_named_per_field(repo):
+    with pytest.raises(ValidationError) as info:
+        repo.create({"userName": "x", "givenName": "", "mail": "not-an-address"})
+    fields = {e.field: e.message for e in info.value.errors}
+    assert fields == {"givenName": "is required", "sn": "is required", "mail": "is not a valid email address"}
+    assert "managed/user" in str(info.value)
+
+
+def test_wrong_type_is_refused(repo, new_user):
+    with pytest.raises(ValidationError, match="sn: must be of type string"):
+        repo.create(new_user(sn=42))
+
+
+def test_undeclared_properties_are_kept(repo, new_user):
+    user = repo.create(new_user(profileId="00e000000000001"))
+    assert repo.read(user["_id"])["profileId"] == "00e000000000001"
+
+
+def test_account_status_defaults_to_active_on_create_only(repo, new_user):
+    user = repo.create(new_user())
+    assert user["accountStatus"] == "active"
+    assert repo.create(new_user(accountStatus="inactive"))["accountStatus"] == "inactive"
+    del user["accountStatus"]
+    assert "accountStatus" not in repo.update(user["_id"], user)
+
+
+def test_user_name_is_unique_ignoring_ascii_case(repo, new_user):
+    repo.create(new_user(userName="bjensen"))
+    with pytest.raises(ValidationError, match="userName: must be unique"):
+        repo.create(new_user(userName="BJensen"))
+
+
+def test_update_may_keep_its_own_user_name_but_not_take_another(repo, new_user):
+    a = repo.create(new_user(userName="a"))
+    repo.create(new_user(userName="b"))
+    assert repo.update(a["_id"], {**a, "sn": "X"})["userName"] == "a"
+    with pytest.raises(ValidationError, match="userName"):
+        repo.update(a["_id"], {**a, "userName": "B"})
+
+
+def test_create_many_reports_each_refusal_and_stores_the_rest(repo, new_user):
+    repo.create(new_user(userName="taken"))
+    results = repo.create_many([new_user(), new_user(mail="bad"), new_user(userName="TAKEN"),
+                                new_user(userName="twice"), new_user(userName="twice")])
+    kinds = [type(r).__name__ for r in results]
+    assert kinds == ["dict", "ValidationError", "ValidationError", "dict", "ValidationError"]
+    assert repo.count() == 3
+
+
+def test_update_many_applies_if_match_per_object(repo, new_user):
+    a, b = repo.create(new_user()), repo.create(new_user())
+    results = repo.update_many([(a["_id"], {**a, "sn": "A"}, a["_rev"]), (b["_id"], b, "0000"),
+                                ("absent", new_user(), None)])
+    assert results[0]["sn"] == "A"
+    assert isinstance(results[1], PreconditionFailed)
+    assert isinstance(results[2], NotFound)
+
+
+def test_delete_returns_the_object_and_honours_if_match(repo, new_user):
+    user = repo.create(new_user())
+    with pytest.raises(PreconditionFailed):
+        repo.delete(user["_id"], rev="00000000deadbeef")
+    assert repo.delete(user["_id"], rev=user["_rev"]) == user
+    with pytest.raises(NotFound):
+        repo.delete(user["_id"])
+
+
+def test_read_many_answers_only_the_ids_that_exist_across_chunks(repo, new_user):
+    created = repo.create_many([new_user() for _ in range(1200)])
+    ids = [u["_id"] for u in created]
+    found = repo.read_many([*ids, "absent"])
+    assert set(found) == set(ids)
+
+
+def test_find_by_groups_matches_per_requested_value(repo, new_user):
+    a = repo.create(new_user(userName="alice", sn="Same"))
+    b = repo.create(new_user(userName="bob", sn="Same"))
+    by_name = repo.find_by("userName", ["ALICE", "bob", "carol"])
+    assert [u["_id"] for u in by_name["ALICE"]] == [a["_id"]]
+    assert [u["_id"] for u in by_name["bob"]] == [b["_id"]]
+    assert by_name["carol"] == []
+    assert {u["_id"] for u in repo.find_by("sn", ["same"])["same"]} == {a["_id"], b["_id"]}
+    assert repo.find_by("city", ["Paris"])["Paris"] == []
+
+
+def test_iter_ids_and_count_cover_every_user(repo, new_user):
+    created = repo.create_many([new_user() for _ in range(25)])
+    assert sorted(repo.managed("user").iter_ids(batch=7)) == sorted(u["_id"] for u in created)
+    assert repo.count() == 25
+
+
+def test_patch_operations_apply_in_order(repo, new_user):
+    user = repo.create(new_user(roles=["a"]))
+    patched = repo.patch(user["_id"], [
+        {"operation": "replace", "field": "/sn", "value": "Patched"},
+        {"operation": "add", "field": "/roles/-", "value": "b"},
+        {"operation": "add", "field": "/preferences/updates", "value": True},
+        {"operation": "increment", "field": "/logins", "value": 2},
+        {"operation": "remove", "field": "/description"},
+    ], rev=user["_rev"])
+    assert (patched["sn"], patched["roles"], patched["preferences"], patched["logins"]) == \
+        ("Patched", ["a", "b"], {"updates": True}, 2)
+    with pytest.raises(PreconditionFailed):
+        repo.patch(user["_id"], [{"operation": "replace", "field": "/sn", "value": "x"}], rev=user["_rev"])
+
+
+def test_patch_that_breaks_the_schema_changes_nothing(repo, new_user):
+    user = repo.create(new_user())
+    with pytest.raises(ValidationError, match="mail"):
+        repo.patch(user["_id"], [{"operation": "remove", "field": "/mail"}])
+    assert repo.read(user["_id"]) == user
+
+
+def test_the_file_is_in_wal_mode_with_a_busy_timeout(repo):
+    conn = repo.db.conn()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+
+
+def test_each_thread_gets_its_own_connection(repo, new_user):
+    seen = []
+    done = threading.Event()
+
+    def work():
+        seen.append(repo.db.conn())
+        repo.create(new_user())
+        done.set()
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert done.is_set() and seen[0] is not repo.db.conn()
+    assert repo.count() == 1
+
+
+def test_a_failed_transaction_rolls_back_every_write_in_it(repo, new_user):
+    with pytest.raises(RuntimeError):
+        with repo.transaction():
+            repo.create(new_user())
+            with repo.transaction():  # nested: joins the outer one
+                repo.link("m", "sf1", "u1")
+            raise RuntimeError("boom")
+    assert repo.count() == 0
+    assert repo.links_by_first("m", ["sf1"]) == {}
+
+
+def test_a_second_process_sees_committed_writes(tmp_path, schema, new_user):
+    path = tmp_path / "r.sqlite3"
+    with Repository.open(path, schema) as one:
+        user = one.create(new_user())
+    with sqlite3.connect(path) as other:
+        assert other.execute("SELECT count(*) FROM managed_user WHERE id = ?", (user["_id"],)).fetchone() == (1,)
