@@ -58,18 +58,20 @@ class SfsyncApp(App[None]):
     }
     DEFAULT_MODE = "connector"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1,1", "switch_mode('connector')", "Connector", id="connector"),
-        Binding("f2,2", "switch_mode('login')", "Login", id="login"),
-        Binding("f3,3", "switch_mode('mappings')", "Mappings", id="mappings"),
-        Binding("f4,4", "switch_mode('users')", "Users", id="users"),
+        Binding("f1,1", "switch_mode('connector')", "Connector", id="connector", show=False),
+        Binding("f2,2", "switch_mode('login')", "Login", id="login", show=False),
+        Binding("f3,3", "switch_mode('mappings')", "Mappings", id="mappings", show=False),
+        Binding("f4,4", "switch_mode('users')", "Users", id="users", show=False),
         Binding("ctrl+q", "quit", "Quit", id="quit"),
     ]
 
     def __init__(self, project: Project, backend: Backend | None = None, *, start_mode: str = "connector",
-                 watch_runs: bool = True, **kwargs: Any) -> None:
+                 watch_runs: bool = True, demo_org: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.project = project
-        self.backend = backend or Backend(project)
+        self.backend = backend or Backend(project, headless_login=demo_org is not None)
+        #: the local org of ``sfsync demo`` (its lifetime is the command's; the app only shows it)
+        self.demo_org = demo_org
         self.start_mode = start_mode
         self.watch_runs = watch_runs
         self.connection = ConnectionState(logged_in=False)
@@ -254,8 +256,8 @@ class SfsyncApp(App[None]):
 
 
 def make_app(project: Project | str | Path, backend: Backend | None = None, *, start_mode: str = "connector",
-             watch_runs: bool = True, **kwargs: Any) -> SfsyncApp:
+             watch_runs: bool = True, demo_org: Any = None, **kwargs: Any) -> SfsyncApp:
     """Build the app for a project folder; the single factory the CLI, demo, tests and scripts share."""
     if not isinstance(project, Project):
         project = Project.resolve(project)
-    return SfsyncApp(project, backend, start_mode=start_mode, watch_runs=watch_runs, **kwargs)
+    return SfsyncApp(project, backend, start_mode=start_mode, watch_runs=watch_runs, demo_org=demo_org, **kwargs)

@@ -50,8 +50,10 @@ def looks_like_filter(text: str) -> bool:
 class Backend:
     """Everything the TUI asks of ``core``, for one project. Thread-safe; every method may block."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, *, headless_login: bool = False) -> None:
         self.project = project
+        #: log in without a browser: fetch the authorize URL ourselves (the demo org auto-approves)
+        self.headless_login = headless_login
         self._lock = threading.Lock()
         self._repo: Any = None
         self._service: Any = None
@@ -62,11 +64,9 @@ class Backend:
         with self._lock:
             if self._repo is None:
                 from core.repo import Repository
-                from core.repo.schema import ManagedSchema
 
-                schema = ManagedSchema.load(self.project)
                 self.project.db_dir.mkdir(parents=True, exist_ok=True)
-                self._repo = Repository.open(self.project.db_path, schema)
+                self._repo = Repository.for_project(self.project)
             return self._repo
 
     @property
@@ -115,31 +115,49 @@ class Backend:
 
     # ---- mappings and runs --------------------------------------------------------------------------
     def mappings(self) -> list[Any]:
-        return list(self.service.mappings())
+        """The mappings of ``sync.json`` in file order (core's ``Mapping`` objects)."""
+        from core.sync.mapping import SyncConfig
+
+        config = SyncConfig.load(self.project)
+        return [config.get(name) for name in config.names()]
 
     def reconcile(self, name: str, *, dry_run: bool, on_progress: Callable[[dict[str, Any]], None],
                   cancel: threading.Event) -> dict[str, Any]:
         """Run a reconciliation to its end in this thread; ``on_progress`` gets the run object per page."""
-        return asyncio.run(self.service.reconcile(name, dry_run=dry_run, on_progress=on_progress, cancel=cancel))
+        def progress(run: Any) -> None:
+            on_progress(as_run_dict(run))
+
+        run = asyncio.run(self.service.reconcile(name, dry_run=dry_run, on_progress=progress, cancel=cancel))
+        return as_run_dict(run)
 
     def cancel_run(self, run_id: str) -> None:
         self.service.cancel(run_id)
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
-        return list(self.service.runs(limit))
+        """Runs newest first, straight from the repository (so runs of the CLI and REST show too)."""
+        return self.repo.runs.list(limit)
 
     def run(self, run_id: str) -> dict[str, Any] | None:
-        return self.service.run(run_id)
+        return self.repo.runs.get(run_id)
 
     def audit(self, run_id: str, situation: str | None, status: str | None, limit: int = 500) -> list[dict[str, Any]]:
-        return list(self.service.audit(run_id, situation=situation, status=status, limit=limit))
+        """A run's per-record audit entries (start and summary entries left out), filtered in SQL."""
+        from core.repo.query import QueryRequest
+
+        parts = [f"reconId eq {json.dumps(run_id)}", 'entryType eq "entry"']
+        if situation:
+            parts.append(f"situation eq {json.dumps(situation)}")
+        if status:
+            parts.append(f"status eq {json.dumps(status)}")
+        result = self.repo.audit.query(QueryRequest(query_filter=" and ".join(parts), page_size=limit))
+        return list(result["result"])
 
     # ---- login --------------------------------------------------------------------------------------
     def login_session(self) -> Any:
         """A login flow to run in a thread worker (see :mod:`tui.screens.login_session`)."""
         from tui.screens.login_session import LoginSession
 
-        return LoginSession(self.project)
+        return LoginSession(self.project, headless=self.headless_login)
 
     # ---- users --------------------------------------------------------------------------------------
     def user_source(self) -> UserSource:
@@ -174,10 +192,6 @@ class Backend:
 
         repo = self.repo
         user = repo.read(user_id)
-        if user is None:
-            from core.repo.errors import NotFound
-
-            raise NotFound(f"managed/user/{user_id} not found")
         link = repo.links_by_second(LINK_TYPE, [user_id]).get(user_id)
         pairs = self.outbound_pairs()
         remote, error = None, None
@@ -214,8 +228,18 @@ class Backend:
         return asyncio.run(self.service.patch_user(user_id, ops, rev=rev))
 
 
+def as_run_dict(run: Any) -> dict[str, Any]:
+    """IDM's run object whether core hands a ``ReconRun`` or the dict already."""
+    if isinstance(run, dict):
+        return dict(run)
+    return dict(run.to_dict())
+
+
 def _get(obj: Any, name: str) -> Any:
-    """A field of a core object whether it is a model, a dataclass or a dict."""
+    """A field of a core object whether it is a model, a dataclass or a dict (a mapping: its sync.json JSON)."""
+    raw = getattr(obj, "raw", None)
+    if isinstance(raw, dict):
+        obj = raw
     if isinstance(obj, dict):
         return obj.get(name)
     return getattr(obj, name, None)

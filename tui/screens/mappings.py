@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
@@ -25,15 +25,13 @@ from tui.widgets.recon_progress import STATE_STYLE, ReconProgress
 
 def attr(obj: Any, name: str, default: Any = None) -> Any:
     """A mapping field whether core hands out a model or a dict (unknown keys are kept either way)."""
+    raw = getattr(obj, "raw", None)
+    if isinstance(raw, dict):  # core's Mapping keeps sync.json's own JSON: show exactly that
+        obj = raw
     if isinstance(obj, dict):
         return obj.get(name, default)
     value = getattr(obj, name, None)
-    if value is None:
-        raw = getattr(obj, "raw", None) or getattr(obj, "config", None)
-        if isinstance(raw, dict):
-            return raw.get(name, default)
-        return default
-    return value
+    return default if value is None else value
 
 
 def policy_summary(policies: list[Any]) -> str:
@@ -77,7 +75,7 @@ class MappingsScreen(BaseScreen):
             with TabPane("Mappings", id="tab-mappings"):
                 with Horizontal(id="mapping-top"):
                     yield OptionList(id="mapping-list")
-                    with Vertical(id="mapping-side"):
+                    with VerticalScroll(id="mapping-side"):
                         with Horizontal(classes="buttons"):
                             yield Button("Reconcile", id="reconcile", variant="primary", compact=True)
                             yield Button("Dry run", id="dry-run", compact=True)

@@ -9,6 +9,10 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 
+#: the screens and their keys (1-4 or F1-F4), shown as a navigation bar
+NAV = (("1", "Connector"), ("2", "Login"), ("3", "Mappings"), ("4", "Users"))
+
+
 class StatusHeader(Widget):
     """One line; values come from :class:`tui.messages.ConnectionState` via the App."""
 
@@ -23,7 +27,13 @@ class StatusHeader(Widget):
     logged_in: reactive[bool] = reactive(False)
 
     def render(self) -> Text:
-        text = Text.assemble((" sfsync ", "bold reverse"), " ", (self.screen_title, "bold"))
+        text = Text.assemble((" sfsync ", "bold reverse"), " ")
+        for key, title in NAV:
+            current = title == self.screen_title
+            text.append(f"{key}", style="bold reverse" if current else "bold")
+            text.append(f" {title} ", style="bold" if current else "dim")
+        if self.screen_title not in dict(NAV).values():
+            text.append(self.screen_title, style="bold")
         state: list[Any] = []
         if self.logged_in:
             state += [("● ", "green"), (self.org or "connected", "")]
@@ -36,6 +46,8 @@ class StatusHeader(Widget):
             state += ["  API ", (f"{used:,}/{limit:,}", "bold")]
         right = Text.assemble(*state, " ")
         width = self.size.width
+        if text.cell_len + right.cell_len > width and self.user:
+            right = Text.assemble(*[part for part in state if part not in ("  ", self.user)], " ")
         gap = max(1, width - text.cell_len - right.cell_len)
         text.append(" " * gap)
         text.append_text(right)

@@ -1,0 +1,73 @@
+"""The Users screen over a real SQLite repository: the table, the filter box (words or IDM filter)."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Static
+
+from core.repo import Repository
+from tui.app import make_app
+from tui.widgets.users_table import UsersTable
+
+NAMES = [("Zoë", "Ñúñez"), ("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing"), ("Edsger", "Dijkstra")]
+
+
+def seed(project, n: int) -> None:
+    project.db_dir.mkdir(parents=True, exist_ok=True)
+    repo = Repository.for_project(project)
+    objs = []
+    for i in range(n):
+        given, sn = NAMES[i % len(NAMES)]
+        objs.append({"userName": f"{given.lower()}.{i:05d}@example.com", "givenName": given, "sn": sn,
+                     "mail": f"{given.lower()}.{i:05d}@example.com", "accountStatus": "active"})
+    with repo.transaction():
+        repo.create_many(objs)
+    repo.close()
+
+
+async def open_users(pilot) -> UsersTable:
+    app = pilot.app
+    await pilot.press("4")
+    for _ in range(200):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.screen.query(UsersTable)
+        if table and table.first().loaded:
+            return table.first()
+    raise AssertionError("users table never loaded")
+
+
+async def test_users_open_and_plain_words_filter_them(project):
+    seed(project, 500)
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = await open_users(pilot)
+        assert table.total == 500
+        assert "500 users" in str(app.screen.query_one("#users-status", Static).render())
+        app.screen.query_one("#users-filter", Input).value = "grace 0004"
+        await pilot.press("slash")
+        await pilot.press("enter")
+        table = await open_users(pilot)
+        # grace is every 5th user (i % 5 == 2); "0004" narrows to 00040-00049 -> 00042, 00047
+        assert table.total == 2
+        assert {table.row(0)["userName"], table.row(1)["userName"]} == {
+            "grace.00042@example.com", "grace.00047@example.com"}
+
+
+async def test_an_idm_filter_is_applied_and_a_bad_one_is_explained(project):
+    seed(project, 50)
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = await open_users(pilot)
+        box = app.screen.query_one("#users-filter", Input)
+        box.value = 'sn eq "Turing"'
+        box.focus()
+        await pilot.press("enter")
+        table = await open_users(pilot)
+        assert table.total == 10
+        box.value = 'sn eq "Turing'
+        box.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        status = str(app.screen.query_one("#users-status", Static).render())
+        assert "filter:" in status and "position" in status
+        assert table.total == 10  # the last good filter stays

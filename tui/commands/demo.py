@@ -1,0 +1,149 @@
+"""``sfsync demo``: a local Salesforce org, a demo project pointed at it, and the app — no account needed.
+
+The org runs in this process (uvicorn in a background thread, on a free loopback port, auto-approving
+logins). The demo project lives outside the repository (``$XDG_DATA_HOME/sfsync/demo`` by default), is
+rebuilt from the sample ``conf/`` on every start unless ``--keep``, and holds the org's client id and
+secret. Quitting the app stops the org.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.config.project import Project
+from core.errors import ConfigError, SfsyncError, UsageError
+
+MARKER = ".sfsync-demo"
+SAMPLE_CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def default_demo_dir() -> Path:
+    """``$XDG_DATA_HOME/sfsync/demo`` (``~/.local/share/sfsync/demo`` when unset)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "sfsync" / "demo"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningOrg:
+    """A local org served on loopback; :meth:`stop` ends it (the app calls it on quit)."""
+
+    url: str
+    client_id: str
+    client_secret: str
+    username: str
+    org: Any
+    server: Any
+    thread: threading.Thread
+
+    @property
+    def login_url(self) -> str:
+        """IDM's ``loginUrl`` is the token endpoint."""
+        return f"{self.url}/services/oauth2/token"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def start_org(users: int = 250, seed: int = 0, *, port: int = 0) -> RunningOrg:
+    """Generate an org with ``users`` people and serve it on 127.0.0.1 with auto-approved logins."""
+    import uvicorn
+
+    from core.emulator import Org, create_app
+
+    org = Org.generate(users=users, seed=seed)
+    port = port or free_port()
+    config = uvicorn.Config(create_app(org, auto_approve=True), host="127.0.0.1", port=port,
+                            log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the app owns the terminal
+    thread = threading.Thread(target=server.run, name="sfsync-demo-org", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise SfsyncError(f"the local org did not start on 127.0.0.1:{port}")
+        time.sleep(0.02)
+    client = org.auth.client
+    return RunningOrg(url=f"http://127.0.0.1:{port}", client_id=client.client_id,
+                      client_secret=client.client_secret, username=org.admin_username, org=org, server=server,
+                      thread=thread)
+
+
+def prepare_project(folder: Path, org: RunningOrg, *, keep: bool = False, sample: Path = SAMPLE_CONF) -> Project:
+    """The demo project: sample ``conf/`` pointed at ``org`` (key, secret, login URL, enabled).
+
+    A folder that exists without the demo marker is refused rather than wiped: it may be someone's project.
+    """
+    folder = folder.expanduser().resolve()
+    if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
+        raise UsageError(f"{folder}: exists and is not a demo project; choose another --dir")
+    if not sample.is_dir():
+        raise ConfigError("the sample conf/ folder is missing", path=str(sample))
+    if folder.exists() and not keep:
+        shutil.rmtree(folder)
+    project = Project(folder)
+    if not project.conf_dir.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / MARKER).write_text("made by `sfsync demo`; deleted and rebuilt on each start unless --keep\n")
+        shutil.copytree(sample, project.conf_dir)
+    from pydantic import SecretStr
+
+    from core.config.provisioner import ProvisionerConfig
+
+    config = ProvisionerConfig.load(project)
+    config.update_properties(loginUrl=org.login_url, clientId=org.client_id,
+                             clientSecret=SecretStr(org.client_secret))
+    if keep:
+        # a kept project's tokens belong to the previous run's org, which is gone
+        config.update_properties(refreshToken=None, instanceUrl=None)
+    config.enabled = True
+    config.save(project)
+    return project
+
+
+def handler(args: argparse.Namespace) -> int:
+    if args.users < 0:
+        raise UsageError("--users: must be 0 or more")
+    org = start_org(args.users, args.seed)
+    try:
+        folder = Path(args.dir) if args.dir else default_demo_dir()
+        project = prepare_project(folder, org, keep=args.keep)
+        from tui.app import make_app
+
+        app = make_app(project, start_mode="connector", demo_org=org)
+        try:
+            app.run(mouse=not getattr(args, "no_mouse", False))
+        finally:
+            app.backend.close()
+        print(f"sfsync demo: project kept in {project.root}" if args.keep else
+              f"sfsync demo: project in {project.root} (rebuilt on the next start; --keep keeps it)")
+        return app.return_code or 0
+    finally:
+        org.stop()
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="a local Salesforce org, a demo project pointed at it, and the app",
+        description="Start a local Salesforce org seeded with N users, make a demo project pointed at it "
+                    "and open the app. Needs no account and no network.")
+    parser.add_argument("--users", type=int, default=250, metavar="N", help="generated people (default 250)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed for the generated data")
+    parser.add_argument("--keep", action="store_true", help="keep the demo project from the last start")
+    parser.add_argument("--dir", metavar="DIR", help="the demo project folder (default $XDG_DATA_HOME/sfsync/demo)")
+    parser.set_defaults(func=handler)
