@@ -8,7 +8,6 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-
 #: the screens and their keys (1-4 or F1-F4), shown as a navigation bar
 NAV = (("1", "Connector"), ("2", "Login"), ("3", "Mappings"), ("4", "Users"))
 
