@@ -1,0 +1,66 @@
+"""A mapping's view of the repository's links (IDM ``LinkType``; reference §2.6).
+
+IDM stores a link once, under the mapping that owns it (``linkType``); a mapping with ``links: OTHER``
+uses OTHER's links reversed: for both sample mappings ``firstId`` is the Salesforce Id and ``secondId`` the
+managed user's ``_id``. This class hides the reversal, so the engine asks in its own terms: "which target
+is this source linked to?", in bulk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from core.sync.mapping import Mapping
+from core.sync.transform import LINK_QUALIFIER
+
+
+def _field(link: Any, name: str) -> Any:
+    if isinstance(link, dict):
+        return link.get({"first_id": "firstId", "second_id": "secondId"}[name])
+    return getattr(link, name)
+
+
+class MappingLinks:
+    """Links of one mapping, seen from its source side."""
+
+    def __init__(self, repo: Any, mapping: Mapping) -> None:
+        self.repo = repo
+        self.link_type = mapping.link_type
+        self.reversed = mapping.reversed_links
+
+    def targets_of(self, source_ids: Sequence[str]) -> dict[str, str]:
+        """source id -> linked target id."""
+        if not source_ids:
+            return {}
+        if self.reversed:
+            found = self.repo.links_by_second(self.link_type, list(source_ids))
+            return {sid: _field(link, "first_id") for sid, link in found.items()}
+        found = self.repo.links_by_first(self.link_type, list(source_ids))
+        return {sid: _field(link, "second_id") for sid, link in found.items()}
+
+    def sources_of(self, target_ids: Sequence[str]) -> dict[str, str]:
+        """target id -> linked source id."""
+        if not target_ids:
+            return {}
+        if self.reversed:
+            found = self.repo.links_by_first(self.link_type, list(target_ids))
+            return {tid: _field(link, "second_id") for tid, link in found.items()}
+        found = self.repo.links_by_second(self.link_type, list(target_ids))
+        return {tid: _field(link, "first_id") for tid, link in found.items()}
+
+    def link(self, source_id: str, target_id: str) -> None:
+        first, second = (target_id, source_id) if self.reversed else (source_id, target_id)
+        self.repo.link(self.link_type, first, second, qualifier=LINK_QUALIFIER)
+
+    def unlink_source(self, source_id: str) -> None:
+        if self.reversed:
+            self.repo.unlink(self.link_type, second_id=source_id)
+        else:
+            self.repo.unlink(self.link_type, first_id=source_id)
+
+    def unlink_target(self, target_id: str) -> None:
+        if self.reversed:
+            self.repo.unlink(self.link_type, first_id=target_id)
+        else:
+            self.repo.unlink(self.link_type, second_id=target_id)

@@ -1,0 +1,286 @@
+"""The two sides of a mapping behind one interface, so the engine never speaks Salesforce or SQL.
+
+The engine runs in one worker thread per run and calls these synchronously, a page at a time: reads in
+bulk (``read_many``, ``find_by``), writes in bulk (``create_many``…). :class:`ManagedObjects` works on the
+repository in that thread; its writes join the page's transaction, which the engine opens. Remote sets
+(:class:`SalesforceObjects`) run their coroutines on the event loop that owns the connector and block the
+worker until they finish; meanwhile the loop keeps fetching the next source page.
+
+A second connector is a new :class:`ObjectSet` subclass; the engine does not change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+PAGE_SIZE = 2000
+
+
+@dataclass
+class WriteResult:
+    """The outcome of one record's write, in input order; ``error`` is the reason when not ``ok``."""
+
+    id: str | None
+    ok: bool
+    error: str = ""
+    object: dict[str, Any] | None = None
+
+
+@dataclass
+class Changes:
+    """What changed in a set since a point in time (incremental reconciliation)."""
+
+    pages: Iterator[list[dict[str, Any]]]
+    deactivated: list[str] = field(default_factory=list)
+    watermark: str | None = None
+
+
+class ObjectSet:
+    """One side of a mapping: ``managed/user`` or ``system/salesforce/User``."""
+
+    name: str = ""
+    #: writes happen in the repository, inside the page's transaction
+    local: bool = False
+    #: reading the whole set once is cheaper than reading the records a page needs (remote sets)
+    preload: bool = False
+
+    def count(self) -> int | None:
+        raise NotImplementedError
+
+    def pages(self, fields: Sequence[str] | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Every object, a page at a time (each with ``_id``)."""
+        raise NotImplementedError
+
+    def ids(self) -> Iterator[list[str]]:
+        """Every id, a page at a time (the target phase holds only ids)."""
+        for page in self.pages(fields=[]):
+            yield [o["_id"] for o in page]
+
+    def read_many(self, ids: Sequence[str], fields: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    def find_by(self, field_name: str, values: Sequence[Any],
+                fields: Sequence[str] | None = None) -> dict[Any, list[dict[str, Any]]]:
+        """Objects whose ``field_name`` equals one of ``values`` (bulk correlation)."""
+        raise NotImplementedError
+
+    def create_many(self, objects: Sequence[dict[str, Any]]) -> list[WriteResult]:
+        raise NotImplementedError
+
+    def update_many(self, items: Sequence[tuple[str, dict[str, Any], dict[str, Any], str | None]]) -> list[WriteResult]:
+        """``(id, new object, changed fields, rev)`` per record; a local set replaces, a remote one patches."""
+        raise NotImplementedError
+
+    def delete_many(self, ids: Sequence[str]) -> list[WriteResult]:
+        raise NotImplementedError
+
+    def changes_since(self, since: str, fields: Sequence[str] | None) -> Changes | None:
+        """None: this set cannot list its changes (a full reconciliation is needed)."""
+        return None
+
+    def watermark(self) -> str | None:
+        """Where an incremental run that follows a full run now should start."""
+        return None
+
+
+# --------------------------------------------------------------------------------------------------------------
+class ManagedObjects(ObjectSet):
+    """``managed/<resource>`` in the repository."""
+
+    local = True
+
+    def __init__(self, repo: Any, resource: str = "user") -> None:
+        self.repo = repo
+        self.resource = resource
+        self.name = f"managed/{resource}"
+
+    def count(self) -> int | None:
+        return int(self.repo.count(resource=self.resource))
+
+    def ids(self) -> Iterator[list[str]]:
+        page: list[str] = []
+        for object_id in self.repo.iter_ids(resource=self.resource):
+            page.append(object_id)
+            if len(page) >= PAGE_SIZE:
+                yield page
+                page = []
+        if page:
+            yield page
+
+    def pages(self, fields: Sequence[str] | None = None) -> Iterator[list[dict[str, Any]]]:
+        for ids in self.ids():
+            found = self.repo.read_many(ids)
+            yield [found[i] for i in ids if i in found]
+
+    def read_many(self, ids: Sequence[str], fields: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+        return dict(self.repo.read_many(list(ids), resource=self.resource)) if ids else {}
+
+    def find_by(self, field_name: str, values: Sequence[Any],
+                fields: Sequence[str] | None = None) -> dict[Any, list[dict[str, Any]]]:
+        return dict(self.repo.find_by(field_name, list(values), resource=self.resource)) if values else {}
+
+    def create_many(self, objects: Sequence[dict[str, Any]]) -> list[WriteResult]:
+        if not objects:
+            return []
+        results = self.repo.create_many(list(objects), resource=self.resource)
+        return [WriteResult(None, False, str(r)) if isinstance(r, Exception) else WriteResult(r["_id"], True, object=r)
+                for r in results]
+
+    def update_many(self, items: Sequence[tuple[str, dict[str, Any], dict[str, Any], str | None]]) -> list[WriteResult]:
+        if not items:
+            return []
+        results = self.repo.update_many([(i, new, rev) for i, new, _changes, rev in items], resource=self.resource)
+        return [WriteResult(items[n][0], False, str(r)) if isinstance(r, Exception)
+                else WriteResult(items[n][0], True, object=r) for n, r in enumerate(results)]
+
+    def delete_many(self, ids: Sequence[str]) -> list[WriteResult]:
+        # IDM's forgiving delete: an object already gone is not a failure
+        self.repo.delete_many(list(ids), resource=self.resource)
+        return [WriteResult(i, True) for i in ids]
+
+    def query_filter(self, tree: Any) -> list[dict[str, Any]]:
+        """Correlation by a filter that is not plain equalities: one repository query per record."""
+        from core.repo.query import QueryRequest
+        from core.sync.filters import render
+
+        result = self.repo.query(QueryRequest(query_filter=render(tree)), resource=self.resource)
+        return list(result.get("result", []))
+
+
+# --------------------------------------------------------------------------------------------------------------
+class SalesforceObjects(ObjectSet):
+    """``system/salesforce/<sobject>`` through the connector, whose coroutines run on ``loop``.
+
+    DELETE deactivates (``IsActive = false``): Salesforce users cannot be deleted.
+    """
+
+    preload = True
+
+    def __init__(self, connector: Any, loop: asyncio.AbstractEventLoop, sobject: str = "User",
+                 system: str = "salesforce") -> None:
+        self.connector = connector
+        self.loop = loop
+        self.sobject = sobject
+        self.name = f"system/{system}/{sobject}"
+        self._total: int | None = None
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def _iterate(self, agen: Any) -> Iterator[Any]:
+        """Pull an async iterator from this thread; the loop prefetches while we process."""
+        try:
+            while True:
+                try:
+                    item = self._run(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            try:
+                self._run(agen.aclose())
+            except Exception:  # noqa: BLE001 - closing an exhausted/failed generator is best effort
+                pass
+
+    def _fields(self, fields: Sequence[str] | None) -> list[str]:
+        wanted = ["Id"]
+        for f in fields or ():
+            if f and f not in wanted and not f.startswith("_"):
+                wanted.append(f)
+        return wanted
+
+    @staticmethod
+    def _record(rec: dict[str, Any]) -> dict[str, Any]:
+        rec = dict(rec)
+        rec.pop("attributes", None)
+        rec["_id"] = rec.get("Id")
+        return rec
+
+    def count(self) -> int | None:
+        return self._total
+
+    def pages(self, fields: Sequence[str] | None = None) -> Iterator[list[dict[str, Any]]]:
+        agen = self.connector.select_pages(self.sobject, self._fields(fields), order_by="Id")
+        for page in self._iterate(agen):
+            self._total = page.total_size
+            yield [self._record(r) for r in page.records]
+
+    def read_many(self, ids: Sequence[str], fields: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        found = self._run(self.connector.get_many(self.sobject, list(ids), self._fields(fields)))
+        return {k: self._record(v) for k, v in found.items()}
+
+    def find_by(self, field_name: str, values: Sequence[Any],
+                fields: Sequence[str] | None = None) -> dict[Any, list[dict[str, Any]]]:
+        from core.salesforce import soql  # the connector's escaping: nothing else builds SOQL from values
+
+        out: dict[Any, list[dict[str, Any]]] = {}
+        wanted = self._fields([*(fields or ()), field_name])
+        distinct = list(dict.fromkeys(v for v in values if v is not None))
+        for start in range(0, len(distinct), 200):
+            chunk = distinct[start:start + 200]
+            where = f"{field_name} IN ({', '.join(soql.quote(v) for v in chunk)})"
+            for page in self._iterate(self.connector.select_pages(self.sobject, wanted, where=where)):
+                for rec in page.records:
+                    rec = self._record(rec)
+                    out.setdefault(rec.get(field_name), []).append(rec)
+        return out
+
+    def create_many(self, objects: Sequence[dict[str, Any]]) -> list[WriteResult]:
+        if not objects:
+            return []
+        records = [{k: v for k, v in o.items() if not k.startswith("_")} for o in objects]
+        results = self._run(self.connector.create_many(self.sobject, records))
+        return [_result(r) for r in results]
+
+    def update_many(self, items: Sequence[tuple[str, dict[str, Any], dict[str, Any], str | None]]) -> list[WriteResult]:
+        if not items:
+            return []
+        pairs = [(object_id, {k: v for k, v in changes.items() if not k.startswith("_")})
+                 for object_id, _new, changes, _rev in items]
+        results = self._run(self.connector.update_many(self.sobject, pairs))
+        return [_result(r, fallback_id=pairs[i][0]) for i, r in enumerate(results)]
+
+    def delete_many(self, ids: Sequence[str]) -> list[WriteResult]:
+        if not ids:
+            return []
+        results = self._run(self.connector.update_many(self.sobject, [(i, {"IsActive": False}) for i in ids]))
+        return [_result(r, fallback_id=ids[n]) for n, r in enumerate(results)]
+
+    def changes_since(self, since: str, fields: Sequence[str] | None) -> Changes | None:
+        start = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        changeset = self._run(self.connector.changed_since(self.sobject, start, self._fields(fields)))
+        records = [self._record(r) for r in changeset.updated]
+        pages = iter([records[i:i + PAGE_SIZE] for i in range(0, len(records), PAGE_SIZE)])
+        latest = changeset.latest
+        return Changes(pages=pages, deactivated=list(changeset.deactivated),
+                       watermark=latest.isoformat() if isinstance(latest, datetime) else latest)
+
+
+def _result(r: Any, fallback_id: str | None = None) -> WriteResult:
+    errors = getattr(r, "errors", None) or []
+    message = "; ".join(_error_text(e) for e in errors) if errors else ""
+    return WriteResult(getattr(r, "id", None) or fallback_id, bool(getattr(r, "success", False)), message)
+
+
+def _error_text(e: Any) -> str:
+    if isinstance(e, dict):
+        code = e.get("statusCode") or e.get("errorCode") or ""
+        return f"{code}: {e.get('message', '')}".strip(": ")
+    return str(e)
+
+
+def chunked(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    page: list[Any] = []
+    for v in values:
+        page.append(v)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page

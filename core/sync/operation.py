@@ -1,0 +1,403 @@
+"""One batch of records through IDM's decision: qualify, link, correlate, situation, policy, action.
+
+IDM's ``SourceSyncOperation``/``TargetSyncOperation`` handle one record at a time; we keep their rules but
+work a page at a time so every look-up is one bulk call (links, targets, correlation), and every write is
+one bulk call (``create_many``…). Reconciliation and implicit sync both use this class.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import SfsyncError
+from core.sync import filters
+from core.sync.actions import Action, parse_action
+from core.sync.links import MappingLinks
+from core.sync.mapping import Mapping, Policy
+from core.sync.objectsets import ObjectSet, WriteResult
+from core.sync.scripts import ScriptEngine
+from core.sync.situations import (
+    DEFAULT_ACTIONS,
+    Situation,
+    source_situation,
+    target_situation,
+)
+from core.sync.transform import LINK_QUALIFIER, apply_properties, changed_fields
+
+
+@dataclass
+class Record:
+    """One record in flight and everything decided about it."""
+
+    phase: str  # "source" or "target"
+    source: dict[str, Any] | None
+    source_id: str | None
+    target: dict[str, Any] | None = None
+    target_id: str | None = None
+    old_source: dict[str, Any] | None = None
+    linked: bool = False
+    qualifies: bool = True
+    correlated: list[dict[str, Any]] | None = None
+    situation: Situation | None = None
+    action: Action | None = None
+    policy: Policy | None = None
+    ok: bool = True
+    message: str = ""
+    new_target: dict[str, Any] | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+    link_after: bool = False
+    unlink: bool = False
+    link_created: bool = False
+    created: bool = False
+    wrote: bool = False
+    ambiguous: list[str] = field(default_factory=list)
+
+    def fail(self, message: str) -> None:
+        self.ok = False
+        self.message = message
+
+    @property
+    def active(self) -> bool:
+        return self.ok
+
+
+class SyncOperation:
+    """The rules of one mapping applied to batches of records."""
+
+    def __init__(self, mapping: Mapping, scripts: ScriptEngine, source: ObjectSet, target: ObjectSet,
+                 links: MappingLinks, *, target_fields: Sequence[str] | None = None) -> None:
+        self.mapping = mapping
+        self.scripts = scripts
+        self.source = source
+        self.target = target
+        self.links = links
+        self.target_fields = list(target_fields) if target_fields else None
+        self.skip_correlation = False
+
+    # ---- qualification ---------------------------------------------------------------------------------
+    def qualify(self, records: Sequence[Record]) -> None:
+        m = self.mapping
+        for r in records:
+            if not r.ok or r.source is None:
+                continue
+            try:
+                ok = True
+                if m.valid_source is not None:
+                    ok = self.scripts.script(m.valid_source).boolean(source=r.source, linkQualifier=LINK_QUALIFIER)
+                if ok and m.source_condition is not None:
+                    ok = m.source_condition.test(self.scripts, {"source": r.source, "linkQualifier": LINK_QUALIFIER})
+                r.qualifies = ok
+            except SfsyncError as exc:
+                r.fail(str(exc))
+
+    def target_valid(self, target: dict[str, Any]) -> bool:
+        if self.mapping.valid_target is None:
+            return True
+        return self.scripts.script(self.mapping.valid_target).boolean(target=target, linkQualifier=LINK_QUALIFIER)
+
+    # ---- links and targets -----------------------------------------------------------------------------
+    def load_links(self, records: Sequence[Record]) -> None:
+        ids = [r.source_id for r in records if r.source_id]
+        linked = self.links.targets_of(ids)
+        for r in records:
+            if r.source_id in linked:
+                r.linked = True
+                r.target_id = linked[r.source_id]
+        target_ids = [r.target_id for r in records if r.target_id]
+        found = self.target.read_many(target_ids, self.target_fields) if target_ids else {}
+        for r in records:
+            if r.target_id:
+                r.target = found.get(r.target_id)
+
+    # ---- correlation -----------------------------------------------------------------------------------
+    def correlate(self, records: Sequence[Record]) -> None:
+        """Bulk correlation for unlinked records: one ``find_by`` per distinct field per page."""
+        corr = self.mapping.correlation
+        todo = [r for r in records if r.ok and not r.linked and r.source is not None]
+        if corr is None or not todo:
+            return
+        if self.skip_correlation:
+            for r in todo:
+                r.correlated = []
+            return
+        queries: list[tuple[Record, list[list[tuple[str, Any]]] | None, Any]] = []
+        for r in todo:
+            try:
+                queries.append((r, *self._correlation_query(r)))
+            except (SfsyncError, ValueError) as exc:
+                r.fail(f"correlationQuery: {exc}")
+        by_field: dict[str, dict[Any, Any]] = {}
+        for _r, alternatives, _tree in queries:
+            for eqs in alternatives or ():
+                if eqs and eqs[0][1] is not None:
+                    by_field.setdefault(eqs[0][0], {}).setdefault(_hashable(eqs[0][1]), eqs[0][1])
+        found: dict[str, dict[Any, list[dict[str, Any]]]] = {}
+        for fname, values in by_field.items():
+            hits = self.target.find_by(fname, list(values.values()), self.target_fields)
+            keyed: dict[Any, list[dict[str, Any]]] = {}
+            for k, objs in hits.items():
+                keyed.setdefault(_hashable(k), []).extend(objs)
+            found[fname] = keyed
+        for r, alternatives, tree in queries:
+            if not r.ok:
+                continue
+            if alternatives is None:
+                r.correlated = self._query_each(tree)
+                continue
+            matches: dict[str, dict[str, Any]] = {}
+            for eqs in alternatives:
+                if not eqs:
+                    continue
+                for cand in found.get(eqs[0][0], {}).get(_hashable(eqs[0][1]), []):
+                    if all(_eq(filters.resolve(cand, (f,)), v) for f, v in eqs[1:]):
+                        matches[cand["_id"]] = cand
+            r.correlated = list(matches.values())
+
+    def _correlation_query(self, r: Record) -> tuple[list[list[tuple[str, Any]]] | None, Any]:
+        """The record's query as OR-ed conjunctions of equalities (bulk), or a filter tree (one query)."""
+        corr = self.mapping.correlation
+        assert corr is not None and r.source is not None
+        if corr.tree_fields:
+            preview = apply_properties(self.mapping, self.scripts, r.source, None)
+            pairs = [(f, preview.get(f)) for f in corr.tree_fields]
+            if any(v is None for _, v in pairs):
+                pairs = [(f, v) for f, v in pairs if v is not None]
+                if not pairs or not corr.tree_any:
+                    return [], None
+            return ([[p] for p in pairs] if corr.tree_any else [pairs]), None
+        if corr.template is not None:
+            text = _substitute(corr.template, {"source": r.source, "sourceId": r.source_id})
+        else:
+            assert corr.script is not None
+            result = self.scripts.script(corr.script)(source=r.source, linkQualifier=LINK_QUALIFIER)
+            if not isinstance(result, dict) or not isinstance(result.get("_queryFilter"), str):
+                raise ValueError("the script must return {\"_queryFilter\": \"...\"}")
+            text = result["_queryFilter"]
+        tree = filters.parse(text)
+        eqs = filters.equalities(tree)
+        if eqs is not None:
+            return [eqs], None
+        if isinstance(tree, filters.Bool) and tree.op == "or":
+            alts = [filters.equalities(p) for p in tree.parts]
+            if all(a is not None for a in alts):
+                return [a for a in alts if a is not None], None
+        return None, tree
+
+    def _query_each(self, tree: Any) -> list[dict[str, Any]]:
+        query = getattr(self.target, "query_filter", None)
+        if query is None:
+            raise SfsyncError(f"correlation on {self.target.name} supports only 'field eq value' filters")
+        return list(query(tree))
+
+    def mark_linked_elsewhere(self, records: Sequence[Record]) -> None:
+        singles = [r for r in records if r.ok and not r.linked and r.correlated and len(r.correlated) == 1]
+        if not singles:
+            return
+        owners = self.links.sources_of([r.correlated[0]["_id"] for r in singles if r.correlated])
+        for r in singles:
+            assert r.correlated is not None
+            cand = r.correlated[0]
+            owner = owners.get(cand["_id"])
+            r.target, r.target_id = cand, cand["_id"]
+            if owner is not None and owner != r.source_id:
+                r.situation = Situation.FOUND_ALREADY_LINKED
+
+    # ---- situation and action --------------------------------------------------------------------------
+    def decide(self, records: Sequence[Record]) -> None:
+        for r in records:
+            if not r.ok:
+                continue
+            try:
+                if r.phase == "source" and r.situation is None:
+                    n = None if r.correlated is None else len(r.correlated)
+                    r.situation = source_situation(qualifies=r.qualifies, linked=r.linked,
+                                                   target_exists=r.target is not None, correlated=n)
+                    if r.situation == Situation.AMBIGUOUS and r.correlated:
+                        r.ambiguous = [c["_id"] for c in r.correlated]
+                    if r.situation == Situation.UNQUALIFIED and not r.linked and r.correlated:
+                        r.target, r.target_id = r.correlated[0], r.correlated[0]["_id"]
+                assert r.situation is not None
+                r.action, r.policy = self.determine_action(r)
+            except SfsyncError as exc:
+                r.fail(str(exc))
+
+    def determine_action(self, r: Record) -> tuple[Action, Policy | None]:
+        """The first policy for the situation whose condition passes; else the situation's default."""
+        assert r.situation is not None
+        for pol in self.mapping.policies.get(r.situation, []):
+            variables = {"source": r.source, "target": r.target, "linkQualifier": LINK_QUALIFIER}
+            if pol.condition is not None and not pol.condition.test(self.scripts, variables):
+                continue
+            if pol.action_script is not None:
+                value = self.scripts.script(pol.action_script)(
+                    source=r.source, target=r.target, linkQualifier=LINK_QUALIFIER, sourceAction=r.phase == "source")
+                try:
+                    return parse_action(str(value)), pol
+                except ValueError as exc:
+                    raise SfsyncError(f"script {pol.action_script.name}: {exc}") from None
+            assert pol.action is not None
+            return pol.action, pol
+        return DEFAULT_ACTIONS[r.situation], None
+
+    # ---- what each action does -------------------------------------------------------------------------
+    def plan(self, records: Sequence[Record]) -> None:
+        """Compute every write (targets mapped, scripts run) before any is made."""
+        for r in records:
+            if not r.ok or r.action is None:
+                continue
+            try:
+                self._plan_one(r)
+            except SfsyncError as exc:
+                r.fail(str(exc))
+
+    def _plan_one(self, r: Record) -> None:
+        m, action = self.mapping, r.action
+        if action == Action.CREATE:
+            if r.source is None:
+                raise SfsyncError("CREATE needs a source object")
+            if r.target is not None:
+                raise SfsyncError(f"CREATE: target {r.target_id} already exists")
+            new = apply_properties(m, self.scripts, r.source, None, old_source=r.old_source)
+            if m.on_create is not None:
+                _, out = self.scripts.script(m.on_create).call_capturing(
+                    ("target",), source=r.source, target=new, situation=str(r.situation),
+                    linkQualifier=LINK_QUALIFIER, sourceId=r.source_id, mappingConfig=m.raw)
+                new = out["target"] if isinstance(out["target"], dict) else new
+            r.new_target, r.link_after = new, True
+        elif action in (Action.UPDATE, Action.LINK):
+            if r.target is None or r.source is None:
+                raise SfsyncError(f"{action.value}: no target object to {action.value.lower()}")
+            r.link_after = not r.linked
+            if action == Action.UPDATE:
+                new = apply_properties(m, self.scripts, r.source, r.target, old_source=r.old_source)
+                if m.on_update is not None:
+                    _, out = self.scripts.script(m.on_update).call_capturing(
+                        ("target",), source=r.source, target=new, oldTarget=copy.deepcopy(r.target),
+                        oldSource=r.old_source, situation=str(r.situation), linkQualifier=LINK_QUALIFIER,
+                        sourceId=r.source_id, targetId=r.target_id, mappingConfig=m.raw)
+                    new = out["target"] if isinstance(out["target"], dict) else new
+                r.new_target = new
+                r.changes = changed_fields(r.target, new)
+        elif action == Action.DELETE:
+            if r.target is not None and m.on_delete is not None:
+                self.scripts.script(m.on_delete)(source=r.source, target=r.target, situation=str(r.situation),
+                                                 linkQualifier=LINK_QUALIFIER, targetId=r.target_id)
+            r.unlink = r.linked or r.phase == "target"
+        elif action == Action.UNLINK:
+            r.unlink = r.linked
+        elif action == Action.EXCEPTION:
+            r.message = f"Situation {r.situation} marked as EXCEPTION"
+        if r.link_after and m.on_link is not None:
+            self.scripts.script(m.on_link)(source=r.source, target=r.new_target or r.target,
+                                           linkQualifier=LINK_QUALIFIER, sourceId=r.source_id)
+
+    def write_targets(self, records: Sequence[Record]) -> None:
+        """Creates, updates and deletes in bulk; each record keeps its own outcome."""
+        creates = [r for r in records if r.ok and r.action == Action.CREATE and r.new_target is not None]
+        updates = [r for r in records if r.ok and r.action == Action.UPDATE and r.changes]
+        deletes = [r for r in records if r.ok and r.action == Action.DELETE and r.target_id and r.target is not None]
+        for r, res in zip(creates, self.target.create_many([r.new_target for r in creates if r.new_target is not None]),
+                          strict=True):
+            if _outcome(r, res):
+                r.target_id, r.target, r.created, r.wrote = res.id, res.object or r.new_target, True, True
+        items = [(r.target_id or "", r.new_target or {}, r.changes, (r.target or {}).get("_rev")) for r in updates]
+        for r, res in zip(updates, self.target.update_many(items), strict=True):
+            if _outcome(r, res):
+                r.wrote = True
+        for r, res in zip(deletes, self.target.delete_many([r.target_id or "" for r in deletes]), strict=True):
+            if _outcome(r, res):
+                r.wrote = True
+
+    def write_links(self, records: Sequence[Record]) -> None:
+        for r in records:
+            if not r.ok:
+                continue
+            try:
+                if r.link_after and r.source_id and r.target_id:
+                    self.links.link(r.source_id, r.target_id)
+                    r.link_created = True
+                elif r.unlink:
+                    if r.source_id and r.linked:
+                        self.links.unlink_source(r.source_id)
+                    elif r.target_id:
+                        self.links.unlink_target(r.target_id)
+            except SfsyncError as exc:
+                r.fail(str(exc))
+
+    def post_actions(self, records: Sequence[Record], recon_id: str | None) -> None:
+        for r in records:
+            pol = r.policy
+            if not r.ok or pol is None or pol.post_action is None or r.action is None or not r.action.runs_post_action:
+                continue
+            try:
+                self.scripts.script(pol.post_action)(
+                    source=r.source, target=r.target, action=r.action.value, sourceAction=r.phase == "source",
+                    linkQualifier=LINK_QUALIFIER, reconId=recon_id, situation=str(r.situation))
+            except SfsyncError as exc:
+                r.fail(str(exc))
+
+    # ---- target phase ----------------------------------------------------------------------------------
+    def target_records(self, target_ids: Sequence[str]) -> list[Record]:
+        """Records for targets no source touched: their situation from link, source and validTarget."""
+        targets = self.target.read_many(target_ids, self.target_fields)
+        owners = self.links.sources_of([t for t in target_ids if t in targets])
+        sources = self.source.read_many(list(set(owners.values()))) if owners else {}
+        out = []
+        for tid in target_ids:
+            target = targets.get(tid)
+            if target is None:
+                continue  # gone since the start: nothing to reconcile
+            sid = owners.get(tid)
+            r = Record(phase="target", source=sources.get(sid) if sid else None, source_id=sid,
+                       target=target, target_id=tid, linked=sid is not None)
+            try:
+                valid = self.target_valid(target)
+                qualifies = True
+                if r.source is not None:
+                    self.qualify([r])
+                    qualifies = r.qualifies
+                r.situation = target_situation(target_valid=valid, linked=r.linked, source_exists=r.source is not None,
+                                               source_qualifies=qualifies)
+            except SfsyncError as exc:
+                r.fail(str(exc))
+            out.append(r)
+        return out
+
+
+def _outcome(r: Record, res: WriteResult) -> bool:
+    if not res.ok:
+        r.fail(res.error or f"{r.action} failed")
+    return res.ok
+
+
+def _eq(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.lower() == b.lower()
+    return bool(a == b)
+
+
+def _hashable(v: Any) -> Any:
+    if isinstance(v, str):
+        return v.lower()  # correlation on names: Salesforce compares case-insensitively
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, sort_keys=True)
+    return v
+
+
+_TOKEN = re.compile(r"\$\{([^}]*)\}")
+
+
+def _substitute(template: str, scope: dict[str, Any]) -> str:
+    """``userName eq "${source.Username}"`` with the value escaped for a JSON string literal."""
+    def value(m: re.Match[str]) -> str:
+        path = tuple(p for p in re.split(r"[./]", m.group(1).strip()) if p)
+        v = filters.resolve(scope, path)
+        if v is None:
+            v = ""
+        return json.dumps(v if isinstance(v, str) else str(v))[1:-1]
+    return _TOKEN.sub(value, template)

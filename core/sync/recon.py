@@ -1,0 +1,341 @@
+"""The reconciliation engine: IDM's phases over pages (reference §2.5).
+
+Source phase: source pages (the object set fetches the next while this one is processed) -> one
+:class:`SyncOperation` batch per page (bulk links, targets, correlation) -> remote target writes in bulk ->
+ONE repository transaction with the page's managed writes, links, audit entries and the run's progress.
+Target phase: the target ids no source touched (ids only in memory), a page at a time. A crash at any point
+leaves whole pages committed; a rerun converges because every decision is recomputed from what is stored
+(and correlation re-finds a target whose link was never stored).
+
+Runs synchronously in one worker thread per run (scripts are per thread; see :mod:`core.sync.scripts`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.errors import SfsyncError
+from core.sync.actions import Action
+from core.sync.links import MappingLinks
+from core.sync.mapping import Mapping
+from core.sync.objectsets import ObjectSet, chunked
+from core.sync.operation import Record, SyncOperation
+from core.sync.run import ReconRun, ReconStage
+from core.sync.scripts import ScriptEngine
+from core.sync.transform import LINK_QUALIFIER, target_fields
+
+log = logging.getLogger(__name__)
+
+EMPTY_SOURCE = "Cannot reconcile from an empty data source, unless allowEmptySourceSet is true."
+
+
+class CancelFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass
+class ReconOptions:
+    dry_run: bool = False
+    changed_only: bool = False
+    since: str | None = None  # the watermark an incremental run starts from
+    on_progress: Callable[[dict[str, Any]], None] | None = None
+    cancel: CancelFlag | None = None
+    on_page: Callable[[ReconRun], None] | None = field(default=None, repr=False)  # after each commit
+
+
+class ReconEngine:
+    """One run of one mapping."""
+
+    def __init__(self, mapping: Mapping, source: ObjectSet, target: ObjectSet, repo: Any,
+                 run: ReconRun, options: ReconOptions) -> None:
+        self.mapping = mapping
+        self.source = source
+        self.target = target
+        self.repo = repo
+        self.run = run
+        self.options = options
+        self.scripts = ScriptEngine()
+        self.links = MappingLinks(repo, mapping)
+        fields = target_fields(mapping)
+        if mapping.correlation and mapping.correlation.tree_fields:
+            fields += [f for f in mapping.correlation.tree_fields if f not in fields]
+        if mapping.valid_target is not None:
+            uses = self.scripts.script(mapping.valid_target).uses.get("target", ())
+            fields += [f for f in (uses or ()) if f not in fields]
+        self.target_read_fields = fields
+        self.op = SyncOperation(mapping, self.scripts, source, target, self.links, target_fields=fields)
+        self.remaining: set[str] = set()
+
+    # ---- the run ---------------------------------------------------------------------------------------
+    def execute(self) -> ReconRun:
+        run = self.run
+        try:
+            self._stage(ReconStage.ACTIVE_QUERY_ENTRIES)
+            self._audit([{"entryType": "start", "message": "Reconciliation initiated by sfsync",
+                          "status": "SUCCESS"}], commit=True)
+            if self.options.changed_only:
+                pages = self._changed_pages()
+            else:
+                run.watermark = self.source.watermark()
+                self._load_target_ids()
+                pages = self.source.pages(self._source_fields())
+            self._stage(ReconStage.ACTIVE_RECONCILING_SOURCE)
+            if not self._source_phase(pages):
+                return run
+            if self.mapping.run_target_phase and not self.options.changed_only:
+                self._stage(ReconStage.ACTIVE_RECONCILING_TARGET)
+                if not self._target_phase():
+                    return run
+            self._stage(ReconStage.ACTIVE_PROCESSING_RESULTS)
+            run.finish(ReconStage.COMPLETED_SUCCESS)
+        except SfsyncError as exc:
+            run.finish(ReconStage.COMPLETED_FAILED, str(exc))
+        except Exception as exc:  # noqa: BLE001 - any bug ends the run FAILED with its reason, never ACTIVE
+            log.exception("reconciliation %s failed", run.id)
+            run.finish(ReconStage.COMPLETED_FAILED, f"internal error: {type(exc).__name__}: {exc}")
+        self._summary()
+        return run
+
+    def _source_fields(self) -> list[str]:
+        fields = self.mapping.source_fields()
+        if self.mapping.valid_source is not None:
+            uses = self.scripts.script(self.mapping.valid_source).uses.get("source", ())
+            fields += [f for f in (uses or ()) if f not in fields]
+        return fields
+
+    def _load_target_ids(self) -> None:
+        """Every target id (the target phase reconciles those no source touched); remote sets preload
+        the mapped fields of every target instead, which costs fewer calls than per-page look-ups."""
+        if self.target.preload:
+            self.target = self.op.target = _Preloaded(self.target, self.target_read_fields)
+        for ids in self.target.ids():
+            self.remaining.update(ids)
+        self.run.target_total = len(self.remaining)
+        if not self.remaining and not self.mapping.correlate_empty_target_set:
+            self.op.skip_correlation = True  # IDM: nothing to correlate with in an empty target set
+
+    def _changed_pages(self) -> Iterator[list[dict[str, Any]]]:
+        since = self.options.since
+        if since is None:
+            raise SfsyncError("incremental reconciliation needs an earlier successful run of "
+                              f"{self.mapping.name}; run a full reconciliation first")
+        changes = self.source.changes_since(since, self._source_fields())
+        if changes is None:
+            raise SfsyncError(f"{self.source.name} cannot list its changes; run a full reconciliation")
+        self.run.watermark = changes.watermark or since
+        seen: set[str] = set()
+        for page in changes.pages:
+            seen.update(o["_id"] for o in page)
+            yield page
+        rest = [i for i in changes.deactivated if i not in seen]
+        for ids in chunked(rest, 2000):
+            found = self.source.read_many(ids, self._source_fields())
+            yield [found[i] for i in ids if i in found]
+
+    def _cancelled(self) -> bool:
+        cancel = self.options.cancel
+        if cancel is not None and cancel.is_set():
+            self._stage(ReconStage.ACTIVE_CANCELING)
+            self.run.finish(ReconStage.COMPLETED_CANCELED)
+            self._summary()
+            return True
+        return False
+
+    # ---- source phase ----------------------------------------------------------------------------------
+    def _source_phase(self, pages: Iterator[list[dict[str, Any]]]) -> bool:
+        first = True
+        for page in pages:
+            if first and not page and not self.options.changed_only and not self.mapping.allow_empty_source_set:
+                raise SfsyncError(EMPTY_SOURCE)
+            first = False
+            if self.run.source_total is None:
+                self.run.source_total = self.source.count()
+            records = [Record(phase="source", source=obj, source_id=obj.get("_id")) for obj in page]
+            self._process(records)
+            if self._cancelled():
+                return False
+        if first and not self.options.changed_only and not self.mapping.allow_empty_source_set:
+            raise SfsyncError(EMPTY_SOURCE)
+        if self.run.source_total is None or self.options.changed_only:
+            self.run.source_total = self.run.source_processed
+        return True
+
+    def _process(self, records: list[Record]) -> None:
+        op = self.op
+        op.qualify(records)
+        op.load_links(records)
+        op.correlate(records)
+        op.mark_linked_elsewhere(records)
+        op.decide(records)
+        op.plan(records)
+        for r in records:
+            if r.target_id:
+                self.remaining.discard(r.target_id)
+            for t in r.ambiguous:
+                self.remaining.discard(t)
+        self._write(records)
+
+    def _write(self, records: list[Record]) -> None:
+        op = self.op
+        if self.options.dry_run:
+            for r in records:
+                if r.ok and r.action == Action.CREATE:
+                    r.created = True
+                if r.ok and (r.link_after and r.source_id):
+                    r.link_created = True
+            self._account(records)
+            self._audit(self._entries(records), commit=True)
+            return
+        if not self.target.local:
+            op.write_targets(records)  # remote writes first: their ids are needed for the links
+        with self.repo.transaction():
+            if self.target.local:
+                op.write_targets(records)
+            op.write_links(records)
+            op.post_actions(records, self.run.id)
+            self._account(records)
+            self._audit(self._entries(records), commit=False)
+            self._save()
+        if self.options.on_page is not None:
+            self.options.on_page(self.run)
+
+    # ---- target phase ----------------------------------------------------------------------------------
+    def _target_phase(self) -> bool:
+        remaining = sorted(self.remaining)
+        self.remaining = set()
+        for ids in chunked(remaining, 2000):
+            records = self.op.target_records(ids)
+            self.op.decide(records)
+            self.op.plan(records)
+            self._write(records)
+            if self._cancelled():
+                return False
+        return True
+
+    # ---- progress, audit, persistence -----------------------------------------------------------------
+    def _account(self, records: list[Record]) -> None:
+        """IDM's ``ReconciliationStatistic``: per record processed/created counters and situations."""
+        run = self.run
+        for r in records:
+            if r.phase == "source":
+                run.source_processed += 1
+            if r.created:
+                run.target_created += 1
+            elif r.target_id:
+                run.target_processed += 1
+            if r.linked:
+                run.links_processed += 1
+            if r.link_created:
+                run.links_created += 1
+            run.count(r.situation, r.ok)
+            if r.action is not None:
+                run.actions[r.action.value] = run.actions.get(r.action.value, 0) + 1
+
+    def _entries(self, records: list[Record]) -> list[dict[str, Any]]:
+        out = []
+        for r in records:
+            if r.ok and r.action is not None and not r.action.audited:
+                continue
+            entry: dict[str, Any] = {
+                "entryType": "entry", "reconciling": r.phase, "situation": str(r.situation) if r.situation else None,
+                "action": r.action.value if r.action else None, "status": "SUCCESS" if r.ok else "FAILURE",
+                "message": r.message or None, "linkQualifier": LINK_QUALIFIER,
+                "sourceObjectId": f"{self.source.name}/{r.source_id}" if r.source_id else None,
+                "targetObjectId": f"{self.target.name}/{r.target_id}" if r.target_id else None,
+            }
+            if not r.ok:
+                entry["exception"] = r.message
+            if r.ambiguous:
+                entry["ambiguousTargetObjectIds"] = ", ".join(r.ambiguous)
+            out.append(entry)
+        return out
+
+    def _audit(self, entries: list[dict[str, Any]], *, commit: bool) -> None:
+        if not entries:
+            return
+        base = {"reconId": self.run.id, "mapping": self.mapping.name, "reconAction": "recon",
+                "userId": "sfsync"}
+        if self.options.dry_run:
+            base["dryRun"] = True
+        self.repo.audit.add_many([{**base, **e} for e in entries])
+
+    def _stage(self, stage: ReconStage) -> None:
+        self.run.stage = stage
+        self._save()
+
+    def _save(self) -> None:
+        data = self.run.to_dict()
+        self.repo.runs.update(data)
+        if self.options.on_progress is not None:
+            self.options.on_progress(data)
+
+    def _summary(self) -> None:
+        run = self.run
+        summary = " ".join(f"{k}: {v}" for k, v in run.situations.items())
+        try:
+            self._audit([{"entryType": "summary", "message": summary, "messageDetail": run.to_dict(),
+                          "status": "SUCCESS" if run.state == "SUCCESS" else "FAILURE"}], commit=True)
+        finally:
+            self._save()
+
+
+class _Preloaded(ObjectSet):
+    """A remote set read once (mapped fields only) for the run: reads and correlation become local
+    look-ups, writes go through and keep the copy current."""
+
+    def __init__(self, inner: ObjectSet, fields: list[str]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.local = inner.local
+        self.objects: dict[str, dict[str, Any]] = {}
+        self._index: dict[str, dict[Any, list[dict[str, Any]]]] = {}
+        for page in inner.pages(fields):
+            for obj in page:
+                self.objects[obj["_id"]] = obj
+
+    def count(self) -> int | None:
+        return len(self.objects)
+
+    def ids(self) -> Iterator[list[str]]:
+        yield from chunked(list(self.objects), 2000)
+
+    def read_many(self, ids: Any, fields: Any = None) -> dict[str, dict[str, Any]]:
+        return {i: self.objects[i] for i in ids if i in self.objects}
+
+    def find_by(self, field_name: str, values: Any, fields: Any = None) -> dict[Any, list[dict[str, Any]]]:
+        index = self._index.get(field_name)
+        if index is None:
+            index = {}
+            for obj in self.objects.values():
+                v = obj.get(field_name)
+                if v is not None:
+                    index.setdefault(v.lower() if isinstance(v, str) else v, []).append(obj)
+            self._index[field_name] = index
+        out: dict[Any, list[dict[str, Any]]] = {}
+        for v in values:
+            hits = index.get(v.lower() if isinstance(v, str) else v)
+            if hits:
+                out[v] = hits
+        return out
+
+    def create_many(self, objects: Any) -> Any:
+        results = self.inner.create_many(objects)
+        for obj, res in zip(objects, results, strict=True):
+            if res.ok and res.id:
+                self.objects[res.id] = {**obj, "_id": res.id}
+        self._index.clear()
+        return results
+
+    def update_many(self, items: Any) -> Any:
+        results = self.inner.update_many(items)
+        for (object_id, new, _c, _r), res in zip(items, results, strict=True):
+            if res.ok:
+                self.objects[object_id] = {**new, "_id": object_id}
+        self._index.clear()
+        return results
+
+    def delete_many(self, ids: Any) -> Any:
+        return self.inner.delete_many(ids)

@@ -1,0 +1,265 @@
+"""``SyncService``: the one facade the TUI, the command line and the REST API use for synchronization.
+
+Async methods run on the caller's event loop; the connector lives on that loop, while the engine's work
+(SQLite, scripts) runs in a worker thread per run (and one for implicit sync), so a front end's loop stays
+responsive. Progress callbacks are called from the worker thread with the run object (a dict, IDM's shape):
+cheap, thread-safe callbacks only (post a message, set a future, write a line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from core.config.project import Project
+from core.errors import ConfigError, UsageError
+from core.sync.implicit import ImplicitResult, sync_object
+from core.sync.mapping import Mapping, SyncConfig
+from core.sync.objectsets import ManagedObjects, ObjectSet, SalesforceObjects
+from core.sync.recon import ReconEngine, ReconOptions
+from core.sync.run import ReconRun, ReconStage
+from core.sync.scripts import ScriptEngine
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+class SyncService:
+    """Mappings, reconciliations, runs and implicit sync of one project."""
+
+    def __init__(self, project: Project, *, repo: Any = None, connector_factory: Callable[[], Any] | None = None) -> None:
+        self.project = project
+        self._repo = repo
+        self._connector_factory = connector_factory
+        self._lock = threading.Lock()
+        self._cancels: dict[str, threading.Event] = {}
+        self._implicit = ThreadPoolExecutor(1, thread_name_prefix="sfsync-implicit")
+        self._implicit_scripts: ScriptEngine | None = None
+
+    # ---- plumbing ------------------------------------------------------------------------------------
+    @property
+    def repo(self) -> Any:
+        with self._lock:
+            if self._repo is None:
+                from core.repo import Repository
+
+                self.project.db_dir.mkdir(parents=True, exist_ok=True)
+                self._repo = Repository.for_project(self.project)
+            return self._repo
+
+    def close(self) -> None:
+        self._implicit.shutdown(wait=True)
+        if self._repo is not None:
+            self._repo.close()
+
+    def config(self) -> SyncConfig:
+        return SyncConfig.load(self.project)
+
+    def mappings(self) -> list[Mapping]:
+        """The mappings of sync.json, in file order."""
+        return list(self.config().mappings)
+
+    @contextlib.asynccontextmanager
+    async def _connector(self, needed: bool) -> AsyncIterator[Any]:
+        if not needed:
+            yield None
+            return
+        if self._connector_factory is not None:
+            connector = self._connector_factory()
+        else:
+            from core.salesforce.connector import SalesforceConnector
+
+            connector = SalesforceConnector.from_project(self.project)
+        async with connector:
+            yield connector
+
+    def _object_set(self, name: str, connector: Any, loop: asyncio.AbstractEventLoop) -> ObjectSet:
+        if name.startswith("managed/"):
+            return ManagedObjects(self.repo, name.split("/", 1)[1])
+        parts = name.split("/")
+        if len(parts) == 3 and parts[0] == "system" and parts[1] == "salesforce":
+            return SalesforceObjects(connector, loop, sobject=parts[2])
+        raise ConfigError(f"unknown object set {name!r} (managed/<name> or system/salesforce/<sobject>)",
+                          path="conf/sync.json")
+
+    @staticmethod
+    def _needs_connector(names: Sequence[str]) -> bool:
+        return any(n.startswith("system/") for n in names)
+
+    # ---- reconciliation ------------------------------------------------------------------------------
+    async def reconcile(self, name: str, dry_run: bool = False, changed_only: bool = False,
+                        on_progress: ProgressCallback | None = None, cancel: Any = None,
+                        *, run_id: str | None = None) -> dict[str, Any]:
+        """Run a reconciliation of mapping ``name`` to its end; the final run object.
+
+        ``cancel``: anything with ``is_set()`` (threading.Event, asyncio.Event), checked at page boundaries.
+        Cancelling the awaiting task also cancels the run (it ends CANCELED, then CancelledError propagates).
+        """
+        mapping = self.config().get(name)
+        run = ReconRun(mapping=name, dry_run=dry_run, changed_only=changed_only)
+        if run_id:
+            run.id = run_id
+        run.parameters = {"sourceQuery": {"resourceName": mapping.source, "_queryFilter": "true"},
+                          "targetQuery": {"resourceName": mapping.target, "_queryFilter": "true"}}
+        flag = threading.Event()
+        self._cancels[run.id] = flag
+        since = self._watermark(name) if changed_only else None
+        if changed_only and not mapping.source.startswith("system/"):
+            raise UsageError(f"--changed needs a mapping whose source is Salesforce; {name} reads {mapping.source}")
+        loop = asyncio.get_running_loop()
+
+        class _Either:
+            def is_set(self) -> bool:
+                return flag.is_set() or bool(cancel is not None and cancel.is_set())
+
+        options = ReconOptions(dry_run=dry_run, changed_only=changed_only, since=since,
+                               on_progress=on_progress, cancel=_Either())
+        executor = ThreadPoolExecutor(1, thread_name_prefix=f"sfsync-recon-{name}")
+        try:
+            async with self._connector(self._needs_connector([mapping.source, mapping.target])) as connector:
+                source = self._object_set(mapping.source, connector, loop)
+                target = self._object_set(mapping.target, connector, loop)
+
+                def work() -> ReconRun:
+                    repo = self.repo
+                    if not dry_run:
+                        repo.runs.acquire(name, run.id)
+                    repo.runs.create(run.to_dict())
+                    try:
+                        return ReconEngine(mapping, source, target, repo, run, options).execute()
+                    finally:
+                        if not run.finished:  # never leave a run ACTIVE behind
+                            run.finish(ReconStage.COMPLETED_FAILED, run.message or "interrupted")
+                            repo.runs.update(run.to_dict())
+                        repo.runs.release(run.id)
+                        if run.finished and not dry_run:
+                            repo.runs.prune(self._keep_runs())
+
+                future = loop.run_in_executor(executor, work)
+                try:
+                    result = await asyncio.shield(future)
+                except asyncio.CancelledError:
+                    flag.set()
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(asyncio.shield(future), timeout=60)
+                    raise
+        finally:
+            executor.shutdown(wait=False)
+            self._cancels.pop(run.id, None)
+        return result.to_dict()
+
+    def _watermark(self, name: str) -> str | None:
+        for run in self.repo.runs.list(mapping=name):
+            if run.get("state") == "SUCCESS" and not run.get("dryRun") and run.get("watermark"):
+                return str(run["watermark"])
+        return None
+
+    def _keep_runs(self) -> int:
+        try:
+            from core.config.settings import Settings
+
+            return int(getattr(Settings.load(self.project), "keep_runs", 100))
+        except Exception:  # noqa: BLE001 - retention falls back to IDM's default
+            return 100
+
+    def start_reconcile(self, name: str, dry_run: bool = False, changed_only: bool = False,
+                        on_progress: ProgressCallback | None = None) -> str:
+        """Start a run in a background thread (its own event loop); its id at once."""
+        self.config().get(name)  # an unknown mapping fails here, not in the thread
+        run = ReconRun(mapping=name)
+
+        def main() -> None:
+            asyncio.run(self.reconcile(name, dry_run, changed_only, on_progress, run_id=run.id))
+
+        threading.Thread(target=main, name=f"sfsync-recon-{name}", daemon=True).start()
+        return run.id
+
+    def cancel(self, run_id: str) -> bool:
+        """Ask a run of this process to stop at its next page boundary; False when it is not ours."""
+        flag = self._cancels.get(run_id)
+        if flag is None:
+            return False
+        flag.set()
+        return True
+
+    def runs(self, limit: int | None = 100) -> list[dict[str, Any]]:
+        """Runs, newest first, from the repository (runs of other processes included)."""
+        return list(self.repo.runs.list(limit))
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        return self.repo.runs.get(run_id)
+
+    def audit(self, run_id: str, situation: str | None = None, page_size: int = 0,
+              cookie: str | None = None) -> dict[str, Any]:
+        """A run's audit entries (IDM's query result)."""
+        from core.repo.query import QueryRequest
+
+        text = f'reconId eq "{run_id}"' + (f' and situation eq "{situation}"' if situation else "")
+        return dict(self.repo.audit.query(QueryRequest(query_filter=text, page_size=page_size,
+                                                        paged_results_cookie=cookie)))
+
+    async def test_connector(self) -> dict[str, Any]:
+        async with self._connector(True) as connector:
+            return dict(await connector.test())
+
+    # ---- managed users with implicit sync ------------------------------------------------------------
+    async def _in_worker(self, fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._implicit, fn)
+
+    async def _change(self, write: Callable[[Any], tuple[str, dict[str, Any] | None, dict[str, Any] | None, Any]],
+                      resource: str = "user") -> tuple[Any, dict[str, ImplicitResult]]:
+        mappings = self.config().from_source(f"managed/{resource}")
+        names = [n for m in mappings for n in (m.source, m.target)]
+        loop = asyncio.get_running_loop()
+        object_id, old, new, value = await self._in_worker(lambda: write(self.repo))
+        if not mappings:
+            return value, {}
+        async with self._connector(self._needs_connector(names)) as connector:
+            sets: dict[str, ObjectSet] = {}
+
+            def object_sets(name: str) -> ObjectSet:
+                if name not in sets:
+                    sets[name] = self._object_set(name, connector, loop)
+                return sets[name]
+
+            def work() -> dict[str, ImplicitResult]:
+                if self._implicit_scripts is None:
+                    self._implicit_scripts = ScriptEngine()
+                return sync_object(mappings, self._implicit_scripts, self.repo, object_sets, object_id, old, new)
+
+            results = await self._in_worker(work)
+        return value, results
+
+    async def create_user(self, obj: dict[str, Any], id: str | None = None) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
+        def write(repo: Any) -> Any:
+            created = repo.create(obj, id)
+            return created["_id"], None, created, created
+        return await self._change(write)
+
+    async def update_user(self, id: str, obj: dict[str, Any], rev: str | None = None,
+                          ) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
+        """Replace the user (``rev`` = If-Match), then implicit sync."""
+        def write(repo: Any) -> Any:
+            with repo.transaction():
+                old = repo.read(id)
+                new = repo.update(id, obj, rev)
+            return id, old, new, new
+        return await self._change(write)
+
+    async def patch_user(self, id: str, operations: list[dict[str, Any]], rev: str | None = None,
+                         ) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
+        def write(repo: Any) -> Any:
+            with repo.transaction():
+                old = repo.read(id)
+                new = repo.patch(id, operations, rev)
+            return id, old, new, new
+        return await self._change(write)
+
+    async def delete_user(self, id: str, rev: str | None = None) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
+        def write(repo: Any) -> Any:
+            old = repo.delete(id, rev)
+            return id, old, None, old
+        return await self._change(write)

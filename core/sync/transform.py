@@ -1,0 +1,67 @@
+"""Applying a mapping's ``properties`` to a record (IDM's ``PropertyMapping``; reference §2.3).
+
+value = source attribute (``""`` = the whole source) -> ``transform`` script -> if null then ``default``;
+written at the target pointer, creating nested objects. A property whose ``condition`` fails is skipped.
+A missing source attribute is null, so the target attribute becomes null (or the default), as in IDM.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from core.sync.filters import resolve
+from core.sync.mapping import Mapping
+from core.sync.scripts import ScriptEngine
+
+LINK_QUALIFIER = "default"
+
+
+def apply_properties(mapping: Mapping, engine: ScriptEngine, source: dict[str, Any],
+                     target: dict[str, Any] | None, *, old_source: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The target after mapping ``source`` onto a copy of ``target`` (``{}`` for a create)."""
+    out: dict[str, Any] = copy.deepcopy(target) if target else {}
+    for prop in mapping.properties:
+        if prop.condition is not None:
+            variables = {"object": source, "source": source, "target": target, "oldSource": old_source,
+                         "oldTarget": target, "linkQualifier": LINK_QUALIFIER}
+            if not prop.condition.test(engine, variables):
+                continue
+        if prop.source is None:
+            value = None
+        elif prop.source == "":
+            value = source
+        else:
+            value = resolve(source, tuple(p for p in prop.source.split("/") if p))
+        if prop.transform is not None:
+            value = engine.script(prop.transform)(source=value, linkQualifier=LINK_QUALIFIER)
+        if value is None and prop.has_default:
+            value = copy.deepcopy(prop.default)
+        _set(out, prop.target_path, value)
+    return out
+
+
+def _set(obj: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        nxt = obj.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            obj[part] = nxt
+        obj = nxt
+    obj[path[-1]] = value
+
+
+def changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """Top-level attributes of ``new`` that differ from ``old`` (what an update must write)."""
+    old = old or {}
+    return {k: v for k, v in new.items() if not k.startswith("_") and old.get(k) != v}
+
+
+def target_fields(mapping: Mapping) -> list[str]:
+    """The top-level target attributes the mapping writes (what a remote target read must fetch)."""
+    out: list[str] = []
+    for prop in mapping.properties:
+        head = prop.target_path[0]
+        if head not in out:
+            out.append(head)
+    return out
