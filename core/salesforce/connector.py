@@ -1,0 +1,308 @@
+"""The Salesforce connector: the operations the sync engine needs, over one :class:`RestSession`.
+
+Queries come as pages (2,000 rows by default) and the next page is already being fetched while the
+caller works on this one. Writes in bulk go through ``composite/sobjects`` (200 records a call) with
+per-record results in input order. A User is never deleted: "delete" deactivates (``IsActive=false``),
+because Salesforce has no delete call for User.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from core.config.provisioner import ProvisionerConfig
+from core.salesforce import soql
+from core.salesforce.client import RestSession
+from core.salesforce.errors import ErrorDetail, NotFound, RecordError, SalesforceError
+from core.salesforce.rest import TRANSIENT_CODES, strip_attributes
+from core.salesforce.retry import RetryPolicy
+from core.salesforce.testop import run_test
+
+if TYPE_CHECKING:
+    from core.config.project import Project
+
+log = logging.getLogger("sfsync.salesforce")
+
+COLLECTION_SIZE = 200
+#: errors after which a query cursor is gone and the SOQL is run again from the start
+_RESTART_CODES = frozenset({"INVALID_QUERY_LOCATOR", "INVALID_SESSION_ID"})
+_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
+
+
+@dataclass
+class QueryPage:
+    """One page of a query: records without ``attributes``, the query's total size, whether it is the last."""
+
+    records: list[dict[str, Any]]
+    total_size: int
+    done: bool
+    #: the query was run again from the start after its session ended; records seen before are left out
+    restarted: bool = False
+
+
+@dataclass
+class RecordResult:
+    """One record's outcome in a batch, in input order."""
+
+    id: str | None
+    success: bool
+    errors: list[ErrorDetail] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        return "; ".join(str(e) for e in self.errors)
+
+
+@dataclass
+class ChangeSet:
+    """What changed since a time: changed records, which of them are now inactive, and the newest stamp."""
+
+    updated: list[dict[str, Any]]
+    deactivated: list[str]
+    latest: datetime
+
+
+def parse_sf_datetime(value: str) -> datetime:
+    """``2013-05-20T20:49:32.000+0000`` (Salesforce's format) as an aware datetime."""
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return datetime.strptime(value.replace("Z", "+0000"), fmt)
+        except ValueError:
+            continue
+    raise ValueError(f"not a Salesforce datetime: {value!r}")
+
+
+class SalesforceConnector:
+    """An org, as the sync engine and the UI use it. An async context manager (closes the pool)."""
+
+    name = "salesforce"
+
+    def __init__(self, config: ProvisionerConfig, *, ca_file: str | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None, retry: RetryPolicy | None = None,
+                 on_rotate: Callable[[str], None] | None = None, max_query_restarts: int = 5,
+                 batch_concurrency: int = 4) -> None:
+        self.config = config
+        self.session = RestSession(config.properties, ca_file=ca_file, transport=transport, retry=retry,
+                                   on_rotate=on_rotate)
+        self.max_query_restarts = max_query_restarts
+        self.batch_concurrency = max(1, min(batch_concurrency, config.properties.maximumConnections))
+        self.query_restarts = 0
+
+    @classmethod
+    def from_project(cls, project: Project, **kwargs: Any) -> SalesforceConnector:
+        """The project's connector; a rotated refresh token is written back into its provisioner file."""
+        from core.config.settings import Settings
+
+        config = ProvisionerConfig.load(project)
+        settings = Settings.load(project)
+
+        def save_rotated(refresh_token: str) -> None:
+            fresh = ProvisionerConfig.load(project)
+            fresh.update_properties(refreshToken=refresh_token)
+            fresh.save(project)
+            log.info("saved the rotated refresh token to %s", project.provisioner_path.name)
+
+        kwargs.setdefault("ca_file", settings.ca_bundle())
+        kwargs.setdefault("on_rotate", save_rotated)
+        return cls(config, **kwargs)
+
+    async def __aenter__(self) -> SalesforceConnector:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.session.aclose()
+
+    @property
+    def api_usage(self) -> tuple[int, int] | None:
+        """``(used, limit)`` of the org's daily API requests, from the last response's header."""
+        return self.session.api_usage
+
+    # ---- schema, test ------------------------------------------------------------------------------
+    async def describe(self, sobject: str = "User") -> dict[str, Any]:
+        """``sobjects/<sobject>/describe``: the fields, their types and flags."""
+        data: dict[str, Any] = await self.session.get_json(f"sobjects/{soql.ident(sobject)}/describe")
+        return data
+
+    async def test(self) -> dict[str, Any]:
+        """IDM's ``system?_action=test`` object for this connector."""
+        return await run_test(self)
+
+    async def limits(self) -> dict[str, Any]:
+        data: dict[str, Any] = await self.session.get_json("limits")
+        return data
+
+    # ---- queries -----------------------------------------------------------------------------------
+    async def query_pages(self, query: str, *, all_rows: bool = False,
+                          batch_size: int = 2000) -> AsyncIterator[QueryPage]:
+        """The query's pages; the next one is fetched while the caller processes this one.
+
+        When the session ends mid-query (a new access token, e.g. after Refresh Token Rotation) the cursor
+        dies with it: the SOQL is run again from the start and records already yielded are skipped by Id
+        (callers should still treat ``Id`` as the key).
+        """
+        seen: set[str] = set()
+        restarts = 0
+        while True:
+            pages_seen = 0
+            try:
+                async with contextlib.aclosing(self._raw_pages(query, all_rows, batch_size)) as pages:
+                    async for data in pages:
+                        pages_seen += 1
+                        records = [strip_attributes(r) for r in data.get("records", [])]
+                        if restarts:
+                            records = [r for r in records if r.get("Id") not in seen]
+                        seen.update(r["Id"] for r in records if isinstance(r.get("Id"), str))
+                        yield QueryPage(records, int(data.get("totalSize", len(records))),
+                                        bool(data.get("done", True)), restarted=restarts > 0)
+                return
+            except SalesforceError as exc:
+                if pages_seen == 0 or exc.error_code not in _RESTART_CODES or restarts >= self.max_query_restarts:
+                    raise
+                restarts += 1
+                self.query_restarts += 1
+                log.info("query cursor lost (%s); running the query again (%d)", exc.error_code, restarts)
+
+    async def _raw_pages(self, query: str, all_rows: bool, batch_size: int) -> AsyncIterator[dict[str, Any]]:
+        headers = {"Sforce-Query-Options": f"batchSize={max(200, min(2000, batch_size))}"}
+        pending: asyncio.Task[Any] | None = None
+        try:
+            data = await self.session.get_json("queryAll" if all_rows else "query", params={"q": query},
+                                               headers=headers)
+            while True:
+                next_url = None if data.get("done", True) else data.get("nextRecordsUrl")
+                if next_url:
+                    pending = asyncio.ensure_future(self.session.get_json(next_url, headers=headers))
+                yield data
+                if pending is None:
+                    return
+                data = await pending
+                pending = None
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+
+    def select_pages(self, sobject: str, fields: Sequence[str], where: str | None = None,
+                     order_by: str | None = None, *, all_rows: bool = False,
+                     batch_size: int = 2000) -> AsyncIterator[QueryPage]:
+        """``SELECT fields FROM sobject`` (escaped, checked names) as pages; ``where`` from :mod:`soql`."""
+        return self.query_pages(soql.select(sobject, fields, where, order_by), all_rows=all_rows,
+                                batch_size=batch_size)
+
+    # ---- records -----------------------------------------------------------------------------------
+    async def get(self, sobject: str, id: str, fields: Sequence[str] | None = None) -> dict[str, Any] | None:
+        """One record by Id, or ``None`` when there is none."""
+        if not _ID.match(id or ""):
+            return None
+        params = {"fields": ",".join(soql.ident(f) for f in fields)} if fields else None
+        try:
+            data = await self.session.get_json(f"sobjects/{soql.ident(sobject)}/{id}", params=params)
+        except NotFound:
+            return None
+        return strip_attributes(data)
+
+    async def get_many(self, sobject: str, ids: Iterable[str], fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Records by Id in a few queries (200 Ids each); missing Ids are absent from the result."""
+        wanted = [i for i in dict.fromkeys(ids) if _ID.match(i or "")]
+        names = ["Id", *[f for f in fields if f != "Id"]]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), COLLECTION_SIZE):
+            chunk = wanted[start:start + COLLECTION_SIZE]
+            async for page in self.select_pages(sobject, names, soql.in_("Id", chunk)):
+                for record in page.records:
+                    found[record["Id"]] = record
+        return found
+
+    async def create(self, sobject: str, record: dict[str, Any]) -> str:
+        """Create one record; its new Id. A refusal is a :class:`RecordError`."""
+        response = await self.session.request("POST", f"sobjects/{soql.ident(sobject)}", json=record, record=True)
+        return str(response.json()["id"])
+
+    async def update(self, sobject: str, id: str, changes: dict[str, Any]) -> None:
+        """PATCH only ``changes`` (Salesforce leaves the other fields alone)."""
+        if not changes:
+            return
+        if not _ID.match(id or ""):
+            raise RecordError(f"MALFORMED_ID: not a Salesforce Id: {id!r}", status=400, error_code="MALFORMED_ID")
+        await self.session.request("PATCH", f"sobjects/{soql.ident(sobject)}/{id}", json=changes, record=True)
+
+    async def deactivate_user(self, id: str) -> None:
+        """Our DELETE of a User: ``IsActive=false`` (Salesforce cannot delete Users; IDM's sample fails here)."""
+        await self.update("User", id, {"IsActive": False})
+
+    async def create_many(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[RecordResult]:
+        """Create in calls of 200 through ``composite/sobjects``; one result per record, in input order."""
+        body = [{"attributes": {"type": soql.ident(sobject)}, **r} for r in records]
+        return await self._collection("POST", body)
+
+    async def update_many(self, sobject: str, updates: Sequence[tuple[str, dict[str, Any]]]) -> list[RecordResult]:
+        """PATCH ``(id, changes)`` pairs in calls of 200; one result per pair, in input order."""
+        body = [{"attributes": {"type": soql.ident(sobject)}, "id": i, **changes} for i, changes in updates]
+        return await self._collection("PATCH", body)
+
+    async def _collection(self, method: str, body: list[dict[str, Any]]) -> list[RecordResult]:
+        results: list[RecordResult | None] = [None] * len(body)
+        gate = asyncio.Semaphore(self.batch_concurrency)
+
+        async def run(start: int) -> None:
+            async with gate:
+                await self._collection_chunk(method, body, list(range(start, min(start + COLLECTION_SIZE, len(body)))),
+                                             results)
+
+        await asyncio.gather(*(run(s) for s in range(0, len(body), COLLECTION_SIZE)))
+        return [r if r is not None else RecordResult(None, False, [ErrorDetail("UNKNOWN", "no result")])
+                for r in results]
+
+    async def _collection_chunk(self, method: str, body: list[dict[str, Any]], indexes: list[int],
+                                results: list[RecordResult | None]) -> None:
+        """One call; records refused for a transient reason (a row lock) are sent again, bounded."""
+        attempt = 0
+        while indexes:
+            attempt += 1
+            response = await self.session.request(method, "composite/sobjects",
+                                                  json={"allOrNone": False, "records": [body[i] for i in indexes]})
+            items = response.json()
+            retry: list[int] = []
+            for index, item in zip(indexes, items, strict=False):
+                errors = [ErrorDetail.from_json(e) for e in item.get("errors") or []]
+                result = RecordResult(item.get("id") or body[index].get("id"), bool(item.get("success")), errors)
+                results[index] = result
+                if not result.success and errors and all(e.error_code in TRANSIENT_CODES for e in errors):
+                    retry.append(index)
+            if not retry or attempt >= self.session.retry.attempts:
+                return
+            indexes = retry
+            await self.session.retry.sleep(self.session.retry.backoff(attempt))
+
+    # ---- incremental -------------------------------------------------------------------------------
+    async def changed_since(self, sobject: str, since: datetime, fields: Sequence[str]) -> ChangeSet:
+        """Records whose ``SystemModstamp`` is at or after ``since`` (a second's overlap: dedupe by Id)."""
+        stamp = "SystemModstamp"
+        names = ["Id", *[f for f in fields if f not in ("Id", stamp, "IsActive")], stamp]
+        if sobject == "User":
+            names.append("IsActive")
+        since_utc = (since if since.tzinfo else since.replace(tzinfo=UTC)).astimezone(UTC)
+        since_utc = since_utc.replace(microsecond=0)
+        where = f"{stamp} >= {soql.datetime_literal(since_utc)}"
+        updated: dict[str, dict[str, Any]] = {}
+        latest = since_utc
+        async for page in self.select_pages(sobject, names, where, f"{stamp} ASC"):
+            for record in page.records:
+                updated[record["Id"]] = record
+                if record.get(stamp):
+                    latest = max(latest, parse_sf_datetime(record[stamp]))
+        deactivated = [i for i, r in updated.items() if r.get("IsActive") is False]
+        return ChangeSet(list(updated.values()), deactivated, latest)
