@@ -32,3 +32,47 @@ def no_browser(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     opened: list[str] = []
     monkeypatch.setattr("webbrowser.open", lambda url, *a, **k: opened.append(url) or True)
     return opened
+
+
+NAMES = [("Zoë", "Ñúñez"), ("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing"), ("Edsger", "Dijkstra")]
+
+
+@pytest.fixture
+def seed_users():
+    """Put ``n`` deterministic managed users into a project's repository (every 5th has the same name)."""
+
+    def seed(project: Project, n: int) -> None:
+        from core.repo import Repository
+
+        project.db_dir.mkdir(parents=True, exist_ok=True)
+        repo = Repository.for_project(project)
+        objs = []
+        for i in range(n):
+            given, sn = NAMES[i % len(NAMES)]
+            objs.append({"userName": f"{given.lower()}.{i:05d}@example.com", "givenName": given, "sn": sn,
+                         "mail": f"{given.lower()}.{i:05d}@example.com", "accountStatus": "active"})
+        with repo.transaction():
+            repo.create_many(objs)
+        repo.close()
+
+    return seed
+
+
+#: a run object mid-way through the source phase, in IDM's recon status shape
+SAMPLE_RUN = {
+    "_id": "0f2b6c1e-run", "mapping": "systemSalesforceUser_managedUser", "state": "ACTIVE",
+    "stage": "ACTIVE_RECONCILING_SOURCE", "stageDescription": "reconciling source entries",
+    "progress": {"source": {"existing": {"processed": 500, "total": "1000"}},
+                 "target": {"existing": {"processed": 0, "total": "?"}, "created": 480},
+                 "links": {"existing": {"processed": 0, "total": "?"}, "created": 480}},
+    "situationSummary": {"ABSENT": 480, "CONFIRMED": 20, "FOUND_ALREADY_LINKED": 0},
+    "statusSummary": {"SUCCESS": 499, "FAILURE": 1}, "started": "2026-11-27T21:00:00Z", "ended": "",
+    "duration": 2000,
+}
+
+
+@pytest.fixture
+def sample_run() -> dict:
+    import copy
+
+    return copy.deepcopy(SAMPLE_RUN)

@@ -4,25 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Input, Static
 
-from core.repo import Repository
 from tui.app import make_app
 from tui.widgets.users_table import UsersTable
-
-NAMES = [("Zoë", "Ñúñez"), ("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing"), ("Edsger", "Dijkstra")]
-
-
-def seed(project, n: int) -> None:
-    project.db_dir.mkdir(parents=True, exist_ok=True)
-    repo = Repository.for_project(project)
-    objs = []
-    for i in range(n):
-        given, sn = NAMES[i % len(NAMES)]
-        objs.append({"userName": f"{given.lower()}.{i:05d}@example.com", "givenName": given, "sn": sn,
-                     "mail": f"{given.lower()}.{i:05d}@example.com", "accountStatus": "active"})
-    with repo.transaction():
-        repo.create_many(objs)
-    repo.close()
-
 
 async def open_users(pilot) -> UsersTable:
     app = pilot.app
@@ -36,8 +19,8 @@ async def open_users(pilot) -> UsersTable:
     raise AssertionError("users table never loaded")
 
 
-async def test_users_open_and_plain_words_filter_them(project):
-    seed(project, 500)
+async def test_users_open_and_plain_words_filter_them(project, seed_users):
+    seed_users(project, 500)
     app = make_app(project, watch_runs=False)
     async with app.run_test(size=(100, 30)) as pilot:
         table = await open_users(pilot)
@@ -53,8 +36,8 @@ async def test_users_open_and_plain_words_filter_them(project):
             "grace.00042@example.com", "grace.00047@example.com"}
 
 
-async def test_an_idm_filter_is_applied_and_a_bad_one_is_explained(project):
-    seed(project, 50)
+async def test_an_idm_filter_is_applied_and_a_bad_one_is_explained(project, seed_users):
+    seed_users(project, 50)
     app = make_app(project, watch_runs=False)
     async with app.run_test(size=(100, 30)) as pilot:
         table = await open_users(pilot)

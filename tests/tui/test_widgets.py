@@ -103,33 +103,21 @@ async def test_filter_and_reverse_sort_reload_from_the_source():
         assert table.row(0)["userName"] == "user000999"
 
 
-RUN = {
-    "_id": "0f2b6c1e-run", "mapping": "systemSalesforceUser_managedUser", "state": "ACTIVE",
-    "stage": "ACTIVE_RECONCILING_SOURCE", "stageDescription": "reconciling source entries",
-    "progress": {"source": {"existing": {"processed": 500, "total": "1000"}},
-                 "target": {"existing": {"processed": 0, "total": "?"}, "created": 480},
-                 "links": {"existing": {"processed": 0, "total": "?"}, "created": 480}},
-    "situationSummary": {"ABSENT": 480, "CONFIRMED": 20, "FOUND_ALREADY_LINKED": 0},
-    "statusSummary": {"SUCCESS": 499, "FAILURE": 1}, "started": "2026-11-27T21:00:00Z", "ended": "",
-    "duration": 2000,
-}
-
-
 class PanelApp(App[None]):
     def compose(self) -> ComposeResult:
         yield ReconProgress()
 
 
-def test_rate_and_eta_come_from_the_run_object():
-    rate, eta = rate_and_eta(RUN)
+def test_rate_and_eta_come_from_the_run_object(sample_run):
+    rate, eta = rate_and_eta(sample_run)
     assert rate == 250.0
     assert eta == 2.0
 
 
-async def test_panel_shows_stage_phases_counters_and_outcome():
+async def test_panel_shows_stage_phases_counters_and_outcome(sample_run):
     app = PanelApp()
     async with app.run_test(size=(100, 20)) as pilot:
-        app.query_one(ReconProgress).run = RUN
+        app.query_one(ReconProgress).run = sample_run
         await pilot.pause()
         text = app.export_screenshot().replace("&#160;", " ")
         for expected in ("ACTIVE_RECONCILING_SOURCE", "500/1,000", "FOUND_ALREADY_LINKED", "ABSENT", "480",

@@ -90,8 +90,11 @@ class LoginScreen(BaseScreen):
         def started(url: str, callback: str, timeout: float) -> None:
             self.post_message(LoginStarted(url, callback, timeout))
 
+        def notice(text: str) -> None:
+            self.app.notify(text, title="Login", severity="warning", markup=False)
+
         try:
-            outcome = session.run(on_started=started)
+            outcome = session.run(on_started=started, on_notice=notice)
         except Exception as exc:  # every failure is an outcome the user reads, not a crash
             from tui.app import describe_error
 

@@ -46,6 +46,16 @@ def policy_summary(policies: list[Any]) -> str:
     return ", ".join(parts)
 
 
+def policy_lines(policies: list[Any]) -> list[str]:
+    """One line per action: ``CREATE: ABSENT`` / ``EXCEPTION: AMBIGUOUS, MISSING, …`` (compact, IDM's words)."""
+    by_action: dict[str, list[str]] = {}
+    for part in policy_summary(policies).split(", "):
+        if "→" in part:
+            situation, action = part.split("→", 1)
+            by_action.setdefault(action, []).append(situation)
+    return [f"{action}: {', '.join(situations)}" for action, situations in by_action.items()]
+
+
 def property_lines(properties: list[Any]) -> list[str]:
     lines = []
     for prop in properties or []:
@@ -143,7 +153,8 @@ class MappingsScreen(BaseScreen):
         for line in property_lines(attr(mapping, "properties", [])):
             text.append(f"  {line}\n")
         text.append("Policies\n", style="bold")
-        text.append(policy_summary(attr(mapping, "policies", [])), style="dim")
+        for line in policy_lines(attr(mapping, "policies", [])):
+            text.append(f"  {line}\n", style="dim")
         self.query_one("#mapping-detail", Static).update(text)
 
     # ---- actions ------------------------------------------------------------------------------------

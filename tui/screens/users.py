@@ -62,6 +62,7 @@ class UsersScreen(BaseScreen):
             query_filter = text
         else:
             query_filter = words_to_filter(text)
+        self.shown_filter = text or "all users"
         table = self.query_one(UsersTable)
         table.cursor_row = 0
         table.scroll_to(y=0, animate=False, immediate=True)
@@ -75,7 +76,7 @@ class UsersScreen(BaseScreen):
     @on(UsersTable.QueryChanged)
     def _query_changed(self, event: UsersTable.QueryChanged) -> None:
         sort = event.sort or "(none)"
-        shown = "all users" if event.query_filter == "true" else event.query_filter
+        shown = getattr(self, "shown_filter", "all users")
         self.query_one("#users-status", Static).update(Text.assemble(
             (f"{event.total:,}", "bold"), " users  ", ("sort ", "dim"), sort, ("  filter ", "dim"), shown))
 

@@ -41,15 +41,31 @@ class Column:
     key: str
     title: str
     width: int
+    #: the narrowest the column may get when the terminal is too narrow for every natural width
+    min_width: int = 6
+
+
+def fit_widths(columns: tuple[Column, ...], available: int) -> list[int]:
+    """Natural widths when they fit; otherwise shrink the widest columns first, never below ``min_width``."""
+    widths = [c.width for c in columns]
+    excess = sum(w + 1 for w in widths) - available
+    while excess > 0:
+        candidates = [i for i, c in enumerate(columns) if widths[i] > c.min_width]
+        if not candidates:
+            break
+        widest = max(candidates, key=lambda i: widths[i])
+        widths[widest] -= 1
+        excess -= 1
+    return widths
 
 
 DEFAULT_COLUMNS: tuple[Column, ...] = (
-    Column("userName", "userName", 22),
-    Column("givenName", "givenName", 12),
-    Column("sn", "sn", 14),
-    Column("mail", "mail", 28),
-    Column("accountStatus", "status", 8),
-    Column("_link", "link", 6),
+    Column("userName", "userName", 24, 14),
+    Column("givenName", "givenName", 12, 9),
+    Column("sn", "sn", 14, 9),
+    Column("mail", "mail", 28, 14),
+    Column("accountStatus", "status", 8, 8),
+    Column("_link", "link", 6, 6),
 )
 
 
@@ -110,7 +126,8 @@ class UsersTable(ScrollView, can_focus=True):
         self.generation = 0
         self._pages: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
         self._pending: set[int] = set()
-        self._width = sum(c.width + 1 for c in columns)
+        self._widths = [c.width for c in columns]
+        self._width = sum(w + 1 for w in self._widths)
         self._counted = False
 
     def on_mount(self) -> None:
@@ -234,9 +251,9 @@ class UsersTable(ScrollView, can_focus=True):
         if index == self.cursor_row:
             style = base + self.get_component_rich_style("users-table--cursor")
         segments = []
-        for column in self.columns:
+        for column, cell_width in zip(self.columns, self._widths, strict=True):
             value = self._cell(row, column.key)
-            segments.append(Segment(set_cell_size(value, column.width) + " ", style))
+            segments.append(Segment(set_cell_size(value, cell_width) + " ", style))
         strip = Strip(segments, self._width).crop(scroll_x, scroll_x + width)
         return strip.extend_cell_length(width, style)
 
@@ -254,13 +271,15 @@ class UsersTable(ScrollView, can_focus=True):
         sort_key = (self.sort or "").lstrip("-")
         arrow = "▼" if (self.sort or "").startswith("-") else "▲"
         segments = []
-        for column in self.columns:
+        for column, cell_width in zip(self.columns, self._widths, strict=True):
             title = column.title + (f" {arrow}" if column.key == sort_key else "")
             style = sorted_style if column.key == sort_key else header
-            segments.append(Segment(set_cell_size(title, column.width) + " ", style))
+            segments.append(Segment(set_cell_size(title, cell_width) + " ", style))
         return Strip(segments, self._width)
 
     def on_resize(self, event: events.Resize) -> None:
+        self._widths = fit_widths(self.columns, event.size.width)
+        self._width = sum(w + 1 for w in self._widths)
         self.virtual_size = Size(self._width, self.total + 1)
 
     # ---- cursor and actions -------------------------------------------------------------------------
@@ -303,13 +322,13 @@ class UsersTable(ScrollView, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
             x = event.x + self.scroll_offset.x
-            for column in self.columns:
-                if x < column.width + 1:
+            for column, cell_width in zip(self.columns, self._widths, strict=True):
+                if x < cell_width + 1:
                     if not column.key.startswith("_"):
                         same = (self.sort or "").lstrip("-") == column.key
                         self.set_query(self.query_filter, f"-{column.key}" if same and self.sort == column.key
                                        else column.key)
                     return
-                x -= column.width + 1
+                x -= cell_width + 1
             return
         self._move_to(self.scroll_offset.y + event.y - 1)
