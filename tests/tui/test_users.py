@@ -7,6 +7,7 @@ from textual.widgets import Input, Static
 from tui.app import make_app
 from tui.widgets.users_table import UsersTable
 
+
 async def open_users(pilot) -> UsersTable:
     app = pilot.app
     await pilot.press("4")
