@@ -208,13 +208,33 @@ class _Sql:
         return "?"
 
 
-def _after(sql: _Sql, keys: list[_SortKey], values: list[Any], last_id: str) -> str:
-    """The keyset condition: rows strictly after (values, last_id) in the ORDER BY order."""
-    if len(keys) == 1 and values[0] is not None:
-        e = sql.expr(keys[0].pointer)
-        op = "<" if keys[0].descending else ">"
-        cond = f"({e}, id) {op} ({sql.bind(values[0])}, {sql.bind(last_id)})"
-        return f"({cond} OR {sql.expr(keys[0].pointer)} IS NULL)" if keys[0].descending else cond
+Segment = tuple[str, list[Any]]
+
+
+def _after(coll: Collection, keys: list[_SortKey], values: list[Any], last_id: str) -> list[Segment]:
+    """The rows strictly after ``(values, last_id)`` in ORDER BY order, as conditions run one after another.
+
+    With one sort key the answer is split where NULLs sit (first in ASC, last in DESC), so each segment is a
+    plain index range (``(f_sn, id) < (?, ?)``) that SQLite walks in order without sorting; more keys
+    need an OR chain, which SQLite sorts.
+    """
+    if len(keys) == 1:
+        key, v = keys[0], values[0]
+        sql = _Sql(coll)
+        e = sql.expr(key.pointer)
+        if v is None and not key.descending:  # within the leading NULLs, then every non-NULL
+            first = f"{e} IS NULL AND id > {sql.bind(last_id)}"
+            rest = _Sql(coll)
+            return [(first, sql.params), (f"{rest.expr(key.pointer)} IS NOT NULL", rest.params)]
+        if v is None:  # DESC: within the trailing NULLs
+            return [(f"{e} IS NULL AND id < {sql.bind(last_id)}", sql.params)]
+        op = "<" if key.descending else ">"
+        segments = [(f"({e}, id) {op} ({sql.bind(v)}, {sql.bind(last_id)})", sql.params)]
+        if key.descending:
+            nulls = _Sql(coll)
+            segments.append((f"{nulls.expr(key.pointer)} IS NULL", nulls.params))
+        return segments
+    sql = _Sql(coll)
     id_desc = keys[0].descending if keys else False
     terms = []
     for i in range(len(keys) + 1):
@@ -235,13 +255,13 @@ def _after(sql: _Sql, keys: list[_SortKey], values: list[Any], last_id: str) -> 
         else:
             parts.append(f"id {'<' if id_desc else '>'} {sql.bind(last_id)}")
         terms.append("(" + " AND ".join(parts) + ")")
-    return "(" + " OR ".join(terms) + ")"
+    return [("(" + " OR ".join(terms) + ")", sql.params)]
 
 
 # ---------------------------------------------------------------------------------------------- run
 
 def run_query(conn: sqlite3.Connection, coll: Collection, request: QueryRequest,
-              where_extra: tuple[str, list[Any]] | None = None) -> dict[str, Any]:
+              where_extra: Segment | None = None) -> dict[str, Any]:
     """Answer ``request`` over ``coll`` in IDM's query result shape."""
     filt = qf.parse(request.query_filter)
     pointers, whole = _field_pointers(request.fields)
@@ -253,13 +273,12 @@ def run_query(conn: sqlite3.Connection, coll: Collection, request: QueryRequest,
     if where_extra:
         conditions.append(where_extra[0])
         params.extend(where_extra[1])
-    count_sql, count_params = " AND ".join(conditions), list(params)
+    base_sql, base_params = " AND ".join(conditions), params
 
+    segments: list[Segment] = [("1", [])]
     if request.paged_results_cookie:
         values, last_id = _decode_cookie(request.paged_results_cookie, sort_text, len(keys))
-        after = _Sql(coll)
-        conditions.append(_after(after, keys, values, last_id))
-        params.extend(after.params)
+        segments = _after(coll, keys, values, last_id)
 
     wants_data = whole or any(p[0] not in ("_id", "_rev") for p in pointers)
     selected = coll.select_columns if wants_data else ("id, rev" if coll.has_rev else "id")
@@ -267,18 +286,24 @@ def run_query(conn: sqlite3.Connection, coll: Collection, request: QueryRequest,
     key_exprs = [key_sql.expr(k.pointer) for k in keys]
     order = [f"{e} {'DESC' if k.descending else 'ASC'}" for e, k in zip(key_exprs, keys, strict=True)]
     order.append(f"id {'DESC' if keys and keys[0].descending else 'ASC'}")
-    text = (f"SELECT {', '.join([selected, *key_exprs])} FROM {coll.table} "
-            f"WHERE {' AND '.join(conditions)} ORDER BY {', '.join(order)}")
-    params = key_sql.params + params + key_sql.params
-    if request.page_size:
-        text += " LIMIT ?"
-        params.append(request.page_size + 1)
-        if request.paged_results_offset:
-            text += " OFFSET ?"
-            params.append(request.paged_results_offset)
 
-    rows = conn.execute(text, params).fetchall()
-    more = bool(request.page_size) and len(rows) > request.page_size
+    wanted = request.page_size + 1 if request.page_size else None
+    rows: list[Any] = []
+    for seg_sql, seg_params in segments:
+        text = (f"SELECT {', '.join([selected, *key_exprs])} FROM {coll.table} "
+                f"WHERE ({base_sql}) AND {seg_sql} ORDER BY {', '.join(order)}")
+        args = [*key_sql.params, *base_params, *seg_params, *key_sql.params]
+        if wanted is not None:
+            text += " LIMIT ?"
+            args.append(wanted - len(rows))
+            if request.paged_results_offset:
+                text += " OFFSET ?"
+                args.append(request.paged_results_offset)
+        rows.extend(conn.execute(text, args).fetchall())
+        if wanted is not None and len(rows) >= wanted:
+            break
+
+    more = wanted is not None and len(rows) >= wanted
     if more:
         rows = rows[:request.page_size]
     n_obj_cols = len(selected.split(","))
@@ -297,7 +322,7 @@ def run_query(conn: sqlite3.Connection, coll: Collection, request: QueryRequest,
 
     total = -1
     if request.total_paged_results_policy != "NONE":
-        total = conn.execute(f"SELECT count(*) FROM {coll.table} WHERE {count_sql}", count_params).fetchone()[0]
+        total = conn.execute(f"SELECT count(*) FROM {coll.table} WHERE {base_sql}", base_params).fetchone()[0]
     return {
         "result": result,
         "resultCount": len(result),

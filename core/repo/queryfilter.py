@@ -255,6 +255,10 @@ def parse(text: str) -> Filter:
 # ---------------------------------------------------------------------------------------------- render
 
 def render_pointer(pointer: Pointer) -> str:
+    """``/a/b``; a name with whitespace, parentheses or quotes has no spelling in the grammar (ValueError)."""
+    for part in pointer:
+        if not part or _WORD_END.search(part):
+            raise ValueError(f"field name {part!r} cannot be written in a query filter")
     return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in pointer)
 
 
@@ -352,7 +356,8 @@ class _SqlBuilder:
         if c.op in ("co", "sw"):
             text = str(c.value)
             pattern = _like_escape(text) + "%" if c.op == "sw" else "%" + _like_escape(text) + "%"
-            return f"{self.expr(c.pointer)} LIKE {self.bind(pattern)} ESCAPE '\\'"
+            like = f"{self.expr(c.pointer)} LIKE {self.bind(pattern)} ESCAPE '\\'"
+            return f"({like} AND typeof({self.expr(c.pointer)}) = 'text')"  # substrings of strings only
         return f"{self.expr(c.pointer)} {_SQL_OPS[c.op]} {self.bind(c.value)}"
 
 

@@ -29,6 +29,14 @@ def repo(tmp_path: Path, schema: ManagedSchema) -> Iterator[Repository]:
 
 
 @pytest.fixture
+def bare_repo(tmp_path: Path) -> Iterator[Repository]:
+    """A repository opened without a schema: no validation, the default searchable columns."""
+    r = Repository.open(tmp_path / "bare.sqlite3")
+    yield r
+    r.close()
+
+
+@pytest.fixture
 def new_user() -> Callable[..., dict[str, Any]]:
     """A valid user; keyword arguments override fields (userName is unique per call)."""
     counter = itertools.count(1)
