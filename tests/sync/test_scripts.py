@@ -1,0 +1,88 @@
+"""IDM text/javascript scripts in QuickJS: compiled once, IDM's variables, sandboxed, limited."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.sync.scripts import ScriptEngine, ScriptError, ScriptSpec
+
+
+@pytest.fixture
+def engine() -> ScriptEngine:
+    return ScriptEngine(time_limit=0.2, memory_limit=16 * 1024 * 1024)
+
+
+def test_sample_valid_source_drops_automated_process_users(engine):
+    script = engine.compile(ScriptSpec("m.validSource", 'source.Email.substring(0,8) !== "autoproc"'))
+    assert script.boolean(source={"Email": "autoproc@00d.example.com"}) is False
+    assert script.boolean(source={"Email": "ada@example.com", "Other": 1}) is True
+
+
+def test_transform_returns_the_last_expression_value(engine):
+    script = engine.compile(ScriptSpec("m.properties.Alias.transform", "source.substring(0,8);"))
+    assert script(source="Alexandrine") == "Alexandr"
+
+
+def test_statement_scripts_return_their_completion_value(engine):
+    script = engine.compile(ScriptSpec("s", "var parts = source.split('@'); parts[0].toUpperCase();"))
+    assert script(source="ada@example.com") == "ADA"
+
+
+def test_on_create_changes_to_target_are_returned(engine):
+    script = engine.compile(ScriptSpec("m.onCreate", "target.description = 'from ' + source.Id;"))
+    _, out = script.call_capturing(("target",), source={"Id": "005x"}, target={"sn": "Lovelace"})
+    assert out["target"] == {"sn": "Lovelace", "description": "from 005x"}
+
+
+def test_globals_are_in_scope(engine):
+    script = engine.compile(ScriptSpec("g", "prefix + source", {"prefix": "sf-"}))
+    assert script(source="x") == "sf-x"
+
+
+def test_objects_and_arrays_come_back_as_python_values(engine):
+    script = engine.compile(ScriptSpec("q", "({_queryFilter: 'userName eq \"' + source.Username + '\"', n: [1, 2]})"))
+    assert script(source={"Username": "ada"}) == {"_queryFilter": 'userName eq "ada"', "n": [1, 2]}
+
+
+def test_a_throwing_script_names_itself_and_the_error(engine):
+    script = engine.compile(ScriptSpec("m.validSource", "source.Email.substring(0,8)"))
+    with pytest.raises(ScriptError, match=r"script m.validSource: TypeError: cannot read property 'substring'"):
+        script(source={})
+
+
+def test_a_syntax_error_is_reported_when_compiling(engine):
+    with pytest.raises(ScriptError, match=r"script bad: SyntaxError"):
+        engine.compile(ScriptSpec("bad", "var = ;"))
+
+
+def test_a_non_boolean_validity_script_is_an_error(engine):
+    script = engine.compile(ScriptSpec("m.validTarget", "'yes'"))
+    with pytest.raises(ScriptError, match="must return a boolean, returned a string"):
+        script.boolean(target={})
+
+
+def test_an_endless_script_is_stopped_by_the_time_limit(engine):
+    script = engine.compile(ScriptSpec("loop", "while (true) {}"))
+    with pytest.raises(ScriptError, match="exceeded the time limit"):
+        script()
+    assert engine.compile(ScriptSpec("after", "1 + 1"))() == 2
+
+
+def test_memory_limit_stops_a_script_and_the_engine_recovers(engine):
+    hog = engine.compile(ScriptSpec("hog", "var a = []; while (true) { a.push(new Array(10000).fill(1)); }"))
+    ok = engine.compile(ScriptSpec("ok", "source.length"))
+    with pytest.raises(ScriptError, match="out of memory"):
+        hog()
+    assert ok(source="abc") == 3  # a fresh context, recompiled lazily
+
+
+@pytest.mark.parametrize("text", ["require('fs')", "console.log('x')", "fetch('http://x')", "std.open('/etc/passwd')"])
+def test_the_sandbox_has_no_io(engine, text):
+    with pytest.raises(ScriptError, match="ReferenceError"):
+        engine.compile(ScriptSpec("io", text))()
+
+
+def test_only_the_properties_a_script_reads_are_passed(engine):
+    script = engine.compile(ScriptSpec("v", "source.Email !== undefined && source.Other === undefined"))
+    assert script.uses == {"source": ("Email", "Other")}
+    assert script(source={"Email": "a@b", "Big": "x" * 1000}) is True
