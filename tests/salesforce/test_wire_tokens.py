@@ -137,3 +137,46 @@ async def test_unreachable_token_endpoint_is_transient_and_bounded(policy: Retry
         with pytest.raises(TransientError, match=r"cannot reach https://login.salesforce.com .*gave up after 4 tries"):
             await conn.describe()
     assert len(sleeps.waits) == 3
+
+
+@respx.mock
+async def test_code_exchange_sends_the_verifier_and_redirect_uri(
+        config_factory: Callable[..., ProvisionerConfig]) -> None:
+    from core.salesforce.oauth import LoginFlow
+
+    token = respx.post(LOGIN_URL).mock(return_value=httpx.Response(
+        200, json=dict(TOKEN_OK, refresh_token="5AepNEWREFRESH00000001")))
+    async with LoginFlow(config_factory().properties, port=0) as flow:
+        result = await flow.exchange("aPrxCODE==")
+        sent = form(token.calls.last.request)
+        assert sent == {"grant_type": "authorization_code", "code": "aPrxCODE==",
+                        "code_verifier": flow.code_verifier, "redirect_uri": flow.redirect_uri,
+                        "client_id": "3MVGclientid", "client_secret": "clientsecretvalue123"}
+    assert result.refresh_token == "5AepNEWREFRESH00000001" and result.instance_url == INSTANCE
+    assert result.org_id == "00Dxx0000001AAA"
+    assert "5AepNEW" not in repr(result) and "ACCESS1" not in repr(result)
+
+
+@respx.mock
+async def test_refused_code_exchange_is_a_login_error_with_the_reason(
+        config_factory: Callable[..., ProvisionerConfig]) -> None:
+    from core.salesforce.errors import LoginError
+    from core.salesforce.oauth import LoginFlow
+
+    respx.post(LOGIN_URL).mock(return_value=httpx.Response(
+        400, json={"error": "invalid_grant", "error_description": "invalid code verifier"}))
+    async with LoginFlow(config_factory().properties, port=0) as flow:
+        with pytest.raises(LoginError, match="invalid code verifier"):
+            await flow.exchange("aPrxCODE==")
+
+
+@respx.mock
+async def test_exchange_without_refresh_token_says_which_scope_is_missing(
+        config_factory: Callable[..., ProvisionerConfig]) -> None:
+    from core.salesforce.errors import LoginError
+    from core.salesforce.oauth import LoginFlow
+
+    respx.post(LOGIN_URL).mock(return_value=httpx.Response(200, json=TOKEN_OK))
+    async with LoginFlow(config_factory().properties, port=0) as flow:
+        with pytest.raises(LoginError, match="refresh_token .offline_access. scope"):
+            await flow.exchange("aPrxCODE==")
