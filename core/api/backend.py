@@ -17,6 +17,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
 from typing import Any, TypeVar
@@ -68,6 +69,7 @@ class Backend:
     def __init__(self, project: Any, *, sync: Any = None) -> None:
         self.project = project
         self._sync = sync
+        self._owns_sync = sync is None
         self._open_lock = threading.Lock()
         self._recons: dict[str, _ReconThread] = {}
 
@@ -91,14 +93,19 @@ class Backend:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
-        """On shutdown, cancel the runs this server started (they end CANCELED) and wait for their threads."""
         yield
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Cancel the runs this server started (they end CANCELED), wait for their threads, close the core."""
         active = [(run_id, t) for run_id, t in self._recons.items() if not t.done.done()]
         for run_id, _ in active:
             with contextlib.suppress(Exception):
                 await run_in_threadpool(self.sync.cancel, run_id)
         for _, recon in active:
             await asyncio.to_thread(recon.thread.join, 30)
+        if self._owns_sync and self._sync is not None:
+            await asyncio.to_thread(self._sync.close)
 
     # --- system ---------------------------------------------------------------------------------------
 
@@ -114,35 +121,37 @@ class Backend:
                                 f"(known: {', '.join(names) or 'none'})")
 
     def _launch(self, mapping: str) -> _ReconThread:
+        """Start ``mapping``'s run on a thread with its own loop; ``run_id`` resolves once it is recorded."""
         sync = self.sync
+        new_id = str(uuid.uuid4())
 
         async def start(run_id: concurrent.futures.Future[str]) -> dict[str, Any]:
-            def on_progress(run: Any) -> None:
+            def on_progress(run: dict[str, Any]) -> None:  # the engine's thread, after the run is saved
                 if not run_id.done():
-                    run_id.set_result(run["_id"] if isinstance(run, dict) else run.id)
+                    run_id.set_result(new_id)
 
-            return await sync.reconcile(mapping, on_progress=on_progress)
+            return await sync.reconcile(mapping, on_progress=on_progress, run_id=new_id)
 
-        recon = _ReconThread(start, name=f"recon-{mapping}")
+        recon = _ReconThread(start, name=f"sfsync-api-recon-{mapping}")
+        self._recons[new_id] = recon
         recon.thread.start()
         return recon
 
     async def start_reconcile(self, mapping: str) -> dict[str, Any]:
         """Start a run in the background; answer with its id and state once it is recorded."""
         await run_in_threadpool(self._check_mapping, mapping)
+        self._forget_finished()
         recon = self._launch(mapping)
         run_id = await asyncio.wrap_future(recon.run_id)
-        self._recons[run_id] = recon
-        self._forget_finished()
         run = await self.run(run_id)
         return {"_id": run_id, "state": run["state"]}
 
     async def reconcile(self, mapping: str) -> dict[str, Any]:
         """Run to the end (``waitForCompletion=true``) without holding the event loop."""
         await run_in_threadpool(self._check_mapping, mapping)
+        self._forget_finished()
         recon = self._launch(mapping)
-        run = await asyncio.wrap_future(recon.done)
-        return run if isinstance(run, dict) else await self.run(run.id)
+        return await asyncio.wrap_future(recon.done)
 
     def _forget_finished(self) -> None:
         for run_id in [r for r, t in self._recons.items() if t.done.done()]:
@@ -160,8 +169,13 @@ class Backend:
         return run
 
     async def cancel(self, run_id: str) -> None:
-        await self.run(run_id)  # 404 for an unknown id
-        await run_in_threadpool(self.sync.cancel, run_id)
+        """Ask a run to stop at its next page; a finished run is left as it is (IDM answers SUCCESS too)."""
+        run = await self.run(run_id)  # 404 for an unknown id
+        if run["state"] != "ACTIVE":
+            return
+        if not await run_in_threadpool(self.sync.cancel, run_id):
+            raise ApiError(409, f"Reconciliation {run_id} is running in another sfsync process; "
+                                "cancel it there")
 
     # --- managed/user ---------------------------------------------------------------------------------
 
@@ -219,4 +233,7 @@ class Backend:
         return await run_in_threadpool(self.repo.audit.query, request)
 
     async def audit_entry(self, entry_id: str) -> dict[str, Any]:
-        return await run_in_threadpool(self.repo.audit.read, entry_id)
+        entry = await run_in_threadpool(self.repo.audit.get, entry_id)
+        if entry is None:
+            raise ApiError(404, f"Audit entry audit/recon/{entry_id} not found")
+        return entry

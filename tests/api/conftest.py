@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 
+from core.api import create_app
+from core.api.backend import Backend
 from core.config.project import Project
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,3 +34,38 @@ def _asgi_client(app, *, headers: dict[str, str] | None = None,
 def asgi_client():
     """``asgi_client(app, headers=..., client_host=...)``: an httpx client calling the app in-process."""
     return _asgi_client
+
+
+def user_account_mapping() -> dict:
+    """managed/user -> managed/account: implicit sync and recon run for real, with no network."""
+    return {
+        "name": "userAccount", "source": "managed/user", "target": "managed/account",
+        "properties": [{"source": "userName", "target": "login"}, {"source": "mail", "target": "email"},
+                       {"source": "givenName", "target": "first"}],
+        "policies": [{"situation": s, "action": a} for s, a in (
+            ("ABSENT", "CREATE"), ("CONFIRMED", "UPDATE"), ("FOUND", "UPDATE"), ("MISSING", "CREATE"),
+            ("SOURCE_MISSING", "DELETE"), ("UNQUALIFIED", "DELETE"), ("UNASSIGNED", "IGNORE"),
+            ("SOURCE_IGNORED", "IGNORE"), ("TARGET_IGNORED", "IGNORE"), ("ALL_GONE", "IGNORE"),
+            ("LINK_ONLY", "UNLINK"), ("AMBIGUOUS", "EXCEPTION"), ("FOUND_ALREADY_LINKED", "EXCEPTION"))],
+    }
+
+
+@pytest.fixture
+def managed_project(tmp_path: Path) -> Project:
+    """The sample's managed.json with a managed-to-managed mapping (``userAccount``), so every managed change
+    runs implicit sync and recon runs end to end on the real SQLite repository, without a network."""
+    (tmp_path / "conf").mkdir()
+    shutil.copy(ROOT / "conf" / "managed.json", tmp_path / "conf" / "managed.json")
+    (tmp_path / "conf" / "sync.json").write_text(json.dumps({"mappings": [user_account_mapping()]}))
+    return Project(tmp_path)
+
+
+@pytest.fixture
+async def api(managed_project: Project):
+    """``(client, backend)``: the REST app over ``managed_project``, called in-process as the admin."""
+    backend = Backend(managed_project)
+    app = create_app(managed_project, services=backend)
+    async with _asgi_client(app, headers=ADMIN) as client:
+        yield client, backend
+    await backend.aclose()
+    backend.sync.close()

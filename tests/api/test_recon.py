@@ -1,0 +1,104 @@
+"""``/openidm/recon``: start (waiting or not), list, read and cancel runs, in IDM's shapes."""
+
+from __future__ import annotations
+
+import asyncio
+
+SITUATIONS = {"CONFIRMED", "FOUND", "ABSENT", "AMBIGUOUS", "MISSING", "UNQUALIFIED", "UNASSIGNED",
+              "SOURCE_MISSING", "SOURCE_IGNORED", "TARGET_IGNORED", "FOUND_ALREADY_LINKED"}
+RECON = "/openidm/recon?_action=recon&mapping=userAccount"
+
+
+def seed_users(backend, n: int) -> None:
+    backend.sync.repo.create_many([{"userName": f"u{i:05d}", "givenName": "U", "sn": "Recon",
+                                    "mail": f"u{i}@r.example"} for i in range(n)])
+
+
+async def test_recon_waiting_for_completion_answers_id_and_final_state(api):
+    client, backend = api
+    seed_users(backend, 30)
+    response = await client.post(RECON + "&waitForCompletion=true")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"_id", "state"} and body["state"] == "SUCCESS"
+    run = (await client.get(f"/openidm/recon/{body['_id']}")).json()
+    assert run["_id"] == body["_id"] and run["mapping"] == "userAccount"
+    assert run["stage"] == "COMPLETED_SUCCESS" and set(run["situationSummary"]) == SITUATIONS
+    assert run["situationSummary"]["ABSENT"] == 30 and run["statusSummary"] == {"SUCCESS": 30, "FAILURE": 0}
+    assert run["progress"]["source"]["existing"]["processed"] == 30
+    assert backend.sync.repo.count(resource="account") == 30
+
+
+async def test_recon_without_waiting_answers_at_once_and_the_run_is_readable(api):
+    client, backend = api
+    seed_users(backend, 10)
+    response = await client.post(RECON)
+    assert response.status_code == 200
+    started = response.json()
+    assert set(started) == {"_id", "state"} and started["state"] in ("ACTIVE", "SUCCESS")
+    assert (await client.get(f"/openidm/recon/{started['_id']}")).status_code == 200
+    final = await asyncio.wrap_future(backend._recons[started["_id"]].done)
+    assert final["state"] == "SUCCESS"
+    listing = (await client.get("/openidm/recon")).json()
+    assert [run["_id"] for run in listing["reconciliations"]] == [started["_id"]]
+
+
+async def test_runs_are_listed_oldest_first(api):
+    client, backend = api
+    seed_users(backend, 3)
+    first = (await client.post(RECON + "&waitForCompletion=true")).json()["_id"]
+    second = (await client.post(RECON + "&waitForCompletion=true")).json()["_id"]
+    listing = (await client.get("/openidm/recon")).json()["reconciliations"]
+    assert [run["_id"] for run in listing] == [first, second]
+    assert listing[1]["situationSummary"]["CONFIRMED"] == 3
+
+
+async def test_cancel_stops_an_active_run_which_ends_canceled(api):
+    client, backend = api
+    seed_users(backend, 6000)  # several pages: the cancel lands at a page boundary before the end
+    started = (await client.post(RECON)).json()
+    cancel = await client.post(f"/openidm/recon/{started['_id']}?_action=cancel")
+    assert cancel.status_code == 200
+    assert cancel.json() == {"_id": started["_id"], "action": "cancel", "status": "SUCCESS"}
+    final = await asyncio.wrap_future(backend._recons[started["_id"]].done)
+    assert final["state"] == "CANCELED"
+    assert (await client.get(f"/openidm/recon/{started['_id']}")).json()["state"] == "CANCELED"
+    # cancelling a finished run changes nothing and says so as IDM does
+    again = await client.post(f"/openidm/recon/{started['_id']}?_action=cancel")
+    assert again.status_code == 200 and again.json()["status"] == "SUCCESS"
+
+
+async def test_unknown_run_is_404_in_idm_words(api):
+    client, _ = api
+    response = await client.get("/openidm/recon/no-such-run")
+    assert response.status_code == 404
+    assert response.json()["message"] == "Reconciliation with id no-such-run not found."
+    assert (await client.post("/openidm/recon/no-such-run?_action=cancel")).status_code == 404
+
+
+async def test_bad_recon_requests_are_400(api):
+    client, _ = api
+    cases = {
+        "/openidm/recon?_action=recon": "mapping",
+        "/openidm/recon?_action=recon&mapping=nope": "nope",
+        "/openidm/recon?_action=reconById&mapping=userAccount": "reconById",
+        "/openidm/recon?mapping=userAccount": "_action",
+        RECON + "&waitForCompletion=perhaps": "waitForCompletion",
+    }
+    for url, named in cases.items():
+        response = await client.post(url)
+        assert response.status_code == 400, url
+        assert named in response.json()["message"], url
+    run_action = await client.post("/openidm/recon/x?_action=explode")
+    assert run_action.status_code == 400
+
+
+async def test_a_second_run_of_an_active_mapping_is_409(api):
+    client, backend = api
+    seed_users(backend, 6000)
+    first = (await client.post(RECON)).json()
+    second = await client.post(RECON + "&waitForCompletion=true")
+    final = await asyncio.wrap_future(backend._recons[first["_id"]].done)
+    assert final["state"] == "SUCCESS"
+    assert second.status_code == 409, second.text
+    assert second.json()["code"] == 409
