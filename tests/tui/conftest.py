@@ -76,3 +76,53 @@ def sample_run() -> dict:
     import copy
 
     return copy.deepcopy(SAMPLE_RUN)
+
+
+@pytest.fixture
+def org_options() -> dict:
+    """Override in a test module to size or slow the org (``users``, ``latency_ms``)."""
+    return {"users": 60}
+
+
+@pytest.fixture
+def demo(tmp_path: Path, org_options: dict):
+    """A live local org on a free loopback port and a demo project pointed at it."""
+    from tui.commands.demo import prepare_project, start_org
+
+    org = start_org(seed=7, **org_options)
+    try:
+        project = prepare_project(tmp_path / "demo", org)
+        yield project, org
+    finally:
+        org.stop()
+
+
+@pytest.fixture
+def logged_in(demo):
+    """The demo project as after a login: a refresh token the org itself issued for its admin user.
+
+    (The login screen's own flow is tested in test_demo_flows; this keeps the other flows independent of it.)
+    """
+    from pydantic import SecretStr
+
+    from core.config.provisioner import ProvisionerConfig
+
+    project, org = demo
+    _, refresh = org.org.auth.issue(org.org.auth.client, org.org.admin_id, "api refresh_token", 3600,
+                                    with_refresh=True)
+    config = ProvisionerConfig.load(project)
+    config.update_properties(refreshToken=SecretStr(refresh), instanceUrl=org.url)
+    config.save(project)
+    return project, org
+
+
+async def wait_for(pilot, predicate, what: str, rounds: int = 400) -> None:
+    """Let workers and messages run until ``predicate()`` holds (no fixed sleeps)."""
+    import asyncio
+
+    for _ in range(rounds):
+        await pilot.pause()
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")

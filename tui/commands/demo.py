@@ -11,9 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,57 +28,53 @@ def default_demo_dir() -> Path:
     return Path(base) / "sfsync" / "demo"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class RunningOrg:
-    """A local org served on loopback; :meth:`stop` ends it (the app calls it on quit)."""
+    """A local org served on loopback; :meth:`stop` ends it (the demo calls it when the app quits)."""
 
-    url: str
-    client_id: str
-    client_secret: str
-    username: str
     org: Any
     server: Any
-    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        return str(self.server.url)
 
     @property
     def login_url(self) -> str:
         """IDM's ``loginUrl`` is the token endpoint."""
         return f"{self.url}/services/oauth2/token"
 
+    @property
+    def client_id(self) -> str:
+        return str(self.org.auth.client.client_id)
+
+    @property
+    def client_secret(self) -> str:
+        return str(self.org.auth.client.client_secret)
+
+    @property
+    def username(self) -> str:
+        return str(self.org.admin_username)
+
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.server.stop()
 
 
-def start_org(users: int = 250, seed: int = 0, *, port: int = 0) -> RunningOrg:
-    """Generate an org with ``users`` people and serve it on 127.0.0.1 with auto-approved logins."""
-    import uvicorn
+def start_org(users: int = 250, seed: int = 0, *, port: int = 0, latency_ms: int = 0) -> RunningOrg:
+    """Generate an org with ``users`` people and serve it on 127.0.0.1 with auto-approved logins.
 
+    ``latency_ms`` slows every API call (the org's fault injection), for tests that must catch a run mid-way.
+    """
     from core.emulator import Org, create_app
+    from core.emulator.server import OrgServer
 
     org = Org.generate(users=users, seed=seed)
-    port = port or free_port()
-    config = uvicorn.Config(create_app(org, auto_approve=True), host="127.0.0.1", port=port,
-                            log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the app owns the terminal
-    thread = threading.Thread(target=server.run, name="sfsync-demo-org", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise SfsyncError(f"the local org did not start on 127.0.0.1:{port}")
-        time.sleep(0.02)
-    client = org.auth.client
-    return RunningOrg(url=f"http://127.0.0.1:{port}", client_id=client.client_id,
-                      client_secret=client.client_secret, username=org.admin_username, org=org, server=server,
-                      thread=thread)
+    server = OrgServer(create_app(org, auto_approve=True, latency_ms=latency_ms), "127.0.0.1", port)
+    try:
+        server.start()
+    except RuntimeError as exc:
+        raise SfsyncError(str(exc)) from None
+    return RunningOrg(org=org, server=server)
 
 
 def prepare_project(folder: Path, org: RunningOrg, *, keep: bool = False, sample: Path = SAMPLE_CONF) -> Project:

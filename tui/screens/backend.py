@@ -71,19 +71,21 @@ class Backend:
 
     @property
     def service(self) -> Any:
+        repo = self.repo  # opened first, outside the lock: the service shares it
         with self._lock:
             if self._service is None:
                 from core.sync.service import SyncService
 
-                self._service = SyncService(self.project)
+                self._service = SyncService(self.project, repo=repo)
             return self._service
 
     def close(self) -> None:
         """Close what was opened (called when the app exits)."""
-        for obj in (self._service, self._repo):
-            closer = getattr(obj, "close", None)
-            if callable(closer):
-                closer()
+        if self._service is not None:
+            self._service.close()  # closes the shared repository too
+        elif self._repo is not None:
+            self._repo.close()
+        self._service = self._repo = None
 
     # ---- connector ----------------------------------------------------------------------------------
     def load_connector(self) -> Any:
@@ -157,7 +159,8 @@ class Backend:
         """A login flow to run in a thread worker (see :mod:`tui.screens.login_session`)."""
         from tui.screens.login_session import LoginSession
 
-        return LoginSession(self.project, headless=self.headless_login)
+        # headless (the demo): any free port, since the local org accepts any loopback callback port
+        return LoginSession(self.project, headless=self.headless_login, port=0 if self.headless_login else None)
 
     # ---- users --------------------------------------------------------------------------------------
     def user_source(self) -> UserSource:

@@ -162,7 +162,7 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
         for mapping, result in message.results.items():
             status, detail = _result_parts(result)
             lines.append(f"\n  {mapping}: ")
-            lines.append(status, style="green" if status in ("SUCCESS", "UPDATE", "CREATE", "ok") else "red")
+            lines.append(status, style={"SUCCESSFUL": "green", "SKIPPED": "yellow"}.get(status, "red"))
             if detail:
                 lines.append(f" {detail}")
         self.query_one("#user-result", Static).update(lines)
@@ -179,9 +179,9 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
 def _result_parts(result: Any) -> tuple[str, str]:
     """An ImplicitResult (model or dict) as (status, detail)."""
     get = result.get if isinstance(result, dict) else (lambda k, d=None: getattr(result, k, d))
-    status = str(get("status", None) or ("SUCCESS" if get("ok", False) else "?"))
+    status = str(get("result", None) or get("status", None) or "?")
     parts = []
-    for key in ("situation", "action", "message", "error"):
+    for key in ("situation", "action", "targetId", "message"):
         value = get(key, None)
         if value:
             parts.append(f"{key}={getattr(value, 'value', value)}")

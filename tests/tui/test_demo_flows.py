@@ -1,0 +1,42 @@
+"""The flows a newcomer runs in `sfsync demo`, against a live local org on loopback (no fakes)."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import wait_for
+from textual.widgets import Static
+
+from tui.app import make_app
+from tui.widgets.status_header import StatusHeader
+
+
+async def test_login_against_the_local_org_saves_tokens_and_shows_who(demo):
+    project, org = demo
+    app = make_app(project, watch_runs=False, demo_org=org)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.press("ctrl+l")
+        outcome = app.screen.query_one("#login-outcome", Static)
+        await wait_for(pilot, lambda: "Logged in" in str(outcome.render()) or "Not logged" in str(outcome.render()),
+                       "the login outcome")
+        assert "Logged in as" in str(outcome.render()), str(outcome.render())
+        assert org.username in str(outcome.render())
+        assert "/services/oauth2/authorize" in str(app.screen.query_one("#authorize-url", Static).render())
+        header = app.screen.query_one(StatusHeader)
+        assert header.logged_in and header.org == org.url.split("://")[1]
+    props = json.loads(project.provisioner_path.read_text())["configurationProperties"]
+    assert props["refreshToken"] and props["instanceUrl"] == org.url
+
+
+async def test_connector_test_shows_ok_and_object_types_after_login(logged_in):
+    project, org = logged_in
+    app = make_app(project, watch_runs=False, demo_org=org)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.connection.logged_in, "the header to read the connector")
+        await pilot.press("ctrl+t")
+        result = app.screen.query_one("#connector-result", Static)
+        await wait_for(pilot, lambda: "✔" in str(result.render()) or "✘" in str(result.render()), "the test")
+        assert "is ok" in str(result.render()) and "User" in str(result.render())
+        assert app.connection.api_usage is not None
