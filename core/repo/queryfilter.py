@@ -150,6 +150,10 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
 
 # ---------------------------------------------------------------------------------------------- parser
 
+def _shown(tok: _Token) -> str:
+    return repr(tok.text) if tok.kind != "end" else "the end"
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -176,7 +180,7 @@ class _Parser:
         expr = self.parse_or()
         tok = self.peek()
         if tok.kind != "end":
-            raise self.fail(f"expected 'and', 'or' or the end, found {tok.text!r}", tok)
+            raise self.fail(f"expected 'and', 'or' or the end, found {_shown(tok)}", tok)
         return expr
 
     def parse_or(self) -> Filter:
@@ -205,18 +209,18 @@ class _Parser:
             expr = self.parse_or()
             close = self.take()
             if close.kind != ")":
-                raise self.fail(f"expected ')', found {close.text or 'the end'!r}", close)
+                raise self.fail(f"expected ')', found {_shown(close)}", close)
             return expr
         if tok.kind == "word" and tok.text.lower() in ("true", "false") and not self._starts_comparison():
             return Literal(tok.text.lower() == "true")
         if tok.kind != "word":
-            raise self.fail(f"expected a field, '(' , '!', true or false, found {tok.text or 'the end'!r}", tok)
+            raise self.fail(f"expected a field, '(' , '!', true or false, found {_shown(tok)}", tok)
         if tok.text.lower() in ("and", "or"):
             raise self.fail(f"expected a field before {tok.text!r}", tok)
         pointer = parse_pointer(tok.text, text=self.text, position=tok.pos)
         op_tok = self.take()
         if op_tok.kind != "word":
-            raise self.fail(f"expected an operator after {tok.text!r}, found {op_tok.text or 'the end'!r}", op_tok)
+            raise self.fail(f"expected an operator after {tok.text!r}, found {_shown(op_tok)}", op_tok)
         op = op_tok.text.lower()
         if op == "pr":
             return Presence(pointer)
@@ -229,7 +233,7 @@ class _Parser:
         if val_tok.kind == "word" and val_tok.text.lower() in ("true", "false"):
             return Comparison(op, pointer, val_tok.text.lower() == "true")
         raise self.fail(f"expected a value after {op_tok.text!r} (a \"string\", number, true or false), "
-                        f"found {val_tok.text or 'the end'!r}", val_tok)
+                        f"found {_shown(val_tok)}", val_tok)
 
     def _starts_comparison(self) -> bool:
         """``true`` followed by an operator is a field named ``true``, not the literal."""
