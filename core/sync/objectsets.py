@@ -252,6 +252,19 @@ class SalesforceObjects(ObjectSet):
         results = self._run(self.connector.update_many(self.sobject, [(i, {"IsActive": False}) for i in ids]))
         return [_result(r, fallback_id=ids[n]) for n, r in enumerate(results)]
 
+    def watermark(self) -> str | None:
+        """The newest ``SystemModstamp`` now (one call): every later change stamps a time at or after it,
+        so the next incremental run starts here and misses nothing changed during this run."""
+        from core.salesforce.connector import parse_sf_datetime
+
+        soql = f"SELECT SystemModstamp FROM {self.sobject} ORDER BY SystemModstamp DESC LIMIT 1"
+        for page in self._iterate(self.connector.query_pages(soql)):
+            for rec in page.records:
+                if rec.get("SystemModstamp"):
+                    return parse_sf_datetime(rec["SystemModstamp"]).isoformat()
+            break
+        return None
+
     def changes_since(self, since: str, fields: Sequence[str] | None) -> Changes | None:
         start = datetime.fromisoformat(since.replace("Z", "+00:00"))
         changeset = self._run(self.connector.changed_since(self.sobject, start, self._fields(fields)))
