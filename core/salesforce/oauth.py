@@ -180,9 +180,9 @@ class LoginFlow:
         info: dict[str, Any] = {}
         if self._client is not None:
             with contextlib.suppress(httpx.HTTPError, ValueError):
-                response = await self._client.get(f"{token.instance_url}/services/oauth2/userinfo",
-                                                  headers={"Authorization": f"Bearer {token.access_token}"},
-                                                  withhold_token=True)
+                response = await self._client.request("GET", f"{token.instance_url}/services/oauth2/userinfo",
+                                                      headers={"Authorization": f"Bearer {token.access_token}"},
+                                                      withhold_token=True)
                 if response.is_success:
                     info = response.json()
         return Identity(

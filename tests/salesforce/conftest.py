@@ -58,3 +58,43 @@ def sleeps() -> SleepRecorder:
 def policy(sleeps: SleepRecorder) -> RetryPolicy:
     return RetryPolicy(attempts=4, base_delay=0.5, max_delay=8.0, max_elapsed=60.0, sleep=sleeps.sleep,
                        clock=sleeps.clock)
+
+
+# ---- the local org ---------------------------------------------------------------------------------
+IN_PROCESS_LOGIN_URL = "http://localhost/services/oauth2/token"
+
+
+@pytest.fixture
+def fast_policy() -> RetryPolicy:
+    """Real sleeps, but short: behaviour tests against the org must stay fast."""
+    return RetryPolicy(attempts=8, base_delay=0.005, max_delay=0.05, max_elapsed=30.0)
+
+
+@pytest.fixture
+def org_connector(fast_policy: RetryPolicy):
+    """``await org_connector(org)``: log in to an in-process org (authorize, paste, exchange) and connect."""
+    import httpx
+
+    from core.salesforce.connector import SalesforceConnector
+    from core.salesforce.oauth import LoginFlow
+
+    opened: list[SalesforceConnector] = []
+
+    async def connect(org, **kwargs):
+        config = make_config(loginUrl=IN_PROCESS_LOGIN_URL, clientId=org.client_id,
+                             clientSecret=org.client_secret, refreshToken=None, instanceUrl=None,
+                             version=62, maximumConnections=10)
+        transport = httpx.ASGITransport(app=org.app)
+        async with LoginFlow(config.properties, port=0, transport=transport) as flow:
+            answer = await org.client.get(flow.authorize_url)
+            assert answer.status_code in (302, 303), answer.text[:300]
+            flow.complete_from_url(answer.headers["location"])
+            token, _who = await flow.login(timeout=10)
+        config.update_properties(refreshToken=token.refresh_token, instanceUrl=token.instance_url)
+        kwargs.setdefault("retry", fast_policy)
+        conn = SalesforceConnector(config, transport=transport, **kwargs)
+        opened.append(conn)
+        return conn
+
+    yield connect
+    # connectors are closed by the tests (async with); the ASGI transport holds no sockets
