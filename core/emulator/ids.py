@@ -8,6 +8,7 @@ arbitrary strings.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
@@ -20,16 +21,18 @@ LOCATOR_PREFIX = "01g"
 LICENSE_PREFIX = "100"
 
 
+@lru_cache(maxsize=65536)
+def _chunk(chunk: str) -> str:
+    bits = 0
+    for i, ch in enumerate(chunk):
+        if "A" <= ch <= "Z":
+            bits |= 1 << i
+    return _SUFFIX[bits]
+
+
 def checksum(id15: str) -> str:
     """The 3-character suffix: for each 5-character chunk, bit i is set when character i is upper case."""
-    out = []
-    for chunk in range(3):
-        bits = 0
-        for i, ch in enumerate(id15[chunk * 5:chunk * 5 + 5]):
-            if "A" <= ch <= "Z":
-                bits |= 1 << i
-        out.append(_SUFFIX[bits])
-    return "".join(out)
+    return _chunk(id15[0:5]) + _chunk(id15[5:10]) + _chunk(id15[10:15])
 
 
 def to18(id15: str) -> str:
@@ -39,13 +42,39 @@ def to18(id15: str) -> str:
     return id15 + checksum(id15)
 
 
+def _upper_bits(text: str) -> int:
+    return sum(1 << i for i, ch in enumerate(text) if "A" <= ch <= "Z")
+
+
+_PAIRS = [a + b for a in _BASE62 for b in _BASE62]           # base-62 digit pairs, 0..3843
+_PAIR_BITS = [_upper_bits(p) for p in _PAIRS]
+
+
+@lru_cache(maxsize=1024)
+def _high(high: int) -> tuple[str, int]:
+    """The first seven base-62 digits and the upper-case bits of the last three of them (ids are minted
+    in sequence, so this changes once every 3,844 ids)."""
+    text = _base62(high, 7)
+    return text, _upper_bits(text[4:])
+
+
 def make_id(prefix: str, number: int, pod: str = "Dn") -> str:
-    """An 18-character id: key prefix, a two-character pod, a reserved ``0``, then ``number`` in base 62."""
+    """An 18-character id: key prefix, a two-character pod, a reserved ``0``, then ``number`` in base 62
+    (nine digits). Fast enough to mint 100,000 ids in a fraction of a second."""
+    high, low = divmod(number, 3844)
+    high_text, high_bits = _high(high)
+    head = prefix + pod + "0"
+    digits = high_text + _PAIRS[low]
+    suffix = _chunk(head[:5]) + _chunk(head[5] + digits[:4]) + _SUFFIX[high_bits | _PAIR_BITS[low] << 3]
+    return head + digits + suffix
+
+
+def _base62(number: int, width: int) -> str:
     digits = []
-    for _ in range(9):
+    for _ in range(width):
         number, rem = divmod(number, 62)
         digits.append(_BASE62[rem])
-    return to18(prefix + pod + "0" + "".join(reversed(digits)))
+    return "".join(reversed(digits))
 
 
 def is_id(value: object) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from functools import lru_cache
 
 FIRST_NAMES = (
     "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
@@ -87,6 +88,7 @@ CITIES = (
 DOMAINS = ("example.com", "example.org", "acme.example", "globex.example", "initech.example")
 
 
+@lru_cache(maxsize=4096)
 def ascii_slug(text: str) -> str:
     """Lower-case ASCII for usernames: accents stripped, spaces and odd characters dropped, apostrophes kept."""
     folded = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ł", "l").replace("Ł", "L")
@@ -96,22 +98,27 @@ def ascii_slug(text: str) -> str:
     return out.lower()
 
 
-def person(rng: random.Random, n: int) -> dict:
-    """The personal fields of generated user number ``n`` (unique Username/Email/Nickname by construction)."""
-    first = rng.choice(FIRST_NAMES)
-    last = rng.choice(LAST_NAMES)
-    city, country, tz, locale, language = rng.choice(CITIES)
-    first_slug = ascii_slug(first) or "user"
-    last_slug = ascii_slug(last) or "person"
-    domain = DOMAINS[n % len(DOMAINS)]
-    local = f"{first_slug}.{last_slug}"[:40]
-    email = f"{local}{n}@{domain}"
-    return {
-        "FirstName": first, "LastName": last, "Email": email, "Username": email,
-        "Alias": (first_slug[:1] + last_slug.replace("'", ""))[:8] or f"u{n}"[:8],
-        "CommunityNickname": f"{local[:28]}.{n}",
-        "Title": rng.choice(TITLES), "Department": rng.choice(DEPARTMENTS), "City": city, "Country": country,
-        "TimeZoneSidKey": tz, "LocaleSidKey": locale, "LanguageLocaleKey": language,
-        "Phone": f"+1 415 555 {n % 10000:04d}", "EmployeeNumber": f"E{n:07d}",
-        "IsActive": rng.random() >= 0.07,
-    }
+def people(rng: random.Random, count: int):
+    """Yield ``(n, fields)`` for generated users 1..count; ``fields`` is a tuple in :data:`PERSON_FIELDS`
+    order. Unique Username/Email/Nickname by construction (they carry ``n``). Tuned for 100,000 users."""
+    r = rng.random
+    firsts, lasts, titles, depts, cities = FIRST_NAMES, LAST_NAMES, TITLES, DEPARTMENTS, CITIES
+    nf, nl, nt, nd, nc, ndom = len(firsts), len(lasts), len(titles), len(depts), len(cities), len(DOMAINS)
+    slug = ascii_slug
+    for n in range(1, count + 1):
+        first = firsts[int(r() * nf)]
+        last = lasts[int(r() * nl)]
+        city, country, tz, locale, language = cities[int(r() * nc)]
+        first_slug = slug(first) or "user"
+        last_slug = slug(last) or "person"
+        local = f"{first_slug}.{last_slug}"[:40]
+        email = f"{local}{n}@{DOMAINS[n % ndom]}"
+        alias = (first_slug[:1] + last_slug.replace("'", ""))[:8]
+        yield n, (first, last, email, email, alias, f"{local[:28]}.{n}", titles[int(r() * nt)],
+                  depts[int(r() * nd)], city, country, tz, locale, language, f"+1 415 555 {n % 10000:04d}",
+                  f"E{n:07d}", r() >= 0.07)
+
+
+PERSON_FIELDS = ("FirstName", "LastName", "Email", "Username", "Alias", "CommunityNickname", "Title", "Department",
+                 "City", "Country", "TimeZoneSidKey", "LocaleSidKey", "LanguageLocaleKey", "Phone", "EmployeeNumber",
+                 "IsActive")
