@@ -109,6 +109,7 @@ def create_app(project: Any, *, services: Backend | None = None, bind_host: str 
                Route("/openidm/", _guarded(api_descriptor), methods=["GET"])]
     app = Starlette(routes=routes, exception_handlers={HTTPException: handle_http_exception},
                     lifespan=backend.lifespan)
+    app.router.redirect_slashes = False  # IDM answers a wrong path with a 404 body, never a redirect
     app.state.backend = backend
     app.state.openapi = build_openapi()
     app.state.authenticator = authenticator

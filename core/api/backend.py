@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.api.crest import QueryParameters
 from core.api.errors import ApiError
+from core.errors import ConfigError
 
 log = logging.getLogger("sfsync.api")
 T = TypeVar("T")
@@ -110,7 +111,15 @@ class Backend:
     # --- system ---------------------------------------------------------------------------------------
 
     async def test_connector(self) -> dict[str, Any]:
-        return await self.sync.test_connector()
+        """IDM's test object; a provisioner file that cannot even be read is ``ok: false`` with the reason,
+        as IDM reports a connector it cannot configure, rather than an error status."""
+        try:
+            return await self.sync.test_connector()
+        except ConfigError as exc:
+            from core.salesforce.testop import CONFIG_NAME, DISPLAY_NAME
+
+            return {"name": "salesforce", "enabled": False, "config": CONFIG_NAME, "displayName": DISPLAY_NAME,
+                    "objectTypes": [], "ok": False, "error": str(exc)}
 
     # --- recon ----------------------------------------------------------------------------------------
 

@@ -69,3 +69,23 @@ async def api(managed_project: Project):
         yield client, backend
     await backend.aclose()
     backend.sync.close()
+
+
+def log_in_to(project: Project, org, url: str) -> Project:
+    """Point ``project``'s provisioner at the local ``org`` with a refresh token the org issued (what
+    ``sfsync login`` would store), and enable it."""
+    from core.config.provisioner import ProvisionerConfig
+
+    _, refresh = org.auth.issue(org.auth.client, org.admin_id, "api refresh_token id", 7200, with_refresh=True)
+    config = ProvisionerConfig.load(project)
+    config.update_properties(loginUrl=f"{url}/services/oauth2/token", clientId=org.auth.client.client_id,
+                             clientSecret=org.auth.client.client_secret, refreshToken=refresh, instanceUrl=url)
+    config.enabled = True
+    config.save(project)
+    return project
+
+
+@pytest.fixture
+def org_project(sample_project: Project, live_org) -> tuple[Project, object]:
+    """The sample project (both Salesforce mappings) logged in to a live local org of 50 people."""
+    return log_in_to(sample_project, live_org.org, live_org.url), live_org
