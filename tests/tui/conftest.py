@@ -114,15 +114,3 @@ def logged_in(demo):
     config.update_properties(refreshToken=SecretStr(refresh), instanceUrl=org.url)
     config.save(project)
     return project, org
-
-
-async def wait_for(pilot, predicate, what: str, rounds: int = 400) -> None:
-    """Let workers and messages run until ``predicate()`` holds (no fixed sleeps)."""
-    import asyncio
-
-    for _ in range(rounds):
-        await pilot.pause()
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")

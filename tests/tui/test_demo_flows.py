@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import wait_for
+from pilot_helpers import wait_for
 from textual.widgets import Static
 
 from tui.app import make_app

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
-from conftest import wait_for
+from pilot_helpers import wait_for
 
 from tui.app import make_app
 from tui.messages import RunFinished, RunProgress
@@ -40,33 +38,3 @@ async def test_reconcile_reaches_the_right_totals(logged_in):
         assert any(isinstance(m, RunProgress) for m in messages)
         shown = app.export_screenshot().replace("&#160;", " ")
         assert "SUCCESS" in shown and f"{people}/{people}" in shown
-
-
-async def test_a_run_started_elsewhere_is_watched_live(logged_in):
-    from core.sync.service import SyncService
-
-    project, org = logged_in
-    app = make_app(project)
-    async with app.run_test(size=(100, 32)) as pilot:
-        await pilot.press("3")
-        await pilot.pause()
-        other = SyncService(project)  # another front end: its own service and repository connection
-        done = threading.Event()
-
-        def run_elsewhere() -> None:
-            import asyncio
-
-            try:
-                asyncio.run(other.reconcile(INBOUND))
-            finally:
-                done.set()
-
-        threading.Thread(target=run_elsewhere, daemon=True).start()
-        panel = app.screen.query_one(ReconProgress)
-        await wait_for(pilot, lambda: panel.run is not None and panel.run.get("state") == "SUCCESS",
-                       "the other run to show as finished", rounds=1000)
-        assert panel.run["mapping"] == INBOUND
-        assert done.wait(10)
-        other.close()
-        history = app.screen.query_one("#run-history")
-        assert history.row_count >= 1

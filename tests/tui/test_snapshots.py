@@ -85,3 +85,60 @@ def test_users_screen_filtered(project, snap_compare, seed_users):
         await settle(pilot)
 
     assert snap_compare(quiet(project), terminal_size=SIZE, run_before=run_before)
+
+
+def _finished_run_with_audit(project, sample_run) -> None:
+    from core.repo import Repository
+
+    project.db_dir.mkdir(parents=True, exist_ok=True)
+    repo = Repository.for_project(project)
+    run = {**sample_run, "state": "SUCCESS", "stage": "COMPLETED_SUCCESS", "ended": "2026-11-27T21:00:02Z",
+           "stageDescription": "reconciliation completed."}
+    repo.runs.create(run)
+    entries = [{"reconId": run["_id"], "entryType": "entry", "situation": "ABSENT", "action": "CREATE",
+                "status": "SUCCESS", "sourceObjectId": f"system/salesforce/User/005Dn00000000{i:02d}AAA",
+                "targetObjectId": f"managed/user/u-{i:02d}", "timestamp": "2026-11-27T21:00:01Z", "message": ""}
+               for i in range(6)]
+    entries.append({"reconId": run["_id"], "entryType": "entry", "situation": "ABSENT", "action": "CREATE",
+                    "status": "FAILURE", "sourceObjectId": "system/salesforce/User/005Dn0000000099AAA",
+                    "timestamp": "2026-11-27T21:00:01Z",
+                    "message": "managed/user: mail: not a valid email address"})
+    repo.audit.add_many(entries)
+    repo.close()
+
+
+def test_audit_of_a_run_filtered_to_failures(project, snap_compare, sample_run):
+    _finished_run_with_audit(project, sample_run)
+
+    async def run_before(pilot):
+        from textual.widgets import Select
+
+        await pilot.press("3")
+        await settle(pilot)
+        app = pilot.app
+        app.runs = app.backend.runs(20)
+        app.runs_signal.publish(app.runs)
+        app.screen.query_one("#mapping-tabs").active = "tab-history"
+        await settle(pilot)
+        app.screen.query_one("#run-history").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        app.screen.query_one("#audit-status", Select).value = "FAILURE"
+        await settle(pilot)
+
+    assert snap_compare(quiet(project), terminal_size=SIZE, run_before=run_before)
+
+
+def test_user_detail_of_an_unlinked_user_with_an_edit(project, snap_compare, seed_users):
+    seed_users(project, 5)
+
+    async def run_before(pilot):
+        await pilot.press("4")
+        await settle(pilot)
+        pilot.app.screen.query_one(UsersTable).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        pilot.app.screen.query_one("#user-sn", Input).value = "Lovelace-King"
+        await settle(pilot)
+
+    assert snap_compare(quiet(project), terminal_size=SIZE, run_before=run_before)

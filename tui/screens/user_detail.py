@@ -84,7 +84,7 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         header = self.query_one(StatusHeader)
-        header.screen_title = "User"
+        header.screen_title = "Users"
         state = self.app.connection  # type: ignore[attr-defined]
         header.logged_in = bool(state.logged_in)
         header.org = (state.org or "").split("://", 1)[-1] or None

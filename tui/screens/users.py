@@ -82,9 +82,9 @@ class UsersScreen(BaseScreen):
 
     @on(UsersTable.RowSelected)
     def _open(self, event: UsersTable.RowSelected) -> None:
-        self.app.push_screen(UserDetailScreen(str(event.row["_id"])), callback=self._closed)
+        self.app.push_screen(UserDetailScreen(str(event.row["_id"])), callback=self._detail_closed)
 
-    def _closed(self, user: dict[str, Any] | None) -> None:
+    def _detail_closed(self, user: dict[str, Any] | None) -> None:
         if user:
             self.query_one(UsersTable).update_row(user)
 

@@ -278,7 +278,8 @@ class UsersTable(ScrollView, can_focus=True):
         return Strip(segments, self._width)
 
     def on_resize(self, event: events.Resize) -> None:
-        self._widths = fit_widths(self.columns, event.size.width)
+        # leave room for the vertical scrollbar, which appears once rows outnumber the height
+        self._widths = fit_widths(self.columns, event.size.width - self.styles.scrollbar_size_vertical)
         self._width = sum(w + 1 for w in self._widths)
         self.virtual_size = Size(self._width, self.total + 1)
 
