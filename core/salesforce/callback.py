@@ -43,9 +43,9 @@ def parse_callback(query: str, expected_state: str) -> CallbackResult | None:
     state = (params.get("state") or [""])[0]
     if not state or not hmac.compare_digest(state.encode(), expected_state.encode()):
         return None
-    error = (params.get("error") or [None])[0]
+    error = (params.get("error") or [""])[0]
     if error:
-        return CallbackResult(error=error, error_description=(params.get("error_description") or [None])[0])
+        return CallbackResult(error=error, error_description=(params.get("error_description") or [""])[0] or None)
     code = (params.get("code") or [""])[0]
     if len(code) < 4:
         return CallbackResult(error="invalid_request", error_description="no authorization code in the redirect")

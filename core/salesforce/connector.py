@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -174,7 +174,8 @@ class SalesforceConnector:
                 self.query_restarts += 1
                 log.info("query cursor lost (%s); running the query again (%d)", exc.error_code, restarts)
 
-    async def _raw_pages(self, query: str, all_rows: bool, batch_size: int) -> AsyncIterator[dict[str, Any]]:
+    async def _raw_pages(self, query: str, all_rows: bool,
+                         batch_size: int) -> AsyncGenerator[dict[str, Any], None]:
         headers = {"Sforce-Query-Options": f"batchSize={max(200, min(2000, batch_size))}"}
         pending: asyncio.Task[Any] | None = None
         try:

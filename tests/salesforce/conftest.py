@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from core.config import Project, Settings
 from core.config.provisioner import ProvisionerConfig
+from core.salesforce.oauth import LoginFlow
 from core.salesforce.retry import RetryPolicy
 
 LOGIN_URL = "https://login.salesforce.com/services/oauth2/token"
@@ -98,3 +104,35 @@ def org_connector(fast_policy: RetryPolicy):
 
     yield connect
     # connectors are closed by the tests (async with); the ASGI transport holds no sockets
+
+
+REPO_SAMPLE = Path(__file__).resolve().parents[2] / "conf" / "provisioner.openicf-salesforce.json"
+
+
+@pytest.fixture
+def logged_in_project():
+    """``await logged_in_project(tmp_path, live_org)``: a project logged in to a live org via the real callback."""
+    return _logged_in_project
+
+
+async def _logged_in_project(tmp_path: Path, org: Any) -> Project:
+    """A project whose provisioner file holds a real refresh token for ``org`` (via the real callback)."""
+    (tmp_path / "conf").mkdir(exist_ok=True)
+    project = Project(tmp_path)
+    project.provisioner_path.write_bytes(REPO_SAMPLE.read_bytes())
+    if org.ca_file:
+        settings = Settings(ca_file=org.ca_file)
+        settings.save(project)
+    config = ProvisionerConfig.load(project)
+    config.update_properties(loginUrl=org.login_url, clientId=org.client_id, clientSecret=org.client_secret)
+    config.enabled = True
+    async with LoginFlow(config.properties, port=0, ca_file=org.ca_file) as flow, \
+            httpx.AsyncClient(follow_redirects=True, timeout=30, verify=org.verify()) as browser:
+        login = asyncio.create_task(flow.login(timeout=30))
+        await browser.get(flow.authorize_url)
+        token, _ = await login
+    config.update_properties(refreshToken=token.refresh_token, instanceUrl=token.instance_url)
+    config.save(project)
+    return project
+
+

@@ -189,3 +189,21 @@ async def test_login_through_the_callback_then_the_connector_works(live_org: Any
         assert result["ok"] is True, result
         pages = [p async for p in conn.select_pages("User", ["Id"])]
         assert sum(len(p.records) for p in pages) == pages[0].total_size > 5
+
+
+def test_ctrl_c_cancels_the_cli_login_and_frees_the_port(tmp_path: Path, live_org: Any) -> None:
+    import signal
+    import socket
+
+    make_project(tmp_path, live_org)
+    proc = sfsync("-p", str(tmp_path), "login", "--no-browser", "--port", "0", "--timeout", "60")
+    try:
+        url = read_url(proc)
+        port = int(urlsplit(parse_qs(urlsplit(url).query)["redirect_uri"][0]).port or 0)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))  # free again

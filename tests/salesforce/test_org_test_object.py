@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import stat
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from core.config import Project, ProvisionerConfig, Settings
 from core.salesforce.connector import SalesforceConnector
-from core.salesforce.oauth import LoginFlow
 from core.salesforce.retry import RetryPolicy
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "conf" / "provisioner.openicf-salesforce.json"
 QUICK = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02, max_elapsed=5)
-
-
-async def logged_in_project(tmp_path: Path, org: Any) -> Project:
-    """A project whose provisioner file holds a real refresh token for ``org`` (via the real callback)."""
-    (tmp_path / "conf").mkdir(exist_ok=True)
-    project = Project(tmp_path)
-    project.provisioner_path.write_bytes(SAMPLE.read_bytes())
-    if org.ca_file:
-        settings = Settings(ca_file=org.ca_file)
-        settings.save(project)
-    config = ProvisionerConfig.load(project)
-    config.update_properties(loginUrl=org.login_url, clientId=org.client_id, clientSecret=org.client_secret)
-    config.enabled = True
-    async with LoginFlow(config.properties, port=0, ca_file=org.ca_file) as flow, \
-            httpx.AsyncClient(follow_redirects=True, timeout=30, verify=org.verify()) as browser:
-        login = asyncio.create_task(flow.login(timeout=30))
-        await browser.get(flow.authorize_url)
-        token, _ = await login
-    config.update_properties(refreshToken=token.refresh_token, instanceUrl=token.instance_url)
-    config.save(project)
-    return project
 
 
 async def run_test_object(project: Project) -> dict[str, Any]:
@@ -55,7 +31,8 @@ def edit(project: Project, enabled: bool | None = None, **props: Any) -> None:
     config.save(project)
 
 
-async def test_each_failure_reason_is_reported_and_ok_only_when_usable(tmp_path: Path, live_org: Any) -> None:
+async def test_each_failure_reason_is_reported_and_ok_only_when_usable(tmp_path: Path, live_org: Any,
+                                                                         logged_in_project: Any) -> None:
     project = await logged_in_project(tmp_path, live_org)
     good = project.provisioner_path.read_bytes()
 
@@ -89,7 +66,8 @@ async def test_each_failure_reason_is_reported_and_ok_only_when_usable(tmp_path:
     assert (await run_test_object(project))["ok"] is True
 
 
-async def test_tls_org_is_trusted_through_the_ca_file_setting(tmp_path: Path, live_org_factory: Any) -> None:
+async def test_tls_org_is_trusted_through_the_ca_file_setting(tmp_path: Path, live_org_factory: Any,
+                                                               logged_in_project: Any) -> None:
     org = live_org_factory(users=5, tls=True, auto_approve=True)
     assert org.url.startswith("https://")
     project = await logged_in_project(tmp_path, org)
@@ -100,7 +78,8 @@ async def test_tls_org_is_trusted_through_the_ca_file_setting(tmp_path: Path, li
     assert not result["ok"] and "CERTIFICATE_VERIFY_FAILED" in result["error"]
 
 
-async def test_rotated_refresh_token_from_the_org_is_saved(tmp_path: Path, live_org: Any) -> None:
+async def test_rotated_refresh_token_from_the_org_is_saved(tmp_path: Path, live_org: Any,
+                                                           logged_in_project: Any) -> None:
     live_org.org.auth.client.rotate_refresh_tokens = True
     project = await logged_in_project(tmp_path, live_org)
     before = ProvisionerConfig.load(project).properties.refresh_token
