@@ -89,6 +89,8 @@ class SfsyncApp(App[None]):
         self.switch_mode(self.start_mode)
         self._load_mapping_names()
         self._read_connection()
+        self._load_theme()
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.watch_runs:
             self._watch_runs()
 
@@ -107,6 +109,24 @@ class SfsyncApp(App[None]):
         props = config.properties
         logged_in = bool(props.refreshToken and props.instanceUrl)
         self.post_message(ConnectionState(org=props.instanceUrl or None, logged_in=logged_in))
+
+    # ---- theme (a UI preference kept in sfsync.toml) -------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="theme", description="Reading sfsync.toml")
+    def _load_theme(self) -> None:
+        theme = self.backend.load_theme()
+        if theme and theme in self.available_themes and theme != self.theme:
+            self._saved_theme = theme
+            self.call_from_thread(setattr, self, "theme", theme)
+
+    def _theme_changed(self, theme: Any) -> None:
+        name = getattr(theme, "name", str(theme))
+        if name != getattr(self, "_saved_theme", None):
+            self._saved_theme = name
+            self._save_theme(name)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="theme-save", description="Saving the theme")
+    def _save_theme(self, name: str) -> None:
+        self.backend.save_theme(name)
 
     @on(ConnectionState)
     def _connection_changed(self, message: ConnectionState) -> None:

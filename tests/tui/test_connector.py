@@ -74,3 +74,18 @@ async def test_custom_login_url_without_a_host_is_refused(project):
         await pilot.pause()
         assert "localhost" in str(app.screen.query_one("#customUrl-error", Label).render())
     assert _props(project)["loginUrl"] == "https://test.salesforce.com/services/oauth2/token"
+
+
+async def test_a_theme_chosen_in_the_app_is_remembered_in_sfsync_toml(project):
+    from core.config.settings import Settings
+
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _ready(pilot)
+        app.theme = "nord"
+        await _ready(pilot)
+    assert Settings.load(project).theme == "nord"
+    again = make_app(project, watch_runs=False)
+    async with again.run_test(size=(100, 40)) as pilot:
+        await _ready(pilot)
+        assert again.theme == "nord"

@@ -40,3 +40,37 @@ async def test_connector_test_shows_ok_and_object_types_after_login(logged_in):
         await wait_for(pilot, lambda: "✔" in str(result.render()) or "✘" in str(result.render()), "the test")
         assert "is ok" in str(result.render()) and "User" in str(result.render())
         assert app.connection.api_usage is not None
+
+
+def test_demo_project_points_at_the_org_and_is_rebuilt_unless_kept(tmp_path, demo):
+    from tui.commands.demo import MARKER, prepare_project
+
+    project, org = demo
+    props = json.loads(project.provisioner_path.read_text())
+    assert props["enabled"] is True
+    conf = props["configurationProperties"]
+    assert conf["loginUrl"] == f"{org.url}/services/oauth2/token"
+    assert conf["clientId"] == org.client_id and conf["clientSecret"] == org.client_secret
+    assert (project.root / MARKER).exists()
+    assert project.provisioner_path.stat().st_mode & 0o777 == 0o600
+    (project.root / "db").mkdir(exist_ok=True)
+    (project.root / "db" / "leftover").write_text("x")
+    kept = prepare_project(project.root, org, keep=True)
+    assert (kept.root / "db" / "leftover").exists()
+    fresh = prepare_project(project.root, org)
+    assert not (fresh.root / "db").exists()
+
+
+def test_demo_refuses_to_wipe_a_folder_it_did_not_make(tmp_path, demo):
+    import pytest
+
+    from core.errors import UsageError
+    from tui.commands.demo import prepare_project
+
+    _, org = demo
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    with pytest.raises(UsageError, match="not a demo project"):
+        prepare_project(precious, org)
+    assert (precious / "notes.txt").read_text() == "keep me"

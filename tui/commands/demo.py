@@ -93,7 +93,7 @@ def prepare_project(folder: Path, org: RunningOrg, *, keep: bool = False, sample
     if not project.conf_dir.exists():
         folder.mkdir(parents=True, exist_ok=True)
         (folder / MARKER).write_text("made by `sfsync demo`; deleted and rebuilt on each start unless --keep\n")
-        shutil.copytree(sample, project.conf_dir)
+        shutil.copytree(sample, project.conf_dir, copy_function=shutil.copyfile)  # own, writable copies
     from pydantic import SecretStr
 
     from core.config.provisioner import ProvisionerConfig

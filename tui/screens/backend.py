@@ -87,6 +87,21 @@ class Backend:
             self._repo.close()
         self._service = self._repo = None
 
+    # ---- UI preferences -----------------------------------------------------------------------------
+    def load_theme(self) -> str | None:
+        from core.config.settings import Settings
+
+        return Settings.load(self.project).theme
+
+    def save_theme(self, name: str) -> None:
+        """Remember the Textual theme chosen in the command palette (``sfsync.toml``, ``theme``)."""
+        from core.config.settings import Settings
+
+        settings = Settings.load(self.project)
+        if settings.theme != name:
+            settings.theme = name
+            settings.save(self.project)
+
     # ---- connector ----------------------------------------------------------------------------------
     def load_connector(self) -> Any:
         from core.config.provisioner import ProvisionerConfig
