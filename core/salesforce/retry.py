@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 class RetryPolicy:
     """Retry settings; ``sleep`` and ``clock`` are injectable so tests can observe waits without waiting."""
 
-    attempts: int = 6
+    attempts: int = 8  # even the shortest jitter waits 15.75 s before the 7th try: a 10 s outage is ridden out
     base_delay: float = 0.5
     max_delay: float = 30.0
     max_elapsed: float = 180.0
