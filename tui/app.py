@@ -48,7 +48,7 @@ def describe_error(error: BaseException | None) -> str:
 class SfsyncApp(App[None]):
     """The terminal console. ``backend`` is the only way it reaches core."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses elsewhere (bench) keep it
     TITLE = "sfsync"
     MODES: ClassVar[dict[str, Any]] = {
         "connector": ConnectorScreen,
