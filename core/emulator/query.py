@@ -26,7 +26,7 @@ MAX_BATCH = 2000
 MIN_BATCH = 200
 MAX_OFFSET = 2000
 CURSOR_IDLE = 15 * 60
-MAX_CURSORS = 200
+MAX_CURSORS = 50     # Salesforce allows 10 per user; a 100,000-row cursor holds ~0.8 MB of references
 _TEXT = ("string", "email", "phone", "picklist", "textarea", "url")
 
 

@@ -104,17 +104,20 @@ def people(rng: random.Random, count: int):
     r = rng.random
     firsts, lasts, titles, depts, cities = FIRST_NAMES, LAST_NAMES, TITLES, DEPARTMENTS, CITIES
     nf, nl, nt, nd, nc, ndom = len(firsts), len(lasts), len(titles), len(depts), len(cities), len(DOMAINS)
-    slug = ascii_slug
+    pairs: dict[tuple[int, int], tuple[str, str, str]] = {}
     for n in range(1, count + 1):
-        first = firsts[int(r() * nf)]
-        last = lasts[int(r() * nl)]
+        fi, li = int(r() * nf), int(r() * nl)
+        first, last = firsts[fi], lasts[li]
         city, country, tz, locale, language = cities[int(r() * nc)]
-        first_slug = slug(first) or "user"
-        last_slug = slug(last) or "person"
-        local = f"{first_slug}.{last_slug}"[:40]
+        names = pairs.get((fi, li))
+        if names is None:
+            first_slug = ascii_slug(first) or "user"
+            last_slug = ascii_slug(last) or "person"
+            local = f"{first_slug}.{last_slug}"[:40]
+            names = pairs[fi, li] = (local, (first_slug[:1] + last_slug.replace("'", ""))[:8], local[:28] + ".")
+        local, alias, nick = names
         email = f"{local}{n}@{DOMAINS[n % ndom]}"
-        alias = (first_slug[:1] + last_slug.replace("'", ""))[:8]
-        yield n, (first, last, email, email, alias, f"{local[:28]}.{n}", titles[int(r() * nt)],
+        yield n, (first, last, email, email, alias, f"{nick}{n}", titles[int(r() * nt)],
                   depts[int(r() * nd)], city, country, tz, locale, language, f"+1 415 555 {n % 10000:04d}",
                   f"E{n:07d}", r() >= 0.07)
 

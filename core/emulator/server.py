@@ -96,25 +96,31 @@ class OrgServer:
 
 
 class Persister:
-    """Saves the org to ``path`` (atomically) at most every ``interval`` seconds while it changes,
-    and once more on :meth:`close`."""
+    """Saves the org to ``path`` (atomically) while it changes, and once more on :meth:`close`.
+
+    Saves are at least ``interval`` seconds apart and at least five times as far apart as the last save
+    took, so a 100,000-user org under constant writes spends at most a fifth of a core on saving.
+    """
 
     def __init__(self, org: Org, path: Path, interval: float = 1.0) -> None:
         self.org, self.path, self.interval = org, path, interval
         self.saved = org.changes
+        self._wait = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="local-org-save", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.wait(self._wait):
             self.flush()
 
     def flush(self) -> None:
         changes = self.org.changes
         if changes != self.saved:
+            started = time.monotonic()
             self.org.save(self.path)
             self.saved = changes
+            self._wait = max(self.interval, 5 * (time.monotonic() - started))
 
     def close(self) -> None:
         self._stop.set()
