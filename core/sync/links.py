@@ -53,6 +53,27 @@ class MappingLinks:
         first, second = (target_id, source_id) if self.reversed else (source_id, target_id)
         self.repo.link(self.link_type, first, second, qualifier=LINK_QUALIFIER)
 
+    def link_many(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """``(source id, target id)`` pairs, in one statement."""
+        ordered = [(t, s) for s, t in pairs] if self.reversed else list(pairs)
+        self.repo.link_many(self.link_type, ordered, qualifier=LINK_QUALIFIER)
+
+    def unlink_sources(self, source_ids: Sequence[str]) -> None:
+        if not source_ids:
+            return
+        if self.reversed:
+            self.repo.unlink_many(self.link_type, second_ids=list(source_ids), qualifier=LINK_QUALIFIER)
+        else:
+            self.repo.unlink_many(self.link_type, first_ids=list(source_ids), qualifier=LINK_QUALIFIER)
+
+    def unlink_targets(self, target_ids: Sequence[str]) -> None:
+        if not target_ids:
+            return
+        if self.reversed:
+            self.repo.unlink_many(self.link_type, first_ids=list(target_ids), qualifier=LINK_QUALIFIER)
+        else:
+            self.repo.unlink_many(self.link_type, second_ids=list(target_ids), qualifier=LINK_QUALIFIER)
+
     def unlink_source(self, source_id: str) -> None:
         if self.reversed:
             self.repo.unlink(self.link_type, second_id=source_id)

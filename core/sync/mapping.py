@@ -48,9 +48,12 @@ class PropertyMapping:
     has_default: bool = False
     condition: Condition | None = None
 
-    @property
-    def target_path(self) -> tuple[str, ...]:
-        return tuple(p for p in self.target.split("/") if p)
+    target_path: tuple[str, ...] = ()
+    source_path: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:  # split once: applied to every record of every page
+        object.__setattr__(self, "target_path", tuple(p for p in self.target.split("/") if p))
+        object.__setattr__(self, "source_path", tuple(p for p in (self.source or "").split("/") if p))
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,7 @@ class SalesforceObjects(ObjectSet):
 
     @staticmethod
     def _record(rec: dict[str, Any]) -> dict[str, Any]:
-        rec = dict(rec)
+        """IDM's view of a Salesforce record: ``_id`` is the Id (the dict is fresh from the page: no copy)."""
         rec.pop("attributes", None)
         rec["_id"] = rec.get("Id")
         return rec

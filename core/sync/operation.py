@@ -20,7 +20,7 @@ from core.sync.actions import Action, parse_action
 from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping, Policy
 from core.sync.objectsets import ObjectSet, WriteResult
-from core.sync.scripts import ScriptEngine
+from core.sync.scripts import ScriptEngine, ScriptError
 from core.sync.situations import (
     DEFAULT_ACTIONS,
     Situation,
@@ -30,7 +30,7 @@ from core.sync.situations import (
 from core.sync.transform import LINK_QUALIFIER, apply_properties, changed_fields
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One record in flight and everything decided about it."""
 
@@ -82,14 +82,21 @@ class SyncOperation:
     # ---- qualification ---------------------------------------------------------------------------------
     def qualify(self, records: Sequence[Record]) -> None:
         m = self.mapping
-        for r in records:
-            if not r.ok or r.source is None:
+        todo = [r for r in records if r.ok and r.source is not None]
+        if m.valid_source is not None and todo:
+            verdicts = self.scripts.script(m.valid_source).boolean_many(
+                [{"source": r.source, "linkQualifier": LINK_QUALIFIER} for r in todo])
+            for r, verdict in zip(todo, verdicts, strict=True):
+                if isinstance(verdict, ScriptError):
+                    r.fail(str(verdict))
+                else:
+                    r.qualifies = verdict
+        for r in todo:
+            if not r.ok or not r.qualifies:
                 continue
             try:
                 ok = True
-                if m.valid_source is not None:
-                    ok = self.scripts.script(m.valid_source).boolean(source=r.source, linkQualifier=LINK_QUALIFIER)
-                if ok and m.source_condition is not None:
+                if m.source_condition is not None:
                     ok = m.source_condition.test(self.scripts, {"source": r.source, "linkQualifier": LINK_QUALIFIER})
                 r.qualifies = ok
             except SfsyncError as exc:
@@ -314,20 +321,33 @@ class SyncOperation:
                 r.wrote = True
 
     def write_links(self, records: Sequence[Record]) -> None:
-        for r in records:
-            if not r.ok:
-                continue
-            try:
-                if r.link_after and r.source_id and r.target_id:
-                    self.links.link(r.source_id, r.target_id)
+        """Links and unlinks of the batch in bulk; a conflict (another writer linked a side meanwhile) is
+        that record's failure."""
+        to_link = [r for r in records if r.ok and r.link_after and r.source_id and r.target_id]
+        to_unlink = [r for r in records if r.ok and r.unlink and not (r.link_after and r.target_id)]
+        if to_unlink:
+            self.links.unlink_sources([r.source_id for r in to_unlink if r.source_id and r.linked])
+            self.links.unlink_targets([r.target_id for r in to_unlink
+                                       if r.target_id and not (r.source_id and r.linked)])
+        if not to_link:
+            return
+        pairs = [(r.source_id or "", r.target_id or "") for r in to_link]
+        try:
+            self.links.link_many(pairs)
+        except SfsyncError:
+            existing = self.links.targets_of([p[0] for p in pairs])
+            for r, (sid, tid) in zip(to_link, pairs, strict=True):
+                if existing.get(sid) == tid:
                     r.link_created = True
-                elif r.unlink:
-                    if r.source_id and r.linked:
-                        self.links.unlink_source(r.source_id)
-                    elif r.target_id:
-                        self.links.unlink_target(r.target_id)
-            except SfsyncError as exc:
-                r.fail(str(exc))
+                    continue
+                try:
+                    self.links.link(sid, tid)
+                    r.link_created = True
+                except SfsyncError as exc:
+                    r.fail(str(exc))
+            return
+        for r in to_link:
+            r.link_created = True
 
     def post_actions(self, records: Sequence[Record], recon_id: str | None) -> None:
         for r in records:

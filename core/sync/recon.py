@@ -23,12 +23,13 @@ from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping
 from core.sync.objectsets import ObjectSet, chunked
 from core.sync.operation import Record, SyncOperation
-from core.sync.run import ReconRun, ReconStage
+from core.sync.run import ReconRun, ReconStage, iso_now
 from core.sync.scripts import ScriptEngine
 from core.sync.transform import LINK_QUALIFIER, target_fields
 
 log = logging.getLogger(__name__)
 
+_UNAUDITED = frozenset({Action.NOREPORT, Action.ASYNC})
 EMPTY_SOURCE = "Cannot reconcile from an empty data source, unless allowEmptySourceSet is true."
 
 
@@ -68,6 +69,7 @@ class ReconEngine:
         self.target_read_fields = fields
         self.op = SyncOperation(mapping, self.scripts, source, target, self.links, target_fields=fields)
         self.remaining: set[str] = set()
+        self._audit_seq = 0
 
     # ---- the run ---------------------------------------------------------------------------------------
     def execute(self) -> ReconRun:
@@ -219,6 +221,7 @@ class ReconEngine:
     def _account(self, records: list[Record]) -> None:
         """IDM's ``ReconciliationStatistic``: per record processed/created counters and situations."""
         run = self.run
+        situations, actions = run.situations, run.actions
         for r in records:
             if r.phase == "source":
                 run.source_processed += 1
@@ -230,24 +233,37 @@ class ReconEngine:
                 run.links_processed += 1
             if r.link_created:
                 run.links_created += 1
-            run.count(r.situation, r.ok)
+            if r.situation is not None and r.situation in situations:
+                situations[r.situation] += 1
+            if r.ok:
+                run.success += 1
+            else:
+                run.failure += 1
             if r.action is not None:
-                run.actions[r.action.value] = run.actions.get(r.action.value, 0) + 1
+                actions[r.action] = actions.get(r.action, 0) + 1
 
     def _entries(self, records: list[Record]) -> list[dict[str, Any]]:
+        """Audit entries (IDM's recon event fields; absent rather than null)."""
         out = []
+        source_name, target_name = self.source.name, self.target.name
         for r in records:
-            if r.ok and r.action is not None and not r.action.audited:
+            action = r.action
+            if r.ok and action is not None and action in _UNAUDITED:
                 continue
-            entry: dict[str, Any] = {
-                "entryType": "entry", "reconciling": r.phase, "situation": str(r.situation) if r.situation else None,
-                "action": r.action.value if r.action else None, "status": "SUCCESS" if r.ok else "FAILURE",
-                "message": r.message or None, "linkQualifier": LINK_QUALIFIER,
-                "sourceObjectId": f"{self.source.name}/{r.source_id}" if r.source_id else None,
-                "targetObjectId": f"{self.target.name}/{r.target_id}" if r.target_id else None,
-            }
-            if not r.ok:
-                entry["exception"] = r.message
+            entry: dict[str, Any] = {"entryType": "entry", "reconciling": r.phase,
+                                     "status": "SUCCESS" if r.ok else "FAILURE", "linkQualifier": LINK_QUALIFIER}
+            if r.situation is not None:
+                entry["situation"] = str(r.situation)
+            if action is not None:
+                entry["action"] = str(action)
+            if r.message:
+                entry["message"] = r.message
+                if not r.ok:
+                    entry["exception"] = r.message
+            if r.source_id:
+                entry["sourceObjectId"] = f"{source_name}/{r.source_id}"
+            if r.target_id:
+                entry["targetObjectId"] = f"{target_name}/{r.target_id}"
             if r.ambiguous:
                 entry["ambiguousTargetObjectIds"] = ", ".join(r.ambiguous)
             out.append(entry)
@@ -257,10 +273,14 @@ class ReconEngine:
         if not entries:
             return
         base = {"reconId": self.run.id, "mapping": self.mapping.name, "reconAction": "recon",
-                "userId": "sfsync"}
+                "userId": "sfsync", "timestamp": iso_now()}
         if self.options.dry_run:
             base["dryRun"] = True
-        self.repo.audit.add_many([{**base, **e} for e in entries])
+        out = []
+        for e in entries:  # ids like IDM 7's: "<reconId>-<n>" (cheap, unique, ordered)
+            self._audit_seq += 1
+            out.append({"_id": f"{self.run.id}-{self._audit_seq}", **base, **e})
+        self.repo.audit.add_many(out)
 
     def _stage(self, stage: ReconStage) -> None:
         self.run.stage = stage

@@ -43,7 +43,7 @@ class ReconStage(Enum):
 
 def iso_now() -> str:
     """UTC, milliseconds, ``Z``: IDM's timestamp format."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(UTC).microsecond // 1000:03d}Z"
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass

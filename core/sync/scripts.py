@@ -99,12 +99,14 @@ def _read_script_file(file: Any, base_dir: Path | None, path: str, field_path: s
 _TRAILING = re.compile(r"[\s;]+$")
 
 
-def _function_text(spec: ScriptSpec, capture: tuple[str, ...], as_expression: bool) -> str:
+def _function_text(spec: ScriptSpec, capture: tuple[str, ...] | None, as_expression: bool) -> str:
     """The JS text of the compiled function.
 
     An IDM script's value is its last statement's completion value. Most scripts are one expression, which
     we compile as ``return (expr)`` (fast). Anything else runs through a direct ``eval`` of its text inside
     the function, which sees the same variables and yields the completion value (slower: re-parsed per call).
+    ``capture=None`` builds the batch form: one call runs the script for a list of variable sets and returns
+    ``[values, {index: error}]`` as JSON text, so a page of records costs one crossing into JS, not one per record.
     """
     declare_globals = "".join(f"var {k} = __g[{json.dumps(k)}];" for k in spec.globals if _is_ident(k))
     declare_vars = "var " + ",".join(f"{v} = __v.{v}" for v in SCRIPT_VARIABLES) + ";"
@@ -112,6 +114,12 @@ def _function_text(spec: ScriptSpec, capture: tuple[str, ...], as_expression: bo
         body = "var __r = (" + _TRAILING.sub("", spec.source) + "\n);"
     else:
         body = "var __r = eval(" + json.dumps(spec.source) + ");"
+    if capture is None:
+        return (f"(function(__g){{ {declare_globals} var __f = function(__v){{ {declare_vars}\n{body}\n"
+                f"return __r; }}; return function(__vs){{ var out = new Array(__vs.length);"
+                f" var errors = {{}}; for (var i = 0; i < __vs.length; i++) {{ try {{ var r = __f(__vs[i]);"
+                f" out[i] = r === undefined ? null : r; }} catch (e) {{ out[i] = null; errors[i] = String(e); }} }}"
+                f" return JSON.stringify([out, errors]); }}; }})")
     if capture:
         ret = "return [__r" + "".join(f", {c}" for c in capture) + "];"
     else:
@@ -131,7 +139,7 @@ class ScriptEngine:
                  memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
         self.time_limit = time_limit
         self.memory_limit = memory_limit
-        self._compiled: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._compiled: dict[tuple[int, tuple[str, ...] | None], Any] = {}
         self._scripts: dict[tuple[str, str], Script] = {}
         self._new_context()
 
@@ -156,7 +164,7 @@ class ScriptEngine:
         self._function(script, ())
         return script
 
-    def _function(self, script: Script, capture: tuple[str, ...]) -> Any:
+    def _function(self, script: Script, capture: tuple[str, ...] | None) -> Any:
         key = (script.key, capture)
         fn = self._compiled.get(key)
         if fn is not None:
@@ -193,6 +201,34 @@ class ScriptEngine:
         except quickjs.StackOverflow:
             raise ScriptError(script.spec.name, "stack overflow") from None
         return _to_python(result)
+
+
+    def call_many(self, script: Script, batch: list[dict[str, Any]]) -> list[tuple[bool, Any]]:
+        """Run ``script`` once per variable set in one crossing into JS: ``[(ok, value or error), ...]``.
+
+        A record's exception is that record's error. If the whole batch is stopped (time or memory limit),
+        the records run one by one, so only the guilty record fails.
+        """
+        if not batch:
+            return []
+        fn = self._function(script, None)
+        try:
+            arg = self._ctx.parse_json(json.dumps(batch, default=str))
+            values, errors = json.loads(fn(arg))
+        except (quickjs.JSException, quickjs.StackOverflow) as exc:
+            if "out of memory" in str(exc):
+                self._new_context()
+            results: list[tuple[bool, Any]] = []
+            for variables in batch:
+                try:
+                    results.append((True, self.call(script, variables)))
+                except ScriptError as err:
+                    results.append((False, err.detail))
+            return results
+        if not errors:
+            return [(True, v) for v in values]
+        return [(False, str(errors[str(i)]).splitlines()[0]) if str(i) in errors else (True, v)
+                for i, v in enumerate(values)]
 
 
 class Script:
@@ -238,6 +274,18 @@ class Script:
                 trimmed[name] = variables[name]
         out = self.engine.call(self, trimmed, capture)
         return out[0], dict(zip(capture, out[1:], strict=True))
+
+    def boolean_many(self, batch: list[dict[str, Any]]) -> list[bool | ScriptError]:
+        """:meth:`boolean` for a page of variable sets; a failing record's entry is its ScriptError."""
+        out: list[bool | ScriptError] = []
+        for ok, value in self.engine.call_many(self, [self.trim(v) for v in batch]):
+            if not ok:
+                out.append(ScriptError(self.spec.name, value))
+            elif not isinstance(value, bool):
+                out.append(ScriptError(self.spec.name, f"must return a boolean, returned {_js_type(value)}"))
+            else:
+                out.append(value)
+        return out
 
     def boolean(self, **variables: Any) -> bool:
         """For scripts IDM requires to return a boolean (validSource, validTarget, conditions)."""

@@ -20,7 +20,7 @@ LINK_QUALIFIER = "default"
 def apply_properties(mapping: Mapping, engine: ScriptEngine, source: dict[str, Any],
                      target: dict[str, Any] | None, *, old_source: dict[str, Any] | None = None) -> dict[str, Any]:
     """The target after mapping ``source`` onto a copy of ``target`` (``{}`` for a create)."""
-    out: dict[str, Any] = copy.deepcopy(target) if target else {}
+    out: dict[str, Any] = dict(target) if target else {}  # copy-on-write below: nested dicts copied in _set
     for prop in mapping.properties:
         if prop.condition is not None:
             variables = {"object": source, "source": source, "target": target, "oldSource": old_source,
@@ -32,11 +32,12 @@ def apply_properties(mapping: Mapping, engine: ScriptEngine, source: dict[str, A
         elif prop.source == "":
             value = source
         else:
-            value = resolve(source, tuple(p for p in prop.source.split("/") if p))
+            path = prop.source_path
+            value = source.get(path[0]) if len(path) == 1 else resolve(source, path)
         if prop.transform is not None:
             value = engine.script(prop.transform)(source=value, linkQualifier=LINK_QUALIFIER)
         if value is None and prop.has_default:
-            value = copy.deepcopy(prop.default)
+            value = prop.default if isinstance(prop.default, (str, int, float, bool)) else copy.deepcopy(prop.default)
         _set(out, prop.target_path, value)
     return out
 
@@ -44,9 +45,8 @@ def apply_properties(mapping: Mapping, engine: ScriptEngine, source: dict[str, A
 def _set(obj: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     for part in path[:-1]:
         nxt = obj.get(part)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            obj[part] = nxt
+        nxt = dict(nxt) if isinstance(nxt, dict) else {}  # never write into the caller's nested objects
+        obj[part] = nxt
         obj = nxt
     obj[path[-1]] = value
 

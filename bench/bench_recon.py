@@ -1,0 +1,295 @@
+"""Benchmark reconciliation against the local org (``sfsync demo-org`` in its own process).
+
+    python bench/bench_recon.py [--users 100000] [--outbound 10000] [--changes 100]
+
+Each measured step runs in its own subprocess (reaped with ``os.wait4``: its own peak RSS), timing itself
+from the call to its end (no interpreter start-up), and counting the org's API calls (``limits`` before and
+after). Steps, in this order on one org:
+
+- floor: the same SOQL the inbound run sends (same fields, same order, same 2,000-row pages), fetched with a
+  minimal httpx loop, parsed, and inserted into SQLite one transaction per page: the cost no engine can beat.
+- inbound: ``systemSalesforceUser_managedUser`` into an empty repository.
+- rerun: the same mapping again, nothing changed (all CONFIRMED, zero writes).
+- incremental: ``--changed`` after ``--changes`` users were edited in the org.
+- outbound: ``managedUser_systemSalesforceUser`` after ``--outbound`` managed users were changed, in an org of
+  ``--outbound`` users (system users included) already reconciled both ways, so the calls counted are the
+  changed users' cost: the target set read in 2,000-record pages plus composite writes of 200.
+
+Goals (issue 4, at 100,000 users): inbound <= 1.5x floor and <= 10 s; calls <= N/2000 + 3; rerun <= 0.7x
+inbound; incremental <= 1 s; outbound <= changed/200 + 5 calls; peak RSS <= 300 MB. Prints a table and one
+JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT))
+
+from common import emit, run_measured, table  # noqa: E402
+
+INBOUND = "systemSalesforceUser_managedUser"
+OUTBOUND = "managedUser_systemSalesforceUser"
+REDIRECT = "http://localhost:1717/OauthRedirect"
+VERSION = "v62.0"
+SYSTEM_USERS = 4  # the org's Automated Process, Integration, Security users and its admin
+
+
+# ---- the org ---------------------------------------------------------------------------------------------
+class OrgProcess:
+    """``sfsync demo-org`` in a subprocess; ``login()`` gets a refresh token through the auto-approved flow."""
+
+    def __init__(self, users: int, seed: int = 0) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "demo-org", "--users", str(users),
+                                      "--seed", str(seed), "--auto-approve"],
+                                     cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True)
+        self.info = json.loads(self.proc.stdout.readline())
+        self.url = self.info["url"]
+        self.client = httpx.Client(base_url=self.url, timeout=120)
+        self._access: str | None = None
+
+    def stop(self) -> None:
+        self.client.close()
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def login(self) -> str:
+        verifier = secrets.token_urlsafe(64)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        r = self.client.get("/services/oauth2/authorize", params={
+            "response_type": "code", "client_id": self.info["clientId"], "redirect_uri": REDIRECT,
+            "state": "bench", "code_challenge": challenge, "code_challenge_method": "S256",
+            "scope": "api refresh_token id"})
+        code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+        tokens = self.client.post("/services/oauth2/token", data={
+            "grant_type": "authorization_code", "code": code, "client_id": self.info["clientId"],
+            "client_secret": self.info["clientSecret"], "redirect_uri": REDIRECT, "code_verifier": verifier}).json()
+        self._access = tokens["access_token"]
+        return str(tokens["refresh_token"])
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._access}"}
+
+    def api_used(self) -> int:
+        """Daily API requests used so far (the ``limits`` call itself is counted, so subtract 1 per read)."""
+        r = self.client.get(f"/services/data/{VERSION}/limits", headers=self.headers).json()
+        daily = r["DailyApiRequests"]
+        return int(daily["Max"]) - int(daily["Remaining"])
+
+    def query_all(self, soql: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        page = self.client.get(f"/services/data/{VERSION}/query", params={"q": soql}, headers=self.headers).json()
+        out.extend(page["records"])
+        while not page["done"]:
+            page = self.client.get(page["nextRecordsUrl"], headers=self.headers).json()
+            out.extend(page["records"])
+        return out
+
+    def patch_users(self, changes: list[tuple[str, dict[str, Any]]]) -> None:
+        for start in range(0, len(changes), 200):
+            body = {"allOrNone": False, "records": [{"attributes": {"type": "User"}, "id": i, **c}
+                                                    for i, c in changes[start:start + 200]]}
+            r = self.client.patch(f"/services/data/{VERSION}/composite/sobjects", json=body, headers=self.headers)
+            r.raise_for_status()
+
+
+def make_project(root: Path, org: OrgProcess, refresh: str) -> Path:
+    from core.config.project import Project
+    from core.config.provisioner import ProvisionerConfig
+
+    (root / "conf").mkdir(parents=True)
+    for name in ("managed.json", "provisioner.openicf-salesforce.json", "sync.json"):
+        shutil.copy(ROOT / "conf" / name, root / "conf" / name)
+    project = Project(root)
+    config = ProvisionerConfig.load(project)
+    config.update_properties(loginUrl=org.info["loginUrl"], clientId=org.info["clientId"],
+                             clientSecret=org.info["clientSecret"], refreshToken=refresh, instanceUrl=org.url)
+    config.enabled = True
+    config.save(project)
+    return root
+
+
+# ---- steps (each in its own process) ---------------------------------------------------------------------
+def step_recon(project: str, mapping: str, changed: bool) -> None:
+    import asyncio
+
+    from core.config.project import Project
+    from core.sync.service import SyncService
+
+    import core.salesforce.connector  # noqa: F401 - module import is start-up, not the run
+
+    service = SyncService(Project(Path(project)))
+    t0 = time.perf_counter()
+    run = asyncio.run(service.reconcile(mapping, changed_only=changed))
+    seconds = time.perf_counter() - t0
+    service.close()
+    print(json.dumps({"seconds": seconds, "state": run["state"], "reason": run.get("failureReason"),
+                      "processed": run["progress"]["source"]["existing"]["processed"],
+                      "situations": {k: v for k, v in run["situationSummary"].items() if v},
+                      "actions": run.get("actionSummary"), "status": run["statusSummary"]}))
+
+
+def step_floor(url: str, token: str, soql: str, db: str) -> None:
+    """The floor: fetch every page, parse it, store each page's rows in one SQLite transaction."""
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE users (id TEXT PRIMARY KEY, data TEXT NOT NULL)")
+    rows = 0
+    with httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {token}"}) as client:
+        response = client.get(f"/services/data/{VERSION}/query", params={"q": soql})
+        while True:
+            page = response.json()
+            with conn:
+                conn.executemany("INSERT INTO users (id, data) VALUES (?, ?)",
+                                 [(r["Id"], json.dumps(r)) for r in page["records"]])
+            rows += len(page["records"])
+            if page["done"]:
+                break
+            response = client.get(page["nextRecordsUrl"])
+    conn.close()
+    print(json.dumps({"seconds": time.perf_counter() - t0, "processed": rows}))
+
+
+def run_step(args: list[str], org: OrgProcess) -> dict[str, Any]:
+    before = org.api_used()
+    child = run_measured([sys.executable, str(Path(__file__).resolve()), *args], timeout=1800,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    calls = org.api_used() - before - 1  # the second limits read counts itself
+    if child.exit_code != 0 or not child.results:
+        raise SystemExit(f"bench_recon: step {args[:2]} failed:\n{child.stderr[-3000:]}")
+    return {**child.results[-1], "calls": calls, "peak_rss_mb": child.peak_rss_mb, "cpu_s": child.cpu_s}
+
+
+def inbound_soql() -> str:
+    """The SOQL the inbound run sends: the fields its properties and validSource read, ordered by Id."""
+    from core.config.project import Project
+    from core.sync.mapping import SyncConfig
+    from core.sync.scripts import ScriptEngine
+
+    mapping = SyncConfig.load(Project(ROOT)).get(INBOUND)
+    fields = ["Id", *mapping.source_fields()]
+    if mapping.valid_source is not None:
+        uses = ScriptEngine().script(mapping.valid_source).uses.get("source") or ()
+        fields += [f for f in uses if f not in fields]
+    return f"SELECT {', '.join(fields)} FROM User ORDER BY Id"
+
+
+def change_managed(project: Path, n: int) -> None:
+    """Change ``n`` managed users directly in the repository (no implicit sync), as a bulk import would."""
+    from core.config.project import Project
+    from core.repo import Repository
+
+    with Repository.for_project(Project(project)) as repo:
+        ids = []
+        for object_id in repo.iter_ids():
+            ids.append(object_id)
+            if len(ids) >= n:
+                break
+        for start in range(0, len(ids), 2000):
+            chunk = repo.read_many(ids[start:start + 2000])
+            repo.update_many([(i, {**{k: v for k, v in o.items() if k[0] != "_"}, "sn": o["sn"] + " Jr"}, None)
+                              for i, o in chunk.items()])
+
+
+def orchestrate(users: int, outbound: int, changes: int) -> int:
+    results: dict[str, dict[str, Any]] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="bench-recon-"))
+    org = OrgProcess(users)
+    try:
+        refresh = org.login()
+        project = make_project(tmp / "project", org, refresh)
+        soql = inbound_soql()
+        results["floor"] = run_step(["--step", "floor", org.url, org._access or "", soql, str(tmp / "floor.db")], org)
+        results["inbound"] = run_step(["--step", "recon", str(project), INBOUND], org)
+        results["rerun"] = run_step(["--step", "recon", str(project), INBOUND], org)
+        people = [r for r in org.query_all("SELECT Id, LastName FROM User WHERE IsActive = true ORDER BY Id")
+                  if r["LastName"]][: changes]
+        org.patch_users([(r["Id"], {"LastName": r["LastName"] + " Changed"}) for r in people])
+        results["incremental"] = run_step(["--step", "recon", str(project), INBOUND, "--changed"], org)
+    finally:
+        org.stop()
+    org = OrgProcess(max(outbound - SYSTEM_USERS, 0), seed=1)  # an org of `outbound` users, system users included
+    try:
+        refresh = org.login()
+        project = make_project(tmp / "outbound", org, refresh)
+        run_step(["--step", "recon", str(project), INBOUND], org)
+        run_step(["--step", "recon", str(project), OUTBOUND], org)  # settles the mapping's defaults (Alias, locale…)
+        change_managed(project, outbound)
+        results["outbound"] = run_step(["--step", "recon", str(project), OUTBOUND], org)
+    finally:
+        org.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    floor, first = results["floor"]["seconds"], results["inbound"]["seconds"]
+    goals = {
+        "inbound_vs_floor": (first / floor, 1.5), "inbound_s": (first, 10.0),
+        "inbound_calls": (results["inbound"]["calls"], users / 2000 + 3),
+        "rerun_vs_inbound": (results["rerun"]["seconds"] / first, 0.7),
+        "incremental_s": (results["incremental"]["seconds"], 1.0),
+        "outbound_calls": (results["outbound"]["calls"], outbound / 200 + 5),
+        "inbound_peak_rss_mb": (results["inbound"]["peak_rss_mb"], 300.0),
+    }
+    rows = [[name, r["seconds"], r.get("processed"), r["calls"], r["peak_rss_mb"], r["cpu_s"],
+             " ".join(f"{k}={v}" for k, v in (r.get("situations") or {}).items())]
+            for name, r in results.items()]
+    print(f"users={users:,} outbound changed={outbound:,} incremental changes={changes}")
+    print(table(["step", "seconds", "records", "API calls", "peak RSS MB", "CPU s", "situations"], rows))
+    print()
+    print(table(["goal", "measured", "limit", "met"],
+                [[k, v, lim, v <= lim] for k, (v, lim) in goals.items()]))
+    emit("recon", users=users, outbound_users=outbound, changes=changes,
+         **{f"{k}_{m}": v for k, r in results.items() for m, v in r.items()
+            if m in ("seconds", "calls", "peak_rss_mb", "processed", "cpu_s")},
+         **{f"goal_{k}": v <= lim for k, (v, lim) in goals.items()})
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000, help="users in the org (default 100,000)")
+    parser.add_argument("--outbound", type=int, default=None,
+                        help="managed users changed before the outbound run (default min(10,000, users))")
+    parser.add_argument("--changes", type=int, default=100, help="org edits before the incremental run")
+    parser.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--changed", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        kind, *rest = args.step
+        if kind == "floor":
+            step_floor(*rest)
+        else:
+            step_recon(rest[0], rest[1], args.changed)
+        return 0
+    outbound = args.outbound if args.outbound is not None else min(10_000, args.users)
+    return orchestrate(args.users, outbound, min(args.changes, args.users))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
