@@ -139,10 +139,9 @@ def make_project(root: Path, org: OrgProcess, refresh: str) -> Path:
 def step_recon(project: str, mapping: str, changed: bool) -> None:
     import asyncio
 
+    import core.salesforce.connector  # noqa: F401 - module import is start-up, not the run
     from core.config.project import Project
     from core.sync.service import SyncService
-
-    import core.salesforce.connector  # noqa: F401 - module import is start-up, not the run
 
     service = SyncService(Project(Path(project)))
     t0 = time.perf_counter()
