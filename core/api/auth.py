@@ -22,8 +22,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.errors import UsageError
+
+if TYPE_CHECKING:
+    from core.config.project import Project
 
 DEFAULT_USERNAME = "openidm-admin"
 DEFAULT_PASSWORD = "openidm-admin"
@@ -190,14 +194,14 @@ class Throttle:
         return self._state.get(client, (0, 0.0))[0]
 
 
-def settings_credentials_loader(project: object) -> Callable[[], Credentials]:
+def settings_credentials_loader(project: Project) -> Callable[[], Credentials]:
     """Read the admin account from the project's ``sfsync.toml`` through ``core.config.settings``.
 
     Re-reads only when the file's mtime or size changes, so a request costs one ``stat``.
     """
     from core.config.settings import Settings
 
-    path = project.settings_path  # type: ignore[attr-defined]
+    path = project.settings_path
     cache: dict[str, object] = {}
 
     def load() -> Credentials:

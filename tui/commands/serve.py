@@ -11,8 +11,12 @@ import asyncio
 import getpass
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 from core.errors import SfsyncError, UsageError
+
+if TYPE_CHECKING:
+    from core.config.project import Project
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,7 +57,7 @@ def _read_password() -> str:
     return line[:-1] if line.endswith("\n") else line
 
 
-def set_password(project, username: str | None) -> int:  # type: ignore[no-untyped-def]
+def set_password(project: Project, username: str | None) -> int:
     from core.api.auth import DEFAULT_USERNAME, hash_password
     from core.config.settings import Settings
 
@@ -72,7 +76,7 @@ def set_password(project, username: str | None) -> int:  # type: ignore[no-untyp
     return 0
 
 
-def serve(project, host: str, port: int) -> int:  # type: ignore[no-untyped-def]
+def serve(project: Project, host: str, port: int) -> int:
     import uvicorn
 
     from core.api import create_app
