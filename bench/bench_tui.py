@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -111,13 +110,15 @@ async def users_figures(project: Any) -> dict[str, float]:
         table_ = app.screen.query_one(UsersTable)
         figures["users_total"] = table_.total
         box = app.screen.query_one("#users-filter", Input)
-        for name, text in (("filter_words_s", "grace hopper"), ("filter_idm_s", 'sn eq "Turing"'),
+        for name, text in (("filter_words_s", "grace user00"), ("filter_idm_s", 'sn eq "Turing"'),
                            ("filter_clear_s", "")):
             box.value = text
             start = time.perf_counter()
             app.screen.apply_filter(text)  # what Enter in the box calls
             await until(pilot, lambda: table_.loaded)
             figures[name] = time.perf_counter() - start
+            await until(pilot, lambda: table_.counted)
+            figures[name.replace("_s", "_counted_s")] = time.perf_counter() - start
         table_.focus()
         await pilot.pause()
         start = time.perf_counter()
@@ -217,8 +218,10 @@ def main() -> int:
     goals = [
         ("first screen after start", figures["first_screen_s"], "s", "<= 1.0"),
         (f"Users screen open ({figures['users_total']:,} users)", figures["users_open_s"], "s", "<= 0.3"),
-        ("filter: plain words", figures["filter_words_s"], "s", "<= 0.2"),
-        ("filter: IDM query filter", figures["filter_idm_s"], "s", "<= 0.2"),
+        ("filter: plain words (rows shown)", figures["filter_words_s"], "s", "<= 0.2"),
+        ("filter: plain words (exact count)", figures["filter_words_counted_s"], "s", ""),
+        ("filter: IDM query filter (rows shown)", figures["filter_idm_s"], "s", "<= 0.2"),
+        ("filter: IDM query filter (exact count)", figures["filter_idm_counted_s"], "s", ""),
         ("filter: cleared", figures["filter_clear_s"], "s", "<= 0.2"),
         ("jump to the last row", figures["jump_to_end_s"], "s", ""),
         ("recon headless", figures["recon_headless_s"], "s", ""),

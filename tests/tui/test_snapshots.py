@@ -27,7 +27,7 @@ async def settle(pilot) -> None:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         tables = pilot.app.screen.query(UsersTable)
-        if not tables or tables.first().loaded:
+        if not tables or (tables.first().loaded and tables.first().counted):
             break
     pilot.app.clear_notifications()
     await pilot.pause()

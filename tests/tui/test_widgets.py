@@ -51,7 +51,7 @@ async def wait_loaded(pilot, table: UsersTable) -> None:
     for _ in range(200):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        if table.loaded:
+        if table.loaded and table.counted:
             return
     raise AssertionError("table never loaded")
 

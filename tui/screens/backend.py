@@ -24,10 +24,12 @@ FILTER_WORDS = {"eq", "co", "sw", "gt", "ge", "lt", "le", "pr", "and", "or"}
 
 
 def words_to_filter(text: str) -> str:
-    """Plain words become an IDM filter: every word must occur in userName, givenName, sn or mail.
+    """Plain words become an IDM filter: each word must start userName, givenName, sn or mail.
 
-    Values are written as JSON strings, the quoting IDM's grammar uses, so quotes and backslashes in user
-    text can never break out of the literal.
+    A prefix (``sw``), as a directory search box works, because ``sw`` is an index range in the repository
+    while ``co`` scans every user (0.3-0.7 s at 100,000); ``co`` stays one IDM filter away. Values are written
+    as JSON strings, the quoting IDM's grammar uses, so quotes and backslashes in user text can never break
+    out of the literal.
     """
     words = text.split()
     if not words:
@@ -35,7 +37,7 @@ def words_to_filter(text: str) -> str:
     parts = []
     for word in words:
         literal = json.dumps(word, ensure_ascii=False)
-        parts.append("(" + " or ".join(f"{f} co {literal}" for f in SEARCH_FIELDS) + ")")
+        parts.append("(" + " or ".join(f"{f} sw {literal}" for f in SEARCH_FIELDS) + ")")
     return " and ".join(parts)
 
 

@@ -39,7 +39,7 @@ class UsersScreen(BaseScreen):
         with Horizontal(id="users-filter-row", classes="row"):
             yield Label("Filter", classes="field-label")
             yield Input(id="users-filter", compact=True,
-                        placeholder='words, or an IDM filter: mail sw "a" and accountStatus eq "active"')
+                        placeholder='name or email beginnings, or an IDM filter: mail co "acme"')
         yield Static("", id="users-status")
         yield UsersTable(id="users-table", link_of=link_state)
 
@@ -77,8 +77,9 @@ class UsersScreen(BaseScreen):
     def _query_changed(self, event: UsersTable.QueryChanged) -> None:
         sort = event.sort or "(none)"
         shown = getattr(self, "shown_filter", "all users")
+        count = f"{event.total:,}+" if self.query_one(UsersTable).provisional else f"{event.total:,}"
         self.query_one("#users-status", Static).update(Text.assemble(
-            (f"{event.total:,}", "bold"), " users  ", ("sort ", "dim"), sort, ("  filter ", "dim"), shown))
+            (count, "bold"), " users  ", ("sort ", "dim"), sort, ("  filter ", "dim"), shown))
 
     @on(UsersTable.RowSelected)
     def _open(self, event: UsersTable.RowSelected) -> None:

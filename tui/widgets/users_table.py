@@ -129,6 +129,8 @@ class UsersTable(ScrollView, can_focus=True):
         self._widths = [c.width for c in columns]
         self._width = sum(w + 1 for w in self._widths)
         self._counted = False
+        #: True while ``total`` is only the first page's length (the exact count is on its way)
+        self.provisional = False
 
     def on_mount(self) -> None:
         if self.source is not None and not self._counted:
@@ -187,6 +189,7 @@ class UsersTable(ScrollView, can_focus=True):
             return
         self.total = message.total
         self._counted = True
+        self.provisional = False
         self.cursor_row = min(self.cursor_row, max(0, self.total - 1))
         self.virtual_size = Size(self._width, self.total + 1)
         self.refresh()
@@ -202,6 +205,15 @@ class UsersTable(ScrollView, can_focus=True):
         self._pages[page] = message.rows
         while len(self._pages) > MAX_PAGES:
             self._pages.popitem(last=False)
+        if page == 0 and not self._counted:
+            # the first page is often in before the exact count (a filter that scans): show it now; a short
+            # first page is the exact total, a full one a provisional total the count will correct
+            short = len(message.rows) < PAGE_SIZE
+            self.total = len(message.rows)
+            self.provisional = not short
+            self._counted = short
+            self.virtual_size = Size(self._width, self.total + 1)
+            self.post_message(self.QueryChanged(self.total, self.query_filter, self.sort))
         self.refresh()
 
     def row(self, index: int) -> dict[str, Any] | None:
@@ -225,12 +237,15 @@ class UsersTable(ScrollView, can_focus=True):
 
     @property
     def loaded(self) -> bool:
-        """True once the count and the page under the cursor are in (tests and the benchmark wait on it)."""
-        if not self._counted:
-            return False
+        """True once the rows under the cursor are on screen (the total may still be provisional)."""
         if self.total == 0:
-            return True
+            return self._counted
         return (self.cursor_row // PAGE_SIZE) in self._pages
+
+    @property
+    def counted(self) -> bool:
+        """True once the exact total is known."""
+        return self._counted
 
     # ---- rendering ----------------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
