@@ -47,7 +47,7 @@ def _oauth_error(exc: OAuthError) -> Response:
     return json_response({"error": exc.error, "error_description": exc.description}, exc.status, _NO_STORE)
 
 
-def _redirect(uri: str, params: dict[str, str]) -> Response:
+def _redirect(uri: str, params: dict[str, str | None]) -> Response:
     sep = "&" if "?" in uri else "?"
     return RedirectResponse(uri + sep + urlencode({k: v for k, v in params.items() if v is not None}),
                             status_code=302)
@@ -145,13 +145,13 @@ async def token(request: Request) -> Response:
         if grant_type == "authorization_code":
             if secret is None and client.require_secret:
                 raise OAuthError("invalid_client", "invalid client credentials")
-            grant = auth.redeem_code(str(form.get("code", "")), client, form.get("redirect_uri"),
-                                     form.get("code_verifier"))
-            _require_active(st, grant.user_id)
-            scopes = grant.scope.split()
-            access, refresh = auth.issue(client, grant.user_id, grant.scope, ttl,
+            code = auth.redeem_code(str(form.get("code", "")), client, form.get("redirect_uri"),
+                                    form.get("code_verifier"))
+            _require_active(st, code.user_id)
+            scopes = code.scope.split()
+            access, refresh = auth.issue(client, code.user_id, code.scope, ttl,
                                          with_refresh="refresh_token" in scopes or "offline_access" in scopes)
-            return _token_response(request, client, grant.user_id, grant.scope, access, refresh)
+            return _token_response(request, client, code.user_id, code.scope, access, refresh)
         if grant_type == "refresh_token":
             access, refresh, grant = auth.use_refresh(str(form.get("refresh_token", "")), client, ttl)
             _require_active(st, grant.user_id)

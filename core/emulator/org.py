@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -111,7 +112,7 @@ class Org:
 
     def _seed_users(self, count: int, rng: random.Random) -> None:
         domain = f"{self.org_id[:15].lower()}.local"
-        system = [
+        system: list[tuple[dict[str, Any], str, str]] = [
             ({"FirstName": "Ada", "LastName": "Admin", "Username": f"admin@{domain}", "Email": "admin@example.com",
               "Alias": "aadmin", "CommunityNickname": "admin", "Title": "Salesforce Administrator",
               "Department": "IT"}, "System Administrator", "Standard"),
@@ -140,7 +141,7 @@ class Org:
         first_day = _SEED_BASE - timedelta(days=days)
         day_text = [(first_day + timedelta(days=d)).strftime("%Y-%m-%d") for d in range(days + 1)]
         minute_text = [f"T{m // 60:02d}:{m % 60:02d}:00.000+0000" for m in range(1440)]
-        template = [None] * len(USER.fields)
+        template: list[Any] = [None] * len(USER.fields)
         for name, value in (("EmailEncodingKey", "UTF-8"), ("UserType", "Standard"), ("CompanyName", self.name),
                             ("CreatedById", admin_id), ("LastModifiedById", admin_id)):
             template[U[name]] = value
@@ -172,7 +173,7 @@ class Org:
 
     def _seed_row(self, values: dict, profile_id: str, utype: str, created: str, modified: str,
                   by: str, width: int) -> None:
-        row = [None] * width
+        row: list[Any] = [None] * width
         uid = self._new_id(ids.USER_PREFIX)
         row[U["Id"]] = uid
         for key, value in values.items():
@@ -233,7 +234,7 @@ class Org:
             if not clean.get("CommunityNickname"):
                 clean["CommunityNickname"] = self._free_nickname(clean["Email"].split("@")[0])
             self._check_unique(clean, None)
-            row = [None] * len(USER.fields)
+            row: list[Any] = [None] * len(USER.fields)
             uid = self._new_id(ids.USER_PREFIX)
             stamp = now()
             row[U["Id"]] = uid
@@ -253,8 +254,8 @@ class Org:
     def update_user(self, user_id: str, values: dict, *, by: str | None = None) -> None:
         """Apply a PATCH under Salesforce's rules; stamps LastModifiedDate and SystemModstamp."""
         with self.lock:
-            uid = ids.normalize(user_id)
-            row = self.users.get(uid) if uid else None
+            uid = ids.normalize(user_id) or ""
+            row = self.users.get(uid)
             if row is None:
                 raise WriteError([ApiError(404, "NOT_FOUND", "The requested resource does not exist")])
             clean = check_user_write(values, creating=False, exists=self.exists)

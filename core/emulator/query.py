@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from . import ids, soql
 from .clock import format_dt, parse_dt
@@ -52,6 +53,7 @@ class Column:
         i = self.index
         if self.relationship is None:
             return lambda row: row[i]
+        assert self.target is not None
         ref, table = self.ref_index, tables[self.target.name]
 
         def get(row: list) -> object:
@@ -102,7 +104,7 @@ def _type_error(col: Column, lit: soql.Literal, expected: str) -> soql.SoqlError
 
 
 def _date_range(lit: soql.Literal) -> tuple[str, str]:
-    word, n = lit.value
+    word, n = cast(tuple[str, int | None], lit.value)   # a date constant's value is (word, n)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     day = timedelta(days=1)
     start, end = {
@@ -122,11 +124,11 @@ def _literal(col: Column, lit: soql.Literal) -> object:
     if kind == "text":
         if lit.kind != "string":
             raise _type_error(col, lit, "string")
-        return lit.value.replace("\x00", "").lower()
+        return str(lit.value).replace("\x00", "").lower()
     if kind == "id":
         if lit.kind != "string":
             raise _type_error(col, lit, "id")
-        value = ids.normalize(lit.value)
+        value = ids.normalize(str(lit.value))
         if value is None:
             raise soql.SoqlError("INVALID_QUERY_FILTER_OPERATOR", f"invalid ID field: {lit.value}", lit.pos)
         return value
@@ -153,7 +155,7 @@ def _like(pattern: str) -> Callable[[object], bool]:
         out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
         i += 1
     rx = re.compile("".join(out), re.IGNORECASE | re.DOTALL)
-    return lambda v: v is not None and rx.fullmatch(v) is not None
+    return lambda v: isinstance(v, str) and rx.fullmatch(v) is not None
 
 
 def compile_where(node, sobject: SObjectType, tables: dict[str, dict]) -> Callable[[list], bool]:
@@ -180,9 +182,9 @@ def compile_where(node, sobject: SObjectType, tables: dict[str, dict]) -> Callab
         if any(isinstance(v, tuple) for v in values):
             raise soql.SoqlError("MALFORMED_QUERY", "date literals are not supported in IN", node.path.pos)
         if op == "in":
-            return (lambda row: (v := get(row)) is not None and v.lower() in values) if low else \
+            return (lambda row: isinstance(v := get(row), str) and v.lower() in values) if low else \
                 (lambda row: get(row) in values)
-        return (lambda row: (v := get(row)) is None or v.lower() not in values) if low else \
+        return (lambda row: not isinstance(v := get(row), str) or v.lower() not in values) if low else \
             (lambda row: get(row) not in values)
     if op == "like":
         if kind not in ("text", "id"):
@@ -242,14 +244,16 @@ class Projection:
                 if col.relationship is None:
                     rec[col.field.name] = row[col.index]
                     continue
-                other = self.tables[col.target.name].get(row[col.ref_index])
+                target = col.target
+                assert target is not None
+                other = self.tables[target.name].get(row[col.ref_index])
                 if other is None:
                     rec[col.relationship] = None
                     continue
                 nested = rec.get(col.relationship)
                 if nested is None:
                     nested = rec[col.relationship] = {"attributes": {
-                        "type": col.target.name, "url": f"{base}{col.target.name}/{other[0]}"}}
+                        "type": target.name, "url": f"{base}{target.name}/{other[0]}"}}
                 nested[col.field.name] = other[col.index]
             out.append(rec)
         return out

@@ -166,7 +166,7 @@ def _restore(org: Org, uid: str, old: list | None) -> None:
         org.by_nickname.pop(current[U["CommunityNickname"]].lower(), None)
     if old is None:
         org.users.pop(uid, None)
-    else:
+    elif current is not None:
         current[:] = old
         org.by_username[old[U["Username"]]] = uid
         org.by_nickname[old[U["CommunityNickname"]].lower()] = uid

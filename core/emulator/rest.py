@@ -170,7 +170,8 @@ async def _dispatch(request: Request, st: EmulatorState, version: str, rest: str
                 org.update_user(record_id, body, by=user_id)
                 return Response(status_code=204)
             if method == "DELETE":
-                if ids.normalize(record_id) is None or not org.exists(sobject.name, ids.normalize(record_id)):
+                normal = ids.normalize(record_id)
+                if normal is None or not org.exists(sobject.name, normal):
                     raise not_found()
                 raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", "entity type cannot be deleted")
             return _method_not_allowed(request, "GET,PATCH,HEAD")
@@ -180,18 +181,20 @@ async def _dispatch(request: Request, st: EmulatorState, version: str, rest: str
             sobject = SOBJECTS.get(parts[2].lower())
             if sobject is None:
                 raise not_found()
+            id_list: list
+            field_names: list
             if method == "GET":
                 q = request.query_params
                 id_list = [x for x in q.get("ids", "").split(",") if x]
-                fields = [x for x in q.get("fields", "").split(",") if x]
+                field_names = [x for x in q.get("fields", "").split(",") if x]
             elif method == "POST":
                 body = await _body(request)
                 if not isinstance(body, dict):
                     raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
-                id_list, fields = body.get("ids") or [], body.get("fields") or []
+                id_list, field_names = body.get("ids") or [], body.get("fields") or []
             else:
                 return _method_not_allowed(request, "GET,POST,HEAD")
-            return json_response(retrieve_many(org, sobject, id_list, fields, version))
+            return json_response(retrieve_many(org, sobject, id_list, field_names, version))
         if len(parts) != 2:
             raise not_found()
         if method == "DELETE":

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from . import ids
 from .errors import ApiError, WriteError
-from .schema import USER, SObjectType
+from .schema import USER, Field, SObjectType
 
 # Salesforce's own order in "Required fields are missing: [...]" for User.
 REQUIRED_ORDER = ("Username", "LastName", "Email", "Alias", "TimeZoneSidKey", "LocaleSidKey",
@@ -23,6 +23,13 @@ _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z
 
 def is_email(value: str) -> bool:
     return bool(_EMAIL_RE.match(value)) and ".." not in value and len(value) <= 128
+
+
+def _field(sobject: SObjectType, name: str) -> Field:
+    f = sobject.field(name)
+    if f is None:  # pragma: no cover - names come from the schema itself
+        raise KeyError(name)
+    return f
 
 
 def _fail(errors: list[ApiError]) -> None:
@@ -91,14 +98,14 @@ def check_user_write(values: dict, *, creating: bool, exists: Callable[[str, str
                                    f"Required fields are missing: [{', '.join(missing)}]", missing)])
 
     for name, value in out.items():
-        f = sobject.field(name)
+        f = _field(sobject, name)
         if isinstance(value, str) and f.length and len(value) > f.length:
             errors.append(ApiError(400, "STRING_TOO_LONG",
                                    f"{f.label}: data value too large: {value} (max length={f.length})", [name]))
     _fail(errors)
 
     for name, value in out.items():
-        f = sobject.field(name)
+        f = _field(sobject, name)
         if f.picklist is not None and value is not None and value not in f.picklist:
             errors.append(ApiError(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                                    f"{f.label}: bad value for restricted picklist field: {value}", [name]))
@@ -119,7 +126,7 @@ def check_user_write(values: dict, *, creating: bool, exists: Callable[[str, str
         value = out.get(name)
         if value is None:
             continue
-        f = sobject.field(name)
+        f = _field(sobject, name)
         normal = ids.normalize(value)
         if normal is None:
             errors.append(ApiError(400, "MALFORMED_ID", f"{f.label}: id value of incorrect type: {value}", [name]))

@@ -64,13 +64,12 @@ class OrgServer:
             return
         sock = bind(self.host, self.port)
         self.port = sock.getsockname()[1]
-        kwargs = {}
-        if self.tls is not None:
-            kwargs = {"ssl_certfile": str(self.tls.cert_file), "ssl_keyfile": str(self.tls.key_file)}
+        tls = self.tls
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=2, **kwargs)
-        server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
+                                timeout_graceful_shutdown=2,
+                                ssl_certfile=str(tls.cert_file) if tls else None,
+                                ssl_keyfile=str(tls.key_file) if tls else None)
+        server = uvicorn.Server(config)   # not the main thread: uvicorn leaves signal handlers alone
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="local-org", daemon=True)
         self._server, self._thread, self._sock = server, thread, sock
         thread.start()
@@ -85,6 +84,7 @@ class OrgServer:
         if self._server is None:
             return
         self._server.should_exit = True
+        self._server.force_exit = True      # like a killed org: open connections are dropped, not drained
         if self._thread is not None:
             self._thread.join(timeout)
         self._sock.close()
@@ -166,11 +166,10 @@ def serve(*, host: str = "127.0.0.1", port: int = 0, users: int = 250, seed: int
         line["caFile"] = str(files.ca_file)
     out.write(json.dumps(line) + "\n")
     out.flush()
-    kwargs = {}
-    if files is not None:
-        kwargs = {"ssl_certfile": str(files.cert_file), "ssl_keyfile": str(files.key_file)}
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=2, **kwargs)
+                            timeout_graceful_shutdown=2,
+                            ssl_certfile=str(files.cert_file) if files else None,
+                            ssl_keyfile=str(files.key_file) if files else None)
     persister = Persister(org, data) if data is not None else None
     try:
         uvicorn.Server(config).run(sockets=[sock])

@@ -74,7 +74,7 @@ def tokenize(text: str) -> list[Token]:
         m = _TOKEN_RE.match(text, pos)
         if m is None:
             raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{text[pos]}'", pos)
-        kind = m.lastgroup
+        kind = m.lastgroup or ""
         if kind == "string":
             value, pos2 = _read_string(text, pos)
             out.append(Token("string", value, pos))

@@ -24,7 +24,7 @@ def test_live_org_serves_the_api_and_survives_a_restart(live_org):
 
 def test_outage_brings_the_org_back_after_the_delay(live_org):
     headers = {"Authorization": f"Bearer {live_org.token()}"}
-    timer = live_org.outage(0.2)
+    timer = live_org.outage(1.0)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{live_org.url}{V}/limits", headers=headers)
     timer.join(5)
