@@ -27,7 +27,7 @@ from core.sync.situations import (
     source_situation,
     target_situation,
 )
-from core.sync.transform import LINK_QUALIFIER, apply_properties, changed_fields
+from core.sync.transform import LINK_QUALIFIER, apply_properties, changed_fields, simple_changes, simple_plan
 
 
 @dataclass(slots=True)
@@ -78,6 +78,7 @@ class SyncOperation:
         self.links = links
         self.target_fields = list(target_fields) if target_fields else None
         self.skip_correlation = False
+        self._simple = simple_plan(mapping)
 
     # ---- qualification ---------------------------------------------------------------------------------
     def qualify(self, records: Sequence[Record]) -> None:
@@ -210,9 +211,12 @@ class SyncOperation:
             assert r.correlated is not None
             cand = r.correlated[0]
             owner = owners.get(cand["_id"])
-            r.target, r.target_id = cand, cand["_id"]
             if owner is not None and owner != r.source_id:
+                if not r.qualifies:  # never act on another source's target for a source that does not qualify
+                    r.correlated = []
+                    continue
                 r.situation = Situation.FOUND_ALREADY_LINKED
+            r.target, r.target_id = cand, cand["_id"]
 
     # ---- situation and action --------------------------------------------------------------------------
     def decide(self, records: Sequence[Record]) -> None:
@@ -280,7 +284,10 @@ class SyncOperation:
             if r.target is None or r.source is None:
                 raise SfsyncError(f"{action.value}: no target object to {action.value.lower()}")
             r.link_after = not r.linked
-            if action == Action.UPDATE:
+            if action == Action.UPDATE and self._simple is not None and m.on_update is None:
+                r.changes = simple_changes(self._simple, r.source, r.target)  # the common case, fast
+                r.new_target = {**r.target, **r.changes} if r.changes else r.target
+            elif action == Action.UPDATE:
                 new = apply_properties(m, self.scripts, r.source, r.target, old_source=r.old_source)
                 if m.on_update is not None:
                     _, out = self.scripts.script(m.on_update).call_capturing(

@@ -253,9 +253,9 @@ class ReconEngine:
             entry: dict[str, Any] = {"entryType": "entry", "reconciling": r.phase,
                                      "status": "SUCCESS" if r.ok else "FAILURE", "linkQualifier": LINK_QUALIFIER}
             if r.situation is not None:
-                entry["situation"] = str(r.situation)
+                entry["situation"] = r.situation  # a StrEnum: JSON writes its value
             if action is not None:
-                entry["action"] = str(action)
+                entry["action"] = action
             if r.message:
                 entry["message"] = r.message
                 if not r.ok:

@@ -42,6 +42,38 @@ def apply_properties(mapping: Mapping, engine: ScriptEngine, source: dict[str, A
     return out
 
 
+def simple_plan(mapping: Mapping) -> list[tuple[str | None, str, bool, Any]] | None:
+    """``[(source attribute or None, target attribute, has default, default)]`` when every property is a plain
+    top-level copy or a constant default (no transform, no condition): then mapping a record is a tight loop
+    (see :func:`simple_changes`); None otherwise."""
+    plan: list[tuple[str | None, str, bool, Any]] = []
+    for prop in mapping.properties:
+        if prop.transform is not None or prop.condition is not None or len(prop.target_path) != 1:
+            return None
+        if prop.source is None:
+            plan.append((None, prop.target_path[0], prop.has_default, prop.default))
+        elif len(prop.source_path) == 1:
+            plan.append((prop.source_path[0], prop.target_path[0], prop.has_default, prop.default))
+        else:
+            return None
+        if prop.has_default and not isinstance(prop.default, (str, int, float, bool, type(None))):
+            return None
+    return plan
+
+
+def simple_changes(plan: list[tuple[str | None, str, bool, Any]], source: dict[str, Any],
+                   target: dict[str, Any]) -> dict[str, Any]:
+    """What :func:`apply_properties` then :func:`changed_fields` give, for a :func:`simple_plan` mapping."""
+    changes: dict[str, Any] = {}
+    for src, tgt, has_default, default in plan:
+        value = source.get(src) if src is not None else None
+        if value is None and has_default:
+            value = default
+        if target.get(tgt) != value:
+            changes[tgt] = value
+    return changes
+
+
 def _set(obj: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     for part in path[:-1]:
         nxt = obj.get(part)
