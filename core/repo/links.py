@@ -117,13 +117,13 @@ class Links:
 
     def iter_links(self, link_type: str, batch: int = 10_000) -> Iterator[Link]:
         """Every link of a type (all qualifiers), in batches so no long read transaction is held."""
-        last = ""
+        last = 0
         conn = self.db.conn()
         while True:
-            rows = conn.execute(f"SELECT {_COLS} FROM links WHERE link_type = ? AND id > ? ORDER BY id LIMIT ?",
-                                (link_type, last, batch)).fetchall()
+            rows = conn.execute(f"SELECT seq, {_COLS} FROM links WHERE seq > ? AND link_type = ? ORDER BY seq LIMIT ?",
+                                (last, link_type, batch)).fetchall()
             for row in rows:
-                yield _link(row)
+                yield _link(row[1:])
             if len(rows) < batch:
                 return
             last = rows[-1][0]

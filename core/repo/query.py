@@ -7,8 +7,9 @@ The answer is IDM's query result object::
 
 ``pagedResultsCookie`` is opaque (base64url JSON of the last row's sort values and ``_id``): the next page
 continues after that row (keyset paging), so rows inserted meanwhile never shift or repeat a page, and a
-page deep into 100,000 rows costs what the first page costs. ``_id`` is always the last sort key, so the
-order is total.
+page deep into 100,000 rows costs what the first page costs. The row's ``seq`` (its INTEGER PRIMARY KEY,
+stable, in insertion order) is always the last sort key, so the order is total; it is also what every index
+on a rowid table ends with, so an index ``(f_sn)`` serves ``ORDER BY f_sn, seq`` without sorting.
 """
 
 from __future__ import annotations
@@ -170,23 +171,23 @@ def parse_sort_keys(keys: tuple[str, ...]) -> list[_SortKey]:
     return out
 
 
-def _encode_cookie(values: list[Any], last_id: str, sort_text: str) -> str:
-    raw = json.dumps({"v": values, "id": last_id, "s": sort_text}, separators=(",", ":"), ensure_ascii=False)
+def _encode_cookie(values: list[Any], last_seq: int, sort_text: str) -> str:
+    raw = json.dumps({"v": values, "seq": last_seq, "s": sort_text}, separators=(",", ":"), ensure_ascii=False)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cookie(cookie: str, sort_text: str, n_keys: int) -> tuple[list[Any], str]:
+def _decode_cookie(cookie: str, sort_text: str, n_keys: int) -> tuple[list[Any], int]:
     bad = ValidationError([FieldError("_pagedResultsCookie", "not a cookie this query returned")],
                           resource="query")
     try:
         data = json.loads(base64.urlsafe_b64decode(cookie + "=" * (-len(cookie) % 4)))
-        values, last_id, sorted_by = data["v"], data["id"], data["s"]
+        values, last_seq, sorted_by = data["v"], data["seq"], data["s"]
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise bad from None
     if sorted_by != sort_text or not isinstance(values, list) or len(values) != n_keys \
-            or not isinstance(last_id, str):
+            or not isinstance(last_seq, int) or isinstance(last_seq, bool):
         raise bad
-    return values, last_id
+    return values, last_seq
 
 
 class _Sql:
@@ -211,11 +212,11 @@ class _Sql:
 Segment = tuple[str, list[Any]]
 
 
-def _after(coll: Collection, keys: list[_SortKey], values: list[Any], last_id: str) -> list[Segment]:
-    """The rows strictly after ``(values, last_id)`` in ORDER BY order, as conditions run one after another.
+def _after(coll: Collection, keys: list[_SortKey], values: list[Any], last_seq: int) -> list[Segment]:
+    """The rows strictly after ``(values, last_seq)`` in ORDER BY order, as conditions run one after another.
 
     With one sort key the answer is split where NULLs sit (first in ASC, last in DESC), so each segment is a
-    plain index range (``(f_sn, id) < (?, ?)``) that SQLite walks in order without sorting; more keys
+    plain index range (``(f_sn, seq) < (?, ?)``) that SQLite walks in order without sorting; more keys
     need an OR chain, which SQLite sorts.
     """
     if len(keys) == 1:
@@ -223,13 +224,13 @@ def _after(coll: Collection, keys: list[_SortKey], values: list[Any], last_id: s
         sql = _Sql(coll)
         e = sql.expr(key.pointer)
         if v is None and not key.descending:  # within the leading NULLs, then every non-NULL
-            first = f"{e} IS NULL AND id > {sql.bind(last_id)}"
+            first = f"{e} IS NULL AND seq > {sql.bind(last_seq)}"
             rest = _Sql(coll)
             return [(first, sql.params), (f"{rest.expr(key.pointer)} IS NOT NULL", rest.params)]
         if v is None:  # DESC: within the trailing NULLs
-            return [(f"{e} IS NULL AND id < {sql.bind(last_id)}", sql.params)]
+            return [(f"{e} IS NULL AND seq < {sql.bind(last_seq)}", sql.params)]
         op = "<" if key.descending else ">"
-        segments = [(f"({e}, id) {op} ({sql.bind(v)}, {sql.bind(last_id)})", sql.params)]
+        segments = [(f"({e}, seq) {op} ({sql.bind(v)}, {sql.bind(last_seq)})", sql.params)]
         if key.descending:
             nulls = _Sql(coll)
             segments.append((f"{nulls.expr(key.pointer)} IS NULL", nulls.params))
@@ -248,12 +249,12 @@ def _after(coll: Collection, keys: list[_SortKey], values: list[Any], last_id: s
                 e = sql.expr(key.pointer)
                 parts.append(f"{e} IS NOT NULL" if v is None else f"{e} > {sql.bind(v)}")
             elif v is None:
-                parts.append("0")  # DESC puts NULLs last: nothing sorts after a NULL but its id ties
+                parts.append("0")  # DESC puts NULLs last: nothing sorts after a NULL but its seq ties
             else:
                 less = f"{sql.expr(key.pointer)} < {sql.bind(v)}"
                 parts.append(f"({less} OR {sql.expr(key.pointer)} IS NULL)")
         else:
-            parts.append(f"id {'<' if id_desc else '>'} {sql.bind(last_id)}")
+            parts.append(f"seq {'<' if id_desc else '>'} {sql.bind(last_seq)}")
         terms.append("(" + " AND ".join(parts) + ")")
     return [("(" + " OR ".join(terms) + ")", sql.params)]
 
@@ -277,20 +278,20 @@ def run_query(conn: sqlite3.Connection, coll: Collection, request: QueryRequest,
 
     segments: list[Segment] = [("1", [])]
     if request.paged_results_cookie:
-        values, last_id = _decode_cookie(request.paged_results_cookie, sort_text, len(keys))
-        segments = _after(coll, keys, values, last_id)
+        values, last_seq = _decode_cookie(request.paged_results_cookie, sort_text, len(keys))
+        segments = _after(coll, keys, values, last_seq)
 
     wants_data = whole or any(p[0] not in ("_id", "_rev") for p in pointers)
     selected = coll.select_columns if wants_data else ("id, rev" if coll.has_rev else "id")
     key_sql = _Sql(coll)  # the sort expressions: selected (for the cookie) and ordered by
     key_exprs = [key_sql.expr(k.pointer) for k in keys]
     order = [f"{e} {'DESC' if k.descending else 'ASC'}" for e, k in zip(key_exprs, keys, strict=True)]
-    order.append(f"id {'DESC' if keys and keys[0].descending else 'ASC'}")
+    order.append(f"seq {'DESC' if keys and keys[0].descending else 'ASC'}")
 
     wanted = request.page_size + 1 if request.page_size else None
     rows: list[Any] = []
     for seg_sql, seg_params in segments:
-        text = (f"SELECT {', '.join([selected, *key_exprs])} FROM {coll.table} "
+        text = (f"SELECT {', '.join([selected, *key_exprs, 'seq'])} FROM {coll.table} "
                 f"WHERE ({base_sql}) AND {seg_sql} ORDER BY {', '.join(order)}")
         args = [*key_sql.params, *base_params, *seg_params, *key_sql.params]
         if wanted is not None:
@@ -318,7 +319,7 @@ def run_query(conn: sqlite3.Connection, coll: Collection, request: QueryRequest,
     cookie = None
     if more and rows:
         last = rows[-1]
-        cookie = _encode_cookie(list(last[n_obj_cols:]), last[0], sort_text)
+        cookie = _encode_cookie(list(last[n_obj_cols:-1]), last[-1], sort_text)
 
     total = -1
     if request.total_paged_results_policy != "NONE":

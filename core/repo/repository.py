@@ -66,6 +66,15 @@ class Repository:
         """Re-entrant: nested blocks join the outermost, which commits (or rolls back on an exception)."""
         return self.db.transaction()
 
+    def optimize(self) -> None:
+        """After bulk changes (a reconciliation): refresh planner statistics and fold the WAL into the file."""
+        for store in self._managed.values():
+            store.analyze()
+        conn = self.db.conn()
+        conn.execute("PRAGMA analysis_limit = 0")
+        conn.execute("ANALYZE links")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def managed(self, resource: str) -> ManagedObjects:
         """The store of ``managed/<resource>``; ``user`` is validated by the schema given to ``open``."""
         if resource not in self._managed:
