@@ -1,0 +1,61 @@
+"""Readers never wait on a reconciliation, and a server shutting down cancels the runs it started.
+
+The org answers every data call only after ``latency_ms``, so the run is certainly ACTIVE for that long;
+reads of the repository must all be answered inside that window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from core.api import create_app
+from core.api.backend import Backend
+from tests.api.conftest import log_in_to
+
+ADMIN = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin"}
+RECON = "/openidm/recon?_action=recon&mapping=systemSalesforceUser_managedUser"
+
+
+@pytest.fixture
+def slow_org_api(sample_project, live_org_factory, asgi_client, request):
+    org = live_org_factory(users=20, latency_ms=request.param)
+    project = log_in_to(sample_project, org.org, org.url)
+    backend = Backend(project)
+    client = asgi_client(create_app(project, services=backend), headers=ADMIN)
+    yield client, backend
+    backend.sync.close()
+
+
+@pytest.mark.parametrize("slow_org_api", [1000], indirect=True)
+async def test_fifty_concurrent_reads_are_answered_while_a_recon_is_active(slow_org_api):
+    client, backend = slow_org_api
+    async with client:
+        users = backend.sync.repo.create_many([{"userName": f"r{i}", "givenName": "R", "sn": "Reader",
+                                                "mail": f"r{i}@r.example"} for i in range(17)])
+        started = (await client.post(RECON)).json()
+        assert started["state"] == "ACTIVE"
+        run_url = f"/openidm/recon/{started['_id']}"
+        reads = [client.get(run_url), client.get("/openidm/recon"),
+                 client.get("/openidm/audit/recon", params={"_queryFilter": f'/reconId eq "{started["_id"]}"'})]
+        reads += [client.get(f"/openidm/managed/user/{u['_id']}") for u in users]
+        reads += [client.get("/openidm/managed/user?_queryFilter=true&_pageSize=5")] * 30
+        answers = await asyncio.gather(*reads)
+        assert [a.status_code for a in answers] == [200] * len(reads)
+        still = (await client.get(run_url)).json()
+        assert still["state"] == "ACTIVE", "the reads waited for the recon to end"
+        assert (await client.post(run_url + "?_action=cancel")).status_code == 200
+        final = await asyncio.wrap_future(backend._recons[started["_id"]].done)
+        assert final["state"] == "CANCELED"
+
+
+@pytest.mark.parametrize("slow_org_api", [800], indirect=True)
+async def test_shutting_the_server_down_cancels_the_runs_it_started(slow_org_api):
+    client, backend = slow_org_api
+    async with client:
+        started = (await client.post(RECON)).json()
+        assert started["state"] == "ACTIVE"
+        recon = backend._recons[started["_id"]]
+        await backend.aclose()
+        assert recon.done.result()["state"] == "CANCELED"
