@@ -25,6 +25,7 @@ from core.api.backend import Backend
 from core.api.errors import ApiError, error_body, handle_api_error, handle_http_exception
 from core.api.openapi import build_openapi
 from core.api.routes import ROUTES, json_response
+from core.errors import SfsyncError
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -49,9 +50,15 @@ class AuthMiddleware:
             return
         client = (scope.get("client") or ("unknown", 0))[0]
         await self.throttle.wait_turn(client)
-        ok = self.authenticator.cached(username, password)
-        if ok is None:  # scrypt takes tens of milliseconds: keep it off the event loop
-            ok = await run_in_threadpool(self.authenticator.verify, username, password)
+        try:
+            ok = self.authenticator.cached(username, password)
+            if ok is None:  # scrypt takes tens of milliseconds: keep it off the event loop
+                ok = await run_in_threadpool(self.authenticator.verify, username, password)
+        except SfsyncError as exc:  # e.g. sfsync.toml broken while serving: say so, in IDM's shape
+            body = json.dumps(error_body(500, str(exc))).encode()
+            await Response(body, status_code=500, media_type="application/json; charset=utf-8")(
+                scope, receive, send)
+            return
         if not ok:
             self.throttle.failed(client)
             await self._deny(scope, receive, send)

@@ -120,3 +120,12 @@ def test_unconfigured_credentials_never_accept_defaults_off_loopback():
 
     auth = Authenticator(lambda: Credentials(None, None), bind_host="10.0.0.5")
     assert auth.verify("openidm-admin", "openidm-admin") is False
+
+
+async def test_a_settings_file_broken_while_serving_is_a_500_naming_it(sample_project, asgi_client):
+    app = create_app(sample_project)
+    sample_project.settings_path.write_text("admin_password_hash = \n")
+    async with asgi_client(app, headers=ADMIN) as client:
+        response = await client.get("/openapi.json")
+    assert response.status_code == 500
+    assert response.json()["code"] == 500 and "sfsync.toml" in response.json()["message"]
