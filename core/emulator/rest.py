@@ -23,6 +23,7 @@ from .records import collections, deleted, describe_global, get_record, limits, 
 from .schema import SOBJECTS
 from .state import LATEST_VERSION, OLDEST_VERSION, RETIRED_FROM, EmulatorState, json_response, versions
 
+MAX_URI = 16_384          # Salesforce refuses longer request URIs (HTTP 414)
 _VERSION_RE = re.compile(r"^/v(\d+)\.(\d)(/.*)?$")
 _LOCATOR_RE = re.compile(r"^/(?:query|queryAll)/([A-Za-z0-9]+)-(\d+)/?$")
 
@@ -41,6 +42,10 @@ async def data_api(request: Request) -> Response:
             return json_response([{"message": "Server is temporarily unavailable. Please try again later.",
                                    "errorCode": "SERVER_UNAVAILABLE"}], 503, {"Retry-After": "1"})
         return json_response([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}], 403)
+    raw_uri = request.scope.get("raw_path", b"") + b"?" + request.scope.get("query_string", b"")
+    if len(raw_uri) > MAX_URI:
+        return _errors([ApiError(414, "URI_TOO_LONG", f"The request URI is longer than {MAX_URI} bytes; send "
+                                                      "long queries in smaller parts")])
     if path in ("", "/"):
         if request.method != "GET":
             return _method_not_allowed(request, "GET,HEAD")

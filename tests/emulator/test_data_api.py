@@ -210,3 +210,14 @@ def test_bad_fault_settings_are_refused():
         create_app(org, error_rate=1.5)
     with pytest.raises(ValueError, match="token_ttl"):
         create_app(org, token_ttl=0)
+
+
+async def test_overlong_uris_and_queries_are_refused_as_salesforce_does(api):
+    names = ", ".join(f"'user{i:05d}.with.a.rather.long.name@example.com'" for i in range(400))
+    r = await api.client.get(f"{V}/query", params={"q": f"SELECT Id FROM User WHERE Username IN ({names})"},
+                             headers=api.auth)
+    assert r.status_code == 414 and r.json()[0]["errorCode"] == "URI_TOO_LONG"
+    half = ", ".join(f"'user{i:05d}.with.a.rather.long.name@example.com'" for i in range(200))
+    r = await api.client.get(f"{V}/query", params={"q": f"SELECT Id FROM User WHERE Username IN ({half})"},
+                             headers=api.auth)
+    assert r.status_code == 200
