@@ -70,6 +70,8 @@ class ReconEngine:
         self.op = SyncOperation(mapping, self.scripts, source, target, self.links, target_fields=fields)
         self.remaining: set[str] = set()
         self._audit_seq = 0
+        self._cancel_requested = False
+        self._last_saved: dict[str, Any] | None = None
 
     # ---- the run ---------------------------------------------------------------------------------------
     def execute(self) -> ReconRun:
@@ -139,7 +141,7 @@ class ReconEngine:
 
     def _cancelled(self) -> bool:
         cancel = self.options.cancel
-        if cancel is not None and cancel.is_set():
+        if self._cancel_requested or (cancel is not None and cancel.is_set()):
             self._stage(ReconStage.ACTIVE_CANCELING)
             self.run.finish(ReconStage.COMPLETED_CANCELED)
             self._summary()
@@ -200,7 +202,8 @@ class ReconEngine:
             op.post_actions(records, self.run.id)
             self._account(records)
             self._audit(self._entries(records), commit=False)
-            self._save()
+            self._save(notify=False)
+        self._notify()
         if self.options.on_page is not None:
             self.options.on_page(self.run)
 
@@ -286,11 +289,23 @@ class ReconEngine:
         self.run.stage = stage
         self._save()
 
-    def _save(self) -> None:
+    def _save(self, notify: bool = True) -> None:
+        """Persist the run object; a cancel asked by another process (REST, TUI) is read here, at each page."""
         data = self.run.to_dict()
-        self.repo.runs.update(data)
-        if self.options.on_progress is not None:
-            self.options.on_progress(data)
+        with self.repo.transaction():
+            stored = self.repo.runs.get(self.run.id)
+            if stored and stored.get("cancelRequested"):
+                self._cancel_requested = True
+                data["cancelRequested"] = True
+            self.repo.runs.update(data)
+        self._last_saved = data
+        if notify:
+            self._notify()
+
+    def _notify(self) -> None:
+        """Progress to the front end, always after the commit (a callback may touch the repository)."""
+        if self.options.on_progress is not None and self._last_saved is not None:
+            self.options.on_progress(self._last_saved)
 
     def _summary(self) -> None:
         run = self.run

@@ -178,11 +178,20 @@ class SyncService:
         return run.id
 
     def cancel(self, run_id: str) -> bool:
-        """Ask a run of this process to stop at its next page boundary; False when it is not ours."""
+        """Ask a run to stop at its next page boundary (it ends CANCELED): at once when this process runs it,
+        else through the repository, where the run's process reads it at its next page. False when there is
+        no such run or it has already ended."""
         flag = self._cancels.get(run_id)
-        if flag is None:
-            return False
-        flag.set()
+        if flag is not None:
+            flag.set()
+            return True
+        repo = self.repo
+        with repo.transaction():
+            run = repo.runs.get(run_id)
+            if run is None or run.get("state") != "ACTIVE":
+                return False
+            run["cancelRequested"] = True
+            repo.runs.update(run)
         return True
 
     def runs(self, limit: int | None = 100) -> list[dict[str, Any]]:

@@ -257,3 +257,27 @@ def test_run_is_kept_and_listed_newest_first(make_env):
     stored = env.service.run(first["_id"])
     assert stored["state"] == "SUCCESS" and stored["stageDescription"] == "reconciliation completed."
     assert set(stored["progress"]) == {"source", "target", "links"}
+
+
+def test_a_run_is_cancelled_from_another_process_through_the_repository(make_env):
+    from core.sync.service import SyncService
+
+    env = make_env()
+    env.repo.create_many([{"userName": f"u{i}", "givenName": "G", "sn": "S", "mail": f"u{i}@example.com"}
+                          for i in range(4500)])
+    other = SyncService(env.project)  # another front end: it did not start the run
+    asked = []
+
+    def progress(run):
+        if run["stage"] == "ACTIVE_RECONCILING_SOURCE" and run["progress"]["source"]["existing"]["processed"] \
+                and not asked:
+            asked.append(other.cancel(run["_id"]))
+
+    import asyncio
+    try:
+        run = asyncio.run(env.service.reconcile("userAccount", on_progress=progress))
+        assert asked == [True]
+        assert run["state"] == "CANCELED" and run["progress"]["source"]["existing"]["processed"] < 4500
+        assert other.cancel(run["_id"]) is False  # over already
+    finally:
+        other.close()
