@@ -52,6 +52,8 @@ class Audit:
                 problems.append(FieldError(f"entries[{i}].reconId", "is required"))
             if entry.get("status") is not None and entry["status"] not in STATUSES:
                 problems.append(FieldError(f"entries[{i}].status", "must be SUCCESS or FAILURE"))
+            if entry.get("reconciling") not in (None, "source", "target"):
+                problems.append(FieldError(f"entries[{i}].reconciling", "must be source or target"))
             if entry.get("entryType", "entry") not in ENTRY_TYPES:
                 problems.append(FieldError(f"entries[{i}].entryType", "must be start, entry or summary"))
             if problems:

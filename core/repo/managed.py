@@ -193,10 +193,11 @@ class ManagedObjects:
         by_fold: dict[Any, list[Any]] = {}
         for v in wanted:
             by_fold.setdefault(fold(v), []).append(v)
+        params_prefix: list[str] = []
         if field == "_id":
-            expr, params_prefix = "id", []
+            expr = "id"
         elif field in self.columns:
-            expr, params_prefix = self.columns[field], []
+            expr = self.columns[field]
         else:
             from core.repo.queryfilter import json_path, parse_pointer
 

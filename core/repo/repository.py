@@ -9,6 +9,7 @@ commit. A different backend (PostgreSQL shared by several instances) would imple
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -33,6 +34,7 @@ class Repository:
         self.db = db
         self.schema = schema
         self._managed: dict[str, ManagedObjects] = {}
+        self._managed_lock = threading.Lock()
         self.users = self.managed("user")
         self.links = Links(db)
         self.audit = Audit(db)
@@ -77,10 +79,14 @@ class Repository:
 
     def managed(self, resource: str) -> ManagedObjects:
         """The store of ``managed/<resource>``; ``user`` is validated by the schema given to ``open``."""
-        if resource not in self._managed:
-            schema = self.schema if resource == (self.schema.name if self.schema else "user") else None
-            self._managed[resource] = ManagedObjects(self.db, resource, schema)
-        return self._managed[resource]
+        store = self._managed.get(resource)
+        if store is None:
+            with self._managed_lock:
+                store = self._managed.get(resource)
+                if store is None:
+                    schema = self.schema if resource == (self.schema.name if self.schema else "user") else None
+                    store = self._managed[resource] = ManagedObjects(self.db, resource, schema)
+        return store
 
     # ------------------------------------------------------------------------------------ managed objects
 

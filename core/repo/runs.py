@@ -86,7 +86,7 @@ class Runs:
 
     def list(self, limit: int | None = None, mapping: str | None = None) -> list[dict[str, Any]]:
         """Runs, newest first."""
-        sql, args = "SELECT data FROM recon_runs", []
+        sql, args = "SELECT data FROM recon_runs", list[object]()
         if mapping is not None:
             sql += " WHERE mapping = ?"
             args.append(mapping)

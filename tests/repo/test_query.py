@@ -147,6 +147,9 @@ def test_audit_refuses_an_entry_without_recon_id_or_with_a_bad_status(repo):
         repo.audit.add_many([{"situation": "ABSENT"}])
     with pytest.raises(ValidationError, match="SUCCESS or FAILURE"):
         repo.audit.add_many([{"reconId": "r", "status": "OK"}])
+    with pytest.raises(ValidationError, match="source or target"):
+        repo.audit.add_many([{"reconId": "r", "reconciling": "both"}])
+    assert repo.audit.count("r") == 0
 
 
 # ------------------------------------------------------------------------- against a reference model
