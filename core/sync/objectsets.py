@@ -12,12 +12,14 @@ A second connector is a new :class:`ObjectSet` subclass; the engine does not cha
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 PAGE_SIZE = 2000
+#: an incremental run re-reads this much before the previous run's start (clock steps, in-flight writes)
+WATERMARK_MARGIN = timedelta(seconds=60)
 
 
 @dataclass
@@ -85,6 +87,10 @@ class ObjectSet:
     def watermark(self) -> str | None:
         """Where an incremental run that follows a full run now should start."""
         return None
+
+    def start_watermark(self) -> Callable[[], str | None]:
+        """Begin finding the watermark; the returned function gives it (the remote look-up runs meanwhile)."""
+        return self.watermark
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -253,17 +259,27 @@ class SalesforceObjects(ObjectSet):
         return [_result(r, fallback_id=ids[n]) for n, r in enumerate(results)]
 
     def watermark(self) -> str | None:
-        """The newest ``SystemModstamp`` now (one call): every later change stamps a time at or after it,
-        so the next incremental run starts here and misses nothing changed during this run."""
+        return self.start_watermark()()
+
+    def start_watermark(self) -> Callable[[], str | None]:
+        """The newest ``SystemModstamp`` now, less a margin (one call, run while the first pages arrive):
+        every change made after the run started stamps a later time, so the next incremental run, which
+        starts here, misses nothing changed during this run (the overlap is reconciled again, harmlessly)."""
         from core.salesforce.connector import parse_sf_datetime
 
         soql = f"SELECT SystemModstamp FROM {self.sobject} ORDER BY SystemModstamp DESC LIMIT 1"
-        for page in self._iterate(self.connector.query_pages(soql)):
-            for rec in page.records:
-                if rec.get("SystemModstamp"):
-                    return parse_sf_datetime(rec["SystemModstamp"]).isoformat()
-            break
-        return None
+
+        async def newest() -> str | None:
+            async for page in self.connector.query_pages(soql):
+                for rec in page.records:
+                    if rec.get("SystemModstamp"):
+                        stamp = parse_sf_datetime(rec["SystemModstamp"]) - WATERMARK_MARGIN
+                        return stamp.isoformat()
+                break
+            return None
+
+        future = asyncio.run_coroutine_threadsafe(newest(), self.loop)
+        return future.result
 
     def changes_since(self, since: str, fields: Sequence[str] | None) -> Changes | None:
         start = datetime.fromisoformat(since.replace("Z", "+00:00"))

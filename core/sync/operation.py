@@ -273,7 +273,10 @@ class SyncOperation:
                 raise SfsyncError("CREATE needs a source object")
             if r.target is not None:
                 raise SfsyncError(f"CREATE: target {r.target_id} already exists")
-            new = apply_properties(m, self.scripts, r.source, None, old_source=r.old_source)
+            if self._simple is not None:
+                new = simple_changes(self._simple, r.source, None)
+            else:
+                new = apply_properties(m, self.scripts, r.source, None, old_source=r.old_source)
             if m.on_create is not None:
                 _, out = self.scripts.script(m.on_create).call_capturing(
                     ("target",), source=r.source, target=new, situation=str(r.situation),

@@ -83,12 +83,14 @@ class ReconEngine:
             if self.options.changed_only:
                 pages = self._changed_pages()
             else:
-                run.watermark = self.source.watermark()
+                watermark = self.source.start_watermark()
                 self._load_target_ids()
                 pages = self.source.pages(self._source_fields())
             self._stage(ReconStage.ACTIVE_RECONCILING_SOURCE)
             if not self._source_phase(pages):
                 return run
+            if not self.options.changed_only:
+                run.watermark = watermark()
             if self.mapping.run_target_phase and not self.options.changed_only:
                 self._stage(ReconStage.ACTIVE_RECONCILING_TARGET)
                 if not self._target_phase():

@@ -62,14 +62,15 @@ def simple_plan(mapping: Mapping) -> list[tuple[str | None, str, bool, Any]] | N
 
 
 def simple_changes(plan: list[tuple[str | None, str, bool, Any]], source: dict[str, Any],
-                   target: dict[str, Any]) -> dict[str, Any]:
-    """What :func:`apply_properties` then :func:`changed_fields` give, for a :func:`simple_plan` mapping."""
+                   target: dict[str, Any] | None) -> dict[str, Any]:
+    """What :func:`apply_properties` then :func:`changed_fields` give, for a :func:`simple_plan` mapping;
+    with ``target=None`` (a create) every mapped attribute, null included."""
     changes: dict[str, Any] = {}
     for src, tgt, has_default, default in plan:
         value = source.get(src) if src is not None else None
         if value is None and has_default:
             value = default
-        if target.get(tgt) != value:
+        if target is None or target.get(tgt) != value:
             changes[tgt] = value
     return changes
 
