@@ -277,7 +277,7 @@ class ReconEngine:
     def _audit(self, entries: list[dict[str, Any]], *, commit: bool) -> None:
         if not entries:
             return
-        base = {"reconId": self.run.id, "mapping": self.mapping.name, "reconAction": "recon",
+        base: dict[str, Any] = {"reconId": self.run.id, "mapping": self.mapping.name, "reconAction": "recon",
                 "userId": "sfsync", "timestamp": iso_now()}
         if self.options.dry_run:
             base["dryRun"] = True

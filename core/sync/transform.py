@@ -27,6 +27,7 @@ def apply_properties(mapping: Mapping, engine: ScriptEngine, source: dict[str, A
                          "oldTarget": target, "linkQualifier": LINK_QUALIFIER}
             if not prop.condition.test(engine, variables):
                 continue
+        value: Any
         if prop.source is None:
             value = None
         elif prop.source == "":
