@@ -69,9 +69,15 @@ class QueryRequest:
         def listing(name: str) -> tuple[str, ...]:
             return tuple(p.strip() for p in (params.get(name) or "").split(",") if p.strip())
 
+        query_id = params.get("_queryId")
+        if query_id not in (None, "", "query-all-ids", "query-all"):
+            raise ValidationError([FieldError("_queryId", f"unknown query {query_id!r} (query-all-ids, query-all)")],
+                                  resource="query")
+        if query_id and params.get("_queryFilter"):
+            raise ValidationError([FieldError("_queryId", "cannot be combined with _queryFilter")], resource="query")
         return cls(
             query_filter=params.get("_queryFilter") or "true",
-            fields=listing("_fields"),
+            fields=("_id",) if query_id == "query-all-ids" else listing("_fields"),
             page_size=integer("_pageSize"),
             paged_results_cookie=params.get("_pagedResultsCookie") or None,
             paged_results_offset=integer("_pagedResultsOffset"),

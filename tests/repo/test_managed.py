@@ -193,6 +193,33 @@ def test_a_failed_transaction_rolls_back_every_write_in_it(repo, new_user):
     assert repo.links_by_first("m", ["sf1"]) == {}
 
 
+def test_two_processes_writing_at_once_both_succeed(tmp_path, schema):
+    """WAL and the busy timeout: concurrent writers wait for each other instead of failing."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "shared.sqlite3"
+    Repository.open(path, schema).close()
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from core.config.project import Project\n"
+        "from core.repo import ManagedSchema, Repository\n"
+        f"schema = ManagedSchema.load(Project(Path({str(Path(__file__).resolve().parents[2])!r})))\n"
+        f"repo = Repository.open({str(path)!r}, schema)\n"
+        "tag = sys.argv[1]\n"
+        "for page in range(10):\n"
+        "    with repo.transaction():\n"
+        "        repo.create_many([{'userName': f'{tag}-{page}-{i}', 'givenName': 'G', 'sn': 'S',\n"
+        "                           'mail': f'{tag}{page}{i}@example.com'} for i in range(50)])\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, tag]) for tag in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    with Repository.open(path, schema) as repo:
+        assert repo.count() == 1000
+
+
 def test_a_second_process_sees_committed_writes(tmp_path, schema, new_user):
     path = tmp_path / "r.sqlite3"
     with Repository.open(path, schema) as one:

@@ -27,6 +27,13 @@ def test_fields_id_gives_the_seeds_shape(repo, new_user):
             result["totalPagedResults"], result["remainingPagedResults"]) == (3, None, "NONE", -1, -1)
 
 
+def test_query_all_ids_answers_ids_and_revisions(repo, new_user):
+    user = repo.create(new_user())
+    assert repo.query({"_queryId": "query-all-ids"})["result"] == [{"_id": user["_id"], "_rev": user["_rev"]}]
+    with pytest.raises(ValidationError, match="_queryId"):
+        repo.query({"_queryId": "query-by-name"})
+
+
 def test_fields_always_include_id_and_rev_and_nest_pointers(repo, new_user):
     repo.create(new_user(userName="a", preferences={"updates": True, "marketing": False}))
     [user] = repo.query({"_fields": "mail,/preferences/updates,absent"})["result"]
