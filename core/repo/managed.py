@@ -321,8 +321,13 @@ class ManagedObjects:
             current = self.revs([c[0] for c in changes])
             prepared: list[tuple[str, dict[str, Any]]] = []
             index_of: list[int] = []
+            seen: set[str] = set()
             for i, (id_, raw, rev) in enumerate(changes):
                 obj = {k: v for k, v in raw.items() if k not in ("_id", "_rev")}
+                if id_ in seen:
+                    results[i] = Conflict(f"{self.name}/{id_} is changed twice in one batch")
+                    continue
+                seen.add(id_)
                 if id_ not in current:
                     results[i] = NotFound(f"{self.name}/{id_} not found")
                 elif not matches_rev(current[id_], rev):

@@ -171,7 +171,9 @@ def parse_sort_keys(keys: tuple[str, ...]) -> list[_SortKey]:
         desc = key.startswith("-")
         name = key[1:] if key[:1] in "+-" and key else key
         try:
-            out.append(_SortKey(qf.parse_pointer(name), desc))
+            pointer = qf.parse_pointer(name)
+            qf.json_path(pointer)  # a name SQLite's JSON paths cannot address is refused here, not in SQL
+            out.append(_SortKey(pointer, desc))
         except Exception:
             raise ValidationError([FieldError("_sortKeys", f"bad sort key {key!r}")], resource="query") from None
     return out

@@ -125,8 +125,8 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
     i = start + 1
     while i < len(text):
         ch = text[i]
-        if ch == quote:
-            return "".join(out), i + 1
+        if ch == quote:  # \ud834\udd1e (JSON's escape of 𝄞) is one character, as JSON decoders read it
+            return "".join(out).encode("utf-16", "surrogatepass").decode("utf-16", "replace"), i + 1
         if ch == "\\":
             if i + 1 >= len(text):
                 break

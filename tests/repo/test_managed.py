@@ -226,3 +226,11 @@ def test_a_second_process_sees_committed_writes(tmp_path, schema, new_user):
         user = one.create(new_user())
     with sqlite3.connect(path) as other:
         assert other.execute("SELECT count(*) FROM managed_user WHERE id = ?", (user["_id"],)).fetchone() == (1,)
+
+
+def test_the_same_user_twice_in_one_update_batch_is_refused_the_second_time(repo, new_user):
+    user = repo.create(new_user())
+    first, second = repo.update_many([(user["_id"], {**user, "sn": "One"}, user["_rev"]),
+                                      (user["_id"], {**user, "sn": "Two"}, user["_rev"])])
+    assert first["sn"] == "One" and isinstance(second, Conflict)
+    assert repo.read(user["_id"])["sn"] == "One"

@@ -238,3 +238,8 @@ def test_paging_with_any_sort_order_returns_every_row_once_in_order(bare_repo, r
         if cookie is None:
             break
     assert paged == whole and sorted(whole) == sorted(f"id{i:02d}" for i in range(len(rows)))
+
+
+def test_a_sort_key_sqlite_cannot_address_is_a_bad_parameter(repo):
+    with pytest.raises(ValidationError, match="_sortKeys"):
+        repo.query({"_sortKeys": 'a"b'})
