@@ -106,7 +106,11 @@ class Database:
         self._lock = threading.Lock()
         self._closed = False
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RepoError(f"{self.path.parent}: cannot create the repository folder: "
+                                f"{exc.strerror or exc}") from None
         with self.transaction() as conn:  # IMMEDIATE: two processes opening a new file migrate it once
             script = _DDL
             if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
@@ -166,7 +170,11 @@ class Database:
         conn = self.conn()
         depth: int = self._local.depth
         if depth == 0:
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # busy beyond the timeout, read-only file, …
+                raise RepoError(f"{self.path}: cannot start a write ({exc}); another process may be "
+                                f"holding the repository for more than {BUSY_TIMEOUT_MS // 1000} s") from None
         self._local.depth = depth + 1
         try:
             yield conn
@@ -177,7 +185,12 @@ class Database:
             raise
         self._local.depth = depth
         if depth == 0:
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:  # e.g. disk full: nothing of the block is kept
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise RepoError(f"{self.path}: the write could not be saved: {exc}") from None
 
     @property
     def in_transaction(self) -> bool:

@@ -234,3 +234,24 @@ def test_the_same_user_twice_in_one_update_batch_is_refused_the_second_time(repo
                                       (user["_id"], {**user, "sn": "Two"}, user["_rev"])])
     assert first["sn"] == "One" and isinstance(second, Conflict)
     assert repo.read(user["_id"])["sn"] == "One"
+
+
+def test_a_writer_blocked_past_the_busy_timeout_gets_a_clear_error(tmp_path, schema, new_user, monkeypatch):
+    from core.repo import RepoError
+    from core.repo import db as dbmod
+
+    path = tmp_path / "busy.sqlite3"
+    repo = Repository.open(path, schema)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        conn = repo.db.conn()
+        conn.execute("PRAGMA busy_timeout = 50")
+        monkeypatch.setattr(dbmod, "BUSY_TIMEOUT_MS", 50)
+        with pytest.raises(RepoError, match="cannot start a write"):
+            repo.create(new_user())
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert repo.create(new_user())["_id"]
+    repo.close()
