@@ -86,7 +86,6 @@ class AuthStore:
         self.org_id = org_id
         self.clients: dict[str, OAuthClient] = {}
         self.codes: dict[str, AuthCode] = {}
-        self.used_codes: set[str] = set()
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.rotated: dict[str, str] = {}          # rotated-out refresh token -> family
         self.access_tokens: dict[str, AccessToken] = {}
@@ -109,6 +108,9 @@ class AuthStore:
                    scope: str) -> str:
         code = "aPrx" + secrets.token_urlsafe(48) + "=="
         with self.lock:
+            if len(self.codes) > 1000:
+                now = time.time()
+                self.codes = {k: v for k, v in self.codes.items() if v.expires >= now}
             self.codes[code] = AuthCode(client.client_id, user_id, redirect_uri, challenge, scope,
                                         time.time() + self.code_ttl)
         return code
@@ -116,12 +118,9 @@ class AuthStore:
     def redeem_code(self, code: str, client: OAuthClient, redirect_uri: str | None, verifier: str | None) -> AuthCode:
         """Check and consume a code; every failure is Salesforce's ``invalid_grant`` (or redirect mismatch)."""
         with self.lock:
-            grant = self.codes.pop(code, None)
+            grant = self.codes.pop(code, None)     # popped: a code works once, even when this call fails
             if grant is None:
-                if code in self.used_codes:
-                    raise OAuthError("invalid_grant", "invalid authorization code")
                 raise OAuthError("invalid_grant", "invalid authorization code")
-            self.used_codes.add(code)
         if grant.expires < time.time():
             raise OAuthError("invalid_grant", "expired authorization code")
         if grant.client_id != client.client_id:
@@ -147,6 +146,9 @@ class AuthStore:
                 family = family or secrets.token_hex(8)
                 refresh = "5Aep" + secrets.token_urlsafe(64).replace("-", ".").replace("_", ".")
                 self.refresh_tokens[refresh] = RefreshToken(client.client_id, user_id, scope, family)
+            if len(self.access_tokens) > 10_000:      # forget expired tokens now and then (tests issue many)
+                now = time.time()
+                self.access_tokens = {k: v for k, v in self.access_tokens.items() if v.expires >= now}
             self.access_tokens[access] = AccessToken(client.client_id, user_id, scope, time.time() + ttl, family)
         return access, refresh
 

@@ -126,3 +126,13 @@ def test_concurrent_writers_keep_usernames_unique():
     for t in threads:
         t.join()
     assert outcomes.count("ok") == 1 and outcomes.count("WriteError") == 7
+
+
+def test_expired_access_tokens_are_forgotten_while_live_ones_stay():
+    org = Org.generate(users=0)
+    client = org.auth.client
+    live, _ = org.auth.issue(client, org.admin_id, "api", 3600, with_refresh=False)
+    for _ in range(10_001):
+        org.auth.issue(client, org.admin_id, "api", -1, with_refresh=False)
+    org.auth.issue(client, org.admin_id, "api", 3600, with_refresh=False)
+    assert len(org.auth.access_tokens) == 2 and org.auth.validate(live) is not None
