@@ -104,3 +104,17 @@ def run_sfsync(project: Path, *args: str, timeout: float = 120, prelude: str = "
     proc = sfsync(project, *args, prelude=prelude)
     out, err = proc.communicate(timeout=timeout)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out.decode(), err.decode())
+
+
+def cli(capsys: Any, project: Path, *args: str) -> subprocess.CompletedProcess:
+    """``sfsync -p PROJECT ARGS`` in this process (``tui.cli.main``), much faster than a subprocess; the
+    same handlers, the same ``sfsync: <message>`` and exit codes. Output captured with pytest's ``capsys``."""
+    from tui.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(["-p", str(project), *args])
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code if isinstance(exc.code, int) else 2
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["sfsync", *args], code, out, err)
