@@ -162,6 +162,13 @@ class Backend:
         recon = self._launch(mapping)
         return await asyncio.wrap_future(recon.done)
 
+    async def wait(self, run_id: str) -> dict[str, Any]:
+        """The run once the thread this server started for it has ended (tests, shutdown)."""
+        recon = self._recons.get(run_id)
+        if recon is not None:
+            await asyncio.wrap_future(recon.done)
+        return await self.run(run_id)
+
     def _forget_finished(self) -> None:
         for run_id in [r for r, t in self._recons.items() if t.done.done()]:
             del self._recons[run_id]

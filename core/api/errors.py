@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from core.errors import ConfigError, SfsyncError, UsageError
+from core.errors import ConfigError, SfsyncError
 
 log = logging.getLogger("sfsync.api")
 
@@ -45,26 +45,31 @@ def error_response(status: int, message: str, *, detail: dict[str, Any] | None =
     return JSONResponse(error_body(status, message, detail), status_code=status, headers=headers)
 
 
-def _status_by_class_name(exc: BaseException) -> int | None:
-    """Status for the repository's and sync engine's errors, matched by class name along the MRO.
+_STATUS_BY_CLASS = {
+    "NotFound": 404,
+    "PreconditionFailed": 412,
+    "Conflict": 409,
+    "FilterSyntaxError": 400,
+    "ValidationError": 400,
+    "UsageError": 400,
+}
 
-    Matching names rather than importing every layer's classes keeps this module importable on its own and
-    lets a new backend (e.g. PostgreSQL) raise its own ``NotFound`` without touching the API.
+
+def status_for_class_names(names: list[str] | tuple[str, ...]) -> int | None:
+    """Status for an exception known by its class names, most specific first (its MRO).
+
+    Matching names rather than importing every layer's classes keeps this module importable on its own,
+    lets a new backend (e.g. PostgreSQL) raise its own ``NotFound`` without touching the API, and maps
+    errors reported by a reconciliation process (which sends its exception's MRO names).
     """
-    table = {
-        "NotFound": 404,
-        "PreconditionFailed": 412,
-        "Conflict": 409,
-        "RunConflict": 409,
-        "FilterSyntaxError": 400,
-        "BadRequest": 400,
-        "ValidationError": 400,
-        "UnknownMapping": 400,
-    }
-    for cls in type(exc).__mro__:
-        if cls.__name__ in table:
-            return table[cls.__name__]
+    for name in names:
+        if name in _STATUS_BY_CLASS:
+            return _STATUS_BY_CLASS[name]
     return None
+
+
+def _status_by_class_name(exc: BaseException) -> int | None:
+    return status_for_class_names([cls.__name__ for cls in type(exc).__mro__])
 
 
 def validation_detail(exc: BaseException) -> dict[str, Any] | None:
@@ -90,8 +95,6 @@ def to_api_error(exc: BaseException) -> ApiError:
         return ApiError(400, str(exc), detail=validation_detail(exc))
     if status is not None:
         return ApiError(status, str(exc) or HTTPStatus(status).phrase)
-    if isinstance(exc, UsageError):
-        return ApiError(400, str(exc))
     if isinstance(exc, ConfigError):
         # A broken project file is the operator's problem, not the caller's; say which file, no internals.
         return ApiError(500, str(exc))

@@ -46,7 +46,7 @@ async def test_fifty_concurrent_reads_are_answered_while_a_recon_is_active(slow_
         still = (await client.get(run_url)).json()
         assert still["state"] == "ACTIVE", "the reads waited for the recon to end"
         assert (await client.post(run_url + "?_action=cancel")).status_code == 200
-        final = await asyncio.wrap_future(backend._recons[started["_id"]].done)
+        final = await backend.wait(started["_id"])
         assert final["state"] == "CANCELED"
 
 
@@ -56,6 +56,8 @@ async def test_shutting_the_server_down_cancels_the_runs_it_started(slow_org_api
     async with client:
         started = (await client.post(RECON)).json()
         assert started["state"] == "ACTIVE"
-        recon = backend._recons[started["_id"]]
         await backend.aclose()
-        assert recon.done.result()["state"] == "CANCELED"
+        from core.repo import Repository
+
+        with Repository.for_project(backend.project) as repo:
+            assert repo.runs.get(started["_id"])["state"] == "CANCELED"

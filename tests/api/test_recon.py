@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 SITUATIONS = {"CONFIRMED", "FOUND", "ABSENT", "AMBIGUOUS", "MISSING", "UNQUALIFIED", "UNASSIGNED",
               "SOURCE_MISSING", "SOURCE_IGNORED", "TARGET_IGNORED", "FOUND_ALREADY_LINKED"}
 RECON = "/openidm/recon?_action=recon&mapping=userAccount"
@@ -37,7 +35,7 @@ async def test_recon_without_waiting_answers_at_once_and_the_run_is_readable(api
     started = response.json()
     assert set(started) == {"_id", "state"} and started["state"] in ("ACTIVE", "SUCCESS")
     assert (await client.get(f"/openidm/recon/{started['_id']}")).status_code == 200
-    final = await asyncio.wrap_future(backend._recons[started["_id"]].done)
+    final = await backend.wait(started["_id"])
     assert final["state"] == "SUCCESS"
     listing = (await client.get("/openidm/recon")).json()
     assert [run["_id"] for run in listing["reconciliations"]] == [started["_id"]]
@@ -60,7 +58,7 @@ async def test_cancel_stops_an_active_run_which_ends_canceled(api):
     cancel = await client.post(f"/openidm/recon/{started['_id']}?_action=cancel")
     assert cancel.status_code == 200
     assert cancel.json() == {"_id": started["_id"], "action": "cancel", "status": "SUCCESS"}
-    final = await asyncio.wrap_future(backend._recons[started["_id"]].done)
+    final = await backend.wait(started["_id"])
     assert final["state"] == "CANCELED"
     assert (await client.get(f"/openidm/recon/{started['_id']}")).json()["state"] == "CANCELED"
     # cancelling a finished run changes nothing and says so as IDM does
@@ -98,7 +96,7 @@ async def test_a_second_run_of_an_active_mapping_is_409(api):
     seed_users(backend, 6000)
     first = (await client.post(RECON)).json()
     second = await client.post(RECON + "&waitForCompletion=true")
-    final = await asyncio.wrap_future(backend._recons[first["_id"]].done)
+    final = await backend.wait(first["_id"])
     assert final["state"] == "SUCCESS"
     assert second.status_code == 409, second.text
     assert second.json()["code"] == 409
