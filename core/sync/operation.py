@@ -11,7 +11,7 @@ import copy
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from core.errors import SfsyncError
@@ -30,9 +30,13 @@ from core.sync.situations import (
 from core.sync.transform import LINK_QUALIFIER, apply_properties, changed_fields, simple_changes, simple_plan
 
 
-@dataclass(slots=True)
 class Record:
-    """One record in flight and everything decided about it."""
+    """One record in flight and everything decided about it.
+
+    A plain class whose defaults live on the class: a page creates thousands of these, and setting three
+    attributes is much cheaper than a 25-field dataclass ``__init__``. Defaults are immutable or replaced,
+    never mutated in place.
+    """
 
     phase: str  # "source" or "target"
     source: dict[str, Any] | None
@@ -49,21 +53,24 @@ class Record:
     ok: bool = True
     message: str = ""
     new_target: dict[str, Any] | None = None
-    changes: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, Any] = MappingProxyType({})  # type: ignore[assignment]  # replaced, never mutated
     link_after: bool = False
     unlink: bool = False
     link_created: bool = False
     created: bool = False
     wrote: bool = False
-    ambiguous: list[str] = field(default_factory=list)
+    ambiguous: list[str] = ()  # type: ignore[assignment]  # replaced, never mutated
+
+    def __init__(self, phase: str, source: dict[str, Any] | None, source_id: str | None, **fields: Any) -> None:
+        self.phase = phase
+        self.source = source
+        self.source_id = source_id
+        for name, value in fields.items():
+            setattr(self, name, value)
 
     def fail(self, message: str) -> None:
         self.ok = False
         self.message = message
-
-    @property
-    def active(self) -> bool:
-        return self.ok
 
 
 class SyncOperation:

@@ -278,7 +278,14 @@ class Script:
     def boolean_many(self, batch: list[dict[str, Any]]) -> list[bool | ScriptError]:
         """:meth:`boolean` for a page of variable sets; a failing record's entry is its ScriptError."""
         out: list[bool | ScriptError] = []
-        for ok, value in self.engine.call_many(self, [self.trim(v) for v in batch]):
+        uses = self.uses
+        if len(uses) == 1 and "source" in uses and uses["source"] is not None:
+            props = uses["source"]  # the common validSource: only source.X is read; build just that
+            trimmed = [{"source": {p: src[p] for p in props if p in src}}
+                       if isinstance(src := v.get("source"), dict) else self.trim(v) for v in batch]
+        else:
+            trimmed = [self.trim(v) for v in batch]
+        for ok, value in self.engine.call_many(self, trimmed):
             if not ok:
                 out.append(ScriptError(self.spec.name, value))
             elif not isinstance(value, bool):
