@@ -205,17 +205,21 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_round(org: OrgProcess, work: Path, n: int, readers: int, think_ms: float) -> dict[str, Any]:
-    projects = [make_project(work / f"r{n}-{kind}", org, org.login()) for kind in ("unloaded", "loaded")]
-    server = Server(projects[0])
-    try:
-        unloaded = asyncio.run(recon_unloaded(server.url))
-    finally:
-        server.stop()
-    server = Server(projects[1])
-    try:
-        loaded, crowd, elapsed, idle, idle_elapsed = asyncio.run(recon_loaded(server.url, readers, think_ms))
-    finally:
-        server.stop()
+    """One unloaded and one loaded run, each on a fresh project; odd rounds run the loaded one first, so a
+    machine whose load drifts (other work on it) does not always favour the same side."""
+    projects = {kind: make_project(work / f"r{n}-{kind}", org, org.login()) for kind in ("unloaded", "loaded")}
+    results: dict[str, Any] = {}
+    for kind in (("unloaded", "loaded") if n % 2 == 0 else ("loaded", "unloaded")):
+        server = Server(projects[kind])
+        try:
+            if kind == "unloaded":
+                results[kind] = asyncio.run(recon_unloaded(server.url))
+            else:
+                results[kind] = asyncio.run(recon_loaded(server.url, readers, think_ms))
+        finally:
+            server.stop()
+    unloaded = results["unloaded"]
+    loaded, crowd, elapsed, idle, idle_elapsed = results["loaded"]
     latencies = [x for r in crowd for x in r.latencies]
     kinds: dict[str, list[float]] = {}
     for r in crowd:
@@ -262,17 +266,18 @@ def main() -> int:
         org.stop()
     unloaded = statistics.median(r["unloaded_s"] for r in rounds)
     loaded = statistics.median(r["loaded_s"] for r in rounds)
-    ratio = loaded / unloaded if unloaded else 0.0
+    ratio = statistics.median(r["loaded_s"] / r["unloaded_s"] for r in rounds)
     rows = [[f"round {i + 1}", r["unloaded_s"], r["loaded_s"], r["loaded_s"] / r["unloaded_s"], r["requests"],
              r["req_per_s"], r["p50_ms"], r["p95_ms"], r["max_ms"], r["wrong"], r["idle_req_per_s"],
              r["idle_p50_ms"], r["idle_p95_ms"]] for i, r in enumerate(rounds)]
     print(f"REST API: {args.readers} readers during a {args.users:,}-user recon ({MAPPING}), "
-          f"think {args.think_ms:g} ms; {machine().get('cpus', os.cpu_count())} CPUs")
+          f"think {args.think_ms:g} ms; {machine().get('cpus', os.cpu_count())} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(table(["", "recon alone s", "recon loaded s", "ratio", "reads", "reads/s", "p50 ms", "p95 ms",
                  "max ms", "wrong", "no-recon reads/s", "no-recon p50", "no-recon p95"], rows))
     print(f"goal: every answer right ({sum(r['wrong'] for r in rounds)} wrong) and ratio <= 1.2 "
           f"(median {ratio:.2f})")
-    emit("api", users=args.users, readers=args.readers, rounds=args.rounds, think_ms=args.think_ms,
+    emit("api", load_average=os.getloadavg()[0], users=args.users, readers=args.readers, rounds=args.rounds, think_ms=args.think_ms,
          recon_unloaded_s=unloaded, recon_loaded_s=loaded, ratio=ratio,
          reads=sum(r["requests"] for r in rounds), wrong=sum(r["wrong"] for r in rounds),
          reads_per_s=statistics.fmean(r["req_per_s"] for r in rounds),
