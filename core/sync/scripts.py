@@ -99,7 +99,8 @@ def _read_script_file(file: Any, base_dir: Path | None, path: str, field_path: s
 _TRAILING = re.compile(r"[\s;]+$")
 
 
-def _function_text(spec: ScriptSpec, capture: tuple[str, ...] | None, as_expression: bool) -> str:
+def _function_text(spec: ScriptSpec, capture: tuple[str, ...] | None, as_expression: bool,
+                   columns: tuple[str, tuple[str, ...]] | None = None) -> str:
     """The JS text of the compiled function.
 
     An IDM script's value is its last statement's completion value. Most scripts are one expression, which
@@ -114,6 +115,16 @@ def _function_text(spec: ScriptSpec, capture: tuple[str, ...] | None, as_express
         body = "var __r = (" + _TRAILING.sub("", spec.source) + "\n);"
     else:
         body = "var __r = eval(" + json.dumps(spec.source) + ");"
+    if columns is not None:  # rows of values for one variable's properties: far less JSON to cross
+        var, names = columns
+        return (f"(function(__g){{ {declare_globals} var __f = function(__v){{ {declare_vars}\n{body}\n"
+                f"return __r; }}; var __names = {json.dumps(list(names))};"
+                f" return function(__rows){{ var out = new Array(__rows.length);"
+                f" var errors = {{}}; for (var i = 0; i < __rows.length; i++) {{ var __row = __rows[i], __o = {{}};"
+                f" for (var k = 0; k < __names.length; k++) __o[__names[k]] = __row[k];"
+                f" try {{ var r = __f({{{var}: __o}});"
+                f" out[i] = r === undefined ? null : r; }} catch (e) {{ out[i] = null; errors[i] = String(e); }} }}"
+                f" return JSON.stringify([out, errors]); }}; }})")
     if capture is None:
         return (f"(function(__g){{ {declare_globals} var __f = function(__v){{ {declare_vars}\n{body}\n"
                 f"return __r; }}; return function(__vs){{ var out = new Array(__vs.length);"
@@ -139,7 +150,7 @@ class ScriptEngine:
                  memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
         self.time_limit = time_limit
         self.memory_limit = memory_limit
-        self._compiled: dict[tuple[int, tuple[str, ...] | None], Any] = {}
+        self._compiled: dict[tuple[int, Any], Any] = {}
         self._scripts: dict[tuple[str, str], Script] = {}
         self._new_context()
 
@@ -164,18 +175,19 @@ class ScriptEngine:
         self._function(script, ())
         return script
 
-    def _function(self, script: Script, capture: tuple[str, ...] | None) -> Any:
-        key = (script.key, capture)
+    def _function(self, script: Script, capture: tuple[str, ...] | None,
+                  columns: tuple[str, tuple[str, ...]] | None = None) -> Any:
+        key = (script.key, capture if columns is None else ("\0columns", columns[0], *columns[1]))
         fn = self._compiled.get(key)
         if fn is not None:
             return fn
         spec = script.spec
         globals_js = self._ctx.parse_json(json.dumps(spec.globals, default=str))
         try:
-            factory = self._ctx.eval(_function_text(spec, capture, as_expression=True))
+            factory = self._ctx.eval(_function_text(spec, capture, True, columns))
         except quickjs.JSException:
             try:
-                factory = self._ctx.eval(_function_text(spec, capture, as_expression=False))
+                factory = self._ctx.eval(_function_text(spec, capture, False, columns))
                 self._ctx.eval("new Function(" + json.dumps(spec.source) + ")")  # syntax check only
             except quickjs.JSException as exc:
                 raise ScriptError(spec.name, _first_line(exc)) from None
@@ -203,17 +215,24 @@ class ScriptEngine:
         return _to_python(result)
 
 
-    def call_many(self, script: Script, batch: list[dict[str, Any]]) -> list[tuple[bool, Any]]:
+    def call_many(self, script: Script, batch: list[dict[str, Any]],
+                  columns: tuple[str, tuple[str, ...], list[list[Any]]] | None = None) -> list[tuple[bool, Any]]:
         """Run ``script`` once per variable set in one crossing into JS: ``[(ok, value or error), ...]``.
+        ``columns`` (variable name, its properties, a row of their values per record) sends just those values.
 
         A record's exception is that record's error. If the whole batch is stopped (time or memory limit),
         the records run one by one, so only the guilty record fails.
         """
         if not batch:
             return []
-        fn = self._function(script, None)
+        if columns is not None:
+            fn = self._function(script, None, (columns[0], columns[1]))
+            payload: Any = columns[2]
+        else:
+            fn = self._function(script, None)
+            payload = [script.trim(v) for v in batch]
         try:
-            arg = self._ctx.parse_json(json.dumps(batch, default=str))
+            arg = self._ctx.parse_json(json.dumps(payload, default=str))
             values, errors = json.loads(fn(arg))
         except (quickjs.JSException, quickjs.StackOverflow) as exc:
             if "out of memory" in str(exc):
@@ -221,7 +240,7 @@ class ScriptEngine:
             results: list[tuple[bool, Any]] = []
             for variables in batch:
                 try:
-                    results.append((True, self.call(script, variables)))
+                    results.append((True, self.call(script, script.trim(variables))))
                 except ScriptError as err:
                     results.append((False, err.detail))
             return results
@@ -278,14 +297,15 @@ class Script:
     def boolean_many(self, batch: list[dict[str, Any]]) -> list[bool | ScriptError]:
         """:meth:`boolean` for a page of variable sets; a failing record's entry is its ScriptError."""
         out: list[bool | ScriptError] = []
-        uses = self.uses
-        if len(uses) == 1 and "source" in uses and uses["source"] is not None:
-            props = uses["source"]  # the common validSource: only source.X is read; build just that
-            trimmed = [{"source": {p: src[p] for p in props if p in src}}
-                       if isinstance(src := v.get("source"), dict) else self.trim(v) for v in batch]
-        else:
-            trimmed = [self.trim(v) for v in batch]
-        for ok, value in self.engine.call_many(self, trimmed):
+        columns = None
+        if len(self.uses) == 1:  # the common validSource: only source.X is read; send rows of those values
+            (var, props), = self.uses.items()
+            if props is not None:
+                try:
+                    columns = (var, props, [[v[var][p] for p in props] for v in batch])
+                except (KeyError, TypeError):  # a missing property must stay undefined: the general form
+                    columns = None
+        for ok, value in self.engine.call_many(self, batch, columns):
             if not ok:
                 out.append(ScriptError(self.spec.name, value))
             elif not isinstance(value, bool):
