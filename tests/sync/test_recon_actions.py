@@ -281,3 +281,19 @@ def test_a_run_is_cancelled_from_another_process_through_the_repository(make_env
         assert other.cancel(run["_id"]) is False  # over already
     finally:
         other.close()
+
+
+def test_start_reconcile_runs_in_the_background_and_is_visible_at_once(make_env):
+    import time
+
+    env = make_env()
+    env.user("ada")
+    run_id = env.service.start_reconcile("userAccount")
+    deadline = time.monotonic() + 30
+    run = None
+    while time.monotonic() < deadline:
+        run = env.service.run(run_id)
+        if run is not None and run["state"] != "ACTIVE":
+            break
+        time.sleep(0.02)
+    assert run is not None and run["state"] == "SUCCESS" and run["situationSummary"]["ABSENT"] == 1
