@@ -122,6 +122,13 @@ def build_openapi() -> dict[str, Any]:
             "summary": "Test the Salesforce connector (system?_action=test)", "operationId": "testConnector",
             "parameters": [action("test"), PRETTY],
             "responses": {"200": _json(_ref("ConnectorTest"), "the connector test object"), **_errors(400)}}},
+        "/openidm/system/{name}": {
+            "parameters": [{"name": "name", "in": "path", "required": True,
+                            "schema": {"type": "string", "enum": ["salesforce"]}}],
+            "post": {"summary": "Test one connector (system/salesforce?_action=test)",
+                     "operationId": "testOneConnector", "parameters": [action("test"), PRETTY],
+                     "responses": {"200": _json(_ref("ConnectorTest"), "the connector test object"),
+                                   **_errors(400, 404)}}},
         "/openidm/recon": {
             "get": {"summary": "All reconciliation runs, oldest first", "operationId": "listRecons",
                     "parameters": [PRETTY],

@@ -56,7 +56,17 @@ def _object_headers(obj: dict[str, Any], sync_results: dict[str, Any] | None = N
 # --- system -----------------------------------------------------------------------------------------------
 
 async def system_action(request: Request) -> Response:
+    """``system?_action=test``: the seed shows the Salesforce connector's test object (not IDM's array)."""
     _action(request, ("test",), "system")
+    return json_response(request, await _backend(request).test_connector())
+
+
+async def connector_action(request: Request) -> Response:
+    """``system/salesforce?_action=test``: IDM's per-connector form of the same test."""
+    name = request.path_params["name"]
+    if name != "salesforce":
+        raise ApiError(404, f"Resource 'system/{name}' not found (the one connector is system/salesforce)")
+    _action(request, ("test",), f"system/{name}")
     return json_response(request, await _backend(request).test_connector())
 
 
@@ -183,6 +193,7 @@ async def audit_recon_entry(request: Request) -> Response:
 
 ROUTES = [
     Route("/openidm/system", system_action, methods=["POST"]),
+    Route("/openidm/system/{name}", connector_action, methods=["POST"]),
     Route("/openidm/recon", recon_collection, methods=["GET", "POST"]),
     Route("/openidm/recon/{run_id}", recon_instance, methods=["GET", "POST"]),
     Route("/openidm/managed/user", users_collection, methods=["GET", "POST"]),

@@ -40,3 +40,13 @@ async def test_system_test_of_a_disabled_connector_is_ok_false_with_the_reason(s
     assert body["name"] == "salesforce" and body["ok"] is False and "disabled" in body["error"]
     assert body["config"] == "config/provisioner.openicf/salesforce"
     assert wrong.status_code == 400
+
+
+async def test_per_connector_test_answers_the_same_object_and_404_for_another_name(sample_project, asgi_client):
+    app = create_app(sample_project)
+    async with asgi_client(app, headers=ADMIN) as client:
+        collection = (await client.post("/openidm/system?_action=test")).json()
+        one = await client.post("/openidm/system/salesforce?_action=test")
+        other = await client.post("/openidm/system/ldap?_action=test")
+    assert one.status_code == 200 and one.json() == collection
+    assert other.status_code == 404 and other.json()["code"] == 404
