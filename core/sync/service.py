@@ -38,6 +38,7 @@ class SyncService:
         self._cancels: dict[str, threading.Event] = {}
         self._implicit = ThreadPoolExecutor(1, thread_name_prefix="sfsync-implicit")
         self._implicit_scripts: ScriptEngine | None = None
+        self._threads: list[threading.Thread] = []
 
     # ---- plumbing ------------------------------------------------------------------------------------
     @property
@@ -51,6 +52,16 @@ class SyncService:
             return self._repo
 
     def close(self) -> None:
+        """Wait for background runs this service started, free the script engine in the thread that made
+        it (a QuickJS context belongs to its thread), and close the repository."""
+        for thread in list(self._threads):
+            thread.join(timeout=60)
+
+        def drop_scripts() -> None:
+            self._implicit_scripts = None
+
+        with contextlib.suppress(RuntimeError):
+            self._implicit.submit(drop_scripts).result()
         self._implicit.shutdown(wait=True)
         if self._repo is not None:
             self._repo.close()
@@ -118,6 +129,7 @@ class SyncService:
         options = ReconOptions(dry_run=dry_run, changed_only=changed_only, since=since,
                                on_progress=on_progress, cancel=_Either())
         executor = ThreadPoolExecutor(1, thread_name_prefix=f"sfsync-recon-{name}")
+        future: asyncio.Future[ReconRun] | None = None
         try:
             async with self._connector(self._needs_connector([mapping.source, mapping.target])) as connector:
                 source = self._object_set(mapping.source, connector, loop)
@@ -147,7 +159,9 @@ class SyncService:
                         await asyncio.wait_for(asyncio.shield(future), timeout=60)
                     raise
         finally:
-            executor.shutdown(wait=False)
+            # the worker ends with the run (its engine and QuickJS context are freed in it); wait for that
+            # unless the run is still going after a cancel that timed out
+            executor.shutdown(wait=future is None or future.done())
             self._cancels.pop(run.id, None)
         return result.to_dict()
 
@@ -174,7 +188,9 @@ class SyncService:
         def main() -> None:
             asyncio.run(self.reconcile(name, dry_run, changed_only, on_progress, run_id=run.id))
 
-        threading.Thread(target=main, name=f"sfsync-recon-{name}", daemon=True).start()
+        thread = threading.Thread(target=main, name=f"sfsync-recon-{name}", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
         return run.id
 
     def cancel(self, run_id: str) -> bool:
