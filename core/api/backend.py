@@ -97,6 +97,12 @@ class Backend:
         yield
         await self.aclose()
 
+    def cancel_started_runs(self) -> None:
+        """Ask every run this server started to stop (only sets flags: safe from a signal handler)."""
+        for run_id, recon in list(self._recons.items()):
+            if not recon.done.done():
+                self.sync.cancel(run_id)
+
     async def aclose(self) -> None:
         """Cancel the runs this server started (they end CANCELED), wait for their threads, close the core."""
         active = [(run_id, t) for run_id, t in self._recons.items() if not t.done.done()]

@@ -95,8 +95,17 @@ def serve(project: Project, host: str, port: int) -> int:
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     print(f"sfsync: serving the IDM REST API at http://{shown}:{bound_port}/openidm/ "
           f"(OpenAPI: /openapi.json); Ctrl-C stops", flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
+    backend = app.state.backend
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: object) -> None:
+            # Ctrl-C: the runs this server started stop at their next page and end CANCELED, so a client
+            # waiting on one (waitForCompletion) gets its answer and the server can close gracefully
+            backend.cancel_started_runs()
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    server = Server(config)
     try:
         asyncio.run(server.serve(sockets=[sock]))
     finally:
