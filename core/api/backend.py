@@ -20,7 +20,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -28,8 +28,10 @@ from core.api.crest import QueryParameters
 from core.api.errors import ApiError
 from core.errors import ConfigError
 
+if TYPE_CHECKING:
+    from core.config.project import Project
+
 log = logging.getLogger("sfsync.api")
-T = TypeVar("T")
 
 
 def _result_name(result: Any) -> Any:
@@ -67,7 +69,7 @@ class _ReconThread:
 class Backend:
     """The core services behind the REST API for one project (opened lazily, shared by all requests)."""
 
-    def __init__(self, project: Any, *, sync: Any = None) -> None:
+    def __init__(self, project: Project, *, sync: Any = None) -> None:
         self.project = project
         self._sync = sync
         self._owns_sync = sync is None
@@ -75,7 +77,7 @@ class Backend:
         self._recons: dict[str, _ReconThread] = {}
 
     @classmethod
-    def open(cls, project: Any) -> Backend:
+    def open(cls, project: Project) -> Backend:
         return cls(project)
 
     @property
