@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from pilot_helpers import wait_for
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from tui.app import make_app
 from tui.widgets.status_header import StatusHeader
@@ -26,6 +26,9 @@ async def test_login_against_the_local_org_saves_tokens_and_shows_who(demo):
         assert "/services/oauth2/authorize" in str(app.screen.query_one("#authorize-url", Static).render())
         header = app.screen.query_one(StatusHeader)
         assert header.logged_in and header.org == org.url.split("://")[1]
+        await pilot.press("1")  # the Connector screen shows what the login wrote
+        instance = app.screen.query_one("#instanceUrl", Input)
+        await wait_for(pilot, lambda: instance.value == org.url, "the instance URL on the Connector screen")
     props = json.loads(project.provisioner_path.read_text())["configurationProperties"]
     assert props["refreshToken"] and props["instanceUrl"] == org.url
 

@@ -123,3 +123,27 @@ async def test_panel_shows_stage_phases_counters_and_outcome(sample_run):
         for expected in ("ACTIVE_RECONCILING_SOURCE", "500/1,000", "FOUND_ALREADY_LINKED", "ABSENT", "480",
                          "SUCCESS", "499", "FAILURE", "records/s", "250"):
             assert expected in text, expected
+
+
+class HeaderApp(App[None]):
+    def compose(self) -> ComposeResult:
+        from tui.widgets.status_header import StatusHeader
+
+        yield StatusHeader()
+
+
+async def test_header_keeps_connection_state_visible_at_80_columns():
+    from tui.widgets.status_header import StatusHeader
+
+    app = HeaderApp()
+    async with app.run_test(size=(80, 5)) as pilot:
+        header = app.query_one(StatusHeader)
+        header.screen_title = "Users"
+        header.logged_in = True
+        header.org = "127.0.0.1:34363"
+        header.user = "admin@00d5g000000000h.local"
+        header.api_usage = (1234, 15000)
+        await pilot.pause()
+        line = str(header.render())
+        assert "127.0.0.1:34363" in line and "API 1,234/15,000" in line and "Users" in line
+        assert len(line) <= 80

@@ -143,6 +143,22 @@ class ConnectorScreen(BaseScreen):
             if name != "loginUrl":
                 set_field_error(self.query_one(f"#{name}-error", Label), None)
 
+    def on_screen_resume(self) -> None:
+        """Coming back (e.g. after Log in wrote the instance URL): show the file again unless edits are pending."""
+        if self._loaded and not self.has_pending_edits():
+            self._load()
+
+    def has_pending_edits(self) -> bool:
+        """True when a field differs from what was loaded (the secret field counts when anything is typed)."""
+        if self.query_one("#clientSecret", Input).value:
+            return True
+        if self._enabled_loaded is not None and self.query_one("#enabled", Checkbox).value != self._enabled_loaded:
+            return True
+        for name, value in self._loaded.items():
+            if name != "loginUrl" and self.query_one(f"#{name}", Input).value != value:
+                return True
+        return False
+
     # ---- inline validation --------------------------------------------------------------------------
     @on(Select.Changed, "#login-kind")
     def _kind_changed(self, event: Select.Changed) -> None:

@@ -65,6 +65,9 @@ class LoginSession:
                 login = asyncio.create_task(flow.login(self.timeout))
                 cancelled = asyncio.create_task(self._cancelled.wait())
                 done, _ = await asyncio.wait({login, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+                if visit is not None and login in done:
+                    # let our "browser" read the callback's answer page before the listener closes
+                    await asyncio.wait({visit}, timeout=5)
                 for task in (visit, cancelled, login):
                     if task is not None and task not in done:
                         task.cancel()

@@ -26,29 +26,43 @@ class StatusHeader(Widget):
     logged_in: reactive[bool] = reactive(False)
 
     def render(self) -> Text:
-        text = Text.assemble((" sfsync ", "bold reverse"), " ")
-        for key, title in NAV:
-            current = title == self.screen_title
-            text.append(f"{key}", style="bold reverse" if current else "bold")
-            text.append(f" {title} ", style="bold" if current else "dim")
-        if self.screen_title not in dict(NAV).values():
-            text.append(self.screen_title, style="bold")
-        state: list[Any] = []
-        if self.logged_in:
-            state += [("● ", "green"), (self.org or "connected", "")]
-            if self.user:
-                state += ["  ", (self.user, "")]
-        else:
-            state += [("○ ", "red"), ("not logged in", "dim")]
-        if self.api_usage:
-            used, limit = self.api_usage
-            state += ["  API ", (f"{used:,}/{limit:,}", "bold")]
-        right = Text.assemble(*state, " ")
         width = self.size.width
-        if text.cell_len + right.cell_len > width and self.user:
-            right = Text.assemble(*[part for part in state if part not in ("  ", self.user)], " ")
+        for compact, with_user in ((False, True), (False, False), (True, False)):
+            text = self._nav(compact=compact)
+            right = self._state(with_user=with_user)
+            if text.cell_len + right.cell_len + 1 <= width:
+                break
         gap = max(1, width - text.cell_len - right.cell_len)
         text.append(" " * gap)
         text.append_text(right)
         text.truncate(width)
         return text
+
+    def _nav(self, *, compact: bool) -> Text:
+        """``1 Connector 2 Login …`` with the current screen highlighted; keys only (plus the current
+        title) when the terminal is narrow."""
+        text = Text.assemble((" sfsync ", "bold reverse"), " ")
+        for key, title in NAV:
+            current = title == self.screen_title
+            text.append(f"{key}", style="bold reverse" if current else "bold")
+            if current or not compact:
+                text.append(f" {title} ", style="bold" if current else "dim")
+            else:
+                text.append(" ")
+        if self.screen_title not in dict(NAV).values():
+            text.append(self.screen_title, style="bold")
+        return text
+
+    def _state(self, *, with_user: bool) -> Text:
+        """``● org  user  API used/limit``; the user is the first thing dropped when space runs out."""
+        parts: list[Any] = []
+        if self.logged_in:
+            parts += [("● ", "green"), (self.org or "connected", "")]
+            if with_user and self.user:
+                parts += ["  ", (self.user, "")]
+        else:
+            parts += [("○ ", "red"), ("not logged in", "dim")]
+        if self.api_usage:
+            used, limit = self.api_usage
+            parts += ["  API ", (f"{used:,}/{limit:,}", "bold")]
+        return Text.assemble(*parts, " ")
