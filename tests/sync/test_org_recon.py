@@ -184,3 +184,18 @@ async def test_dry_run_against_the_org_changes_nothing(setup):
     service.repo.update(user["_id"], {**{k: v for k, v in user.items() if k[0] != "_"}, "sn": "Local"})
     await service.reconcile(OUTBOUND, dry_run=True)
     assert sorted((u["Id"], u["SystemModstamp"]) for u in org.iter_users()) == before
+
+
+REFERENCE = Path("/work/shared/reference/idm-6.5-sample-conf/sync.json")
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="reference copy of the IDM sample not present")
+async def test_the_idm_sample_sync_json_runs_unchanged(setup):
+    org, service = setup(sync_json=REFERENCE)
+    first = await service.reconcile(INBOUND)
+    _, _, ok = importable(org)
+    assert first["state"] == "SUCCESS" and first["progress"]["target"]["created"] == len(ok)
+    second = await service.reconcile(INBOUND)
+    assert second["situationSummary"]["CONFIRMED"] == len(ok)
+    outbound = await service.reconcile(OUTBOUND)
+    assert outbound["state"] == "SUCCESS" and outbound["situationSummary"]["ABSENT"] == 0
