@@ -119,24 +119,37 @@ def _tokenize(text: str) -> list[_Token]:
     return tokens
 
 
+def _hex4(text: str, i: int) -> int:
+    """The code unit of the ``\\uXXXX`` escape at ``i``."""
+    digits = text[i + 2:i + 6]
+    if len(digits) != 4 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+        raise FilterSyntaxError("bad \\u escape in string", text=text, position=i)
+    return int(digits, 16)
+
+
 def _read_string(text: str, start: int) -> tuple[str, int]:
     quote = text[start]
     out: list[str] = []
     i = start + 1
     while i < len(text):
         ch = text[i]
-        if ch == quote:  # \ud834\udd1e (JSON's escape of 𝄞) is one character, as JSON decoders read it
-            return "".join(out).encode("utf-16", "surrogatepass").decode("utf-16", "replace"), i + 1
+        if ch == quote:
+            return "".join(out), i + 1
         if ch == "\\":
             if i + 1 >= len(text):
                 break
             esc = text[i + 1]
             if esc == "u":
-                digits = text[i + 2:i + 6]
-                if len(digits) != 4 or not all(c in "0123456789abcdefABCDEF" for c in digits):
-                    raise FilterSyntaxError("bad \\u escape in string", text=text, position=i)
-                out.append(chr(int(digits, 16)))
+                code = _hex4(text, i)
                 i += 6
+                if 0xD800 <= code < 0xDC00 and text[i:i + 2] == "\\u":  # a UTF-16 pair, as JSON encoders write
+                    low = _hex4(text, i)
+                    if 0xDC00 <= low < 0xE000:
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        i += 6
+                if 0xD800 <= code < 0xE000:
+                    raise FilterSyntaxError("unpaired surrogate in \\u escape", text=text, position=i - 6)
+                out.append(chr(code))
                 continue
             if esc not in _ESCAPES:
                 raise FilterSyntaxError(f"unknown escape \\{esc} in string", text=text, position=i)
@@ -251,8 +264,15 @@ def parse_pointer(raw: str, *, text: str | None = None, position: int = 0) -> Po
     return tuple(p.replace("~1", "/").replace("~0", "~") for p in parts)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def parse(text: str) -> Filter:
     """Parse an IDM ``_queryFilter``; a fault raises :class:`FilterSyntaxError` naming its position."""
+    bad = _SURROGATE.search(text)  # not text (a broken UTF-16 decode): it could not reach SQLite either
+    if bad:
+        raise FilterSyntaxError("unpaired surrogate character", text=text.encode("utf-8", "replace").decode(),
+                                position=bad.start())
     return _Parser(text).parse()
 
 

@@ -149,3 +149,14 @@ def test_an_injection_attempt_in_a_query_is_just_a_value(repo, new_user):
     for text in ("%", "_"):  # LIKE wildcards are literal characters in co/sw
         found = {u["sn"] for u in repo.query({"_queryFilter": f'sn co "{text}"'})["result"]}
         assert found == {t for t in _INJECTIONS if text in t}
+
+
+def test_utf16_escape_pairs_decode_to_one_character_and_lone_halves_are_refused():
+    assert parse('/s eq "\\ud83d\\ude00"').value == "😀"  # what json.dumps(ensure_ascii=True) writes
+    with pytest.raises(FilterSyntaxError, match="unpaired surrogate"):
+        parse('/s eq "\\ud83d"')
+
+
+def test_a_raw_unpaired_surrogate_is_a_syntax_error_not_a_crash():
+    with pytest.raises(FilterSyntaxError, match="position 7"):
+        parse('/s eq "\ud800"')
