@@ -89,3 +89,17 @@ async def test_a_theme_chosen_in_the_app_is_remembered_in_sfsync_toml(project):
     async with again.run_test(size=(100, 40)) as pilot:
         await _ready(pilot)
         assert again.theme == "nord"
+
+
+async def test_a_broken_config_file_is_a_readable_notice_not_a_crash(project):
+    project.provisioner_path.write_text('{"enabled": true,\n  "configurationProperties": {')
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(100, 40), notifications=True) as pilot:
+        await _ready(pilot)
+        messages = [n.message for n in app._notifications]
+        assert any("provisioner.openicf-salesforce.json" in m and ":2:" in m for m in messages), messages
+        assert not any("Traceback" in m for m in messages)
+        assert app.is_running
+        await pilot.press("3")  # the rest of the app still works
+        await pilot.pause()
+        assert app.screen.query_one("#mapping-list")

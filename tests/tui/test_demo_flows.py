@@ -77,3 +77,69 @@ def test_demo_refuses_to_wipe_a_folder_it_did_not_make(tmp_path, demo):
     with pytest.raises(UsageError, match="not a demo project"):
         prepare_project(precious, org)
     assert (precious / "notes.txt").read_text() == "keep me"
+
+
+async def _start_login_without_browser(pilot, project, port: int) -> None:
+    from core.config.settings import Settings
+
+    settings = Settings.load(project)
+    settings.callback_port = port
+    settings.save(project)
+    await pilot.press("2")
+    await pilot.pause()
+    await pilot.press("ctrl+l")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_pasting_the_url_the_browser_ended_on_completes_the_login(demo):
+    import httpx
+
+    project, org = demo
+    app = make_app(project, watch_runs=False)  # not the demo: nobody visits the URL for us
+    async with app.run_test(size=(100, 32)) as pilot:
+        await _start_login_without_browser(pilot, project, _free_port())
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.authorize_url, "the authorize URL")
+        # be the browser on another machine: follow the org's answer, but do not reach our callback
+        async with httpx.AsyncClient() as client:
+            answer = await client.get(screen.authorize_url)
+        ended_on = answer.headers["location"]
+        assert "/OauthRedirect?code=" in ended_on
+        box = screen.query_one("#pasted-url", Input)
+        box.value = "http://localhost:1/not-the-redirect"
+        box.focus()
+        await pilot.press("enter")  # a wrong URL is refused and the wait goes on
+        box.value = ended_on
+        await pilot.press("enter")
+        outcome = screen.query_one("#login-outcome", Static)
+        await wait_for(pilot, lambda: "Logged in" in str(outcome.render()) or "Not logged" in str(outcome.render()),
+                       "the login outcome")
+        assert "Logged in as" in str(outcome.render())
+    assert json.loads(project.provisioner_path.read_text())["configurationProperties"]["refreshToken"]
+
+
+async def test_cancel_ends_a_waiting_login_and_frees_the_port(demo):
+    import socket
+
+    project, org = demo
+    port = _free_port()
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await _start_login_without_browser(pilot, project, port)
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.authorize_url, "the authorize URL")
+        assert f"localhost:{port}" in str(screen.query_one("#callback", Static).render())
+        await pilot.press("escape")
+        outcome = screen.query_one("#login-outcome", Static)
+        await wait_for(pilot, lambda: "Not logged in" in str(outcome.render()), "the cancellation")
+        assert "cancel" in str(outcome.render())
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))  # the callback listener is gone
+    assert json.loads(project.provisioner_path.read_text())["configurationProperties"]["refreshToken"] is None

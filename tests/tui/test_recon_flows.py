@@ -38,3 +38,22 @@ async def test_reconcile_reaches_the_right_totals(logged_in):
         assert any(isinstance(m, RunProgress) for m in messages)
         shown = app.export_screenshot().replace("&#160;", " ")
         assert "SUCCESS" in shown and f"{people}/{people}" in shown
+
+
+async def test_dry_run_from_the_command_palette_decides_but_changes_nothing(logged_in):
+    project, org = logged_in
+    messages = []
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(100, 32), message_hook=messages.append) as pilot:
+        await wait_for(pilot, lambda: app.mapping_names, "the mapping names")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Dry run systemSalesforceUser")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any(isinstance(m, RunFinished) for m in messages), "the dry run")
+        run = next(m.run for m in messages if isinstance(m, RunFinished))
+        assert run["mapping"] == INBOUND and run["dryRun"] is True and run["state"] == "SUCCESS"
+        assert run["situationSummary"]["ABSENT"] > 0
+        assert app.backend.repo.count() == 0
+        assert app.current_mode == "mappings"
