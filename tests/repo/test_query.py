@@ -243,3 +243,8 @@ def test_paging_with_any_sort_order_returns_every_row_once_in_order(bare_repo, r
 def test_a_sort_key_sqlite_cannot_address_is_a_bad_parameter(repo):
     with pytest.raises(ValidationError, match="_sortKeys"):
         repo.query({"_sortKeys": 'a"b'})
+
+
+def test_star_fields_give_the_whole_object(repo, new_user):
+    user = repo.create(new_user(city="Oslo"))
+    assert repo.query({"_fields": "*"})["result"] == [user]
