@@ -111,6 +111,8 @@ class Database:
             except OSError as exc:
                 raise RepoError(f"{self.path.parent}: cannot create the repository folder: "
                                 f"{exc.strerror or exc}") from None
+        if self.conn().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return  # current layout: opening takes no write lock (a recon elsewhere may be writing)
         with self.transaction() as conn:  # IMMEDIATE: two processes opening a new file migrate it once
             script = _DDL
             if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:

@@ -123,7 +123,21 @@ class ManagedObjects:
 
     # ------------------------------------------------------------------------------------ layout
 
+    def _layout(self) -> tuple[set[str], set[str]]:
+        """The table's columns and index names as they are now (empty when there is no table)."""
+        conn = self.db.conn()
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_xinfo({self.table})")}
+        indexes = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (self.table,))}
+        return columns, indexes
+
     def _ensure_table(self, wanted: list[str]) -> dict[str, str]:
+        columns, indexes = self._layout()
+        complete = "seq" in columns and all(f"f_{n}" in columns for n in wanted) \
+            and all(f"ix_{self.table}_{n}" in indexes for n in wanted if n not in self.unique) \
+            and all({f"ux_{self.table}_{n}", f"ix_{self.table}_{n}"} & indexes for n in self.unique)
+        if complete:  # the usual open: no write lock taken
+            return {c[2:]: c for c in sorted(columns) if c.startswith("f_")}
         with self.db.transaction() as conn:
             conn.execute(f"CREATE TABLE IF NOT EXISTS {self.table} "
                          "(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, rev TEXT NOT NULL, data TEXT NOT NULL)")

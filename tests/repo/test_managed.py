@@ -255,3 +255,18 @@ def test_a_writer_blocked_past_the_busy_timeout_gets_a_clear_error(tmp_path, sch
         holder.close()
     assert repo.create(new_user())["_id"]
     repo.close()
+
+
+def test_opening_an_existing_repository_takes_no_write_lock(tmp_path, schema):
+    """The TUI or `sfsync users` can open the file while a reconciliation elsewhere holds the write lock."""
+    path = tmp_path / "r.sqlite3"
+    Repository.open(path, schema).close()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        with Repository.open(path, schema) as reader:
+            reader.db.conn().execute("PRAGMA busy_timeout = 100")
+            assert reader.query({"_fields": "_id"})["resultCount"] == 0
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
