@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -72,6 +73,9 @@ class ReconEngine:
         self._audit_seq = 0
         self._cancel_requested = False
         self._last_saved: dict[str, Any] | None = None
+        # pipelined commits only where the writes run no script (QuickJS belongs to this thread)
+        has_post_actions = any(p.post_action for ps in mapping.policies.values() for p in ps)
+        self._writer = _Writer(parallel=target.local and not has_post_actions and not options.dry_run)
 
     # ---- the run ---------------------------------------------------------------------------------------
     def execute(self) -> ReconRun:
@@ -98,10 +102,14 @@ class ReconEngine:
             self._stage(ReconStage.ACTIVE_PROCESSING_RESULTS)
             run.finish(ReconStage.COMPLETED_SUCCESS)
         except SfsyncError as exc:
+            self._writer.drain()
             run.finish(ReconStage.COMPLETED_FAILED, str(exc))
         except Exception as exc:  # noqa: BLE001 - any bug ends the run FAILED with its reason, never ACTIVE
+            self._writer.drain()
             log.exception("reconciliation %s failed", run.id)
             run.finish(ReconStage.COMPLETED_FAILED, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            self._writer.close()
         self._summary()
         return run
 
@@ -160,16 +168,22 @@ class ReconEngine:
             if self.run.source_total is None:
                 self.run.source_total = self.source.count()
             records = [Record(phase="source", source=obj, source_id=obj.get("_id")) for obj in page]
-            self._process(records)
+            self._decide(records)
+            self._writer.wait()  # the previous page is committed: a cancel stops here, this page unwritten
             if self._cancelled():
                 return False
+            self._write(records)
+        self._writer.wait()
+        if self._cancelled():
+            return False
         if first and not self.options.changed_only and not self.mapping.allow_empty_source_set:
             raise SfsyncError(EMPTY_SOURCE)
         if self.run.source_total is None or self.options.changed_only:
             self.run.source_total = self.run.source_processed
         return True
 
-    def _process(self, records: list[Record]) -> None:
+    def _decide(self, records: list[Record]) -> None:
+        """Everything up to the writes: qualification, links, correlation, situation, action, plan."""
         op = self.op
         op.qualify(records)
         op.load_links(records)
@@ -182,10 +196,10 @@ class ReconEngine:
                 self.remaining.discard(r.target_id)
             for t in r.ambiguous:
                 self.remaining.discard(t)
-        self._write(records)
 
     def _write(self, records: list[Record]) -> None:
-        op = self.op
+        """The page's writes: in the writer thread when the engine may go on deciding the next page meanwhile
+        (see :class:`_Writer`), else here."""
         if self.options.dry_run:
             for r in records:
                 if r.ok and r.action == Action.CREATE:
@@ -194,9 +208,15 @@ class ReconEngine:
                     r.link_created = True
             self._account(records)
             self._audit(self._entries(records), commit=True)
+            self._save()
             return
         if not self.target.local:
-            op.write_targets(records)  # remote writes first: their ids are needed for the links
+            self.op.write_targets(records)  # remote writes first: their ids are needed for the links
+        self._writer.submit(self._commit, records)
+
+    def _commit(self, records: list[Record]) -> None:
+        """ONE transaction: the page's managed writes, links, audit entries and the run's progress."""
+        op = self.op
         with self.repo.transaction():
             if self.target.local:
                 op.write_targets(records)
@@ -218,6 +238,7 @@ class ReconEngine:
             self.op.decide(records)
             self.op.plan(records)
             self._write(records)
+            self._writer.wait()
             if self._cancelled():
                 return False
         return True
@@ -288,6 +309,7 @@ class ReconEngine:
         self.repo.audit.add_many(out)
 
     def _stage(self, stage: ReconStage) -> None:
+        self._writer.wait()
         self.run.stage = stage
         self._save()
 
@@ -317,6 +339,46 @@ class ReconEngine:
                           "status": "SUCCESS" if run.state == "SUCCESS" else "FAILURE"}], commit=True)
         finally:
             self._save()
+
+
+class _Writer:
+    """Commits a page in a second thread while the engine decides the next one.
+
+    SQLite does its inserts with the GIL released, so on two cores a page's commit overlaps the next page's
+    Python work. Depth one: the engine waits for page N's commit before handing over page N+1 (and checks
+    for a cancel there), and before any stage change, so progress and stages stay in order. Page N+1 is
+    decided against the state before page N's commit; its records are other sources, and the repository's
+    unique constraints still refuse a duplicate. ``parallel=False`` commits in the caller's thread.
+    """
+
+    def __init__(self, *, parallel: bool) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="sfsync-commit") if parallel else None
+        self._pending: Future[None] | None = None
+
+    def submit(self, fn: Callable[[list[Record]], None], records: list[Record]) -> None:
+        self.wait()
+        if self._pool is None:
+            fn(records)
+        else:
+            self._pending = self._pool.submit(fn, records)
+
+    def wait(self) -> None:
+        """Until the page in flight is committed; its error (if any) is raised here."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def drain(self) -> None:
+        """Wait, ignoring the page's error (the run is failing already)."""
+        try:
+            self.wait()
+        except Exception:  # noqa: BLE001 - the first error is the one reported
+            log.debug("commit after a failure failed too", exc_info=True)
+
+    def close(self) -> None:
+        self.drain()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 class _Preloaded(ObjectSet):

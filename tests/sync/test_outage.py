@@ -41,7 +41,7 @@ def test_a_short_outage_is_ridden_out(live_org_factory, tmp_path):
 
 
 def test_a_lasting_outage_fails_the_run_with_its_reason(live_org_factory, tmp_path):
-    live = live_org_factory(users=4500, seed=6, latency_ms=100)
+    live = live_org_factory(users=10000, seed=6, latency_ms=150)  # 5 pages: the outage comes mid-run
     project = make_project(tmp_path / "p", live.org, live.url)
     service = service_with(project, RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.1, max_elapsed=2))
 
