@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.config.project import Project
 from core.errors import SfsyncError
-from tui.messages import ConnectionState, RunFinished, RunProgress, RunsListed
+from tui.messages import ConnectionState, MappingsLoaded, RunFinished, RunProgress, RunsListed, ThemeLoaded
 from tui.screens.backend import Backend
 from tui.screens.connector import ConnectorScreen
 from tui.screens.login import LoginScreen
@@ -120,8 +120,12 @@ class SfsyncApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="mapping-names", description="Reading sync.json")
     def _load_mapping_names(self) -> None:
-        names = [getattr(m, "name", None) or m["name"] for m in self.backend.mappings()]
-        self.call_from_thread(setattr, self, "mapping_names", names)
+        self.post_message(MappingsLoaded(self.backend.mappings()))
+
+    @on(MappingsLoaded)
+    def _mappings_loaded(self, message: MappingsLoaded) -> None:
+        """The palette offers Reconcile / Dry run for each (screens' own loads bubble here too)."""
+        self.mapping_names = [str(getattr(m, "name", None) or m["name"]) for m in message.mappings]
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="connection", description="Reading the connector")
     def _read_connection(self) -> None:
@@ -133,10 +137,14 @@ class SfsyncApp(App[None]):
     # ---- theme (a UI preference kept in sfsync.toml) -------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="theme", description="Reading sfsync.toml")
     def _load_theme(self) -> None:
-        theme = self.backend.load_theme()
+        self.post_message(ThemeLoaded(self.backend.load_theme()))
+
+    @on(ThemeLoaded)
+    def _theme_loaded(self, message: ThemeLoaded) -> None:
+        theme = message.theme
         if theme and theme in self.available_themes and theme != self.theme:
             self._saved_theme = theme
-            self.call_from_thread(setattr, self, "theme", theme)
+            self.theme = theme
 
     def _theme_changed(self, theme: Any) -> None:
         name = getattr(theme, "name", str(theme))
@@ -163,6 +171,9 @@ class SfsyncApp(App[None]):
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
         """The one place a failed worker is reported: a readable notice, the traceback only in the log."""
+        if event.worker.group == "recon" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
+                                                              WorkerState.CANCELLED):
+            self._cancel_event = None  # this app may start another run
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
@@ -189,15 +200,9 @@ class SfsyncApp(App[None]):
             self._local_run_id = run.get("_id")
             self.post_message(RunProgress(dict(run)))
 
-        try:
-            run = self.backend.reconcile(mapping, dry_run=dry_run, on_progress=progress, cancel=cancel)
-        finally:
-            self.call_from_thread(self._recon_done)
+        run = self.backend.reconcile(mapping, dry_run=dry_run, on_progress=progress, cancel=cancel)
         self.post_message(RunFinished(dict(run)))
         return run
-
-    def _recon_done(self) -> None:
-        self._cancel_event = None
 
     def cancel_recon(self) -> None:
         """Cancel the run being watched: ours through its event, one started elsewhere through core."""

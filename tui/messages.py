@@ -70,6 +70,20 @@ class MappingsLoaded(Message):
 
 
 @dataclass
+class ThemeLoaded(Message):
+    """The theme remembered in ``sfsync.toml`` (None when none was chosen yet)."""
+
+    theme: str | None
+
+
+@dataclass
+class ConnectorLoaded(Message):
+    """The provisioner file as ``core.config`` read it (a ``ProvisionerConfig``)."""
+
+    config: Any
+
+
+@dataclass
 class ConnectorTested(Message):
     """IDM's ``system?_action=test`` object for the Salesforce connector."""
 

@@ -20,7 +20,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from core.config.masking import mask_secret
 from core.config.urls import LoginUrlKind, check_url, kind_of, login_url_for
-from tui.messages import ConnectionState, ConnectorSaved, ConnectorTested
+from tui.messages import ConnectionState, ConnectorLoaded, ConnectorSaved, ConnectorTested
 from tui.screens.base import BaseScreen, set_field_error
 
 
@@ -117,10 +117,11 @@ class ConnectorScreen(BaseScreen):
     # ---- load ---------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="connector-load", description="Loading the connector")
     def _load(self) -> None:
-        config = self.backend.load_connector()
-        self.app.call_from_thread(self._fill, config)
+        self.post_message(ConnectorLoaded(self.backend.load_connector()))
 
-    def _fill(self, config: Any) -> None:
+    @on(ConnectorLoaded)
+    def _fill(self, message: ConnectorLoaded) -> None:
+        config = message.config
         props = config.properties
         values = {name: _shown(getattr(props, name, None)) for name, *_ in FIELDS if name != "clientSecret"}
         kind = kind_of(props.loginUrl)
