@@ -46,6 +46,8 @@ class ReconOptions:
     on_progress: Callable[[dict[str, Any]], None] | None = None
     cancel: CancelFlag | None = None
     on_page: Callable[[ReconRun], None] | None = field(default=None, repr=False)  # after each commit
+    #: a one-thread pool for page commits, kept by the caller so its SQLite connection is reused across runs
+    commit_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
 
 class ReconEngine:
@@ -75,7 +77,13 @@ class ReconEngine:
         self._last_saved: dict[str, Any] | None = None
         # pipelined commits only where the writes run no script (QuickJS belongs to this thread)
         has_post_actions = any(p.post_action for ps in mapping.policies.values() for p in ps)
-        self._writer = _Writer(parallel=target.local and not has_post_actions and not options.dry_run)
+        parallel = target.local and not has_post_actions and not options.dry_run
+        if not parallel:
+            self._writer = _Writer(None)
+        elif options.commit_pool is not None:
+            self._writer = _Writer(options.commit_pool)
+        else:
+            self._writer = _Writer.owning()
 
     # ---- the run ---------------------------------------------------------------------------------------
     def execute(self) -> ReconRun:
@@ -110,6 +118,8 @@ class ReconEngine:
             run.finish(ReconStage.COMPLETED_FAILED, f"internal error: {type(exc).__name__}: {exc}")
         finally:
             self._writer.close()
+            if run.finished:
+                self.scripts.close()
         self._summary()
         return run
 
@@ -348,11 +358,12 @@ class _Writer:
     Python work. Depth one: the engine waits for page N's commit before handing over page N+1 (and checks
     for a cancel there), and before any stage change, so progress and stages stay in order. Page N+1 is
     decided against the state before page N's commit; its records are other sources, and the repository's
-    unique constraints still refuse a duplicate. ``parallel=False`` commits in the caller's thread.
+    unique constraints still refuse a duplicate. Without a pool, pages commit in the caller's thread.
     """
 
-    def __init__(self, *, parallel: bool) -> None:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="sfsync-commit") if parallel else None
+    def __init__(self, pool: ThreadPoolExecutor | None) -> None:
+        self._pool = pool
+        self._owned = False
         self._pending: Future[None] | None = None
 
     def submit(self, fn: Callable[[list[Record]], None], records: list[Record]) -> None:
@@ -377,8 +388,14 @@ class _Writer:
 
     def close(self) -> None:
         self.drain()
-        if self._pool is not None:
+        if self._pool is not None and self._owned:
             self._pool.shutdown(wait=True)
+
+    @classmethod
+    def owning(cls) -> _Writer:
+        writer = cls(ThreadPoolExecutor(1, thread_name_prefix="sfsync-commit"))
+        writer._owned = True
+        return writer
 
 
 class _Preloaded(ObjectSet):

@@ -160,6 +160,13 @@ class ScriptEngine:
         self._ctx.set_memory_limit(self.memory_limit)
         self._compiled.clear()
 
+    def close(self) -> None:
+        """Free the context now, in this (its) thread: scripts and engine reference each other, so without
+        this the garbage collector would free the context later, in whatever thread it runs."""
+        self._scripts.clear()
+        self._compiled.clear()
+        self._ctx = None
+
     def script(self, spec: ScriptSpec) -> Script:
         """The compiled script for ``spec`` (compiled on first use, then reused)."""
         key = (spec.name, spec.source)

@@ -39,6 +39,7 @@ class SyncService:
         self._implicit = ThreadPoolExecutor(1, thread_name_prefix="sfsync-implicit")
         self._implicit_scripts: ScriptEngine | None = None
         self._threads: list[threading.Thread] = []
+        self._recon_pools: dict[str, tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = {}
 
     # ---- plumbing ------------------------------------------------------------------------------------
     @property
@@ -58,11 +59,16 @@ class SyncService:
             thread.join(timeout=60)
 
         def drop_scripts() -> None:
+            if self._implicit_scripts is not None:
+                self._implicit_scripts.close()
             self._implicit_scripts = None
 
         with contextlib.suppress(RuntimeError):
             self._implicit.submit(drop_scripts).result()
         self._implicit.shutdown(wait=True)
+        for worker, committer in self._recon_pools.values():
+            worker.shutdown(wait=True)
+            committer.shutdown(wait=True)
         if self._repo is not None:
             self._repo.close()
 
@@ -126,9 +132,9 @@ class SyncService:
             def is_set(self) -> bool:
                 return flag.is_set() or bool(cancel is not None and cancel.is_set())
 
+        executor, commit_pool = self._pools(name, dry_run)
         options = ReconOptions(dry_run=dry_run, changed_only=changed_only, since=since,
-                               on_progress=on_progress, cancel=_Either())
-        executor = ThreadPoolExecutor(1, thread_name_prefix=f"sfsync-recon-{name}")
+                               on_progress=on_progress, cancel=_Either(), commit_pool=commit_pool)
         future: asyncio.Future[ReconRun] | None = None
         try:
             async with self._connector(self._needs_connector([mapping.source, mapping.target])) as connector:
@@ -159,11 +165,18 @@ class SyncService:
                         await asyncio.wait_for(asyncio.shield(future), timeout=60)
                     raise
         finally:
-            # the worker ends with the run (its engine and QuickJS context are freed in it); wait for that
-            # unless the run is still going after a cancel that timed out
-            executor.shutdown(wait=future is None or future.done())
             self._cancels.pop(run.id, None)
         return result.to_dict()
+
+    def _pools(self, name: str, dry_run: bool) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+        """The run's worker thread and its commit thread, kept per mapping (one run of a mapping at a time;
+        dry runs have their own), so their SQLite connections are reused, not one more per run."""
+        key = f"{name}{' (dry run)' if dry_run else ''}"
+        with self._lock:
+            if key not in self._recon_pools:
+                self._recon_pools[key] = (ThreadPoolExecutor(1, thread_name_prefix=f"sfsync-recon-{name}"),
+                                          ThreadPoolExecutor(1, thread_name_prefix=f"sfsync-commit-{name}"))
+            return self._recon_pools[key]
 
     def _watermark(self, name: str) -> str | None:
         for run in self.repo.runs.list(mapping=name):
