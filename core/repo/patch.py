@@ -34,12 +34,13 @@ def _pointer(op: Mapping[str, Any], key: str, index: int) -> tuple[str, ...]:
 
 def _parent(obj: dict[str, Any], pointer: tuple[str, ...], create: bool, index: int) -> Any:
     node: Any = obj
-    for part in pointer[:-1]:
+    for depth, part in enumerate(pointer[:-1]):
         if isinstance(node, dict):
             if part not in node or node[part] is None:
                 if not create:
                     return None
-                node[part] = {}
+                following = pointer[depth + 1]
+                node[part] = [] if following == "-" or following.isdigit() else {}  # /roles/- makes an array
             node = node[part]
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
@@ -66,8 +67,10 @@ def _set(obj: dict[str, Any], pointer: tuple[str, ...], value: Any, index: int, 
     if isinstance(parent, list):
         if last == "-" and append_ok:
             parent.append(value)
-        elif last.isdigit() and int(last) <= len(parent):
-            parent.insert(int(last), value) if append_ok else parent.__setitem__(int(last), value)
+        elif last.isdigit() and append_ok and int(last) <= len(parent):
+            parent.insert(int(last), value)
+        elif last.isdigit() and int(last) < len(parent):
+            parent[int(last)] = value
         else:
             raise _fail(index, f"/{'/'.join(pointer)}: bad array index")
     elif isinstance(parent, dict):
