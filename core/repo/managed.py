@@ -2,27 +2,23 @@
 
 Layout: one table per resource, ``managed_<resource>(seq, id, rev, data)``, where ``data`` is the object
 without ``_id``/``_rev`` and ``seq`` the stable integer key that orders ties, plus a VIRTUAL generated column
-``f_<field>`` (``json_extract``, ``COLLATE NOCASE``) and an index ``(f_<field>)`` per searchable field. The index stores the values, so an equality, prefix or sort on
-a searchable field is an index seek or an ordered index walk at any size, and the columns can never drift
-from the JSON. A field whose policy demands uniqueness (``userName``) also gets a UNIQUE index, the safety
+``f_<field>`` (``json_extract``, ``COLLATE NOCASE``) and an index ``(f_<field>)`` per searchable field. The
+index stores the values, so an equality, prefix or sort on a searchable field is an index seek or an ordered
+index walk at any size, and the columns can never drift from the JSON. A field whose policy demands uniqueness (``userName``) also gets a UNIQUE index, the safety
 net under the repository's own bulk check (which gives the friendlier per-field message).
-
-``_rev``: 16 hex digits like IDM's DS-backed repository shows them (``"00000000cfe1fccf"``): the first 8 count
-the object's writes (0 on create), the last 8 are a CRC-32 of its content, so it changes on every write.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
-import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from core.repo.db import Database, chunks, placeholders
 from core.repo.errors import Conflict, FieldError, NotFound, PreconditionFailed, RepoError, ValidationError
+from core.repo.ids import matches_rev, new_ids, next_rev
 from core.repo.query import Collection
 from core.repo.schema import DEFAULT_SEARCHABLE, ManagedSchema
 
@@ -37,18 +33,6 @@ def fold(value: Any) -> Any:
     return value.lower() if value.isascii() else value.translate(_ASCII_FOLD)
 
 
-def new_ids(n: int) -> list[str]:
-    """``n`` random UUID4 strings (RFC 4122 version and variant bits), from one ``os.urandom`` call."""
-    raw = bytearray(os.urandom(16 * n))
-    out = []
-    for k in range(0, 16 * n, 16):
-        raw[k + 6] = (raw[k + 6] & 0x0F) | 0x40
-        raw[k + 8] = (raw[k + 8] & 0x3F) | 0x80
-        h = raw[k:k + 16].hex()
-        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
-    return out
-
-
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -57,21 +41,6 @@ def dumps(obj: Mapping[str, Any]) -> str:
     if "_id" in obj or "_rev" in obj:
         obj = {k: v for k, v in obj.items() if k not in ("_id", "_rev")}
     return _encode(obj)
-
-
-def next_rev(previous: str | None, data: str) -> str:
-    count = 0
-    if previous is not None:
-        try:
-            count = int(previous[:8], 16) + 1
-        except ValueError:
-            count = 1
-    return f"{count & 0xFFFFFFFF:08x}{zlib.crc32(data.encode()):08x}"
-
-
-def matches_rev(current: str, wanted: str | None) -> bool:
-    """``If-Match``: absent or ``*`` matches any revision; quotes around an ETag are ignored."""
-    return wanted is None or wanted.strip() in ("*", "") or wanted.strip().strip('"') == current
 
 
 class ManagedObjects:

@@ -270,3 +270,14 @@ def test_opening_an_existing_repository_takes_no_write_lock(tmp_path, schema):
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_revisions_count_writes_like_the_seeds_and_if_match_accepts_etag_quotes():
+    from core.repo.ids import matches_rev, new_ids, next_rev
+
+    first = next_rev(None, '{"a":1}')
+    assert first.startswith("00000000") and next_rev(first, '{"a":1}').startswith("00000001")
+    assert matches_rev(first, f'"{first}"') and matches_rev(first, "*") and not matches_rev(first, "0")
+    ids = new_ids(1000)
+    assert len(set(ids)) == 1000 and all(uuid.UUID(i).version == 4 and uuid.UUID(i).variant == uuid.RFC_4122
+                                         for i in ids)
