@@ -47,11 +47,12 @@ def _result_name(result: Any) -> Any:
 class _ReconThread:
     """One reconciliation on a thread of its own; ``run_id`` resolves as soon as the run is recorded."""
 
-    def __init__(self, start: Callable[[concurrent.futures.Future[str]], Any], name: str) -> None:
+    def __init__(self, start: Callable[[concurrent.futures.Future[str]], Any], mapping: str) -> None:
+        self.mapping = mapping
         self.run_id: concurrent.futures.Future[str] = concurrent.futures.Future()
         self.done: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self._start = start
-        self.thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self.thread = threading.Thread(target=self._main, name=f"sfsync-api-recon-{mapping}", daemon=True)
 
     def _main(self) -> None:
         try:
@@ -138,7 +139,15 @@ class Backend:
                                 f"(known: {', '.join(names) or 'none'})")
 
     def _launch(self, mapping: str) -> _ReconThread:
-        """Start ``mapping``'s run on a thread with its own loop; ``run_id`` resolves once it is recorded."""
+        """Start ``mapping``'s run on a thread with its own loop; ``run_id`` resolves once it is recorded.
+
+        A mapping runs once at a time: a second request while this server's run of it is going is a 409 at
+        once (the service would queue it behind the first, and the request would wait on that run). Called
+        with no ``await`` between the check and the registration, so two requests cannot both pass.
+        """
+        for run_id, running in self._recons.items():
+            if running.mapping == mapping and not running.done.done():
+                raise ApiError(409, f"mapping {mapping} already has an active reconciliation {run_id}")
         sync = self.sync
         new_id = str(uuid.uuid4())
 
@@ -149,7 +158,7 @@ class Backend:
 
             return await sync.reconcile(mapping, on_progress=on_progress, run_id=new_id)
 
-        recon = _ReconThread(start, name=f"sfsync-api-recon-{mapping}")
+        recon = _ReconThread(start, mapping)
         self._recons[new_id] = recon
         recon.thread.start()
         return recon

@@ -22,8 +22,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    """References to the shared error responses: 401 and 500 always, plus ``codes``."""
-    return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in sorted({401, *codes, 500})}
+    """References to the shared error responses: 400 (a malformed parameter), 401 and 500 always, plus ``codes``."""
+    return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in sorted({400, 401, *codes, 500})}
 
 
 def _query(name: str, schema: dict[str, Any], description: str, *, required: bool = False) -> dict[str, Any]:
@@ -54,6 +54,8 @@ def _query_params() -> list[dict[str, Any]]:
 
 def _schemas() -> dict[str, Any]:
     count = {"type": "integer"}
+    user_fields = {name: {"type": "string"} for name in ("userName", "givenName", "sn", "mail", "accountStatus",
+                                                         "profileId", "description")}
     existing = {"type": "object", "properties": {"processed": count, "total": {"type": "string"}}}
     return {
         "Error": {"type": "object", "required": ["code", "reason", "message"],
@@ -84,10 +86,11 @@ def _schemas() -> dict[str, Any]:
             "_id": {"type": "string"}, "action": {"type": "string", "enum": ["cancel"]},
             "status": {"type": "string"}}},
         "User": {"type": "object", "additionalProperties": True, "required": ["userName", "givenName", "sn", "mail"],
-                 "properties": {"_id": {"type": "string"}, "_rev": {"type": "string"},
-                                "userName": {"type": "string"}, "givenName": {"type": "string"},
-                                "sn": {"type": "string"}, "mail": {"type": "string"},
-                                "accountStatus": {"type": "string"}, "profileId": {"type": "string"}}},
+                 "description": "a managed user as sent (managed.json's required fields; others are kept)",
+                 "properties": user_fields},
+        "ManagedUser": {"type": "object", "additionalProperties": True, "required": ["_id", "_rev"],
+                        "description": "a managed user as answered (only the _fields asked for, with _id, _rev)",
+                        "properties": {"_id": {"type": "string"}, "_rev": {"type": "string"}, **user_fields}},
         "PatchOperation": {"type": "object", "required": ["operation", "field"], "properties": {
             "operation": {"type": "string",
                           "enum": ["add", "remove", "replace", "increment", "copy", "move", "transform"]},
@@ -153,25 +156,25 @@ def build_openapi() -> dict[str, Any]:
                     "responses": {"200": _json(_ref("QueryResult"), "the query result"), **_errors(400)}},
             "post": {"summary": "Create a managed user (implicit sync runs)", "operationId": "createUser",
                      "parameters": [action("create"), FIELDS, PRETTY], "requestBody": user_body,
-                     "responses": {"201": _json(_ref("User"), "the created user"), **_errors(400, 409)}}},
+                     "responses": {"201": _json(_ref("ManagedUser"), "the created user"), **_errors(400, 409)}}},
         "/openidm/managed/user/{user_id}": {
             "parameters": [USER_ID],
             "get": {"summary": "Read a managed user", "operationId": "readUser", "parameters": [FIELDS, PRETTY],
-                    "responses": {"200": _json(_ref("User"), "the user"), **_errors(404)}},
+                    "responses": {"200": _json(_ref("ManagedUser"), "the user"), **_errors(404)}},
             "put": {"summary": "Replace (If-Match) or create (If-None-Match: *) a managed user",
                     "operationId": "putUser", "requestBody": user_body,
                     "parameters": [IF_MATCH, {"name": "If-None-Match", "in": "header", "required": False,
                                               "schema": {"type": "string", "enum": ["*"]}}, FIELDS, PRETTY],
-                    "responses": {"200": _json(_ref("User"), "updated"), "201": _json(_ref("User"), "created"),
+                    "responses": {"200": _json(_ref("ManagedUser"), "updated"), "201": _json(_ref("ManagedUser"), "created"),
                                   **_errors(400, 404, 409, 412)}},
             "patch": {"summary": "Patch a managed user with IDM patch operations", "operationId": "patchUser",
                       "parameters": [IF_MATCH, FIELDS, PRETTY],
                       "requestBody": {"required": True, "content": {"application/json": {"schema": {
                           "type": "array", "items": _ref("PatchOperation")}}}},
-                      "responses": {"200": _json(_ref("User"), "patched"), **_errors(400, 404, 412)}},
+                      "responses": {"200": _json(_ref("ManagedUser"), "patched"), **_errors(400, 404, 412)}},
             "delete": {"summary": "Delete a managed user", "operationId": "deleteUser",
                        "parameters": [IF_MATCH, FIELDS, PRETTY],
-                       "responses": {"200": _json(_ref("User"), "the deleted user"), **_errors(404, 412)}}},
+                       "responses": {"200": _json(_ref("ManagedUser"), "the deleted user"), **_errors(404, 412)}}},
         "/openidm/audit/recon": {"get": {
             "summary": "Query reconciliation audit entries", "operationId": "queryReconAudit",
             "parameters": _query_params(),

@@ -61,3 +61,30 @@ async def test_shutting_the_server_down_cancels_the_runs_it_started(slow_org_api
 
         with Repository.for_project(backend.project) as repo:
             assert repo.runs.get(started["_id"])["state"] == "CANCELED"
+
+
+@pytest.mark.parametrize("slow_org_api", [800], indirect=True)
+async def test_cancel_stops_an_active_run_which_ends_canceled(slow_org_api):
+    client, backend = slow_org_api
+    async with client:
+        started = (await client.post(RECON)).json()
+        cancel = await client.post(f"/openidm/recon/{started['_id']}?_action=cancel")
+        assert cancel.status_code == 200
+        assert cancel.json() == {"_id": started["_id"], "action": "cancel", "status": "SUCCESS"}
+        assert (await backend.wait(started["_id"]))["state"] == "CANCELED"
+        # cancelling a finished run changes nothing and says so as IDM does
+        again = await client.post(f"/openidm/recon/{started['_id']}?_action=cancel")
+        assert again.status_code == 200 and again.json()["status"] == "SUCCESS"
+        assert (await client.get(f"/openidm/recon/{started['_id']}")).json()["state"] == "CANCELED"
+
+
+@pytest.mark.parametrize("slow_org_api", [800], indirect=True)
+async def test_a_second_run_of_an_active_mapping_is_409(slow_org_api):
+    client, backend = slow_org_api
+    async with client:
+        first = (await client.post(RECON)).json()
+        second = await client.post(RECON + "&waitForCompletion=true")
+        assert second.status_code == 409, second.text
+        assert second.json()["code"] == 409 and second.json()["reason"] == "Conflict"
+        await client.post(f"/openidm/recon/{first['_id']}?_action=cancel")
+        assert (await backend.wait(first["_id"]))["state"] == "CANCELED"

@@ -79,8 +79,17 @@ def body_for(op: dict[str, Any]) -> st.SearchStrategy[bytes | None]:
     return encoded | st.binary(max_size=20) | st.just(b"")
 
 
+def documented_answer(path: str, method: str, status: int) -> dict[str, Any]:
+    """The response the document promises for this status (a test failure when it promises none)."""
+    responses = DOC["paths"][path][method]["responses"]
+    assert str(status) in responses, f"{method.upper()} {path} answered {status}, which is not documented"
+    response = resolve(responses[str(status)])
+    content = response.get("content", {}).get("application/json", {})
+    return resolve(content["schema"]) if "schema" in content else {}
+
+
 @st.composite
-def requests(draw, ids: list[str]) -> tuple[str, str, dict[str, str], dict[str, str], bytes | None]:
+def requests(draw, ids: list[str]) -> tuple[str, str, str, dict[str, str], dict[str, str], bytes | None]:
     path, method = draw(st.sampled_from([(p, m) for p, item in DOC["paths"].items() for m in item
                                           if m in METHODS]))
     item = DOC["paths"][path]
@@ -96,7 +105,7 @@ def requests(draw, ids: list[str]) -> tuple[str, str, dict[str, str], dict[str, 
         value = draw(value_for(param) if param["in"] == "query" else
                      (st.sampled_from(["*", '"0"']) | HEADER_TEXT))
         (params if param["in"] == "query" else headers)[param["name"]] = value
-    return method, url, params, headers, draw(body_for(op))
+    return path, method, url, params, headers, draw(body_for(op))
 
 
 @pytest.fixture
@@ -123,7 +132,7 @@ def test_no_generated_request_gets_a_500_and_every_error_is_idm_shaped(fuzz_targ
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(requests(ids))
     def check(request) -> None:
-        method, url, params, headers, body = request
+        path, method, url, params, headers, body = request
         if body is not None:
             headers["Content-Type"] = "application/json"
         response = loop.run_until_complete(client.request(method.upper(), url, params=params, headers=headers,
@@ -132,5 +141,8 @@ def test_no_generated_request_gets_a_500_and_every_error_is_idm_shaped(fuzz_targ
         data = response.json()
         if response.status_code >= 400:
             assert data["code"] == response.status_code and data["reason"] and data["message"], data
+        schema = documented_answer(path, method, response.status_code)
+        missing = set(schema.get("required", ())) - set(data)
+        assert not missing, f"{method.upper()} {path} {response.status_code}: {missing} missing from {data}"
 
     check()

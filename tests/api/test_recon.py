@@ -51,21 +51,6 @@ async def test_runs_are_listed_oldest_first(api):
     assert listing[1]["situationSummary"]["CONFIRMED"] == 3
 
 
-async def test_cancel_stops_an_active_run_which_ends_canceled(api):
-    client, backend = api
-    seed_users(backend, 6000)  # several pages: the cancel lands at a page boundary before the end
-    started = (await client.post(RECON)).json()
-    cancel = await client.post(f"/openidm/recon/{started['_id']}?_action=cancel")
-    assert cancel.status_code == 200
-    assert cancel.json() == {"_id": started["_id"], "action": "cancel", "status": "SUCCESS"}
-    final = await backend.wait(started["_id"])
-    assert final["state"] == "CANCELED"
-    assert (await client.get(f"/openidm/recon/{started['_id']}")).json()["state"] == "CANCELED"
-    # cancelling a finished run changes nothing and says so as IDM does
-    again = await client.post(f"/openidm/recon/{started['_id']}?_action=cancel")
-    assert again.status_code == 200 and again.json()["status"] == "SUCCESS"
-
-
 async def test_unknown_run_is_404_in_idm_words(api):
     client, _ = api
     response = await client.get("/openidm/recon/no-such-run")
@@ -89,14 +74,3 @@ async def test_bad_recon_requests_are_400(api):
         assert named in response.json()["message"], url
     run_action = await client.post("/openidm/recon/x?_action=explode")
     assert run_action.status_code == 400
-
-
-async def test_a_second_run_of_an_active_mapping_is_409(api):
-    client, backend = api
-    seed_users(backend, 6000)
-    first = (await client.post(RECON)).json()
-    second = await client.post(RECON + "&waitForCompletion=true")
-    final = await backend.wait(first["_id"])
-    assert final["state"] == "SUCCESS"
-    assert second.status_code == 409, second.text
-    assert second.json()["code"] == 409
