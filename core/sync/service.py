@@ -135,38 +135,54 @@ class SyncService:
         executor, commit_pool = self._pools(name, dry_run)
         options = ReconOptions(dry_run=dry_run, changed_only=changed_only, since=since,
                                on_progress=on_progress, cancel=_Either(), commit_pool=commit_pool)
-        future: asyncio.Future[ReconRun] | None = None
         try:
-            async with self._connector(self._needs_connector([mapping.source, mapping.target])) as connector:
-                source = self._object_set(mapping.source, connector, loop)
-                target = self._object_set(mapping.target, connector, loop)
+            # the lock first, in this call: a second run of an active mapping is refused at once (Conflict)
+            await asyncio.to_thread(self._begin, run, dry_run)
+            try:
+                async with self._connector(self._needs_connector([mapping.source, mapping.target])) as connector:
+                    source = self._object_set(mapping.source, connector, loop)
+                    target = self._object_set(mapping.target, connector, loop)
 
-                def work() -> ReconRun:
-                    repo = self.repo
-                    if not dry_run:
-                        repo.runs.acquire(name, run.id)
-                    repo.runs.create(run.to_dict())
+                    def work() -> ReconRun:
+                        return ReconEngine(mapping, source, target, self.repo, run, options).execute()
+
+                    future = loop.run_in_executor(executor, work)
                     try:
-                        return ReconEngine(mapping, source, target, repo, run, options).execute()
-                    finally:
-                        if not run.finished:  # never leave a run ACTIVE behind
-                            run.finish(ReconStage.COMPLETED_FAILED, run.message or "interrupted")
-                            repo.runs.update(run.to_dict())
-                        repo.runs.release(run.id)
-                        if run.finished and not dry_run:
-                            repo.runs.prune(self._keep_runs())
-
-                future = loop.run_in_executor(executor, work)
-                try:
-                    result = await asyncio.shield(future)
-                except asyncio.CancelledError:
-                    flag.set()
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(asyncio.shield(future), timeout=60)
-                    raise
+                        result = await asyncio.shield(future)
+                    except asyncio.CancelledError:
+                        flag.set()
+                        with contextlib.suppress(Exception):
+                            await asyncio.wait_for(asyncio.shield(future), timeout=60)
+                        raise
+            except BaseException as exc:
+                if not run.finished:
+                    run.message = run.message or str(exc) or type(exc).__name__
+                raise
+            finally:
+                await asyncio.to_thread(self._end, run, dry_run)
         finally:
             self._cancels.pop(run.id, None)
         return result.to_dict()
+
+    def _begin(self, run: ReconRun, dry_run: bool) -> None:
+        repo = self.repo
+        if not dry_run:
+            repo.runs.acquire(run.mapping, run.id)
+        try:
+            repo.runs.create(run.to_dict())
+        except BaseException:
+            repo.runs.release(run.id)
+            raise
+
+    def _end(self, run: ReconRun, dry_run: bool) -> None:
+        """Never leave a run ACTIVE behind (the connector failed to open, a bug); release; prune."""
+        repo = self.repo
+        if not run.finished:
+            run.finish(ReconStage.COMPLETED_FAILED, run.message or "interrupted")
+            repo.runs.update(run.to_dict())
+        repo.runs.release(run.id)
+        if not dry_run:
+            repo.runs.prune(self._keep_runs())
 
     def _pools(self, name: str, dry_run: bool) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
         """The run's worker thread and its commit thread, kept per mapping (one run of a mapping at a time;
