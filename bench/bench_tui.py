@@ -4,8 +4,9 @@
 
 Steps (each a real app in Textual's headless driver at 80x24, the real SQLite file, a live local org):
 
-- first screen: ``python -c`` start-up of the app in a fresh process (imports included), measured from just
-  before the process is spawned to the app's first ready frame on the Connector screen (median of --repeat).
+- first screen: start-up in a fresh process doing what ``sfsync -p DIR`` does (the command line with every
+  subcommand registered, then the app), measured from just before the process is spawned to the app's first
+  ready frame on the Connector screen (median of --repeat).
 - users open: switch to the Users screen on a repository of ``--users`` managed users until the count and the
   rows on screen are in.
 - filter: apply plain words (``grace hop``: each word starts a name or email), then an IDM query filter,
@@ -45,9 +46,10 @@ SIZE = (80, 24)
 
 CHILD = """
 import sys, time
-from textual.app import App
+from tui.cli import build_parser
+args = build_parser().parse_args(["-p", sys.argv[1]])  # the real entry point's work: every command registered
 from tui.app import make_app
-app = make_app(sys.argv[1], watch_runs=False)
+app = make_app(args.project)
 async def ready(pilot):
     print("READY", time.time(), flush=True)
     app.exit()

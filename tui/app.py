@@ -91,6 +91,10 @@ class SfsyncApp(App[None]):
     # ---- lifecycle ----------------------------------------------------------------------------------
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
+        # background work starts once the first screen is drawn: its threads would compete for the GIL
+        self.call_after_refresh(self._start_background)
+
+    def _start_background(self) -> None:
         self._load_mapping_names()
         self._read_connection()
         self._load_theme()
