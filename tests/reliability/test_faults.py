@@ -65,7 +65,7 @@ def test_access_tokens_expiring_every_second_during_a_10000_user_recon(live_org_
 
 
 def test_five_percent_of_calls_failing_with_503_or_request_limit(live_org_factory, tmp_path):
-    live = live_org_factory(users=3_000, seed=12, error_rate=0.05)
+    live = live_org_factory(users=4_000, seed=12, error_rate=0.05)
     service = service_for(live, tmp_path)
     try:
         run = asyncio.run(service.reconcile(INBOUND))
@@ -75,7 +75,7 @@ def test_five_percent_of_calls_failing_with_503_or_request_limit(live_org_factor
         # outbound through the same faults: new managed users created in Salesforce, batched, none lost
         profile = accepted(live.org)[0]["ProfileId"]
         service.repo.create_many([{"userName": f"fault.{i}@example.com", "givenName": f"F{i}", "sn": "Fault",
-                                   "mail": f"fault.{i}@example.com", "profileId": profile} for i in range(450)])
+                                   "mail": f"fault.{i}@example.com", "profileId": profile} for i in range(600)])
         out = asyncio.run(service.reconcile(OUTBOUND))
         assert out["state"] == "SUCCESS", out.get("failureReason")
         assert_no_retryable_failure(service, out)
@@ -86,6 +86,19 @@ def test_five_percent_of_calls_failing_with_503_or_request_limit(live_org_factor
         assert failed == too_long
         assert all("STRING_TOO_LONG" in e["message"] for e in audit_failures(service, out))
         assert_outbound_exact(live.org, service)
+        # implicit sync, one user at a time: many small calls, each may meet a fault
+        edited = [u for u in managed(service) if u["userName"].startswith("fault.")][:60]
+
+        async def edit_all():
+            for user in edited:
+                body = {k: v for k, v in user.items() if not k.startswith("_")} | {"sn": "Edited"}
+                _, results = await service.update_user(user["_id"], body, rev=user["_rev"])
+                assert all(r.result == "SUCCESSFUL" for r in results.values()), results
+
+        asyncio.run(edit_all())
+        assert all(live.org.user_by_username(u["userName"])["LastName"] == "Edited" for u in edited)
+        retries = sum(c.session.stats["retries"] for c in service.connectors)
+        assert retries >= 3, f"only {retries} faults met: the test did not exercise what it claims"
     finally:
         service.close()
 
