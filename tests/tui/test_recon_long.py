@@ -18,6 +18,7 @@ def org_options() -> dict:
     return {"users": 4500, "latency_ms": 150}
 
 
+@pytest.mark.parametrize("org_options", [{"users": 12_000, "latency_ms": 300}])  # 6 slow pages
 async def test_a_run_can_be_cancelled_from_the_screen(logged_in):
     project, org = logged_in
     messages = []
