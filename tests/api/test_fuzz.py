@@ -97,7 +97,8 @@ def requests(draw, ids: list[str]) -> tuple[str, str, str, dict[str, str], dict[
     params, headers, url = {}, dict(ADMIN), path
     for param in item.get("parameters", []) + op.get("parameters", []):
         if param["in"] == "path":
-            value = draw(st.sampled_from(ids) | st.text(min_size=1, max_size=12))
+            # "." and ".." are dot segments: clients resolve them away (RFC 3986), so they never reach a route
+            value = draw(st.sampled_from(ids) | st.text(min_size=1, max_size=12).filter(lambda v: v not in (".", "..")))
             url = url.replace("{" + param["name"] + "}", quote(value, safe=""))
             continue
         if not param.get("required") and draw(st.booleans()):
