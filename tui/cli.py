@@ -12,7 +12,6 @@ import sys
 from collections.abc import Sequence
 
 from core.errors import SfsyncError
-
 from tui import commands
 
 
