@@ -136,13 +136,13 @@ class SyncService:
         options = ReconOptions(dry_run=dry_run, changed_only=changed_only, since=since,
                                on_progress=on_progress, cancel=_Either(), commit_pool=commit_pool)
         try:
-            # the lock first, in this call: a second run of an active mapping is refused at once (Conflict)
-            await asyncio.to_thread(self._begin, run, dry_run)
-            try:
-                async with self._connector(self._needs_connector([mapping.source, mapping.target])) as connector:
-                    source = self._object_set(mapping.source, connector, loop)
-                    target = self._object_set(mapping.target, connector, loop)
-
+            # the connector first (a broken provisioner file is a ConfigError and no run), then the lock, in
+            # this call: a second run of an active mapping is refused at once (Conflict), not queued
+            async with self._connector(self._needs_connector([mapping.source, mapping.target])) as connector:
+                source = self._object_set(mapping.source, connector, loop)
+                target = self._object_set(mapping.target, connector, loop)
+                await asyncio.to_thread(self._begin, run, dry_run)
+                try:
                     def work() -> ReconRun:
                         return ReconEngine(mapping, source, target, self.repo, run, options).execute()
 
@@ -154,12 +154,12 @@ class SyncService:
                         with contextlib.suppress(Exception):
                             await asyncio.wait_for(asyncio.shield(future), timeout=60)
                         raise
-            except BaseException as exc:
-                if not run.finished:
-                    run.message = run.message or str(exc) or type(exc).__name__
-                raise
-            finally:
-                await asyncio.to_thread(self._end, run, dry_run)
+                except BaseException as exc:
+                    if not run.finished:
+                        run.message = run.message or str(exc) or type(exc).__name__
+                    raise
+                finally:
+                    await asyncio.to_thread(self._end, run, dry_run)
         finally:
             self._cancels.pop(run.id, None)
         return result.to_dict()
@@ -175,7 +175,7 @@ class SyncService:
             raise
 
     def _end(self, run: ReconRun, dry_run: bool) -> None:
-        """Never leave a run ACTIVE behind (the connector failed to open, a bug); release; prune."""
+        """Never leave a run ACTIVE behind (a bug, a cancel that outlived its wait); release; prune."""
         repo = self.repo
         if not run.finished:
             run.finish(ReconStage.COMPLETED_FAILED, run.message or "interrupted")
