@@ -313,3 +313,62 @@ def chunked(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
             page = []
     if page:
         yield page
+
+
+class Preloaded(ObjectSet):
+    """A remote set read once (mapped fields only) for the run: reads and correlation become local
+    look-ups, writes go through and keep the copy current."""
+
+    def __init__(self, inner: ObjectSet, fields: list[str]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.local = inner.local
+        self.objects: dict[str, dict[str, Any]] = {}
+        self._index: dict[str, dict[Any, list[dict[str, Any]]]] = {}
+        for page in inner.pages(fields):
+            for obj in page:
+                self.objects[obj["_id"]] = obj
+
+    def count(self) -> int | None:
+        return len(self.objects)
+
+    def ids(self) -> Iterator[list[str]]:
+        yield from chunked(list(self.objects), 2000)
+
+    def read_many(self, ids: Any, fields: Any = None) -> dict[str, dict[str, Any]]:
+        return {i: self.objects[i] for i in ids if i in self.objects}
+
+    def find_by(self, field_name: str, values: Any, fields: Any = None) -> dict[Any, list[dict[str, Any]]]:
+        index = self._index.get(field_name)
+        if index is None:
+            index = {}
+            for obj in self.objects.values():
+                v = obj.get(field_name)
+                if v is not None:
+                    index.setdefault(v.lower() if isinstance(v, str) else v, []).append(obj)
+            self._index[field_name] = index
+        out: dict[Any, list[dict[str, Any]]] = {}
+        for v in values:
+            hits = index.get(v.lower() if isinstance(v, str) else v)
+            if hits:
+                out[v] = hits
+        return out
+
+    def create_many(self, objects: Any) -> Any:
+        results = self.inner.create_many(objects)
+        for obj, res in zip(objects, results, strict=True):
+            if res.ok and res.id:
+                self.objects[res.id] = {**obj, "_id": res.id}
+        self._index.clear()
+        return results
+
+    def update_many(self, items: Any) -> Any:
+        results = self.inner.update_many(items)
+        for (object_id, new, _c, _r), res in zip(items, results, strict=True):
+            if res.ok:
+                self.objects[object_id] = {**new, "_id": object_id}
+        self._index.clear()
+        return results
+
+    def delete_many(self, ids: Any) -> Any:
+        return self.inner.delete_many(ids)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,11 +22,12 @@ from core.errors import SfsyncError
 from core.sync.actions import Action
 from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping
-from core.sync.objectsets import ObjectSet, chunked
+from core.sync.objectsets import ObjectSet, Preloaded, chunked
 from core.sync.operation import Record, SyncOperation
 from core.sync.run import ReconRun, ReconStage, iso_now
 from core.sync.scripts import ScriptEngine
 from core.sync.transform import LINK_QUALIFIER, target_fields
+from core.sync.writer import PageWriter
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +80,11 @@ class ReconEngine:
         has_post_actions = any(p.post_action for ps in mapping.policies.values() for p in ps)
         parallel = target.local and not has_post_actions and not options.dry_run
         if not parallel:
-            self._writer = _Writer(None)
+            self._writer = PageWriter(None)
         elif options.commit_pool is not None:
-            self._writer = _Writer(options.commit_pool)
+            self._writer = PageWriter(options.commit_pool)
         else:
-            self._writer = _Writer.owning()
+            self._writer = PageWriter.owning()
 
     # ---- the run ---------------------------------------------------------------------------------------
     def execute(self) -> ReconRun:
@@ -134,7 +135,7 @@ class ReconEngine:
         """Every target id (the target phase reconciles those no source touched); remote sets preload
         the mapped fields of every target instead, which costs fewer calls than per-page look-ups."""
         if self.target.preload:
-            self.target = self.op.target = _Preloaded(self.target, self.target_read_fields)
+            self.target = self.op.target = Preloaded(self.target, self.target_read_fields)
         for ids in self.target.ids():
             self.remaining.update(ids)
         self.run.target_total = len(self.remaining)
@@ -209,7 +210,7 @@ class ReconEngine:
 
     def _write(self, records: list[Record]) -> None:
         """The page's writes: in the writer thread when the engine may go on deciding the next page meanwhile
-        (see :class:`_Writer`), else here."""
+        (see :class:`~core.sync.writer.PageWriter`), else here."""
         if self.options.dry_run:
             for r in records:
                 if r.ok and r.action == Action.CREATE:
@@ -349,109 +350,3 @@ class ReconEngine:
                           "status": "SUCCESS" if run.state == "SUCCESS" else "FAILURE"}], commit=True)
         finally:
             self._save()
-
-
-class _Writer:
-    """Commits a page in a second thread while the engine decides the next one.
-
-    SQLite does its inserts with the GIL released, so on two cores a page's commit overlaps the next page's
-    Python work. Depth one: the engine waits for page N's commit before handing over page N+1 (and checks
-    for a cancel there), and before any stage change, so progress and stages stay in order. Page N+1 is
-    decided against the state before page N's commit; its records are other sources, and the repository's
-    unique constraints still refuse a duplicate. Without a pool, pages commit in the caller's thread.
-    """
-
-    def __init__(self, pool: ThreadPoolExecutor | None) -> None:
-        self._pool = pool
-        self._owned = False
-        self._pending: Future[None] | None = None
-
-    def submit(self, fn: Callable[[list[Record]], None], records: list[Record]) -> None:
-        self.wait()
-        if self._pool is None:
-            fn(records)
-        else:
-            self._pending = self._pool.submit(fn, records)
-
-    def wait(self) -> None:
-        """Until the page in flight is committed; its error (if any) is raised here."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
-
-    def drain(self) -> None:
-        """Wait, ignoring the page's error (the run is failing already)."""
-        try:
-            self.wait()
-        except Exception:  # noqa: BLE001 - the first error is the one reported
-            log.debug("commit after a failure failed too", exc_info=True)
-
-    def close(self) -> None:
-        self.drain()
-        if self._pool is not None and self._owned:
-            self._pool.shutdown(wait=True)
-
-    @classmethod
-    def owning(cls) -> _Writer:
-        writer = cls(ThreadPoolExecutor(1, thread_name_prefix="sfsync-commit"))
-        writer._owned = True
-        return writer
-
-
-class _Preloaded(ObjectSet):
-    """A remote set read once (mapped fields only) for the run: reads and correlation become local
-    look-ups, writes go through and keep the copy current."""
-
-    def __init__(self, inner: ObjectSet, fields: list[str]) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.local = inner.local
-        self.objects: dict[str, dict[str, Any]] = {}
-        self._index: dict[str, dict[Any, list[dict[str, Any]]]] = {}
-        for page in inner.pages(fields):
-            for obj in page:
-                self.objects[obj["_id"]] = obj
-
-    def count(self) -> int | None:
-        return len(self.objects)
-
-    def ids(self) -> Iterator[list[str]]:
-        yield from chunked(list(self.objects), 2000)
-
-    def read_many(self, ids: Any, fields: Any = None) -> dict[str, dict[str, Any]]:
-        return {i: self.objects[i] for i in ids if i in self.objects}
-
-    def find_by(self, field_name: str, values: Any, fields: Any = None) -> dict[Any, list[dict[str, Any]]]:
-        index = self._index.get(field_name)
-        if index is None:
-            index = {}
-            for obj in self.objects.values():
-                v = obj.get(field_name)
-                if v is not None:
-                    index.setdefault(v.lower() if isinstance(v, str) else v, []).append(obj)
-            self._index[field_name] = index
-        out: dict[Any, list[dict[str, Any]]] = {}
-        for v in values:
-            hits = index.get(v.lower() if isinstance(v, str) else v)
-            if hits:
-                out[v] = hits
-        return out
-
-    def create_many(self, objects: Any) -> Any:
-        results = self.inner.create_many(objects)
-        for obj, res in zip(objects, results, strict=True):
-            if res.ok and res.id:
-                self.objects[res.id] = {**obj, "_id": res.id}
-        self._index.clear()
-        return results
-
-    def update_many(self, items: Any) -> Any:
-        results = self.inner.update_many(items)
-        for (object_id, new, _c, _r), res in zip(items, results, strict=True):
-            if res.ok:
-                self.objects[object_id] = {**new, "_id": object_id}
-        self._index.clear()
-        return results
-
-    def delete_many(self, ids: Any) -> Any:
-        return self.inner.delete_many(ids)
