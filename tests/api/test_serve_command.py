@@ -48,3 +48,9 @@ def test_serve_on_a_port_in_use_fails_with_the_reason(sample_project, capsys):
         port = taken.getsockname()[1]
         assert main(["-p", str(sample_project.root), "serve", "--port", str(port)]) == 1
     assert f"127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_serve_with_a_broken_sync_json_refuses_to_start_naming_the_file(sample_project, capsys):
+    sample_project.sync_path.write_text('{"mappings": [\n')
+    assert main(["-p", str(sample_project.root), "serve", "--port", "0"]) == 2
+    assert "sync.json" in capsys.readouterr().err

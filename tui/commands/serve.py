@@ -82,6 +82,7 @@ def serve(project: Project, host: str, port: int) -> int:
     from core.api import create_app
 
     app = create_app(project, bind_host=host)  # refuses (exit 2) to expose the default password
+    app.state.backend.sync.mappings()  # a missing or broken conf/sync.json: exit 2 now, naming it
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
