@@ -95,6 +95,8 @@ class SfsyncApp(App[None]):
         self.call_after_refresh(self._start_background)
 
     def _start_background(self) -> None:
+        if self._exit or self._closing or not self.is_running:
+            return  # quit before the first frame: start nothing
         self._load_mapping_names()
         self._read_connection()
         self._load_theme()

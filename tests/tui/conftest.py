@@ -13,6 +13,10 @@ from core.config.project import Project
 REPO = Path(__file__).resolve().parents[2]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "warm_up: keep the app's background build of the other screens")
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """A copy of the sample project (conf/ only; db/ is created on first use)."""
@@ -24,6 +28,13 @@ def project(tmp_path: Path) -> Project:
 def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
     """A blinking cursor makes screenshots differ run to run."""
     monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+
+
+@pytest.fixture(autouse=True)
+def no_background_screen_build(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building the other screens after start-up is for people (test_app_shell covers it); tests skip it."""
+    if "warm_up" not in request.keywords:
+        monkeypatch.setattr("tui.app.WARM_UP_AFTER", 3600.0)
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,8 @@ from tui.messages import RunFinished, RunProgress
 
 @pytest.fixture
 def org_options() -> dict:
-    """Several 2,000-record pages, each API call slowed, so the run is surely still going when we cancel."""
-    return {"users": 4500, "latency_ms": 150}
+    """Two 2,000-record pages, each API call slowed, so the run is seen while it goes."""
+    return {"users": 2500, "latency_ms": 150}
 
 
 @pytest.mark.parametrize("org_options", [{"users": 12_000, "latency_ms": 300}])  # 6 slow pages
