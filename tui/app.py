@@ -86,7 +86,6 @@ class SfsyncApp(App[None]):
         self.runs_signal: Signal[list[dict[str, Any]]] = Signal(self, "runs")
         self.connection_signal: Signal[ConnectionState] = Signal(self, "connection")
         self._cancel_event: threading.Event | None = None
-        self._local_run_id: str | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -203,7 +202,6 @@ class SfsyncApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="recon", description="Reconciliation")
     def _recon_worker(self, mapping: str, dry_run: bool, cancel: threading.Event) -> dict[str, Any]:
         def progress(run: dict[str, Any]) -> None:
-            self._local_run_id = run.get("_id")
             self.post_message(RunProgress(dict(run)))
 
         run = self.backend.reconcile(mapping, dry_run=dry_run, on_progress=progress, cancel=cancel)
