@@ -119,6 +119,9 @@ def handler(args: argparse.Namespace) -> int:
         from tui.app import make_app
 
         app = make_app(project, start_mode="connector", demo_org=org)
+        from tui.app_main import settle_heap
+
+        settle_heap()
         try:
             app.run(mouse=not getattr(args, "no_mouse", False))
         finally:

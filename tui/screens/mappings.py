@@ -7,6 +7,7 @@ drawn exactly like one started here. Enter on a run in the history opens its aud
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -99,6 +100,7 @@ class MappingsScreen(BaseScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.mappings: list[Any] = []
+        self._history_drawn = 0.0
         table = self.query_one("#run-history", DataTable)
         table.add_columns("started", "mapping", "state", "source", "ok", "failed", "run id")
         self.sfsync.run_signal.subscribe(self, self._show_run)
@@ -190,6 +192,12 @@ class MappingsScreen(BaseScreen):
             self.query_one("#mapping-tabs", TabbedContent).active = "tab-progress"
 
     def _show_runs(self, runs: list[dict[str, Any]]) -> None:
+        # while a run is going the watcher reports 4 times a second: rebuild the history at most once a second
+        active = any(r.get("state") == "ACTIVE" for r in runs)
+        now = time.monotonic()
+        if active and now - self._history_drawn < 1.0:
+            return
+        self._history_drawn = now
         table = self.query_one("#run-history", DataTable)
         keep = table.cursor_row
         table.clear()

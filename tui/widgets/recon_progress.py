@@ -77,7 +77,12 @@ class ReconProgress(Widget):
     ReconProgress { height: auto; padding: 0 1; border: round $primary; border-title-color: $text; }
     """
 
-    run: reactive[dict[str, Any] | None] = reactive(None, layout=True)
+    run: reactive[dict[str, Any] | None] = reactive(None)
+
+    def watch_run(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        # a layout pass only when the panel changes height (first run shown); updates just repaint
+        if (old is None) != (new is None):
+            self.refresh(layout=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
