@@ -10,7 +10,6 @@ queried with the same CREST machinery as managed objects.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from typing import Any
 
 from core.repo.db import Database, chunks, placeholders
 from core.repo.errors import FieldError, ValidationError
+from core.repo.jsoncodec import encode_any
 from core.repo.query import Collection, QueryRequest, run_query
 
 STATUSES = ("SUCCESS", "FAILURE")
@@ -34,6 +34,25 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_STATUS_OK = (None, *STATUSES)
+_RECONCILING_OK = (None, "source", "target")
+
+
+def _problems(i: int, entry: Mapping[str, Any]) -> list[FieldError]:
+    """Why entry ``i`` is refused (the slow path: the common case is checked with three membership tests)."""
+    problems = []
+    recon_id = entry.get("reconId")
+    if not isinstance(recon_id, str) or not recon_id:
+        problems.append(FieldError(f"entries[{i}].reconId", "is required"))
+    if entry.get("status") not in _STATUS_OK:
+        problems.append(FieldError(f"entries[{i}].status", "must be SUCCESS or FAILURE"))
+    if entry.get("reconciling") not in _RECONCILING_OK:
+        problems.append(FieldError(f"entries[{i}].reconciling", "must be source or target"))
+    if entry.get("entryType", "entry") not in ENTRY_TYPES:
+        problems.append(FieldError(f"entries[{i}].entryType", "must be start, entry or summary"))
+    return problems
+
+
 class Audit:
     """The recon audit log."""
 
@@ -44,24 +63,18 @@ class Audit:
         """Store entries (``_id`` and ``timestamp`` filled in when absent); their ids, in order."""
         rows = []
         ids = []
+        stamp: str | None = None
         for i, raw in enumerate(entries):
-            entry = {"eventName": "recon", "timestamp": now_iso(), **raw}
+            entry = {"eventName": "recon", **raw}
+            if "timestamp" not in entry:
+                entry["timestamp"] = stamp = stamp or now_iso()  # one clock read per batch
             recon_id = entry.get("reconId")
-            problems = []
-            if not isinstance(recon_id, str) or not recon_id:
-                problems.append(FieldError(f"entries[{i}].reconId", "is required"))
-            if entry.get("status") is not None and entry["status"] not in STATUSES:
-                problems.append(FieldError(f"entries[{i}].status", "must be SUCCESS or FAILURE"))
-            if entry.get("reconciling") not in (None, "source", "target"):
-                problems.append(FieldError(f"entries[{i}].reconciling", "must be source or target"))
-            if entry.get("entryType", "entry") not in ENTRY_TYPES:
-                problems.append(FieldError(f"entries[{i}].entryType", "must be start, entry or summary"))
-            if problems:
-                raise ValidationError(problems, resource="audit/recon")
+            if not isinstance(recon_id, str) or not recon_id or entry.get("status") not in _STATUS_OK \
+                    or entry.get("reconciling") not in _RECONCILING_OK or entry.get("entryType", "entry") not in ENTRY_TYPES:
+                raise ValidationError(_problems(i, entry), resource="audit/recon")
             entry_id = str(entry.pop("_id", None) or uuid.uuid4())
             ids.append(entry_id)
-            rows.append((entry_id, recon_id, json.dumps(entry, separators=(",", ":"), ensure_ascii=False,
-                                                        default=str)))
+            rows.append((entry_id, recon_id, encode_any(entry)))
         with self.db.transaction() as conn:
             conn.executemany("INSERT INTO recon_audit (id, recon_id, data) VALUES (?, ?, ?)", rows)
         return ids

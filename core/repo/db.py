@@ -20,7 +20,7 @@ from core.repo.errors import RepoError
 #: the most values one statement binds (SQLite's default limit is 32,766; stay far below any build's)
 CHUNK = 500
 BUSY_TIMEOUT_MS = 15_000
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: page cache per connection (KiB): SQLite's 2 MB default makes bulk inserts into 100k-row indexes re-read pages
 CACHE_KIB = 65_536
 #: memory-mapped I/O: halves a 100k-user bulk insert (measured in bench/bench_repo.py)
@@ -67,8 +67,13 @@ CREATE TABLE IF NOT EXISTS recon_audit (
     target_object_id TEXT GENERATED ALWAYS AS (json_extract(data, '$.targetObjectId')) VIRTUAL
 );
 CREATE INDEX IF NOT EXISTS ix_audit_recon ON recon_audit (recon_id, situation);
-CREATE INDEX IF NOT EXISTS ix_audit_source ON recon_audit (source_object_id);
-CREATE INDEX IF NOT EXISTS ix_audit_target ON recon_audit (target_object_id);
+"""
+
+# version 2 -> 3: the audit keeps only the index its queries use (a run's entries, by situation); one entry per
+# record per run made the source/target indexes a third of a reconciliation's write cost
+_DROP_AUDIT_INDEXES = """
+DROP INDEX IF EXISTS ix_audit_source;
+DROP INDEX IF EXISTS ix_audit_target;
 """
 
 
@@ -115,8 +120,11 @@ class Database:
             return  # current layout: opening takes no write lock (a recon elsewhere may be writing)
         with self.transaction() as conn:  # IMMEDIATE: two processes opening a new file migrate it once
             script = _DDL
-            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                script = _MIGRATIONS + _DDL + _COPY_LINKS + f"PRAGMA user_version = {SCHEMA_VERSION};"
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < 2:
+                script = _MIGRATIONS + _DDL + _COPY_LINKS
+            if version < SCHEMA_VERSION:
+                script += _DROP_AUDIT_INDEXES + f"PRAGMA user_version = {SCHEMA_VERSION};"
             for statement in script.split(";"):  # (executescript would commit the transaction first)
                 if statement.strip():
                     conn.execute(statement)

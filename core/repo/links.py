@@ -9,12 +9,12 @@ object on the other side, which the UNIQUE constraints enforce even across proce
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from core.repo.db import Database, chunks, placeholders
 from core.repo.errors import Conflict
+from core.repo.ids import new_ids
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,14 @@ class Links:
     def link_many(self, link_type: str, pairs: Sequence[tuple[str, str]], qualifier: str = "default",
                   ) -> list[Link]:
         """Create links ``(first_id, second_id)`` in one transaction; a side already linked is a Conflict."""
-        links = [Link(str(uuid.uuid4()), link_type, f, s, qualifier) for f, s in pairs]
+        ids = new_ids(len(pairs))
+        rows = [(ids[k], link_type, f, s, qualifier) for k, (f, s) in enumerate(pairs)]
         with self.db.transaction() as conn:
             try:
-                conn.executemany(f"INSERT INTO links ({_COLS}, rev) VALUES (?, ?, ?, ?, ?, '0')",
-                                 [(k.id, k.link_type, k.first_id, k.second_id, k.link_qualifier) for k in links])
+                conn.executemany(f"INSERT INTO links ({_COLS}, rev) VALUES (?, ?, ?, ?, ?, '0')", rows)
             except sqlite3.IntegrityError:
                 raise self._conflict(link_type, pairs, qualifier) from None
-        return links
+        return [Link(*row) for row in rows]
 
     def _conflict(self, link_type: str, pairs: Sequence[tuple[str, str]], qualifier: str) -> Conflict:
         firsts = self.by_first(link_type, [p[0] for p in pairs], qualifier)

@@ -19,6 +19,7 @@ from typing import Any
 from core.repo.db import Database, chunks, placeholders
 from core.repo.errors import Conflict, FieldError, NotFound, PreconditionFailed, RepoError, ValidationError
 from core.repo.ids import matches_rev, new_ids, next_rev
+from core.repo.jsoncodec import encode
 from core.repo.query import Collection
 from core.repo.schema import DEFAULT_SEARCHABLE, ManagedSchema
 
@@ -33,7 +34,7 @@ def fold(value: Any) -> Any:
     return value.lower() if value.isascii() else value.translate(_ASCII_FOLD)
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_encode = encode
 
 
 def dumps(obj: Mapping[str, Any]) -> str:
@@ -58,6 +59,7 @@ class ManagedObjects:
         self.unique = tuple(f for f in unique if _IDENT.match(f))
         wanted = [f for f in dict.fromkeys([*indexed, *self.unique]) if _IDENT.match(f)]
         self.columns = self._ensure_table(wanted)
+        self._ux: bool | None = None
         self.collection = Collection(self.table, self.columns, has_rev=True)
         self._stat_rows, self._rows = self._statistics()
 
@@ -271,24 +273,54 @@ class ManagedObjects:
             index_of.append(i)
         with self.db.transaction() as conn:
             taken = set(self.revs(given)) if given else set()
-            clashes = self._unique_clashes(conn, prepared) if self.unique else {}
-            rows = []
-            seen_ids: set[str] = set()
-            for k, (id_, obj) in enumerate(prepared):
-                i = index_of[k]
-                if id_ in taken or id_ in seen_ids:
-                    results[i] = Conflict(f"{self.name}/{id_} already exists")
-                elif k in clashes:
-                    results[i] = ValidationError(clashes[k], resource=self.name)
-                else:
-                    data = _encode(obj)
-                    rev = next_rev(None, data)
-                    rows.append((id_, rev, data))
-                    seen_ids.add(id_)
-                    results[i] = {"_id": id_, "_rev": rev, **obj}
-            self._write(conn, f"INSERT INTO {self.table} (id, rev, data) VALUES (?, ?, ?)", rows)
+            # with every unique field under a UNIQUE index the insert itself is the check: the per-value
+            # look-up (and its friendlier message) is only needed when the index refused the batch
+            optimistic = bool(self.unique) and self._unique_indexed(conn)
+            for checked in ((False, True) if optimistic else (bool(self.unique),)):
+                clashes = self._unique_clashes(conn, prepared) if checked else {}
+                rows = self._insert_rows(prepared, index_of, taken, clashes, results)
+                if checked:
+                    self._write(conn, f"INSERT INTO {self.table} (id, rev, data) VALUES (?, ?, ?)", rows)
+                    break
+                conn.execute("SAVEPOINT create_many")
+                try:
+                    conn.executemany(f"INSERT INTO {self.table} (id, rev, data) VALUES (?, ?, ?)", rows)
+                except sqlite3.IntegrityError:
+                    conn.execute("ROLLBACK TO create_many")
+                    conn.execute("RELEASE create_many")
+                    continue
+                conn.execute("RELEASE create_many")
+                break
             self._grew(len(rows))
         return [r for r in results if r is not None]
+
+    def _insert_rows(self, prepared: Sequence[tuple[str, dict[str, Any]]], index_of: Sequence[int],
+                     taken: set[str], clashes: Mapping[int, list[FieldError]],
+                     results: list[dict[str, Any] | RepoError | None]) -> list[tuple[str, str, str]]:
+        """The rows to insert, each candidate's result filled in (a Conflict, a clash, or the new object)."""
+        rows = []
+        seen_ids: set[str] = set()
+        for k, (id_, obj) in enumerate(prepared):
+            i = index_of[k]
+            if id_ in taken or id_ in seen_ids:
+                results[i] = Conflict(f"{self.name}/{id_} already exists")
+            elif k in clashes:
+                results[i] = ValidationError(clashes[k], resource=self.name)
+            else:
+                data = _encode(obj)
+                rev = next_rev(None, data)
+                rows.append((id_, rev, data))
+                seen_ids.add(id_)
+                results[i] = {"_id": id_, "_rev": rev, **obj}
+        return rows
+
+    def _unique_indexed(self, conn: sqlite3.Connection) -> bool:
+        """Whether every unique field has its UNIQUE index (not the plain fallback an old file may have)."""
+        if self._ux is None:
+            names = {row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (self.table,))}
+            self._ux = all(f"ux_{self.table}_{n}" in names for n in self.unique)
+        return self._ux
 
     def create(self, obj: Mapping[str, Any], id: str | None = None) -> dict[str, Any]:
         result = self.create_many([obj], [id])[0]

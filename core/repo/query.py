@@ -24,6 +24,7 @@ from typing import Any
 
 from core.repo import queryfilter as qf
 from core.repo.errors import FieldError, ValidationError
+from core.repo.jsoncodec import decode
 
 POLICIES = ("NONE", "EXACT", "ESTIMATE")
 
@@ -109,10 +110,10 @@ class Collection:
         if self.has_rev:
             obj: dict[str, Any] = {"_id": row[0], "_rev": row[1]}
             if row[2] is not None:
-                obj.update(json.loads(row[2]))
+                obj.update(decode(row[2]))
         else:
             obj = {"_id": row[0]}
-            obj.update(json.loads(row[1]))
+            obj.update(decode(row[1]))
         return obj
 
     @property
