@@ -36,7 +36,7 @@ SHAPES = {
     "client secret": re.compile(r"(?<![0-9A-F])[0-9A-F]{64}(?![0-9A-F])"),
     "access token": re.compile(r"00D\w{12}!AQ[\w.]{40,}"),
     "refresh token": re.compile(r"5Aep[\w.]{40,}"),
-    "authorization code": re.compile(r"aPrx[\w-]{40,}"),
+    "authorization code": re.compile(r"aPrx[\w-]{40,}(==)?"),
 }
 
 
@@ -198,6 +198,8 @@ def test_no_secret_in_anything_the_product_writes(live_org_factory, tmp_path, ca
 
     outputs["log records"] = caplog.text + "".join(str(r.args) for r in caplog.records)
     assert len(issued.values) >= 5, "the session must have been issued tokens to look for"
+    kinds = {kind for kind, shape in SHAPES.items() for v in issued.values if shape.fullmatch(v)}
+    assert kinds >= {"client secret", "authorization code", "refresh token"}, kinds
     windows = issued.windows()
     found = {name: leaks(text, windows) for name, text in outputs.items()}
     for path in sorted(root.rglob("*")):
