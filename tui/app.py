@@ -244,6 +244,9 @@ class SfsyncApp(App[None]):
         worker = get_current_worker()
         last: Any = None
         while not worker.is_cancelled:
+            if self._cancel_event is not None:  # our own run reports itself; no need to read it back
+                time.sleep(POLL_SECONDS)
+                continue
             try:
                 runs = self.backend.runs(20)
             except Exception as exc:  # the repository may not exist yet (fresh project): try again later
