@@ -59,25 +59,30 @@ class Audit:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def add_many(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
-        """Store entries (``_id`` and ``timestamp`` filled in when absent); their ids, in order."""
+    def add_many(self, entries: Sequence[Mapping[str, Any]], ids: Sequence[str] | None = None) -> list[str]:
+        """Store entries (``_id`` and ``timestamp`` filled in when absent); their ids, in order. ``ids`` gives
+        the ids apart (a reconciliation's ``<reconId>-<n>``): a complete entry is then stored without a copy."""
         rows = []
-        ids = []
+        out_ids: list[str] = []
         stamp: str | None = None
         for i, raw in enumerate(entries):
-            entry = {"eventName": "recon", **raw}
-            if "timestamp" not in entry:
-                entry["timestamp"] = stamp = stamp or now_iso()  # one clock read per batch
+            if ids is not None and "timestamp" in raw and "eventName" in raw and "_id" not in raw:
+                entry = raw
+                entry_id = ids[i]
+            else:
+                entry = {"eventName": "recon", **raw}
+                if "timestamp" not in entry:
+                    entry["timestamp"] = stamp = stamp or now_iso()  # one clock read per batch
+                entry_id = str(entry.pop("_id", None) or (ids[i] if ids is not None else uuid.uuid4()))
             recon_id = entry.get("reconId")
             if not isinstance(recon_id, str) or not recon_id or entry.get("status") not in _STATUS_OK \
                     or entry.get("reconciling") not in _RECONCILING_OK or entry.get("entryType", "entry") not in ENTRY_TYPES:
                 raise ValidationError(_problems(i, entry), resource="audit/recon")
-            entry_id = str(entry.pop("_id", None) or uuid.uuid4())
-            ids.append(entry_id)
+            out_ids.append(entry_id)
             rows.append((entry_id, recon_id, encode_any(entry)))
         with self.db.transaction() as conn:
             conn.executemany("INSERT INTO recon_audit (id, recon_id, data) VALUES (?, ?, ?)", rows)
-        return ids
+        return out_ids
 
     def add(self, entry: Mapping[str, Any]) -> str:
         return self.add_many([entry])[0]

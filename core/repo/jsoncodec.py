@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+#: datetimes and dataclasses go through ``default`` as with ``json`` (str(), or refused), not orjson's own format
+_OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 _std_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _std_encode_default = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
@@ -32,7 +34,7 @@ def _has_non_finite(value: Any) -> bool:
 def encode(obj: Any) -> str:
     """Compact JSON text (``separators=(",", ":")``, non-ASCII as is), as ``json`` would write it."""
     try:
-        text = orjson.dumps(obj).decode()
+        text = orjson.dumps(obj, option=_OPTS).decode()
     except (TypeError, orjson.JSONEncodeError):
         return _std_encode(obj)
     if "null" in text and _has_non_finite(obj):  # orjson writes NaN/Infinity as null; json does not
@@ -43,7 +45,7 @@ def encode(obj: Any) -> str:
 def encode_any(obj: Any) -> str:
     """:func:`encode`, with values JSON has no type for written as their ``str()`` (audit entries)."""
     try:
-        text = orjson.dumps(obj, default=str).decode()
+        text = orjson.dumps(obj, default=str, option=_OPTS).decode()
     except (TypeError, orjson.JSONEncodeError):
         return _std_encode_default(obj)
     if "null" in text and _has_non_finite(obj):

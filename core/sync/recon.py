@@ -309,15 +309,15 @@ class ReconEngine:
     def _audit(self, entries: list[dict[str, Any]], *, commit: bool) -> None:
         if not entries:
             return
-        base: dict[str, Any] = {"reconId": self.run.id, "mapping": self.mapping.name, "reconAction": "recon",
-                "userId": "sfsync", "timestamp": iso_now()}
+        base: dict[str, Any] = {"eventName": "recon", "reconId": self.run.id, "mapping": self.mapping.name,
+                                "reconAction": "recon", "userId": "sfsync", "timestamp": iso_now()}
         if self.options.dry_run:
             base["dryRun"] = True
-        out = []
-        for e in entries:  # ids like IDM 7's: "<reconId>-<n>" (cheap, unique, ordered)
-            self._audit_seq += 1
-            out.append({"_id": f"{self.run.id}-{self._audit_seq}", **base, **e})
-        self.repo.audit.add_many(out)
+        first = self._audit_seq + 1
+        self._audit_seq += len(entries)
+        # ids like IDM 7's: "<reconId>-<n>" (cheap, unique, ordered), given apart so each entry is built once
+        ids = [f"{self.run.id}-{n}" for n in range(first, self._audit_seq + 1)]
+        self.repo.audit.add_many([base | e for e in entries], ids=ids)
 
     def _stage(self, stage: ReconStage) -> None:
         self._writer.wait()

@@ -25,6 +25,7 @@ from typing import Any
 import quickjs
 
 from core.errors import ConfigError, SfsyncError
+from core.repo.jsoncodec import decode, encode_any
 
 #: every variable IDM binds in one script scope or another; a script sees ``undefined`` for those not given
 SCRIPT_VARIABLES: tuple[str, ...] = (
@@ -239,8 +240,8 @@ class ScriptEngine:
             fn = self._function(script, None)
             payload = [script.trim(v) for v in batch]
         try:
-            arg = self._ctx.parse_json(json.dumps(payload, default=str))
-            values, errors = json.loads(fn(arg))
+            arg = self._ctx.parse_json(encode_any(payload))
+            values, errors = decode(fn(arg))
         except (quickjs.JSException, quickjs.StackOverflow) as exc:
             if "out of memory" in str(exc):
                 self._new_context()
