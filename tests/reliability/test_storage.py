@@ -10,6 +10,7 @@ full disk; ``PRAGMA max_page_count`` would only simulate it inside SQLite). Wher
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import os
 import sqlite3
@@ -55,8 +56,24 @@ def mounted(*args: str, target: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        if subprocess.run(["umount", str(target)], check=False, capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(target)], check=False, capture_output=True)  # busy: detach
+        unmount(target)
+
+
+def is_mounted(target: Path) -> bool:
+    return any(line.split()[1] == str(target) for line in Path("/proc/mounts").read_text().splitlines())
+
+
+def unmount(target: Path) -> None:
+    """Take the mount away whatever holds it: SQLite connections of finished worker threads are closed by the
+    garbage collector, a still-busy mount is detached lazily; never leave a mount behind a test."""
+    gc.collect()
+    for attempt in range(10):
+        if not is_mounted(target):
+            return
+        subprocess.run(["umount", str(target)] if attempt == 0 else ["umount", "-l", str(target)],
+                       check=False, capture_output=True)
+        time.sleep(0.05 * attempt)
+    assert not is_mounted(target), f"could not unmount {target}"
 
 
 def digest(folder: Path) -> dict[str, str]:
