@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 from core.salesforce.retry import RetryPolicy
 from core.sync.service import SyncService
@@ -53,15 +52,13 @@ def test_access_tokens_expiring_every_second_during_a_10000_user_recon(live_org_
     live = live_org_factory(users=10_000, seed=11, token_ttl=1, latency_ms=400)
     service = service_for(live, tmp_path)
     try:
-        started = time.monotonic()
         run = asyncio.run(service.reconcile(INBOUND))
-        elapsed = time.monotonic() - started
         assert run["state"] == "SUCCESS", run.get("failureReason")
         assert_inbound_exact(live.org, service)
         assert_failures_are_the_invalid_users(live.org, service, run)
         # the run outlived several tokens and really refreshed mid-run
         stats = service.connectors[0].session.stats
-        assert elapsed > 2 and stats["refreshes"] >= 2, (elapsed, stats)
+        assert stats["refreshes"] >= 2, stats
     finally:
         service.close()
 
@@ -138,12 +135,12 @@ def test_org_away_for_10_seconds_mid_run_then_back(live_org_factory, tmp_path):
             outage.append(live.outage(10))
 
     try:
-        started = time.monotonic()
         run = asyncio.run(service.reconcile(INBOUND, on_progress=on_progress))
         assert outage, "the outage never started"
         outage[0].join()
         assert run["state"] == "SUCCESS", run.get("failureReason")
-        assert time.monotonic() - started >= 10  # it really waited the outage out
+        # it rode the outage out by retrying, not by missing it
+        assert service.connectors[0].session.stats["retries"] > 0, service.connectors[0].session.stats
         assert_inbound_exact(live.org, service)
         assert_failures_are_the_invalid_users(live.org, service, run)
     finally:
