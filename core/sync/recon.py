@@ -24,7 +24,7 @@ from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping
 from core.sync.objectsets import ObjectSet, Preloaded, chunked
 from core.sync.operation import Record, SyncOperation
-from core.sync.run import ReconRun, ReconStage, iso_now
+from core.sync.run import PageTally, ReconRun, ReconStage, iso_now
 from core.sync.scripts import ScriptEngine
 from core.sync.transform import LINK_QUALIFIER, target_fields
 from core.sync.writer import PageWriter
@@ -210,32 +210,40 @@ class ReconEngine:
 
     def _write(self, records: list[Record]) -> None:
         """The page's writes: in the writer thread when the engine may go on deciding the next page meanwhile
-        (see :class:`~core.sync.writer.PageWriter`), else here."""
+        (see :class:`~core.sync.writer.PageWriter`), else here. A dry run writes only its audit and progress."""
         if self.options.dry_run:
             for r in records:
                 if r.ok and r.action == Action.CREATE:
                     r.created = True
                 if r.ok and (r.link_after and r.source_id):
                     r.link_created = True
-            self._account(records)
-            self._audit(self._entries(records), commit=True)
-            self._save()
-            return
-        if not self.target.local:
+        elif not self.target.local:
             self.op.write_targets(records)  # remote writes first: their ids are needed for the links
         self._writer.submit(self._commit, records)
 
     def _commit(self, records: list[Record]) -> None:
-        """ONE transaction: the page's managed writes, links, audit entries and the run's progress."""
+        """ONE transaction: the page's managed writes, links, audit entries and the run's progress.
+
+        The page is counted into the run only once that transaction has committed: the stored run is a staged
+        copy (:meth:`ReconRun.plus`), so when COMMIT fails (a full disk) neither the repository nor the run
+        object a front end sees has the page, and a FAILED run reports exactly what was written."""
         op = self.op
-        with self.repo.transaction():
-            if self.target.local:
-                op.write_targets(records)
-            op.write_links(records)
-            op.post_actions(records, self.run.id)
-            self._account(records)
-            self._audit(self._entries(records), commit=False)
-            self._save(notify=False)
+        audit_seq = self._audit_seq
+        try:
+            with self.repo.transaction():
+                if not self.options.dry_run:
+                    if self.target.local:
+                        op.write_targets(records)
+                    op.write_links(records)
+                    op.post_actions(records, self.run.id)
+                tally = tally_of(records)  # after the writes: they set each record's outcome
+                self._audit(self._entries(records), commit=False)
+                saved = self._persist(self.run.plus(tally).to_dict())
+        except BaseException:
+            self._audit_seq = audit_seq  # the rolled-back entries' ids are free again
+            raise
+        self.run.add(tally)
+        self._last_saved = saved
         self._notify()
         if self.options.on_page is not None:
             self.options.on_page(self.run)
@@ -255,30 +263,6 @@ class ReconEngine:
         return True
 
     # ---- progress, audit, persistence -----------------------------------------------------------------
-    def _account(self, records: list[Record]) -> None:
-        """IDM's ``ReconciliationStatistic``: per record processed/created counters and situations."""
-        run = self.run
-        situations, actions = run.situations, run.actions
-        for r in records:
-            if r.phase == "source":
-                run.source_processed += 1
-            if r.created:
-                run.target_created += 1
-            elif r.target_id:
-                run.target_processed += 1
-            if r.linked:
-                run.links_processed += 1
-            if r.link_created:
-                run.links_created += 1
-            if r.situation is not None and r.situation in situations:
-                situations[r.situation] += 1
-            if r.ok:
-                run.success += 1
-            else:
-                run.failure += 1
-            if r.action is not None:
-                actions[r.action] = actions.get(r.action, 0) + 1
-
     def _entries(self, records: list[Record]) -> list[dict[str, Any]]:
         """Audit entries (IDM's recon event fields; absent rather than null)."""
         out = []
@@ -324,18 +308,20 @@ class ReconEngine:
         self.run.stage = stage
         self._save()
 
-    def _save(self, notify: bool = True) -> None:
-        """Persist the run object; a cancel asked by another process (REST, TUI) is read here, at each page."""
-        data = self.run.to_dict()
+    def _save(self) -> None:
+        """Persist the run object (its own transaction) and tell the front end."""
+        self._last_saved = self._persist(self.run.to_dict())
+        self._notify()
+
+    def _persist(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Store ``data`` as the run; a cancel asked by another process (REST, TUI) is read here, at each page."""
         with self.repo.transaction():
             stored = self.repo.runs.get(self.run.id)
             if stored and stored.get("cancelRequested"):
                 self._cancel_requested = True
                 data["cancelRequested"] = True
             self.repo.runs.update(data)
-        self._last_saved = data
-        if notify:
-            self._notify()
+        return data
 
     def _notify(self) -> None:
         """Progress to the front end, always after the commit (a callback may touch the repository)."""
@@ -350,3 +336,29 @@ class ReconEngine:
                           "status": "SUCCESS" if run.state == "SUCCESS" else "FAILURE"}], commit=True)
         finally:
             self._save()
+
+
+def tally_of(records: list[Record]) -> PageTally:
+    """IDM's ``ReconciliationStatistic`` of one page: per record processed/created counters and situations."""
+    tally = PageTally()
+    situations, actions = tally.situations, tally.actions
+    for r in records:
+        if r.phase == "source":
+            tally.source_processed += 1
+        if r.created:
+            tally.target_created += 1
+        elif r.target_id:
+            tally.target_processed += 1
+        if r.linked:
+            tally.links_processed += 1
+        if r.link_created:
+            tally.links_created += 1
+        if r.situation is not None:
+            situations[r.situation] = situations.get(r.situation, 0) + 1
+        if r.ok:
+            tally.success += 1
+        else:
+            tally.failure += 1
+        if r.action is not None:
+            actions[r.action] = actions.get(r.action, 0) + 1
+    return tally

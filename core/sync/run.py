@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -44,6 +44,27 @@ class ReconStage(Enum):
 def iso_now() -> str:
     """UTC, milliseconds, ``Z``: IDM's timestamp format."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class PageTally:
+    """One page's contribution to a run's counters (IDM's ``ReconciliationStatistic``), kept apart from the
+    run until the page's transaction has committed: a page that was rolled back (a failed COMMIT, a full
+    disk) is never counted, so the run object always says what the repository holds."""
+
+    source_processed: int = 0
+    target_processed: int = 0
+    target_created: int = 0
+    links_processed: int = 0
+    links_created: int = 0
+    success: int = 0
+    failure: int = 0
+    situations: dict[str, int] = field(default_factory=dict)
+    actions: dict[str, int] = field(default_factory=dict)
+
+
+_TALLIED = ("source_processed", "target_processed", "target_created", "links_processed", "links_created",
+            "success", "failure")
 
 
 @dataclass
@@ -90,6 +111,23 @@ class ReconRun:
             self.success += 1
         else:
             self.failure += 1
+
+    def add(self, tally: PageTally) -> None:
+        """Count a committed page."""
+        for name in _TALLIED:
+            setattr(self, name, getattr(self, name) + getattr(tally, name))
+        for situation, n in tally.situations.items():
+            if situation in self.situations:
+                self.situations[situation] += n
+        for action, n in tally.actions.items():
+            self.actions[action] = self.actions.get(action, 0) + n
+
+    def plus(self, tally: PageTally) -> ReconRun:
+        """A copy of this run with ``tally`` counted: what a page's transaction stores, while this run itself
+        is only counted (:meth:`add`) once that transaction has committed."""
+        staged = replace(self, situations=dict(self.situations), actions=dict(self.actions))
+        staged.add(tally)
+        return staged
 
     def finish(self, stage: ReconStage, message: str = "") -> None:
         self.stage = stage

@@ -118,9 +118,6 @@ def test_read_only_db_is_a_clear_error_and_the_repository_is_untouched(live_org_
         service.close()
 
 
-@pytest.mark.xfail(strict=True, reason="core/sync/recon.py counts a page (created, situations, status) before "
-                   "its transaction commits: when the COMMIT fails the FAILED run still reports the rolled-back "
-                   "page as created (see the report of issue 8)")
 def test_full_disk_fails_the_run_clearly_and_the_repository_stays_whole(live_org_factory, tmp_path):
     live = live_org_factory(users=3_000, seed=32)
     project = make_project(tmp_path / "p", live.org, live.url)
