@@ -51,7 +51,7 @@ async def test_a_run_started_by_the_cli_is_watched_live(logged_in):
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             await wait_for(pilot, lambda: any(s.startswith(("SUCCESS", "FAILED")) for s in seen),
-                           "the CLI's run to finish on screen", rounds=3000)
+                           "the CLI's run to finish on screen", timeout=120)
         finally:
             _, err = cli.communicate(timeout=60)
         assert cli.returncode == 0, err.decode()
