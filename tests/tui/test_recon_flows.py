@@ -7,6 +7,7 @@ from pilot_helpers import wait_for
 from tui.app import make_app
 from tui.messages import RunFinished, RunProgress
 from tui.widgets.recon_progress import ReconProgress
+from tui.widgets.users_table import UsersTable
 
 INBOUND = "systemSalesforceUser_managedUser"
 
@@ -57,3 +58,23 @@ async def test_dry_run_from_the_command_palette_decides_but_changes_nothing(logg
         assert run["situationSummary"]["ABSENT"] > 0
         assert app.backend.repo.count() == 0
         assert app.current_mode == "mappings"
+
+
+async def test_the_users_screen_shows_the_users_a_reconciliation_created(logged_in):
+    project, org = logged_in
+    messages = []
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(100, 32), message_hook=messages.append) as pilot:
+        await pilot.press("4")  # the Users screen opens on an empty repository
+        await wait_for(pilot, lambda: app.screen.query(UsersTable) and app.screen.query_one(UsersTable).counted,
+                       "the empty users table")
+        assert app.screen.query_one(UsersTable).total == 0
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.screen.query_one("#mapping-list").option_count == 2, "the mappings")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: any(isinstance(m, RunFinished) for m in messages), "the run to end")
+        await pilot.press("4")
+        created = app.backend.repo.count()
+        assert created > 0
+        await wait_for(pilot, lambda: app.screen.query_one(UsersTable).counted
+                       and app.screen.query_one(UsersTable).total == created, "the users the run created")

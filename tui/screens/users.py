@@ -48,6 +48,16 @@ class UsersScreen(BaseScreen):
         table = self.query_one(UsersTable)
         table.set_source(self.backend.user_source())
         table.focus()
+        self._refreshed_after: set[str] = set()
+        self.sfsync.run_signal.subscribe(self, self._run_changed)
+
+    def _run_changed(self, run: dict[str, Any]) -> None:
+        """A finished run (here, in the CLI or over REST) may have changed the users: read them again once."""
+        run_id = str(run.get("_id"))
+        if run.get("state") == "ACTIVE" or run.get("dryRun") or run_id in self._refreshed_after:
+            return
+        self._refreshed_after.add(run_id)
+        self.query_one(UsersTable).reload()
 
     def apply_filter(self, text: str) -> None:
         """Plain words or an IDM filter (checked first, so a typo is reported, not searched for)."""
