@@ -74,3 +74,21 @@ async def test_an_invalid_edit_is_refused_per_field_and_nothing_changes(reconcil
         assert screen.query_one("#user-mail-error", Label).has_class("-shown")
         assert screen.query_one("#user-sn-error", Label).has_class("-shown")
         assert app.backend.repo.read(before["_id"])["mail"] == before["mail"]
+
+
+async def test_an_edit_racing_a_change_elsewhere_is_refused_and_the_other_change_survives(reconciled):
+    project, org = reconciled
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_first_user(pilot)
+        user_id = screen.user["_id"]
+        # a reconciliation (or a REST client) changes the user after the form read it
+        elsewhere = app.backend.repo.read(user_id)
+        app.backend.repo.update(user_id, {**elsewhere, "sn": "ChangedElsewhere"}, rev=elsewhere["_rev"])
+        screen.query_one("#user-givenName", Input).value = "Mine"
+        await pilot.press("ctrl+s")
+        result = screen.query_one("#user-result", Static)
+        await wait_for(pilot, lambda: "Not saved" in str(result.render()), "the refusal")
+        assert "changed since it was opened" in str(result.render())
+        stored = app.backend.repo.read(user_id)
+        assert stored["sn"] == "ChangedElsewhere" and stored["givenName"] != "Mine"

@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from core.repo.errors import PreconditionFailed
 from tui.messages import UserDetailLoaded, UserInvalid, UserSaved
 from tui.screens.base import set_field_error
 from tui.widgets.status_header import StatusHeader
@@ -143,7 +144,14 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
         if errors:
             self.post_message(UserInvalid(errors))
             return
-        user, results = backend.update_user(self.user_id, changes, rev=self.user.get("_rev"))
+        try:
+            user, results = backend.update_user(self.user_id, changes, rev=self.user.get("_rev"))
+        except PreconditionFailed:
+            # someone (a reconciliation, the REST API) changed the user since this form read it: refuse, do
+            # not overwrite their change; the edit stays in the form so it can be made again after F5
+            self.post_message(UserInvalid({"_rev": "the user changed since it was opened (press F5 to "
+                                                   "reload it, then save again)"}))
+            return
         self.post_message(UserSaved(user, results))
 
     @on(UserInvalid)
