@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import threading
 
 import certifi
 import httpx
@@ -23,8 +24,33 @@ USER_AGENT = "sfsync/0.1 (httpx)"
 DEFAULT_SCOPE = "api refresh_token offline_access id"
 
 
+_contexts: dict[tuple[str | None, int, int], ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
+def shared_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """:func:`ssl_context`, built once per CA file (and its version on disk) and shared by every client.
+
+    Loading the system's and certifi's stores costs ~150 ms, which an implicit sync (a connector per edit)
+    would otherwise pay each time; an SSLContext may be shared by connections of any thread or loop, and
+    nothing here changes it after it is built. A changed CA file (new mtime or size) builds a new one."""
+    stamp = (0, 0)
+    if ca_file:
+        try:
+            st = os.stat(ca_file)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            return ssl_context(ca_file)  # raises the ConfigError naming the file
+    key = (ca_file, *stamp)
+    with _contexts_lock:
+        ctx = _contexts.get(key)
+        if ctx is None:
+            ctx = _contexts[key] = ssl_context(ca_file)
+        return ctx
+
+
 def ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
-    """Verify against the system store and certifi's, plus ``ca_file`` when given."""
+    """Verify against the system store and certifi's, plus ``ca_file`` when given (a new context each call)."""
     ctx = ssl.create_default_context(cafile=certifi.where())
     try:
         ctx.load_default_certs()
@@ -64,7 +90,7 @@ def build_client(props: ConfigurationProperties, *, ca_file: str | None = None,
     else:
         kwargs["limits"] = httpx.Limits(max_connections=props.maximumConnections,
                                         max_keepalive_connections=props.maximumConnections)
-        kwargs["verify"] = ssl_context(ca_file or os.environ.get("SSL_CERT_FILE") or None)
+        kwargs["verify"] = shared_ssl_context(ca_file or os.environ.get("SSL_CERT_FILE") or None)
         if props.proxy_url:
             kwargs["proxy"] = props.proxy_url
     return AsyncOAuth2Client(

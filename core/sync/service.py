@@ -17,6 +17,7 @@ from typing import Any
 
 from core.config.project import Project
 from core.errors import ConfigError, UsageError
+from core.sync.connection import SharedConnector
 from core.sync.implicit import ImplicitResult, sync_object
 from core.sync.mapping import Mapping, SyncConfig
 from core.sync.objectsets import ManagedObjects, ObjectSet, SalesforceObjects
@@ -40,6 +41,8 @@ class SyncService:
         self._implicit_scripts: ScriptEngine | None = None
         self._threads: list[threading.Thread] = []
         self._recon_pools: dict[str, tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = {}
+        #: implicit sync's connector, kept (with its access token) across changes on a loop of its own
+        self.implicit_connector = SharedConnector(project, connector_factory)
 
     # ---- plumbing ------------------------------------------------------------------------------------
     @property
@@ -66,6 +69,7 @@ class SyncService:
         with contextlib.suppress(RuntimeError):
             self._implicit.submit(drop_scripts).result()
         self._implicit.shutdown(wait=True)
+        self.implicit_connector.close()
         for worker, committer in self._recon_pools.values():
             worker.shutdown(wait=True)
             committer.shutdown(wait=True)
@@ -93,7 +97,7 @@ class SyncService:
         async with connector:
             yield connector
 
-    def _object_set(self, name: str, connector: Any, loop: asyncio.AbstractEventLoop) -> ObjectSet:
+    def _object_set(self, name: str, connector: Any, loop: asyncio.AbstractEventLoop | None) -> ObjectSet:
         if name.startswith("managed/"):
             return ManagedObjects(self.repo, name.split("/", 1)[1])
         parts = name.split("/")
@@ -267,11 +271,14 @@ class SyncService:
                       resource: str = "user") -> tuple[Any, dict[str, ImplicitResult]]:
         mappings = self.config().from_source(f"managed/{resource}")
         names = [n for m in mappings for n in (m.source, m.target)]
-        loop = asyncio.get_running_loop()
         object_id, old, new, value = await self._in_worker(lambda: write(self.repo))
         if not mappings:
             return value, {}
-        async with self._connector(self._needs_connector(names)) as connector:
+        needed = self._needs_connector(names)
+
+        def work() -> dict[str, ImplicitResult]:
+            # the service's one connector (no new TLS context, client or token per change), on its own loop
+            connector, loop = self.implicit_connector.get() if needed else (None, None)
             sets: dict[str, ObjectSet] = {}
 
             def object_sets(name: str) -> ObjectSet:
@@ -279,13 +286,11 @@ class SyncService:
                     sets[name] = self._object_set(name, connector, loop)
                 return sets[name]
 
-            def work() -> dict[str, ImplicitResult]:
-                if self._implicit_scripts is None:
-                    self._implicit_scripts = ScriptEngine()
-                return sync_object(mappings, self._implicit_scripts, self.repo, object_sets, object_id, old, new)
+            if self._implicit_scripts is None:
+                self._implicit_scripts = ScriptEngine()
+            return sync_object(mappings, self._implicit_scripts, self.repo, object_sets, object_id, old, new)
 
-            results = await self._in_worker(work)
-        return value, results
+        return value, await self._in_worker(work)
 
     async def create_user(self, obj: dict[str, Any], id: str | None = None) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
         def write(repo: Any) -> Any:

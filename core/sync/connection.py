@@ -1,0 +1,144 @@
+"""One Salesforce connector per :class:`~core.sync.service.SyncService` for implicit sync, on a loop of its own.
+
+An edit in the TUI (a worker thread's ``asyncio.run``) or a REST PUT (the server's loop) used to build a
+connector per change: a new HTTP client, a new TLS connection and a token refresh round trip each time. Here
+the connector lives on one event loop in a daemon thread owned by the service, whatever loop or thread the
+caller is on, so its access token and keep-alive connections serve every change; the object sets already
+run their coroutines with ``run_coroutine_threadsafe`` on the loop they are given.
+
+A new login is picked up: when the provisioner file (or ``sfsync.toml``) changed on disk, its login fields
+are compared with the connector's; a refresh token the connector itself rotated (and saved through
+``from_project``'s ``on_rotate``) is not a new login, anything else is, and the connector is rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from core.config.project import Project
+
+log = logging.getLogger(__name__)
+
+#: configurationProperties that decide which org and client a connector talks to (refreshToken apart)
+_LOGIN_FIELDS = ("loginUrl", "clientId", "instanceUrl", "version", "connectTimeout", "proxyHost", "proxyPort",
+                 "maximumConnections")
+
+
+def _stat(path: Any) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class SharedConnector:
+    """The service's connector and the loop it runs on; thread-safe; :meth:`close` ends both."""
+
+    def __init__(self, project: Project, factory: Callable[[], Any] | None = None) -> None:
+        self.project = project
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._connector: Any = None
+        self._files: tuple[Any, Any] | None = None
+        self._login: tuple[Any, ...] | None = None
+        #: connectors built so far (a figure for tests: a new login builds one more)
+        self.built = 0
+
+    @property
+    def current(self) -> Any:
+        """The connector in use (None before the first change that needs Salesforce, or after close)."""
+        return self._connector
+
+    @property
+    def running(self) -> bool:
+        """Whether the connector's loop thread is running."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def get(self) -> tuple[Any, asyncio.AbstractEventLoop]:
+        """The connector (built or rebuilt when needed) and its loop; blocking, call from a worker thread."""
+        with self._lock:
+            loop = self._ensure_loop()
+            if self._connector is not None and self._factory is None and self._login_changed():
+                log.info("the provisioner file changed: a new connector for the new login")
+                self._close_connector()
+            if self._connector is None:
+                self._connector = self._build()
+                self.built += 1
+            return self._connector, loop
+
+    def close(self) -> None:
+        with self._lock:
+            if self._loop is None:
+                return
+            self._close_connector()
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(timeout=10)
+        loop.close()
+
+    # ---- internals ---------------------------------------------------------------------------------
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="sfsync-connector", daemon=True)
+            thread.start()
+            self._loop, self._thread = loop, thread
+        return self._loop
+
+    def _build(self) -> Any:
+        if self._factory is not None:
+            return self._factory()
+        from core.config.provisioner import ProvisionerConfig
+        from core.salesforce.connector import SalesforceConnector
+
+        self._files = self._stamps()
+        connector = SalesforceConnector.from_project(self.project)
+        self._login = self._login_of(ProvisionerConfig.load(self.project).properties, self._ca_bundle())
+        return connector
+
+    def _stamps(self) -> tuple[Any, Any]:
+        return (_stat(self.project.provisioner_path), _stat(self.project.settings_path))
+
+    def _ca_bundle(self) -> str | None:
+        from core.config.settings import Settings
+
+        return Settings.load(self.project).ca_bundle()
+
+    @staticmethod
+    def _login_of(props: Any, ca_bundle: str | None) -> tuple[Any, ...]:
+        return (*(getattr(props, f) for f in _LOGIN_FIELDS), props.client_secret, ca_bundle)
+
+    def _login_changed(self) -> bool:
+        """Whether the files name another login than the connector's (cheap when they did not change)."""
+        stamps = self._stamps()
+        if stamps == self._files:
+            return False
+        from core.config.provisioner import ProvisionerConfig
+
+        props = ProvisionerConfig.load(self.project).properties
+        session = self._connector.session
+        current = session.token.refresh_token if session.token is not None else None
+        known = {self._connector.config.properties.refresh_token, current}
+        if self._login_of(props, self._ca_bundle()) != self._login or props.refresh_token not in known:
+            return True
+        self._files = stamps  # e.g. our own rotated refresh token was saved: the same login
+        return False
+
+    def _close_connector(self) -> None:
+        connector, self._connector = self._connector, None
+        if connector is None or self._loop is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(connector.aclose(), self._loop)
+        with contextlib.suppress(Exception):
+            future.result(timeout=10)
