@@ -152,7 +152,7 @@ def test_full_disk_fails_the_run_clearly_and_the_repository_stays_whole(live_org
 
 
 def test_full_disk_leaves_the_repository_whole_and_a_rerun_converges(live_org_factory, tmp_path):
-    """What holds today beside the xfail above: no corruption, no half page, the lock released."""
+    """No corruption, no half page, the lock released; after space is freed a rerun converges."""
     live = live_org_factory(users=3_000, seed=32)
     project = make_project(tmp_path / "p", live.org, live.url)
     project.db_dir.mkdir(parents=True, exist_ok=True)
