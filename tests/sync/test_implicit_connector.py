@@ -129,16 +129,14 @@ def test_closing_the_service_closes_the_connector_and_its_loop(live_org_factory,
 
 
 def test_the_tls_context_is_built_once_per_ca_file_and_again_when_it_changes(tmp_path):
-    import trustme
-
+    from core.emulator.tls import make_certificates
     from core.salesforce.http import shared_ssl_context
 
     assert shared_ssl_context(None) is shared_ssl_context(None)
     ca_file = tmp_path / "ca.pem"
-    trustme.CA().cert_pem.write_to_path(str(ca_file))
+    ca_file.write_bytes(make_certificates(tmp_path / "one").ca_file.read_bytes())
     first = shared_ssl_context(str(ca_file))
     assert shared_ssl_context(str(ca_file)) is first and first is not shared_ssl_context(None)
-    trustme.CA().cert_pem.write_to_path(str(ca_file))  # another CA: a new file on disk
-    with ca_file.open("ab") as f:
-        f.write(b"\n")
+    # another CA: a new file on disk
+    ca_file.write_bytes(make_certificates(tmp_path / "two").ca_file.read_bytes() + b"\n")
     assert shared_ssl_context(str(ca_file)) is not first
