@@ -226,7 +226,7 @@ class _Parser:
             try:
                 return Condition(name=name, tree=filters.parse(value))
             except filters.FilterError as exc:
-                raise self.fail(field_path, str(exc)) from None
+                raise self.fail(field_path, filters.describe(exc)) from None
         return Condition(name=name, script=self.script(value, field_path, name))
 
     def mapping(self, raw: Any, i: int) -> Mapping:
@@ -351,5 +351,5 @@ class _Parser:
         try:
             filters.parse(probe)
         except filters.FilterError as exc:
-            raise self.fail(at, str(exc)) from None
+            raise self.fail(at, filters.describe(exc)) from None
         return text

@@ -197,8 +197,8 @@ class SyncOperation:
         eqs = filters.equalities(tree)
         if eqs is not None:
             return [eqs], None
-        if isinstance(tree, filters.Bool) and tree.op == "or":
-            alts = [filters.equalities(p) for p in tree.parts]
+        if isinstance(tree, filters.Or):
+            alts = [filters.equalities(p) for p in tree.operands]
             if all(a is not None for a in alts):
                 return [a for a in alts if a is not None], None
         return None, tree
