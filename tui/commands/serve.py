@@ -84,7 +84,9 @@ def serve(project: Project, host: str, port: int) -> int:
     app = create_app(project, bind_host=host)  # refuses (exit 2) to expose the default password
     app.state.backend.sync.mappings()  # a missing or broken conf/sync.json: exit 2 now, naming it
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns TCP_NODELAY on only for sockets that say TCP, and without it a
+    # response written in two parts (headers, body) waits ~40 ms for the client's delayed ACK
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
