@@ -161,6 +161,17 @@ class ScriptEngine:
         self._ctx.set_memory_limit(self.memory_limit)
         self._compiled.clear()
 
+    def _near_memory_limit(self) -> bool:
+        return bool(self._ctx.memory().get("malloc_size", 0) >= 0.8 * self.memory_limit)
+
+    @staticmethod
+    def _lost_context(message: str) -> bool:
+        """Must the context be replaced? At its memory limit QuickJS throws "out of memory", or a bare ``null``
+        when even the error object cannot be allocated; a context used again after that can crash the process
+        (seen in the test suite). A script's own ``throw null`` also reads ``null``: replacing the context then
+        costs only a lazy recompile."""
+        return "out of memory" in message or message == "null"
+
     def close(self) -> None:
         """Free the context now, in this (its) thread: scripts and engine reference each other, so without
         this the garbage collector would free the context later, in whatever thread it runs."""
@@ -213,8 +224,10 @@ class ScriptEngine:
             result = fn(arg)
         except quickjs.JSException as exc:
             message = _first_line(exc)
-            if "out of memory" in message:
-                self._new_context()  # the context is unusable after an out-of-memory error
+            if self._lost_context(message):
+                if message == "null" and self._near_memory_limit():
+                    message = "InternalError: out of memory"
+                self._new_context()
             elif "interrupted" in message:
                 message = f"exceeded the time limit of {self.time_limit:g} s"
             raise ScriptError(script.spec.name, message) from None
@@ -243,7 +256,7 @@ class ScriptEngine:
             arg = self._ctx.parse_json(encode_any(payload))
             values, errors = decode(fn(arg))
         except (quickjs.JSException, quickjs.StackOverflow) as exc:
-            if "out of memory" in str(exc):
+            if self._lost_context(_first_line(exc)):
                 self._new_context()
             results: list[tuple[bool, Any]] = []
             for variables in batch:
