@@ -4,7 +4,6 @@ foreground (``sfsync demo-org``), with optional TLS and ``--data`` persistence."
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import tempfile
 import threading
@@ -14,27 +13,11 @@ from typing import TextIO
 
 import uvicorn
 
+from core.listen import listen_socket
+
 from .app import create_app
 from .org import Org
 from .tls import TlsFiles, make_certificates
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket (``port`` 0 picks a free one), so the URL is known before the server runs and
-    clients that connect early wait in the backlog instead of being refused."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, not 0: asyncio turns TCP_NODELAY on only for sockets that say TCP, and without it a
-    # response written in two parts (headers, body) waits ~40 ms for the client's delayed ACK
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.listen(512)
-    sock.set_inheritable(True)
-    return sock
 
 
 def url_for(host: str, port: int, tls: bool) -> str:
@@ -64,7 +47,7 @@ class OrgServer:
     def start(self, timeout: float = 15) -> None:
         if self.running:
             return
-        sock = bind(self.host, self.port)
+        sock = listen_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         tls = self.tls
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
@@ -159,7 +142,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 0, users: int = 250, seed: int
             folder = Path(tmp.name)
         extra = () if host in ("127.0.0.1", "0.0.0.0", "::", "localhost", "") else (host,)
         files = make_certificates(folder, ("localhost", "127.0.0.1", "::1", *extra))
-    sock = bind(host, port)
+    sock = listen_socket(host, port)
     url = url_for(host, sock.getsockname()[1], tls)
     client = org.auth.client
     line = {"url": url, "loginUrl": f"{url}/services/oauth2/token", "clientId": client.client_id,

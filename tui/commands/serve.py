@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from core.errors import SfsyncError, UsageError
+from core.listen import listen_socket
 
 if TYPE_CHECKING:
     from core.config.project import Project
@@ -83,19 +84,12 @@ def serve(project: Project, host: str, port: int) -> int:
 
     app = create_app(project, bind_host=host)  # refuses (exit 2) to expose the default password
     app.state.backend.sync.mappings()  # a missing or broken conf/sync.json: exit 2 now, naming it
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, not 0: asyncio turns TCP_NODELAY on only for sockets that say TCP, and without it a
-    # response written in two parts (headers, body) waits ~40 ms for the client's delayed ACK
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = listen_socket(host, port, backlog=128)
     except OSError as exc:
-        sock.close()
-        raise SfsyncError(f"--host/--port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.listen(128)
+        raise SfsyncError(f"--host/--port: {exc}") from None
     bound_port = sock.getsockname()[1]
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
     print(f"sfsync: serving the IDM REST API at http://{shown}:{bound_port}/openidm/ "
           f"(OpenAPI: /openapi.json); Ctrl-C stops", flush=True)
     backend = app.state.backend
