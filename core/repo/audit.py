@@ -15,10 +15,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from core.repo.db import Database, chunks, placeholders
+from core.repo.db import Database, chunks, insert_many, placeholders
 from core.repo.errors import FieldError, ValidationError
 from core.repo.jsoncodec import encode_any
 from core.repo.query import Collection, QueryRequest, run_query
+
+#: a stored entry: (id, reconId, the entry's JSON)
+AuditRow = tuple[str, str, str]
 
 STATUSES = ("SUCCESS", "FAILURE")
 ENTRY_TYPES = ("start", "entry", "summary")
@@ -62,8 +65,15 @@ class Audit:
     def add_many(self, entries: Sequence[Mapping[str, Any]], ids: Sequence[str] | None = None) -> list[str]:
         """Store entries (``_id`` and ``timestamp`` filled in when absent); their ids, in order. ``ids`` gives
         the ids apart (a reconciliation's ``<reconId>-<n>``): a complete entry is then stored without a copy."""
-        rows = []
-        out_ids: list[str] = []
+        rows = self.prepare(entries, ids)
+        self.insert(rows)
+        return [row[0] for row in rows]
+
+    @staticmethod
+    def prepare(entries: Sequence[Mapping[str, Any]], ids: Sequence[str] | None = None) -> list[AuditRow]:
+        """The rows :meth:`add_many` stores, checked and encoded without touching storage (a reconciliation
+        builds a page's rows while the previous page is being written)."""
+        rows: list[AuditRow] = []
         stamp: str | None = None
         for i, raw in enumerate(entries):
             if ids is not None and "timestamp" in raw and "eventName" in raw and "_id" not in raw:
@@ -78,11 +88,14 @@ class Audit:
             if not isinstance(recon_id, str) or not recon_id or entry.get("status") not in _STATUS_OK \
                     or entry.get("reconciling") not in _RECONCILING_OK or entry.get("entryType", "entry") not in ENTRY_TYPES:
                 raise ValidationError(_problems(i, entry), resource="audit/recon")
-            out_ids.append(entry_id)
             rows.append((entry_id, recon_id, encode_any(entry)))
-        with self.db.transaction() as conn:
-            conn.executemany("INSERT INTO recon_audit (id, recon_id, data) VALUES (?, ?, ?)", rows)
-        return out_ids
+        return rows
+
+    def insert(self, rows: Sequence[AuditRow]) -> None:
+        """Store rows made by :meth:`prepare` (one statement, in the caller's transaction if there is one)."""
+        if rows:
+            with self.db.transaction() as conn:
+                insert_many(conn, "recon_audit", ("id", "recon_id", "data"), rows)
 
     def add(self, entry: Mapping[str, Any]) -> str:
         return self.add_many([entry])[0]

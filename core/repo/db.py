@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
+
 from core.repo.errors import RepoError
 
 #: the most values one statement binds (SQLite's default limit is 32,766; stay far below any build's)
@@ -100,6 +102,31 @@ def chunks(values: Sequence[object], size: int = CHUNK) -> Iterator[Sequence[obj
 
 def placeholders(n: int) -> str:
     return ",".join("?" * n)
+
+
+def insert_many(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]],
+                ) -> None:
+    """``INSERT INTO table (columns…)`` every row, in ONE statement where it can.
+
+    The rows go in as one JSON array that SQLite unpacks itself (``json_each``), so the whole page is inserted
+    by a single ``sqlite3_step`` with the GIL released: a reconciliation's commit thread then runs in parallel
+    with the engine deciding the next page. ``executemany`` re-takes the GIL for every row, and while the
+    other thread runs Python each re-take waits for a switch interval. Values must be text, integers or
+    None; when JSON cannot carry them faithfully (lone surrogates, NUL characters) this is ``executemany``.
+    An ``IntegrityError`` leaves nothing of the statement written, as with ``executemany`` in a savepoint.
+    """
+    if not rows:
+        return
+    names = ", ".join(columns)
+    try:
+        payload = orjson.dumps(rows).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        payload = None
+    if payload is None or "\\u0000" in payload:  # (also matches an escaped backslash before u0000: harmless)
+        conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders(len(columns))})", rows)
+        return
+    values = ", ".join(f"value ->> {k}" for k in range(len(columns)))
+    conn.execute(f"INSERT INTO {table} ({names}) SELECT {values} FROM json_each(?)", (payload,))
 
 
 class Database:

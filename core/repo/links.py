@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from core.repo.db import Database, chunks, placeholders
+from core.repo.db import Database, chunks, insert_many, placeholders
 from core.repo.errors import Conflict
 from core.repo.ids import new_ids
 
@@ -33,6 +33,7 @@ class Link:
 
 
 _COLS = "id, link_type, first_id, second_id, link_qualifier"
+_INSERT_COLS = ("id", "link_type", "first_id", "second_id", "link_qualifier", "rev")
 
 
 def _link(row: tuple[str, str, str, str, str]) -> Link:
@@ -69,13 +70,13 @@ class Links:
                   ) -> list[Link]:
         """Create links ``(first_id, second_id)`` in one transaction; a side already linked is a Conflict."""
         ids = new_ids(len(pairs))
-        rows = [(ids[k], link_type, f, s, qualifier) for k, (f, s) in enumerate(pairs)]
+        rows = [(ids[k], link_type, f, s, qualifier, "0") for k, (f, s) in enumerate(pairs)]
         with self.db.transaction() as conn:
             try:
-                conn.executemany(f"INSERT INTO links ({_COLS}, rev) VALUES (?, ?, ?, ?, ?, '0')", rows)
+                insert_many(conn, "links", _INSERT_COLS, rows)
             except sqlite3.IntegrityError:
                 raise self._conflict(link_type, pairs, qualifier) from None
-        return [Link(*row) for row in rows]
+        return [Link(*row[:5]) for row in rows]
 
     def _conflict(self, link_type: str, pairs: Sequence[tuple[str, str]], qualifier: str) -> Conflict:
         firsts = self.by_first(link_type, [p[0] for p in pairs], qualifier)

@@ -14,9 +14,10 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from core.repo.db import Database, chunks, placeholders
+from core.repo.db import Database, chunks, insert_many, placeholders
 from core.repo.errors import Conflict, FieldError, NotFound, PreconditionFailed, RepoError, ValidationError
 from core.repo.ids import matches_rev, new_ids, next_rev
 from core.repo.jsoncodec import encode
@@ -42,6 +43,26 @@ def dumps(obj: Mapping[str, Any]) -> str:
     if "_id" in obj or "_rev" in obj:
         obj = {k: v for k, v in obj.items() if k not in ("_id", "_rev")}
     return _encode(obj)
+
+
+@dataclass(frozen=True)
+class PreparedCreates:
+    """Objects made ready for insertion by :meth:`ManagedObjects.prepare_creates` (no storage touched yet)."""
+
+    results: list[dict[str, Any] | RepoError | None]  # per object: its validation error, else None
+    candidates: list[tuple[str, dict[str, Any]]]  # (id, object) of the valid ones
+    index_of: list[int]  # each candidate's position in the objects given
+    given: list[str]  # ids the caller chose (checked against the table at insertion)
+    rows: list[tuple[str, str, str]]  # (id, rev, data) to insert when nothing clashes
+    expected: list[dict[str, Any] | RepoError | None]  # per object, the result when nothing clashes
+
+    @property
+    def ids(self) -> list[str | None]:
+        """Per object, the id it will have (None for an invalid one)."""
+        out: list[str | None] = [None] * len(self.results)
+        for (id_, _obj), i in zip(self.candidates, self.index_of, strict=True):
+            out[i] = id_
+        return out
 
 
 class ManagedObjects:
@@ -250,10 +271,18 @@ class ManagedObjects:
     def create_many(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
                     ) -> list[dict[str, Any] | RepoError]:
         """Create many objects in one transaction; per object, the stored object or why it was refused."""
+        return self.insert_prepared(self.prepare_creates(objects, ids))
+
+    def prepare_creates(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
+                        ) -> PreparedCreates:
+        """Everything of :meth:`create_many` that needs no storage: defaults, validation, ids, the encoded rows.
+
+        Pure Python and thread-safe, so a reconciliation prepares page N+1 while page N is being written;
+        :meth:`insert_prepared` then only runs SQL (unless a unique value or a chosen id clashes)."""
         results: list[dict[str, Any] | RepoError | None] = [None] * len(objects)
-        prepared: list[tuple[str, dict[str, Any]]] = []
+        candidates: list[tuple[str, dict[str, Any]]] = []
         index_of: list[int] = []
-        given: list[str] = []  # ids chosen by the caller may collide; fresh UUID4s do not
+        given: list[str] = []  # ids chosen by the caller may collide; fresh ids do not
         fresh = new_ids(len(objects))
         schema = self.schema
         for i, raw in enumerate(objects):
@@ -269,22 +298,33 @@ class ManagedObjects:
                     continue
             if chosen:
                 given.append(str(chosen))
-            prepared.append((str(chosen) if chosen else fresh[i], obj))
+            candidates.append((str(chosen) if chosen else fresh[i], obj))
             index_of.append(i)
+        expected = list(results)
+        rows = self._insert_rows(candidates, index_of, set(), {}, expected)
+        return PreparedCreates(results, candidates, index_of, given, rows, expected)
+
+    def insert_prepared(self, prepared: PreparedCreates) -> list[dict[str, Any] | RepoError]:
+        """Insert what :meth:`prepare_creates` made, in one transaction; per object, the result."""
+        p = prepared
         with self.db.transaction() as conn:
-            taken = set(self.revs(given)) if given else set()
+            taken = set(self.revs(p.given)) if p.given else set()
             # with every unique field under a UNIQUE index the insert itself is the check: the per-value
             # look-up (and its friendlier message) is only needed when the index refused the batch
             optimistic = bool(self.unique) and self._unique_indexed(conn)
             for checked in ((False, True) if optimistic else (bool(self.unique),)):
-                clashes = self._unique_clashes(conn, prepared) if checked else {}
-                rows = self._insert_rows(prepared, index_of, taken, clashes, results)
+                if not checked and not taken:
+                    rows, results = p.rows, p.expected  # as prepared: the common case
+                else:
+                    results = list(p.results)
+                    clashes = self._unique_clashes(conn, p.candidates) if checked else {}
+                    rows = self._insert_rows(p.candidates, p.index_of, taken, clashes, results)
                 if checked:
                     self._write(conn, f"INSERT INTO {self.table} (id, rev, data) VALUES (?, ?, ?)", rows)
                     break
                 conn.execute("SAVEPOINT create_many")
                 try:
-                    conn.executemany(f"INSERT INTO {self.table} (id, rev, data) VALUES (?, ?, ?)", rows)
+                    insert_many(conn, self.table, ("id", "rev", "data"), rows)
                 except sqlite3.IntegrityError:
                     conn.execute("ROLLBACK TO create_many")
                     conn.execute("RELEASE create_many")

@@ -20,7 +20,7 @@ from core.repo.audit import Audit
 from core.repo.db import Database
 from core.repo.errors import RepoError
 from core.repo.links import Link, Links
-from core.repo.managed import ManagedObjects
+from core.repo.managed import ManagedObjects, PreparedCreates
 from core.repo.patch import apply_patch
 from core.repo.query import QueryRequest, run_query
 from core.repo.runs import Runs
@@ -91,13 +91,20 @@ class Repository:
     # ------------------------------------------------------------------------------------ managed objects
 
     def create(self, obj: Mapping[str, Any], id: str | None = None, *, resource: str = "user") -> dict[str, Any]:
-        """Create; ``_id`` is ``id`` (or the object's ``_id``, else a new UUID4); returns it with ``_rev``."""
+        """Create; ``_id`` is ``id`` (or the object's ``_id``, else a new time-ordered UUID); returns it with ``_rev``."""
         return self.managed(resource).create(obj, id)
 
     def create_many(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None, *,
                     resource: str = "user") -> list[dict[str, Any] | RepoError]:
         """Create in one transaction; per object the created object or the RepoError that refused it."""
         return self.managed(resource).create_many(objects, ids)
+
+    def prepare_creates(self, objects: Sequence[Mapping[str, Any]], *, resource: str = "user") -> PreparedCreates:
+        """:meth:`create_many` in two steps: this one touches no storage (see ``ManagedObjects.prepare_creates``)."""
+        return self.managed(resource).prepare_creates(objects)
+
+    def insert_prepared(self, prepared: PreparedCreates, *, resource: str = "user") -> list[dict[str, Any] | RepoError]:
+        return self.managed(resource).insert_prepared(prepared)
 
     def read(self, id: str, *, resource: str = "user") -> dict[str, Any]:
         """The object, or NotFound."""

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import orjson
 
 from core.config.provisioner import ConfigurationProperties
 from core.salesforce.errors import AuthError, SalesforceError, TransientError
@@ -175,7 +176,10 @@ class RestSession:
 
     async def get_json(self, path: str, **kwargs: Any) -> Any:
         response = await self.request("GET", path, **kwargs)
-        return response.json()
+        try:  # a 2,000-record query page parses several times faster with orjson than with json
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:  # what orjson refuses (integers beyond 64 bits) or a real error
+            return response.json()
 
     async def aclose(self) -> None:
         await self.client.aclose()

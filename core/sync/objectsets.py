@@ -33,6 +33,16 @@ class WriteResult:
 
 
 @dataclass
+class StagedCreates:
+    """Creates made ready ahead of their transaction (see :meth:`ObjectSet.prepare_creates`)."""
+
+    #: per object, the outcome when nothing clashes at write time (None: not known before writing)
+    expected: list[WriteResult] | None
+    #: makes the writes (in the caller's transaction) and returns the actual outcomes
+    apply: Callable[[], list[WriteResult]]
+
+
+@dataclass
 class Changes:
     """What changed in a set since a point in time (incremental reconciliation)."""
 
@@ -73,6 +83,10 @@ class ObjectSet:
     def create_many(self, objects: Sequence[dict[str, Any]]) -> list[WriteResult]:
         raise NotImplementedError
 
+    def prepare_creates(self, objects: Sequence[dict[str, Any]]) -> StagedCreates:
+        """:meth:`create_many` in two steps: what needs no storage now, the writes when ``apply`` is called."""
+        return StagedCreates(None, lambda: self.create_many(objects))
+
     def update_many(self, items: Sequence[tuple[str, dict[str, Any], dict[str, Any], str | None]]) -> list[WriteResult]:
         """``(id, new object, changed fields, rev)`` per record; a local set replaces, a remote one patches."""
         raise NotImplementedError
@@ -91,6 +105,11 @@ class ObjectSet:
     def start_watermark(self) -> Callable[[], str | None]:
         """Begin finding the watermark; the returned function gives it (the remote look-up runs meanwhile)."""
         return self.watermark
+
+
+def _created(results: Sequence[Any]) -> list[WriteResult]:
+    return [WriteResult(None, False, str(r)) if isinstance(r, Exception) else WriteResult(r["_id"], True, object=r)
+            for r in results]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -132,9 +151,13 @@ class ManagedObjects(ObjectSet):
     def create_many(self, objects: Sequence[dict[str, Any]]) -> list[WriteResult]:
         if not objects:
             return []
-        results = self.repo.create_many(list(objects), resource=self.resource)
-        return [WriteResult(None, False, str(r)) if isinstance(r, Exception) else WriteResult(r["_id"], True, object=r)
-                for r in results]
+        return _created(self.repo.create_many(list(objects), resource=self.resource))
+
+    def prepare_creates(self, objects: Sequence[dict[str, Any]]) -> StagedCreates:
+        """Validation, ids and JSON done now (the engine's thread); only the INSERT is left for ``apply``."""
+        prepared = self.repo.prepare_creates(list(objects), resource=self.resource)
+        return StagedCreates(_created(prepared.expected),
+                             lambda: _created(self.repo.insert_prepared(prepared, resource=self.resource)))
 
     def update_many(self, items: Sequence[tuple[str, dict[str, Any], dict[str, Any], str | None]]) -> list[WriteResult]:
         if not items:

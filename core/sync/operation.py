@@ -11,6 +11,7 @@ import copy
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -19,7 +20,7 @@ from core.sync import filters
 from core.sync.actions import Action, parse_action
 from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping, Policy
-from core.sync.objectsets import ObjectSet, WriteResult
+from core.sync.objectsets import ObjectSet, StagedCreates, WriteResult
 from core.sync.scripts import ScriptEngine, ScriptError
 from core.sync.situations import (
     DEFAULT_ACTIONS,
@@ -320,15 +321,30 @@ class SyncOperation:
             self.scripts.script(m.on_link)(source=r.source, target=r.new_target or r.target,
                                            linkQualifier=LINK_QUALIFIER, sourceId=r.source_id)
 
-    def write_targets(self, records: Sequence[Record]) -> None:
-        """Creates, updates and deletes in bulk; each record keeps its own outcome."""
+    def stage_creates(self, records: Sequence[Record]) -> StagedPage:
+        """The batch's creates made ready (ids, validation, encoding) without writing, each record given the
+        outcome expected when nothing clashes; :meth:`write_targets` then writes them and corrects any record
+        whose actual outcome differs."""
         creates = [r for r in records if r.ok and r.action == Action.CREATE and r.new_target is not None]
+        staged = self.target.prepare_creates([r.new_target for r in creates if r.new_target is not None])
+        if staged.expected is not None:
+            for r, res in zip(creates, staged.expected, strict=True):
+                _created(r, res)
+        return StagedPage(creates, staged)
+
+    def write_targets(self, records: Sequence[Record], staged: StagedPage | None = None) -> None:
+        """Creates, updates and deletes in bulk; each record keeps its own outcome."""
         updates = [r for r in records if r.ok and r.action == Action.UPDATE and r.changes]
         deletes = [r for r in records if r.ok and r.action == Action.DELETE and r.target_id and r.target is not None]
-        for r, res in zip(creates, self.target.create_many([r.new_target for r in creates if r.new_target is not None]),
-                          strict=True):
-            if _outcome(r, res):
-                r.target_id, r.target, r.created, r.wrote = res.id, res.object or r.new_target, True, True
+        if staged is None:
+            staged = self.stage_creates(records)
+        expected = staged.creates.expected
+        for k, (r, res) in enumerate(zip(staged.records, staged.creates.apply(), strict=True)):
+            if expected is None:
+                _created(r, res)
+            elif res.ok != expected[k].ok or res.id != expected[k].id:  # e.g. a unique value taken meanwhile
+                r.ok, r.message, r.created, r.wrote, r.target_id, r.target = True, "", False, False, None, None
+                _created(r, res)
         items = [(r.target_id or "", r.new_target or {}, r.changes, (r.target or {}).get("_rev")) for r in updates]
         for r, res in zip(updates, self.target.update_many(items), strict=True):
             if _outcome(r, res):
@@ -404,6 +420,19 @@ class SyncOperation:
                 r.fail(str(exc))
             out.append(r)
         return out
+
+
+@dataclass(frozen=True)
+class StagedPage:
+    """A batch's creates prepared ahead of the write (:meth:`SyncOperation.stage_creates`)."""
+
+    records: list[Record]
+    creates: StagedCreates
+
+
+def _created(r: Record, res: WriteResult) -> None:
+    if _outcome(r, res):
+        r.target_id, r.target, r.created, r.wrote = res.id, res.object or r.new_target, True, True
 
 
 def _outcome(r: Record, res: WriteResult) -> bool:

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.errors import SfsyncError
+from core.repo.audit import AuditRow
 from core.sync.actions import Action
 from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping
 from core.sync.objectsets import ObjectSet, Preloaded, chunked
-from core.sync.operation import Record, SyncOperation
+from core.sync.operation import Record, StagedPage, SyncOperation
 from core.sync.run import PageTally, ReconRun, ReconStage, iso_now
 from core.sync.scripts import ScriptEngine
 from core.sync.transform import LINK_QUALIFIER, target_fields
@@ -73,7 +74,8 @@ class ReconEngine:
         self.target_read_fields = fields
         self.op = SyncOperation(mapping, self.scripts, source, target, self.links, target_fields=fields)
         self.remaining: set[str] = set()
-        self._audit_seq = 0
+        self._audit_seq = 0  # the last audit number given out (pages are numbered before they commit)
+        self._committed_seq = 0  # the last audit number written
         self._cancel_requested = False
         self._last_saved: dict[str, Any] | None = None
         # pipelined commits only where the writes run no script (QuickJS belongs to this thread)
@@ -180,10 +182,16 @@ class ReconEngine:
                 self.run.source_total = self.source.count()
             records = [Record(phase="source", source=obj, source_id=obj.get("_id")) for obj in page]
             self._decide(records)
-            self._writer.wait()  # the previous page is committed: a cancel stops here, this page unwritten
-            if self._cancelled():
-                return False
-            self._write(records)
+            if self._writer.parallel:
+                plan = self._stage_page(records)  # no side effect: done while the previous page commits
+                self._writer.wait()  # the previous page is committed: a cancel stops here, this page unwritten
+                if self._cancelled():
+                    return False
+            else:
+                if self._cancelled():
+                    return False
+                plan = self._stage_page(records)  # may write to Salesforce: only once no cancel is asked
+            self._writer.submit(self._commit, records, plan)
         self._writer.wait()
         if self._cancelled():
             return False
@@ -208,9 +216,12 @@ class ReconEngine:
             for t in r.ambiguous:
                 self.remaining.discard(t)
 
-    def _write(self, records: list[Record]) -> None:
-        """The page's writes: in the writer thread when the engine may go on deciding the next page meanwhile
-        (see :class:`~core.sync.writer.PageWriter`), else here. A dry run writes only its audit and progress."""
+    def _stage_page(self, records: list[Record]) -> PagePlan:
+        """Everything of the page's commit that needs no transaction, done in the engine's thread: remote writes
+        (their ids are needed for the links), the local creates prepared (validated, encoded: see
+        :meth:`~core.sync.operation.SyncOperation.stage_creates`), and the audit rows. A dry run writes only its
+        audit and progress."""
+        staged = None
         if self.options.dry_run:
             for r in records:
                 if r.ok and r.action == Action.CREATE:
@@ -218,31 +229,34 @@ class ReconEngine:
                 if r.ok and (r.link_after and r.source_id):
                     r.link_created = True
         elif not self.target.local:
-            self.op.write_targets(records)  # remote writes first: their ids are needed for the links
-        self._writer.submit(self._commit, records)
+            self.op.write_targets(records)
+        else:
+            staged = self.op.stage_creates(records)
+        # every record has an audit number, audited or not, so rebuilding the rows keeps their ids
+        base = self._audit_seq
+        self._audit_seq += len(records)
+        return PagePlan(staged, base, self._audit_rows(records, base), _failures(records))
 
-    def _commit(self, records: list[Record]) -> None:
+    def _commit(self, records: list[Record], plan: PagePlan) -> None:
         """ONE transaction: the page's managed writes, links, audit entries and the run's progress.
 
         The page is counted into the run only once that transaction has committed: the stored run is a staged
         copy (:meth:`ReconRun.plus`), so when COMMIT fails (a full disk) neither the repository nor the run
         object a front end sees has the page, and a FAILED run reports exactly what was written."""
         op = self.op
-        audit_seq = self._audit_seq
-        try:
-            with self.repo.transaction():
-                if not self.options.dry_run:
-                    if self.target.local:
-                        op.write_targets(records)
-                    op.write_links(records)
-                    op.post_actions(records, self.run.id)
-                tally = tally_of(records)  # after the writes: they set each record's outcome
-                self._audit(self._entries(records), commit=False)
-                saved = self._persist(self.run.plus(tally).to_dict())
-        except BaseException:
-            self._audit_seq = audit_seq  # the rolled-back entries' ids are free again
-            raise
+        with self.repo.transaction():
+            if not self.options.dry_run:
+                if self.target.local:
+                    op.write_targets(records, plan.staged)
+                op.write_links(records)
+                op.post_actions(records, self.run.id)
+            # the rows were built before the writes; a write that failed (a record's only change) rebuilds them
+            rows = plan.audit_rows if _failures(records) == plan.failures else self._audit_rows(records, plan.audit_base)
+            self.repo.audit.insert(rows)
+            tally = tally_of(records)  # after the writes: they set each record's outcome
+            saved = self._persist(self.run.plus(tally).to_dict())
         self.run.add(tally)
+        self._committed_seq = max(self._committed_seq, plan.audit_base + len(records))
         self._last_saved = saved
         self._notify()
         if self.options.on_page is not None:
@@ -256,22 +270,25 @@ class ReconEngine:
             records = self.op.target_records(ids)
             self.op.decide(records)
             self.op.plan(records)
-            self._write(records)
+            self._writer.submit(self._commit, records, self._stage_page(records))
             self._writer.wait()
             if self._cancelled():
                 return False
         return True
 
     # ---- progress, audit, persistence -----------------------------------------------------------------
-    def _entries(self, records: list[Record]) -> list[dict[str, Any]]:
-        """Audit entries (IDM's recon event fields; absent rather than null)."""
-        out = []
+    def _audit_rows(self, records: list[Record], base: int) -> list[AuditRow]:
+        """The page's audit rows (IDM's recon event fields; absent rather than null), record ``k`` numbered
+        ``base + k + 1`` whether audited or not."""
+        entries, ids = [], []
         source_name, target_name = self.source.name, self.target.name
-        for r in records:
+        common = self._audit_base()
+        prefix = f"{self.run.id}-"
+        for k, r in enumerate(records, start=base + 1):
             action = r.action
             if r.ok and action is not None and action in _UNAUDITED:
                 continue
-            entry: dict[str, Any] = {"entryType": "entry", "reconciling": r.phase,
+            entry: dict[str, Any] = {**common, "entryType": "entry", "reconciling": r.phase,
                                      "status": "SUCCESS" if r.ok else "FAILURE", "linkQualifier": LINK_QUALIFIER}
             if r.situation is not None:
                 entry["situation"] = r.situation  # a StrEnum: JSON writes its value
@@ -287,21 +304,27 @@ class ReconEngine:
                 entry["targetObjectId"] = f"{target_name}/{r.target_id}"
             if r.ambiguous:
                 entry["ambiguousTargetObjectIds"] = ", ".join(r.ambiguous)
-            out.append(entry)
-        return out
+            entries.append(entry)
+            ids.append(f"{prefix}{k}")
+        return self.repo.audit.prepare(entries, ids=ids)
 
-    def _audit(self, entries: list[dict[str, Any]], *, commit: bool) -> None:
-        if not entries:
-            return
+    def _audit_base(self) -> dict[str, Any]:
         base: dict[str, Any] = {"eventName": "recon", "reconId": self.run.id, "mapping": self.mapping.name,
                                 "reconAction": "recon", "userId": "sfsync", "timestamp": iso_now()}
         if self.options.dry_run:
             base["dryRun"] = True
+        return base
+
+    def _audit(self, entries: list[dict[str, Any]], *, commit: bool) -> None:
+        """The run's own entries (start, summary): numbered after the pages' records."""
+        if not entries:
+            return
+        base = self._audit_base()
         first = self._audit_seq + 1
         self._audit_seq += len(entries)
-        # ids like IDM 7's: "<reconId>-<n>" (cheap, unique, ordered), given apart so each entry is built once
         ids = [f"{self.run.id}-{n}" for n in range(first, self._audit_seq + 1)]
         self.repo.audit.add_many([base | e for e in entries], ids=ids)
+        self._committed_seq = self._audit_seq
 
     def _stage(self, stage: ReconStage) -> None:
         self._writer.wait()
@@ -330,12 +353,27 @@ class ReconEngine:
 
     def _summary(self) -> None:
         run = self.run
+        self._audit_seq = self._committed_seq  # after a failed or canceled page, numbers follow what was written
         summary = " ".join(f"{k}: {v}" for k, v in run.situations.items())
         try:
             self._audit([{"entryType": "summary", "message": summary, "messageDetail": run.to_dict(),
                           "status": "SUCCESS" if run.state == "SUCCESS" else "FAILURE"}], commit=True)
         finally:
             self._save()
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    """What :meth:`ReconEngine._stage_page` made ready for a page's commit."""
+
+    staged: StagedPage | None  # the local creates, prepared
+    audit_base: int  # the page's records are audit entries base+1, base+2, …
+    audit_rows: list[AuditRow]  # built from the outcomes expected before the writes
+    failures: int  # how many records had failed then
+
+
+def _failures(records: list[Record]) -> int:
+    return sum(1 for r in records if not r.ok)
 
 
 def tally_of(records: list[Record]) -> PageTally:

@@ -25,12 +25,17 @@ class PageWriter:
         self._owned = False
         self._pending: Future[None] | None = None
 
-    def submit(self, fn: Callable[[list[Any]], None], records: list[Any]) -> None:
+    @property
+    def parallel(self) -> bool:
+        """Whether pages commit in the second thread (else :meth:`submit` commits in the caller's)."""
+        return self._pool is not None
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
         self.wait()
         if self._pool is None:
-            fn(records)
+            fn(*args)
         else:
-            self._pending = self._pool.submit(fn, records)
+            self._pending = self._pool.submit(fn, *args)
 
     def wait(self) -> None:
         """Until the page in flight is committed; its error (if any) is raised here."""

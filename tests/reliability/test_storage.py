@@ -183,12 +183,12 @@ def test_full_disk_leaves_the_repository_whole_and_a_rerun_converges(live_org_fa
 HOLD_AT_FIRST_WRITE = """
 import os, time
 from core.sync import recon
-_write = recon.ReconEngine._write
-def _held(self, records):
+_commit = recon.ReconEngine._commit
+def _held(self, *args):
     while not os.path.exists(os.environ["SFSYNC_TEST_GATE"]):
         time.sleep(0.02)
-    return _write(self, records)
-recon.ReconEngine._write = _held
+    return _commit(self, *args)
+recon.ReconEngine._commit = _held
 """
 
 

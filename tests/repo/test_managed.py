@@ -11,9 +11,9 @@ import pytest
 from core.repo import Conflict, NotFound, PreconditionFailed, Repository, ValidationError
 
 
-def test_create_assigns_a_uuid4_id_and_a_revision(repo, new_user):
+def test_create_assigns_a_time_ordered_uuid_and_a_revision(repo, new_user):
     user = repo.create(new_user())
-    assert uuid.UUID(user["_id"]).version == 4
+    assert uuid.UUID(user["_id"]).version == 7
     assert len(user["_rev"]) == 16 and int(user["_rev"], 16) >= 0
     assert repo.read(user["_id"]) == user
 
@@ -278,6 +278,7 @@ def test_revisions_count_writes_like_the_seeds_and_if_match_accepts_etag_quotes(
     first = next_rev(None, '{"a":1}')
     assert first.startswith("00000000") and next_rev(first, '{"a":1}').startswith("00000001")
     assert matches_rev(first, f'"{first}"') and matches_rev(first, "*") and not matches_rev(first, "0")
-    ids = new_ids(1000)
-    assert len(set(ids)) == 1000 and all(uuid.UUID(i).version == 4 and uuid.UUID(i).variant == uuid.RFC_4122
-                                         for i in ids)
+    ids = [i for n in (1000, 1, 3, 5000) for i in new_ids(n)]  # several calls, most in the same millisecond
+    assert len(set(ids)) == len(ids) and all(uuid.UUID(i).version == 7 and uuid.UUID(i).variant == uuid.RFC_4122
+                                             for i in ids)
+    assert ids == sorted(ids), "ids are made in ascending order, so index inserts append"

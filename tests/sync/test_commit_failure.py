@@ -38,6 +38,12 @@ class _Audit:
             self._owner.mark_page()
         return self._audit.add_many(entries, *args, **kwargs)
 
+    def insert(self, rows: list[tuple[str, str, str]]) -> Any:
+        """A page's rows, prepared before its transaction (``(id, reconId, JSON)``)."""
+        if any('"entryType":"entry"' in row[2] for row in rows):
+            self._owner.mark_page()
+        return self._audit.insert(rows)
+
 
 class CommitFailsOnPage:
     """The project's repository, but the outermost transaction that holds the ``fail_on``-th page of audit

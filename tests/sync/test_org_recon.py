@@ -199,3 +199,37 @@ async def test_the_idm_sample_sync_json_runs_unchanged(setup):
     assert second["situationSummary"]["CONFIRMED"] == len(ok)
     outbound = await service.reconcile(OUTBOUND)
     assert outbound["state"] == "SUCCESS" and outbound["situationSummary"]["ABSENT"] == 0
+
+
+async def test_a_username_taken_between_decision_and_write_fails_that_record_only(setup, monkeypatch):
+    """A page's creates are prepared (ids, rows, audit) before its transaction; when another writer takes a
+    userName in between, the insert refuses that one record, which is then reported as it happened: FAILURE,
+    no link, no target id, the rest of the page created. The next run links it to the other writer's user."""
+    from core.sync import recon
+
+    org, service = setup()
+    _, _, ok = importable(org)
+    commit = recon.ReconEngine._commit
+    taken: list[str] = []
+
+    def commit_after_a_rival(self, records, plan):
+        if not taken:
+            victim = next(r for r in records if r.created)
+            taken.append(victim.source_id)
+            service.repo.create({**victim.new_target, "userName": victim.new_target["userName"].upper()})
+        return commit(self, records, plan)
+
+    monkeypatch.setattr(recon.ReconEngine, "_commit", commit_after_a_rival)
+    run = await service.reconcile(INBOUND)
+    assert run["state"] == "SUCCESS"
+    assert run["statusSummary"]["FAILURE"] == 1 + len([u for u in importable(org)[1] if not u["FirstName"]])
+    assert run["progress"]["target"]["created"] == run["progress"]["links"]["created"] == len(ok) - 1
+    entry = next(e for e in service.audit(run["_id"])["result"] if e.get("sourceObjectId", "").endswith(taken[0]))
+    assert entry["status"] == "FAILURE" and "userName" in entry["exception"] and "targetObjectId" not in entry
+    assert len(managed(service)) == len(ok)  # the rival's user and the rest; nothing created twice
+
+    monkeypatch.setattr(recon.ReconEngine, "_commit", commit)
+    again = await service.reconcile(INBOUND)
+    assert again["situationSummary"]["FOUND"] == 1 and again["statusSummary"]["FAILURE"] == len(
+        [u for u in importable(org)[1] if not u["FirstName"]])
+    assert len(managed(service)) == len(list(service.repo.iter_links(INBOUND))) + 0 == len(ok)
