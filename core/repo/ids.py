@@ -40,9 +40,21 @@ def new_ids(n: int) -> list[str]:
         if counter + n - 1 > _COUNTER_MAX:
             ms, counter = ms + 1, 0
         _last_ms, _last_counter = ms, counter + n - 1
-    prefix = f"{ms >> 16:08x}-{ms & 0xFFFF:04x}-"
-    return [f"{prefix}{0x7000 | (c >> 14):04x}-{0x8000 | (c & 0x3FFF):04x}-{tail[k:k + 12]}"
-            for k, c in zip(range(0, 12 * n, 12), range(counter, counter + n), strict=True)]
+    stamp = f"{ms >> 16:08x}-{ms & 0xFFFF:04x}-"
+    low, end, out = _LOW, counter + n, []
+    c = counter
+    while c < end:  # the third group changes every 16,384 ids: made once per block
+        stop = min(((c >> 14) + 1) << 14, end)
+        head = f"{stamp}{0x7000 | (c >> 14):04x}-"
+        at = 12 * (c - counter)
+        out += [head + low[x & 0x3FFF] + tail[k:k + 12]
+                for x, k in zip(range(c, stop), range(at, at + 12 * (stop - c), 12), strict=True)]
+        c = stop
+    return out
+
+
+#: the fourth group (variant bits and the counter's low 14 bits) and its dash, made once: most of an id's cost
+_LOW = [f"{0x8000 | c:04x}-" for c in range(1 << 14)]
 
 
 def next_rev(previous: str | None, data: str) -> str:

@@ -33,6 +33,8 @@ class Link:
 
 
 _COLS = "id, link_type, first_id, second_id, link_qualifier"
+#: a stored link: (id, linkType, firstId, secondId, linkQualifier, rev)
+LinkRow = tuple[str, str, str, str, str, str]
 _INSERT_COLS = ("id", "link_type", "first_id", "second_id", "link_qualifier", "rev")
 
 
@@ -69,14 +71,27 @@ class Links:
     def link_many(self, link_type: str, pairs: Sequence[tuple[str, str]], qualifier: str = "default",
                   ) -> list[Link]:
         """Create links ``(first_id, second_id)`` in one transaction; a side already linked is a Conflict."""
+        rows = self.prepare(link_type, pairs, qualifier)
+        self.insert(rows)
+        return [Link(*row[:5]) for row in rows]
+
+    @staticmethod
+    def prepare(link_type: str, pairs: Sequence[tuple[str, str]], qualifier: str = "default") -> list[LinkRow]:
+        """The rows :meth:`link_many` inserts, made without touching storage."""
         ids = new_ids(len(pairs))
-        rows = [(ids[k], link_type, f, s, qualifier, "0") for k, (f, s) in enumerate(pairs)]
+        return [(ids[k], link_type, f, s, qualifier, "0") for k, (f, s) in enumerate(pairs)]
+
+    def insert(self, rows: Sequence[LinkRow]) -> None:
+        """Insert rows from :meth:`prepare` in one statement; a side already linked is a Conflict (nothing of
+        the rows is then written)."""
+        if not rows:
+            return
         with self.db.transaction() as conn:
             try:
                 insert_many(conn, "links", _INSERT_COLS, rows)
             except sqlite3.IntegrityError:
-                raise self._conflict(link_type, pairs, qualifier) from None
-        return [Link(*row[:5]) for row in rows]
+                link_type, qualifier = rows[0][1], rows[0][4]
+                raise self._conflict(link_type, [(r[2], r[3]) for r in rows], qualifier) from None
 
     def _conflict(self, link_type: str, pairs: Sequence[tuple[str, str]], qualifier: str) -> Conflict:
         firsts = self.by_first(link_type, [p[0] for p in pairs], qualifier)

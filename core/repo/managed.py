@@ -54,7 +54,7 @@ class PreparedCreates:
     index_of: list[int]  # each candidate's position in the objects given
     given: list[str]  # ids the caller chose (checked against the table at insertion)
     rows: list[tuple[str, str, str]]  # (id, rev, data) to insert when nothing clashes
-    expected: list[dict[str, Any] | RepoError | None]  # per object, the result when nothing clashes
+    expected: list[dict[str, Any] | RepoError]  # per object, the result when nothing clashes
 
     @property
     def ids(self) -> list[str | None]:
@@ -332,6 +332,8 @@ class ManagedObjects:
                 conn.execute("RELEASE create_many")
                 break
             self._grew(len(rows))
+        if results is p.expected:
+            return p.expected  # (the same list: the caller can tell nothing differed from what was prepared)
         return [r for r in results if r is not None]
 
     def _insert_rows(self, prepared: Sequence[tuple[str, dict[str, Any]]], index_of: Sequence[int],

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from core.repo.links import LinkRow
 from core.sync.mapping import Mapping
 from core.sync.transform import LINK_QUALIFIER
 
@@ -55,8 +56,16 @@ class MappingLinks:
 
     def link_many(self, pairs: Sequence[tuple[str, str]]) -> None:
         """``(source id, target id)`` pairs, in one statement."""
+        self.insert(self.prepare(pairs))
+
+    def prepare(self, pairs: Sequence[tuple[str, str]]) -> list[LinkRow]:
+        """The rows linking ``(source id, target id)`` pairs, made without touching storage."""
         ordered = [(t, s) for s, t in pairs] if self.reversed else list(pairs)
-        self.repo.link_many(self.link_type, ordered, qualifier=LINK_QUALIFIER)
+        return self.repo.links.prepare(self.link_type, ordered, qualifier=LINK_QUALIFIER)
+
+    def insert(self, rows: Sequence[LinkRow]) -> None:
+        """Store rows from :meth:`prepare`; a side already linked raises a Conflict and writes none of them."""
+        self.repo.links.insert(rows)
 
     def unlink_sources(self, source_ids: Sequence[str]) -> None:
         if not source_ids:

@@ -38,8 +38,8 @@ class StagedCreates:
 
     #: per object, the outcome when nothing clashes at write time (None: not known before writing)
     expected: list[WriteResult] | None
-    #: makes the writes (in the caller's transaction) and returns the actual outcomes
-    apply: Callable[[], list[WriteResult]]
+    #: makes the writes (in the caller's transaction); the actual outcomes, or None when they are ``expected``
+    apply: Callable[[], list[WriteResult] | None]
 
 
 @dataclass
@@ -156,8 +156,12 @@ class ManagedObjects(ObjectSet):
     def prepare_creates(self, objects: Sequence[dict[str, Any]]) -> StagedCreates:
         """Validation, ids and JSON done now (the engine's thread); only the INSERT is left for ``apply``."""
         prepared = self.repo.prepare_creates(list(objects), resource=self.resource)
-        return StagedCreates(_created(prepared.expected),
-                             lambda: _created(self.repo.insert_prepared(prepared, resource=self.resource)))
+
+        def apply() -> list[WriteResult] | None:
+            results = self.repo.insert_prepared(prepared, resource=self.resource)
+            return None if results is prepared.expected else _created(results)
+
+        return StagedCreates(_created(prepared.expected), apply)
 
     def update_many(self, items: Sequence[tuple[str, dict[str, Any], dict[str, Any], str | None]]) -> list[WriteResult]:
         if not items:

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from core.errors import SfsyncError
+from core.repo.links import LinkRow
 from core.sync import filters
 from core.sync.actions import Action, parse_action
 from core.sync.links import MappingLinks
@@ -321,25 +322,28 @@ class SyncOperation:
             self.scripts.script(m.on_link)(source=r.source, target=r.new_target or r.target,
                                            linkQualifier=LINK_QUALIFIER, sourceId=r.source_id)
 
-    def stage_creates(self, records: Sequence[Record]) -> StagedPage:
-        """The batch's creates made ready (ids, validation, encoding) without writing, each record given the
-        outcome expected when nothing clashes; :meth:`write_targets` then writes them and corrects any record
-        whose actual outcome differs."""
+    def stage_writes(self, records: Sequence[Record]) -> StagedPage:
+        """The batch's creates and links made ready (ids, validation, encoding) without writing, each record
+        given the outcome expected when nothing clashes; :meth:`write_targets` and :meth:`write_links` then
+        write them, correcting any record whose actual outcome differs."""
         creates = [r for r in records if r.ok and r.action == Action.CREATE and r.new_target is not None]
         staged = self.target.prepare_creates([r.new_target for r in creates if r.new_target is not None])
         if staged.expected is not None:
             for r, res in zip(creates, staged.expected, strict=True):
                 _created(r, res)
-        return StagedPage(creates, staged)
+        to_link = self._to_link(records)
+        links = self.links.prepare([(r.source_id or "", r.target_id or "") for r in to_link])
+        return StagedPage(creates, staged, to_link, links, sum(1 for r in records if not r.ok))
 
     def write_targets(self, records: Sequence[Record], staged: StagedPage | None = None) -> None:
         """Creates, updates and deletes in bulk; each record keeps its own outcome."""
         updates = [r for r in records if r.ok and r.action == Action.UPDATE and r.changes]
         deletes = [r for r in records if r.ok and r.action == Action.DELETE and r.target_id and r.target is not None]
         if staged is None:
-            staged = self.stage_creates(records)
+            staged = self.stage_writes(records)
         expected = staged.creates.expected
-        for k, (r, res) in enumerate(zip(staged.records, staged.creates.apply(), strict=True)):
+        actual = staged.creates.apply()  # None: exactly as expected (the common case: nothing to correct)
+        for k, (r, res) in enumerate(zip(staged.records, actual if actual is not None else (), strict=actual is not None)):
             if expected is None:
                 _created(r, res)
             elif res.ok != expected[k].ok or res.id != expected[k].id:  # e.g. a unique value taken meanwhile
@@ -353,20 +357,28 @@ class SyncOperation:
             if _outcome(r, res):
                 r.wrote = True
 
-    def write_links(self, records: Sequence[Record]) -> None:
+    @staticmethod
+    def _to_link(records: Sequence[Record]) -> list[Record]:
+        return [r for r in records if r.ok and r.link_after and r.source_id and r.target_id]
+
+    def write_links(self, records: Sequence[Record], staged: StagedPage | None = None) -> None:
         """Links and unlinks of the batch in bulk; a conflict (another writer linked a side meanwhile) is
-        that record's failure."""
-        to_link = [r for r in records if r.ok and r.link_after and r.source_id and r.target_id]
+        that record's failure. ``staged`` links are used as prepared unless a write failed since."""
         to_unlink = [r for r in records if r.ok and r.unlink and not (r.link_after and r.target_id)]
         if to_unlink:
             self.links.unlink_sources([r.source_id for r in to_unlink if r.source_id and r.linked])
             self.links.unlink_targets([r.target_id for r in to_unlink
                                        if r.target_id and not (r.source_id and r.linked)])
+        if staged is not None and staged.failures == sum(1 for r in records if not r.ok):
+            to_link, rows = staged.to_link, staged.link_rows
+        else:
+            to_link = self._to_link(records)
+            rows = self.links.prepare([(r.source_id or "", r.target_id or "") for r in to_link])
         if not to_link:
             return
         pairs = [(r.source_id or "", r.target_id or "") for r in to_link]
         try:
-            self.links.link_many(pairs)
+            self.links.insert(rows)
         except SfsyncError:
             existing = self.links.targets_of([p[0] for p in pairs])
             for r, (sid, tid) in zip(to_link, pairs, strict=True):
@@ -424,10 +436,13 @@ class SyncOperation:
 
 @dataclass(frozen=True)
 class StagedPage:
-    """A batch's creates prepared ahead of the write (:meth:`SyncOperation.stage_creates`)."""
+    """A batch's creates and links prepared ahead of the writes (:meth:`SyncOperation.stage_writes`)."""
 
-    records: list[Record]
+    records: list[Record]  # the creates
     creates: StagedCreates
+    to_link: list[Record]
+    link_rows: list[LinkRow]
+    failures: int  # records failed when staged: a different count later means an outcome changed
 
 
 def _created(r: Record, res: WriteResult) -> None:

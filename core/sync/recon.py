@@ -219,7 +219,7 @@ class ReconEngine:
     def _stage_page(self, records: list[Record]) -> PagePlan:
         """Everything of the page's commit that needs no transaction, done in the engine's thread: remote writes
         (their ids are needed for the links), the local creates prepared (validated, encoded: see
-        :meth:`~core.sync.operation.SyncOperation.stage_creates`), and the audit rows. A dry run writes only its
+        :meth:`~core.sync.operation.SyncOperation.stage_writes`), and the audit rows. A dry run writes only its
         audit and progress."""
         staged = None
         if self.options.dry_run:
@@ -231,7 +231,7 @@ class ReconEngine:
         elif not self.target.local:
             self.op.write_targets(records)
         else:
-            staged = self.op.stage_creates(records)
+            staged = self.op.stage_writes(records)
         # every record has an audit number, audited or not, so rebuilding the rows keeps their ids
         base = self._audit_seq
         self._audit_seq += len(records)
@@ -248,7 +248,7 @@ class ReconEngine:
             if not self.options.dry_run:
                 if self.target.local:
                     op.write_targets(records, plan.staged)
-                op.write_links(records)
+                op.write_links(records, plan.staged)
                 op.post_actions(records, self.run.id)
             # the rows were built before the writes; a write that failed (a record's only change) rebuilds them
             rows = plan.audit_rows if _failures(records) == plan.failures else self._audit_rows(records, plan.audit_base)

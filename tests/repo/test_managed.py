@@ -282,3 +282,17 @@ def test_revisions_count_writes_like_the_seeds_and_if_match_accepts_etag_quotes(
     assert len(set(ids)) == len(ids) and all(uuid.UUID(i).version == 7 and uuid.UUID(i).variant == uuid.RFC_4122
                                              for i in ids)
     assert ids == sorted(ids), "ids are made in ascending order, so index inserts append"
+
+
+def test_ids_stay_ordered_across_a_counter_block_and_a_clock_that_did_not_move(monkeypatch):
+    from core.repo import ids as idmod
+
+    monkeypatch.setattr(idmod, "_last_ms", 2**44)  # "now" is behind the last id made: the counter carries on
+    monkeypatch.setattr(idmod, "_last_counter", (1 << 14) - 3)  # 2 ids left in this block of the third group
+    made = idmod.new_ids(5) + idmod.new_ids(3)
+    assert made == sorted(made) and len(set(made)) == 8
+    assert len({i.split("-")[2] for i in made}) == 2  # the third group moved on after the block
+    assert all(uuid.UUID(i).version == 7 and uuid.UUID(i).variant == uuid.RFC_4122 for i in made)
+    monkeypatch.setattr(idmod, "_last_counter", idmod._COUNTER_MAX - 1)  # the counter is full: the next ms
+    more = idmod.new_ids(4)
+    assert more == sorted(more) and more[0] > made[-1]
