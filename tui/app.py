@@ -86,12 +86,19 @@ class SfsyncApp(App[None]):
         self.runs_signal: Signal[list[dict[str, Any]]] = Signal(self, "runs")
         self.connection_signal: Signal[ConnectionState] = Signal(self, "connection")
         self._cancel_event: threading.Event | None = None
+        #: Textual's CSS update count at the last full ``refresh_css`` (see ``BaseScreen.__init__``)
+        self.css_refreshed_at: int | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------------------
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
         # background work starts once the first screen is drawn: its threads would compete for the GIL
         self.call_after_refresh(self._start_background)
+
+    def refresh_css(self, animate: bool = True) -> None:
+        count = self._css_update_count  # a change during the refresh must still count as pending
+        super().refresh_css(animate)
+        self.css_refreshed_at = count
 
     def _start_background(self) -> None:
         if self._exit or self._closing or not self.is_running:

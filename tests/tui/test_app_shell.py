@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pilot_helpers import wait_for
 
-from tui.app import WARM_ORDER, make_app
+from tui.app import WARM_ORDER, SfsyncApp, make_app
 from tui.screens.connector import ConnectorScreen
 from tui.screens.login import LoginScreen
 from tui.screens.mappings import MappingsScreen
@@ -44,3 +46,71 @@ async def test_quitting_while_screens_are_still_being_built_is_clean(project):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+q")
     assert app.return_code == 0
+
+
+class FullRefreshApp(SfsyncApp):
+    """Textual's own way: every new screen gets the full CSS refresh (no refresh is ever on record)."""
+
+    @property
+    def css_refreshed_at(self) -> None:
+        return None
+
+    @css_refreshed_at.setter
+    def css_refreshed_at(self, value: int | None) -> None:
+        pass
+
+
+async def screens_drawn(app: SfsyncApp, reparses: list[int] | None = None) -> dict[str, str]:
+    """Each screen as it is first shown (the Users screen with its rows); the count of full reparses each took."""
+    shots: dict[str, str] = {}
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: not app.workers, "the first screen's loads")
+        await pilot.pause()
+        if reparses is not None:
+            reparse = app.stylesheet.reparse
+            app.stylesheet.reparse = lambda: (reparses.append(1), reparse())[1]  # counts, then parses for real
+        for key, mode in (("", "connector"), ("4", "users"), ("3", "mappings"), ("2", "login")):
+            if key:
+                await pilot.press(key)
+            if mode == "users":
+                await wait_for(pilot, lambda: app.screen.query_one(UsersTable).loaded, "the users page")
+            await wait_for(pilot, lambda: not app.workers, "the screen's loads")
+            await pilot.pause()
+            shots[mode] = re.sub(r"terminal-\d+", "terminal", app.export_screenshot())
+    return shots
+
+
+async def test_a_new_screen_is_not_restyled_twice_and_looks_as_with_textuals_full_refresh(project, seed_users):
+    """A mode's first screen used to cost two full CSS reparses and restyles (most of a cold Users open)."""
+    seed_users(project, 30)
+    reparses: list[int] = []
+    fast = await screens_drawn(make_app(project, watch_runs=False), reparses)
+    assert reparses == [], "a new screen reparsed the whole stylesheet"
+    full_reparses: list[int] = []
+    full = await screens_drawn(FullRefreshApp(project, watch_runs=False), full_reparses)
+    assert len(full_reparses) == 6  # the measure above can fail: Textual's way reparses twice per new screen
+    for mode, shot in full.items():
+        assert fast[mode] == shot, f"the {mode} screen differs from Textual's full refresh"
+
+
+async def test_a_theme_chosen_on_one_screen_restyles_the_others_when_shown(project):
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")  # built under the first theme, then left
+        await pilot.pause()
+        await pilot.press("1")
+        await pilot.pause()
+        users = app._screen_stacks["users"][0]
+        before = users.query_one(StatusHeader).styles.background
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        await pilot.press("4")
+        await pilot.pause()
+        assert app.screen is users
+        after = users.query_one(StatusHeader).styles.background
+        assert after != before
+        assert after == app.screen.query_one(StatusHeader).styles.background
+        fresh = app.export_screenshot()
+        app.refresh_css(animate=False)
+        await pilot.pause()
+        assert app.export_screenshot() == fresh

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual._context import active_app
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Label
@@ -21,6 +22,19 @@ class BaseScreen(Screen[None]):
     """A top-level screen (one per mode): header, ``compose_body()``, footer."""
 
     SCREEN_TITLE = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Textual (pinned) runs App.refresh_css twice when a mode's screen is new: every CSS source parsed
+        # again and every screen already built restyled, 0.2-0.3 s on a small machine (most of a cold Users
+        # open). Nothing changes when the app's CSS is current (no theme change since its last refresh): this
+        # screen's widgets are styled as they mount, as a pushed screen's are. So such a screen starts marked
+        # current; a theme change later still restyles it when shown. The first screen keeps the full refresh
+        # (the App node's own styles are settled by it).
+        app = active_app.get(None)
+        refreshed = getattr(app, "css_refreshed_at", None)
+        if app is not None and refreshed is not None and refreshed == app._css_update_count:
+            self._css_update_count = refreshed
 
     @property
     def sfsync(self) -> SfsyncApp:
