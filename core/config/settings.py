@@ -38,6 +38,9 @@ class Settings(BaseModel):
     admin_password_hash: str | None = None
     #: how many reconciliation runs (with their audit entries) to keep
     keep_runs: int = Field(default=100, ge=1)
+    #: a full reconciliation reads Salesforce through a Bulk API 2.0 query job from this many records up
+    #: (a few API calls instead of one per 2,000 records); 0: always the REST query
+    bulk_query_threshold: int = Field(default=50_000, ge=0)
     #: UI preferences: the Textual theme, and a free-form table the app may extend
     theme: str | None = None
     ui: dict[str, Any] = Field(default_factory=dict)

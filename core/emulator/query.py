@@ -285,6 +285,45 @@ class QueryEngine:
             raise ApiError(400, exc.code, exc.render(text)) from None
 
     def _run(self, q: soql.Query, version: str, batch: int) -> dict:
+        sobject, columns, rows = self._select(q)
+        if q.count_only:
+            return {"totalSize": len(rows), "done": True, "records": []}
+        if q.aggregates:
+            rec: dict = {"attributes": {"type": "AggregateResult"}}
+            for path, alias in q.aggregates:
+                get = resolve(path, sobject).getter(self.tables())
+                rec[alias] = sum(1 for r in rows if get(r) is not None)
+            return {"totalSize": 1, "done": True, "records": [rec]}
+        if not columns:
+            raise soql.SoqlError("MALFORMED_QUERY", "unexpected token: 'FROM'", q.sobject_pos)
+        projection = Projection(sobject, columns, self.tables())
+        cursor = Cursor(rows, projection, max(MIN_BATCH, min(MAX_BATCH, batch)))
+        if len(rows) <= cursor.batch:
+            return {"totalSize": len(rows), "done": True, "records": projection.records(rows, version)}
+        locator = self._open(cursor)
+        return self.page(locator, 0, version)
+
+    def select(self, text: str) -> tuple[str, list[tuple[str, Callable[[list], object]]], list[list]]:
+        """A plain SELECT for a Bulk API 2.0 job: its sObject, its columns (API name, e.g. ``Profile.Name``, and
+        value getter) and the rows it matches, in order.
+        Counts, aggregates and OFFSET are refused as Bulk API 2.0 refuses them."""
+        try:
+            q = soql.parse(text)
+            if q.count_only or q.aggregates:
+                raise soql.SoqlError("API_ERROR", "Aggregate queries are not supported by Bulk API 2.0", 0)
+            if q.offset is not None:
+                raise soql.SoqlError("API_ERROR", "OFFSET is not supported by Bulk API 2.0", 0)
+            sobject, columns, rows = self._select(q)
+            if not columns:
+                raise soql.SoqlError("MALFORMED_QUERY", "unexpected token: 'FROM'", q.sobject_pos)
+        except soql.SoqlError as exc:
+            raise ApiError(400, exc.code, exc.render(text)) from None
+        tables = self.tables()
+        return sobject.name, [(col.field.name if col.relationship is None else f"{col.relationship}.{col.field.name}",
+                               col.getter(tables)) for _, col in columns], rows
+
+    def _select(self, q: soql.Query) -> tuple[SObjectType, list[tuple[str, Column]], list[list]]:
+        """Bind, filter, sort and cut: the query's sObject, its columns and the rows it matches, in order."""
         sobject = SOBJECTS.get(q.sobject.lower())
         if sobject is None:
             raise soql.SoqlError(
@@ -326,23 +365,7 @@ class QueryEngine:
             rows = rows[q.offset:]
         if q.limit is not None:
             rows = rows[:q.limit]
-
-        if q.count_only:
-            return {"totalSize": len(rows), "done": True, "records": []}
-        if q.aggregates:
-            rec: dict = {"attributes": {"type": "AggregateResult"}}
-            for path, alias in q.aggregates:
-                get = resolve(path, sobject).getter(tables)
-                rec[alias] = sum(1 for r in rows if get(r) is not None)
-            return {"totalSize": 1, "done": True, "records": [rec]}
-        if not columns:
-            raise soql.SoqlError("MALFORMED_QUERY", "unexpected token: 'FROM'", q.sobject_pos)
-        projection = Projection(sobject, columns, tables)
-        cursor = Cursor(rows, projection, max(MIN_BATCH, min(MAX_BATCH, batch)))
-        if len(rows) <= cursor.batch:
-            return {"totalSize": len(rows), "done": True, "records": projection.records(rows, version)}
-        locator = self._open(cursor)
-        return self.page(locator, 0, version)
+        return sobject, columns, rows
 
     def _open(self, cursor: Cursor) -> str:
         locator = ids.to18(ids.LOCATOR_PREFIX + "".join(secrets.choice(ids._BASE62) for _ in range(12)))

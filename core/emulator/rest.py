@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import ids
+from .bulk import MIN_VERSION as MIN_BULK_VERSION
 from .errors import ApiError, WriteError, invalid_session, not_found
 from .oauth import bearer
 from .records import collections, deleted, describe_global, get_record, limits, retrieve_many, updated
@@ -79,6 +80,40 @@ def _limit_header(st: EmulatorState) -> dict:
     return {"Sforce-Limit-Info": f"api-usage={st.org.api_used}/{st.org.api_max}"}
 
 
+async def _bulk_query(request: Request, st: EmulatorState, version: str, parts: list[str], method: str,
+                      user_id: str) -> Response:
+    """Bulk API 2.0 query jobs (see :mod:`.bulk`)."""
+    if int(version.split(".")[0]) < MIN_BULK_VERSION:
+        raise not_found()
+    if not parts:
+        if method == "POST":
+            body = await _body(request)
+            return json_response(await asyncio.to_thread(st.bulk.create, body, version, user_id))
+        if method == "GET":
+            with st.bulk.lock:
+                jobs = list(st.bulk.jobs.values())
+            return json_response({"done": True, "records": [j.info(full=False) for j in jobs], "nextRecordsUrl": None})
+        return _method_not_allowed(request, "GET,POST,HEAD")
+    job_id = parts[0]
+    if len(parts) == 1:
+        if method == "GET":
+            return json_response(st.bulk.get(job_id).info(full=True))
+        if method == "DELETE":
+            st.bulk.delete(job_id)
+            return Response(status_code=204)
+        if method == "PATCH":
+            return json_response(st.bulk.abort(job_id, await _body(request)))
+        return _method_not_allowed(request, "GET,PATCH,DELETE,HEAD")
+    if len(parts) == 2 and parts[1] == "results":
+        if method != "GET":
+            return _method_not_allowed(request, "GET,HEAD")
+        q = request.query_params
+        text, headers = await asyncio.to_thread(st.bulk.results, job_id, version, q.get("locator"),
+                                                q.get("maxRecords"))
+        return Response(text, headers=headers, media_type="text/csv; charset=UTF-8")
+    raise not_found()
+
+
 def _method_not_allowed(request: Request, allowed: str) -> Response:
     return _errors([ApiError(405, "METHOD_NOT_ALLOWED",
                              f"HTTP Method '{request.method}' not allowed. Allowed are {allowed}")])
@@ -129,6 +164,8 @@ async def _dispatch(request: Request, st: EmulatorState, version: str, rest: str
             raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
         result = await asyncio.to_thread(st.engine.run, text, version, _batch_size(request))
         return json_response(result)
+    if head == "jobs" and len(parts) >= 2 and parts[1] == "query":
+        return await _bulk_query(request, st, version, parts[2:], method, user_id)
     if head == "limits" and len(parts) == 1:
         return json_response(limits(org))
     if head == "sobjects":

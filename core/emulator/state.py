@@ -12,6 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .bulk import BulkJobs
 from .org import Org
 from .query import QueryEngine
 
@@ -49,12 +50,14 @@ class EmulatorState:
     org: Org
     settings: Settings
     engine: QueryEngine = field(init=False)
+    bulk: BulkJobs = field(init=False)
     tickets: dict[str, tuple[str, float]] = field(default_factory=dict)   # consent ticket -> (user id, expiry)
     rng: random.Random = field(init=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.engine = QueryEngine(self.org)
+        self.bulk = BulkJobs(self.engine)
         self.rng = random.Random(self.org.seed ^ 0x5F5F)
 
     def new_ticket(self, user_id: str) -> str:

@@ -21,6 +21,7 @@ import httpx
 
 from core.config.provisioner import ProvisionerConfig
 from core.salesforce import soql
+from core.salesforce.bulk import bulk_query, converters
 from core.salesforce.client import RestSession
 from core.salesforce.errors import ErrorDetail, NotFound, RecordError, SalesforceError
 from core.salesforce.rest import TRANSIENT_CODES, strip_attributes
@@ -96,6 +97,7 @@ class SalesforceConnector:
         self.max_query_restarts = max_query_restarts
         self.batch_concurrency = max(1, min(batch_concurrency, config.properties.maximumConnections))
         self.query_restarts = 0
+        self._describes: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def from_project(cls, project: Project, **kwargs: Any) -> SalesforceConnector:
@@ -195,6 +197,25 @@ class SalesforceConnector:
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
+
+    async def bulk_select_pages(self, sobject: str, fields: Sequence[str], where: str | None = None,
+                                order_by: str | None = None, *, all_rows: bool = False,
+                                page_size: int = 2000) -> AsyncIterator[QueryPage]:
+        """:meth:`select_pages` through a Bulk API 2.0 query job (see :mod:`core.salesforce.bulk`): a few
+        calls for any number of records, the same records and pages. Costs a describe the first time."""
+        if sobject not in self._describes:
+            self._describes[sobject] = await self.describe(sobject)
+        query = soql.select(sobject, fields, where, order_by)
+        async with contextlib.aclosing(bulk_query(self.session, query, all_rows=all_rows, page_size=page_size,
+                                                  convert=converters(self._describes[sobject]))) as pages:
+            async for records, total, last in pages:
+                yield QueryPage(records, total, last)
+
+    async def count(self, sobject: str, where: str | None = None) -> int:
+        """``SELECT COUNT() FROM sobject``: one call."""
+        query = f"SELECT COUNT() FROM {soql.ident(sobject)}" + (f" WHERE {where}" if where else "")
+        data = await self.session.get_json("query", params={"q": query})
+        return int(data.get("totalSize", 0))
 
     def select_pages(self, sobject: str, fields: Sequence[str], where: str | None = None,
                      order_by: str | None = None, *, all_rows: bool = False,

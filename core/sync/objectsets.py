@@ -12,10 +12,14 @@ A second connector is a new :class:`ObjectSet` subclass; the engine does not cha
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 2000
 #: an incremental run re-reads this much before the previous run's start (clock steps, in-flight writes)
@@ -194,11 +198,13 @@ class SalesforceObjects(ObjectSet):
     preload = True
 
     def __init__(self, connector: Any, loop: asyncio.AbstractEventLoop, sobject: str = "User",
-                 system: str = "salesforce") -> None:
+                 system: str = "salesforce", *, bulk_threshold: int = 0) -> None:
         self.connector = connector
         self.loop = loop
         self.sobject = sobject
         self.name = f"system/{system}/{sobject}"
+        self.bulk_threshold = bulk_threshold
+        self.used_bulk = False
         self._total: int | None = None
 
     def _run(self, coro: Any) -> Any:
@@ -237,8 +243,20 @@ class SalesforceObjects(ObjectSet):
         return self._total
 
     def pages(self, fields: Sequence[str] | None = None) -> Iterator[list[dict[str, Any]]]:
-        agen = self.connector.select_pages(self.sobject, self._fields(fields), order_by="Id")
-        for page in self._iterate(agen):
+        """Every record, ordered by Id. The first REST page tells the query's size; from ``bulk_threshold``
+        records on, that page (and the one already fetched after it) is dropped and a Bulk API 2.0 job reads
+        them all: the same records in the same pages, in a handful of calls instead of one per 2,000."""
+        names = self._fields(fields)
+        rest = self._iterate(self.connector.select_pages(self.sobject, names, order_by="Id"))
+        first = next(rest, None)
+        if first is not None and not first.done and 0 < self.bulk_threshold <= first.total_size:
+            rest.close()
+            self.used_bulk = True
+            log.info("%s: %d records, reading them through a Bulk API 2.0 query job", self.name, first.total_size)
+            pages = self._iterate(self.connector.bulk_select_pages(self.sobject, names, order_by="Id"))
+        else:
+            pages = itertools.chain([first] if first is not None else [], rest)
+        for page in pages:
             self._total = page.total_size
             yield [self._record(r) for r in page.records]
 

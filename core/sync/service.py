@@ -102,7 +102,7 @@ class SyncService:
             return ManagedObjects(self.repo, name.split("/", 1)[1])
         parts = name.split("/")
         if len(parts) == 3 and parts[0] == "system" and parts[1] == "salesforce":
-            return SalesforceObjects(connector, loop, sobject=parts[2])
+            return SalesforceObjects(connector, loop, sobject=parts[2], bulk_threshold=self._bulk_threshold())
         raise ConfigError(f"unknown object set {name!r} (managed/<name> or system/salesforce/<sobject>)",
                           path="conf/sync.json")
 
@@ -203,6 +203,11 @@ class SyncService:
             if run.get("state") == "SUCCESS" and not run.get("dryRun") and run.get("watermark"):
                 return str(run["watermark"])
         return None
+
+    def _bulk_threshold(self) -> int:
+        from core.config.settings import Settings
+
+        return int(Settings.load(self.project).bulk_query_threshold)  # a bad value is a ConfigError naming it
 
     def _keep_runs(self) -> int:
         try:

@@ -233,3 +233,22 @@ async def test_a_username_taken_between_decision_and_write_fails_that_record_onl
     assert again["situationSummary"]["FOUND"] == 1 and again["statusSummary"]["FAILURE"] == len(
         [u for u in importable(org)[1] if not u["FirstName"]])
     assert len(managed(service)) == len(list(service.repo.iter_links(INBOUND))) + 0 == len(ok)
+
+
+@pytest.mark.parametrize("threshold", [1, 0], ids=["bulk-api", "rest-pages"])
+async def test_inbound_through_a_bulk_api_job_equals_the_rest_pages(setup, threshold):
+    """From ``bulk_query_threshold`` records on, a full run reads Salesforce through one Bulk API 2.0 job (the
+    first REST page, which tells the size, is dropped); the run is the same either way."""
+    org, service = setup(users=4500)
+    (service.project.conf_dir / "sfsync.toml").write_text(f"bulk_query_threshold = {threshold}\n")
+    before = org.api_used
+    run = await service.reconcile(INBOUND)
+    calls = org.api_used - before
+    _, valid, ok = importable(org)
+    assert run["state"] == "SUCCESS"
+    assert sorted(u["userName"] for u in managed(service)) == sorted(u["Username"] for u in ok)
+    assert run["progress"]["source"]["existing"] == {"processed": 4504, "total": "4504"}
+    assert run["situationSummary"]["ABSENT"] == len(valid)
+    # rest: 3 query pages + the watermark; bulk: the first REST page and the one fetched ahead of it (both
+    # dropped), describe, job, poll, one results chunk, the watermark
+    assert calls == (7 if threshold else 4)
