@@ -18,6 +18,7 @@ class ListSource:
         self.rows = [{"_id": f"id{i:06d}", "userName": f"user{i:06d}", "givenName": "Zoë", "sn": f"Ñúñez{i}",
                       "mail": f"user{i}@example.com", "accountStatus": "active"} for i in range(n)]
         self.asked: list[tuple[int, int]] = []
+        self.counts: list[str] = []
         self.lock = threading.Lock()
 
     def _match(self, flt: str):
@@ -27,6 +28,8 @@ class ListSource:
         return [r for r in self.rows if needle in r["userName"]]
 
     def count(self, flt: str, sort: str | None) -> int:
+        with self.lock:
+            self.counts.append(flt)
         return len(self._match(flt))
 
     def page(self, flt: str, sort: str | None, offset: int, limit: int):
@@ -101,6 +104,24 @@ async def test_filter_and_reverse_sort_reload_from_the_source():
         await wait_loaded(pilot, table)
         assert table.sort == "-userName"
         assert table.row(0)["userName"] == "user000999"
+
+
+async def test_a_short_first_page_is_the_total_and_only_a_full_one_is_counted_after_it():
+    """A count beside the first page is a second scan of the same filter competing with it for the cores."""
+    source = ListSource(1000)
+    app = TableApp(source)
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(UsersTable)
+        await wait_loaded(pilot, table)
+        assert (table.total, source.counts) == (1000, ["true"])
+        table.set_query('userName co "00099"')
+        await wait_loaded(pilot, table)
+        assert (table.total, table.provisional) == (11, False)
+        assert source.counts == ["true"]  # 11 rows on the first page: no count needed
+        table.set_query('userName co "user"')
+        await wait_loaded(pilot, table)
+        assert (table.total, table.provisional) == (1000, False)
+        assert source.counts == ["true", 'userName co "user"']
 
 
 class PanelApp(App[None]):

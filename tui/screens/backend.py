@@ -272,10 +272,17 @@ class UserSource:
         self.backend = backend
 
     def count(self, query_filter: str, sort: str | None) -> int:
+        """The exact number of users matching; ``Repository.query`` reads a one-row page along with it.
+
+        That page is ordered like the table's (``sort``): unsorted it is ``ORDER BY seq LIMIT 2``, which SQLite
+        answers by walking the whole table in rowid order when a filter matches few users (a prefix search
+        with no hits: 0.2-0.3 s at 100,000), where the sorted page uses the filter's indexes (under 1 ms).
+        """
         from core.repo.query import QueryRequest
 
         result = self.backend.repo.query(QueryRequest(
-            query_filter=query_filter, fields=("_id",), page_size=1, total_paged_results_policy="EXACT"))
+            query_filter=query_filter, fields=("_id",), page_size=1, sort_keys=(sort,) if sort else (),
+            total_paged_results_policy="EXACT"))
         return int(result["totalPagedResults"])
 
     def page(self, query_filter: str, sort: str | None, offset: int, limit: int) -> list[dict[str, Any]]:

@@ -129,6 +129,7 @@ class UsersTable(ScrollView, can_focus=True):
         self._widths = [c.width for c in columns]
         self._width = sum(w + 1 for w in self._widths)
         self._counted = False
+        self._count_generation = -1
         #: True while ``total`` is only the first page's length (the exact count is on its way)
         self.provisional = False
 
@@ -158,8 +159,18 @@ class UsersTable(ScrollView, can_focus=True):
         self._counted = False
         if self.source is None:
             return
-        gen, flt, sort, source = self.generation, self.query_filter, self.sort, self.source
         first = (self.cursor_row // PAGE_SIZE) if self.total else 0
+        if first != 0:
+            self._request_count()  # the first page cannot tell the total: count alongside
+        # else counted only once the first page is in, and only if it is full: a short first page is the
+        # total, and a count running beside the page (two scans of a filter on a two-core machine) delays it
+        self._request_page(first)
+
+    def _request_count(self) -> None:
+        gen, flt, sort, source = self.generation, self.query_filter, self.sort, self.source
+        if source is None or self._count_generation == gen:
+            return  # once per reload
+        self._count_generation = gen
 
         def count() -> None:
             total = source.count(flt, sort)
@@ -167,7 +178,6 @@ class UsersTable(ScrollView, can_focus=True):
 
         self.run_worker(count, thread=True, exclusive=True, group="users-count", exit_on_error=False,
                         description="Counting users")
-        self._request_page(first)
 
     def _request_page(self, page: int) -> None:
         if self.source is None or page in self._pending or page in self._pages or page < 0:
@@ -214,6 +224,8 @@ class UsersTable(ScrollView, can_focus=True):
             self._counted = short
             self.virtual_size = Size(self._width, self.total + 1)
             self.post_message(self.QueryChanged(self.total, self.query_filter, self.sort))
+            if not short:
+                self._request_count()
         self.refresh()
 
     def row(self, index: int) -> dict[str, Any] | None:
