@@ -8,7 +8,10 @@ after). Steps, in this order on one org:
 
 - floor: the same SOQL the inbound run sends (same fields, same order, same 2,000-row pages), fetched with a
   minimal httpx loop, parsed, and inserted into SQLite one transaction per page: the cost no engine can beat.
-- inbound: ``systemSalesforceUser_managedUser`` into an empty repository.
+- inbound-rest: ``systemSalesforceUser_managedUser`` into an empty repository of its own project, reading
+  Salesforce through REST query pages only (``bulk_query_threshold = 0``).
+- inbound: the same into the main project with the default settings (from 50,000 users on, a Bulk API 2.0
+  query job reads Salesforce: a handful of calls).
 - rerun: the same mapping again, nothing changed (all CONFIRMED, zero writes).
 - incremental: ``--changed`` after ``--changes`` users were edited in the org.
 - outbound: ``managedUser_systemSalesforceUser`` after ``--outbound`` managed users were changed, in an org of
@@ -226,6 +229,9 @@ def orchestrate(users: int, outbound: int, changes: int) -> int:
         project = make_project(tmp / "project", org, refresh)
         soql = inbound_soql()
         results["floor"] = run_step(["--step", "floor", org.url, org._access or "", soql, str(tmp / "floor.db")], org)
+        rest_only = make_project(tmp / "rest-only", org, refresh)
+        (rest_only / "conf" / "sfsync.toml").write_text("bulk_query_threshold = 0\n")  # REST query pages only
+        results["inbound-rest"] = run_step(["--step", "recon", str(rest_only), INBOUND], org)
         results["inbound"] = run_step(["--step", "recon", str(project), INBOUND], org)
         results["rerun"] = run_step(["--step", "recon", str(project), INBOUND], org)
         people = [r for r in org.query_all("SELECT Id, LastName FROM User WHERE IsActive = true ORDER BY Id")
@@ -249,6 +255,7 @@ def orchestrate(users: int, outbound: int, changes: int) -> int:
     floor, first = results["floor"]["seconds"], results["inbound"]["seconds"]
     goals = {
         "inbound_vs_floor": (first / floor, 1.5), "inbound_s": (first, 10.0),
+        "inbound_rest_vs_floor": (results["inbound-rest"]["seconds"] / floor, 1.5),
         "inbound_calls": (results["inbound"]["calls"], users / 2000 + 3),
         "rerun_vs_inbound": (results["rerun"]["seconds"] / first, 0.7),
         "incremental_s": (results["incremental"]["seconds"], 1.0),

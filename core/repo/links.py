@@ -60,6 +60,21 @@ class Links:
                 out[link.first_id if column == "first_id" else link.second_id] = link
         return out
 
+    def other_sides(self, link_type: str, ids: Iterable[str], *, given: str = "first_id",
+                    qualifier: str = "default") -> dict[str, str]:
+        """For each linked id among ``ids`` (the ``given`` side, ``first_id`` or ``second_id``), the id on the
+        other side: the look-up a reconciliation page makes, without building :class:`Link` objects."""
+        if given not in ("first_id", "second_id"):
+            raise ValueError(f"given: first_id or second_id, not {given!r}")
+        other = "second_id" if given == "first_id" else "first_id"
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, str] = {}
+        conn = self.db.conn()
+        for part in chunks(wanted):
+            out.update(conn.execute(f"SELECT {given}, {other} FROM links WHERE link_type = ? AND link_qualifier = ? "
+                                    f"AND {given} IN ({placeholders(len(part))})", [link_type, qualifier, *part]))
+        return out
+
     def by_first(self, link_type: str, ids: Iterable[str], qualifier: str = "default") -> dict[str, Link]:
         """``{first_id: Link}`` for the ids that are linked."""
         return self._by("first_id", link_type, ids, qualifier)

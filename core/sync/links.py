@@ -16,12 +16,6 @@ from core.sync.mapping import Mapping
 from core.sync.transform import LINK_QUALIFIER
 
 
-def _field(link: Any, name: str) -> Any:
-    if isinstance(link, dict):
-        return link.get({"first_id": "firstId", "second_id": "secondId"}[name])
-    return getattr(link, name)
-
-
 class MappingLinks:
     """Links of one mapping, seen from its source side."""
 
@@ -34,21 +28,15 @@ class MappingLinks:
         """source id -> linked target id."""
         if not source_ids:
             return {}
-        if self.reversed:
-            found = self.repo.links_by_second(self.link_type, list(source_ids))
-            return {sid: _field(link, "first_id") for sid, link in found.items()}
-        found = self.repo.links_by_first(self.link_type, list(source_ids))
-        return {sid: _field(link, "second_id") for sid, link in found.items()}
+        side = "second_id" if self.reversed else "first_id"
+        return self.repo.links.other_sides(self.link_type, source_ids, given=side, qualifier=LINK_QUALIFIER)
 
     def sources_of(self, target_ids: Sequence[str]) -> dict[str, str]:
         """target id -> linked source id."""
         if not target_ids:
             return {}
-        if self.reversed:
-            found = self.repo.links_by_first(self.link_type, list(target_ids))
-            return {tid: _field(link, "second_id") for tid, link in found.items()}
-        found = self.repo.links_by_second(self.link_type, list(target_ids))
-        return {tid: _field(link, "first_id") for tid, link in found.items()}
+        side = "first_id" if self.reversed else "second_id"
+        return self.repo.links.other_sides(self.link_type, target_ids, given=side, qualifier=LINK_QUALIFIER)
 
     def link(self, source_id: str, target_id: str) -> None:
         first, second = (target_id, source_id) if self.reversed else (source_id, target_id)

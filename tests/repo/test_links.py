@@ -48,3 +48,14 @@ def test_iter_links_yields_every_link_of_the_type(repo):
     links = list(repo.links.iter_links(M, batch=8))
     assert sorted(k.first_id for k in links) == sorted(f"sf{i}" for i in range(30))
     assert links[0].as_idm()["linkType"] == M
+
+
+def test_other_sides_maps_each_linked_id_to_its_partner_per_type_and_qualifier(repo):
+    repo.link_many(M, [("sf1", "u1"), ("sf2", "u2")])
+    repo.link("other", "sf1", "u9")
+    repo.link(M, "sf3", "u3", "test")
+    assert repo.links.other_sides(M, ["sf1", "sf2", "sf3", "nope"]) == {"sf1": "u1", "sf2": "u2"}
+    assert repo.links.other_sides(M, ["u2", "u9"], given="second_id") == {"u2": "sf2"}
+    assert repo.links.other_sides(M, ["sf3"], qualifier="test") == {"sf3": "u3"}
+    with pytest.raises(ValueError, match="given"):
+        repo.links.other_sides(M, ["sf1"], given="id")
