@@ -1,7 +1,7 @@
 """Bulk API 2.0 queries: one job, its results downloaded as CSV in large chunks, handed out as query pages.
 
 A REST query costs one API call per 2,000 records; a Bulk API 2.0 job costs a create, a poll or two and one
-call per results chunk (50,000 records here): 100,000 users in about 4 calls instead of 51. The records come
+call per results chunk (10,000 records here): 100,000 users in about 14 calls instead of 51. The records come
 back shaped as the REST query gives them (``Id``, typed values, ``None`` for empty, relationship fields as
 nested objects), so the engine cannot tell the two paths apart; the values are typed from the sObject's
 describe (CSV has only text).
@@ -19,8 +19,8 @@ from typing import Any
 
 from core.salesforce.errors import SalesforceError
 
-#: records per results download (Salesforce's maxRecords)
-CHUNK_RECORDS = 50_000
+#: records per results download (maxRecords): 100,000 users in ~10 calls, one chunk parsed while the next downloads
+CHUNK_RECORDS = 10_000
 #: polling a job that is not complete yet: first wait and the longest wait between polls (seconds)
 POLL_FIRST, POLL_MAX = 0.05, 2.0
 #: a job not complete after this long is given up (seconds)
