@@ -25,14 +25,14 @@ from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping
 from core.sync.objectsets import ObjectSet, Preloaded, chunked
 from core.sync.operation import Record, StagedPage, SyncOperation
-from core.sync.run import PageTally, ReconRun, ReconStage, iso_now
+from core.sync.recon_audit import ReconAudit
+from core.sync.run import PageTally, ReconRun, ReconStage
 from core.sync.scripts import ScriptEngine
-from core.sync.transform import LINK_QUALIFIER, target_fields
+from core.sync.transform import target_fields
 from core.sync.writer import PageWriter
 
 log = logging.getLogger(__name__)
 
-_UNAUDITED = frozenset({Action.NOREPORT, Action.ASYNC})
 EMPTY_SOURCE = "Cannot reconcile from an empty data source, unless allowEmptySourceSet is true."
 
 
@@ -65,6 +65,7 @@ class ReconEngine:
         self.options = options
         self.scripts = ScriptEngine()
         self.links = MappingLinks(repo, mapping)
+        self.audit = ReconAudit(run.id, mapping.name, source.name, target.name, dry_run=options.dry_run)
         fields = target_fields(mapping)
         if mapping.correlation and mapping.correlation.tree_fields:
             fields += [f for f in mapping.correlation.tree_fields if f not in fields]
@@ -235,7 +236,7 @@ class ReconEngine:
         # every record has an audit number, audited or not, so rebuilding the rows keeps their ids
         base = self._audit_seq
         self._audit_seq += len(records)
-        return PagePlan(staged, base, self._audit_rows(records, base), _failures(records))
+        return PagePlan(staged, base, self.audit.rows(records, base + 1), _failures(records))
 
     def _commit(self, records: list[Record], plan: PagePlan) -> None:
         """ONE transaction: the page's managed writes, links, audit entries and the run's progress.
@@ -251,7 +252,7 @@ class ReconEngine:
                 op.write_links(records, plan.staged)
                 op.post_actions(records, self.run.id)
             # the rows were built before the writes; a write that failed (a record's only change) rebuilds them
-            rows = plan.audit_rows if _failures(records) == plan.failures else self._audit_rows(records, plan.audit_base)
+            rows = plan.audit_rows if _failures(records) == plan.failures else self.audit.rows(records, plan.audit_base + 1)
             self.repo.audit.insert(rows)
             tally = tally_of(records)  # after the writes: they set each record's outcome
             saved = self._persist(self.run.plus(tally).to_dict())
@@ -277,49 +278,11 @@ class ReconEngine:
         return True
 
     # ---- progress, audit, persistence -----------------------------------------------------------------
-    def _audit_rows(self, records: list[Record], base: int) -> list[AuditRow]:
-        """The page's audit rows (IDM's recon event fields; absent rather than null), record ``k`` numbered
-        ``base + k + 1`` whether audited or not."""
-        entries, ids = [], []
-        source_name, target_name = self.source.name, self.target.name
-        common = self._audit_base()
-        prefix = f"{self.run.id}-"
-        for k, r in enumerate(records, start=base + 1):
-            action = r.action
-            if r.ok and action is not None and action in _UNAUDITED:
-                continue
-            entry: dict[str, Any] = {**common, "entryType": "entry", "reconciling": r.phase,
-                                     "status": "SUCCESS" if r.ok else "FAILURE", "linkQualifier": LINK_QUALIFIER}
-            if r.situation is not None:
-                entry["situation"] = r.situation  # a StrEnum: JSON writes its value
-            if action is not None:
-                entry["action"] = action
-            if r.message:
-                entry["message"] = r.message
-                if not r.ok:
-                    entry["exception"] = r.message
-            if r.source_id:
-                entry["sourceObjectId"] = f"{source_name}/{r.source_id}"
-            if r.target_id:
-                entry["targetObjectId"] = f"{target_name}/{r.target_id}"
-            if r.ambiguous:
-                entry["ambiguousTargetObjectIds"] = ", ".join(r.ambiguous)
-            entries.append(entry)
-            ids.append(f"{prefix}{k}")
-        return self.repo.audit.prepare(entries, ids=ids)
-
-    def _audit_base(self) -> dict[str, Any]:
-        base: dict[str, Any] = {"eventName": "recon", "reconId": self.run.id, "mapping": self.mapping.name,
-                                "reconAction": "recon", "userId": "sfsync", "timestamp": iso_now()}
-        if self.options.dry_run:
-            base["dryRun"] = True
-        return base
-
     def _audit(self, entries: list[dict[str, Any]], *, commit: bool) -> None:
         """The run's own entries (start, summary): numbered after the pages' records."""
         if not entries:
             return
-        base = self._audit_base()
+        base = self.audit.base()
         first = self._audit_seq + 1
         self._audit_seq += len(entries)
         ids = [f"{self.run.id}-{n}" for n in range(first, self._audit_seq + 1)]
