@@ -13,7 +13,9 @@ this script's readers. Per round:
   poll ``recon/ID`` and page the run's ``audit/recon``, and check every answer (status, IDM shape, the
   total and the run's progress never going backwards), until the run has ended.
 
-The recon's time is the run object's ``duration``. Goal (issue 6): every reader answer correct, and the
+The recon's time is the run object's ``duration``. The figures also give the CPU seconds the server process
+and this process (the readers' HTTP client) used while the loaded recon ran: on a small machine the readers'
+own client takes a large share of the CPU the recon would otherwise have. Goal (issue 6): every reader answer correct, and the
 loaded recon within 1.2x of the unloaded one. Prints a table and one JSON line.
 """
 
@@ -46,6 +48,15 @@ MAPPING = "systemSalesforceUser_managedUser"
 ADMIN = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin"}
 QUERY_KEYS = {"result", "resultCount", "pagedResultsCookie", "totalPagedResultsPolicy", "totalPagedResults",
               "remainingPagedResults"}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds a process has used (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Server:
@@ -168,7 +179,8 @@ async def recon_unloaded(url: str) -> dict[str, Any]:
     return run
 
 
-async def recon_loaded(url: str, readers: int, think_ms: float) -> tuple[dict[str, Any], list[Reader], float]:
+async def recon_loaded(url: str, readers: int, think_ms: float, server_pid: int
+                       ) -> tuple[dict[str, Any], list[Reader], float, list[Reader], float, dict[str, float]]:
     limits = httpx.Limits(max_connections=readers + 5, max_keepalive_connections=readers + 5)
     async with httpx.AsyncClient(base_url=url, headers=ADMIN, timeout=None, limits=limits) as client:
         started = await client.post("/openidm/recon", params={"_action": "recon", "mapping": MAPPING})
@@ -176,7 +188,7 @@ async def recon_loaded(url: str, readers: int, think_ms: float) -> tuple[dict[st
         run_id = started.json()["_id"]
         done = asyncio.Event()
         crowd = [Reader(i, client, run_id, think_ms / 1000) for i in range(readers)]
-        t0 = time.perf_counter()
+        t0, server0, client0 = time.perf_counter(), cpu_seconds(server_pid), time.process_time()
         tasks = [asyncio.create_task(r.loop(done)) for r in crowd]
         watcher = Reader(-1, client, run_id, 0)
         while (await watcher.poll_run()) == "ACTIVE":
@@ -184,6 +196,9 @@ async def recon_loaded(url: str, readers: int, think_ms: float) -> tuple[dict[st
         done.set()
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - t0
+        # where the machine's CPU went while the recon ran: the server (recon and readers' answers) and the
+        # readers' own client side (this process: HTTP client, checks), which shares the machine
+        cpu = {"server_cpu_s": cpu_seconds(server_pid) - server0, "client_cpu_s": time.process_time() - client0}
         run = (await client.get(f"/openidm/recon/{run_id}")).json()
         # the same readers, as long again, with no recon running: what the recon costs the readers
         idle_done = asyncio.Event()
@@ -194,7 +209,7 @@ async def recon_loaded(url: str, readers: int, think_ms: float) -> tuple[dict[st
         idle_done.set()
         await asyncio.gather(*idle_tasks)
         idle_elapsed = time.perf_counter() - t1
-    return run, crowd, elapsed, idle, idle_elapsed
+    return run, crowd, elapsed, idle, idle_elapsed, cpu
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -215,11 +230,11 @@ def run_round(org: OrgProcess, work: Path, n: int, readers: int, think_ms: float
             if kind == "unloaded":
                 results[kind] = asyncio.run(recon_unloaded(server.url))
             else:
-                results[kind] = asyncio.run(recon_loaded(server.url, readers, think_ms))
+                results[kind] = asyncio.run(recon_loaded(server.url, readers, think_ms, server.proc.pid))
         finally:
             server.stop()
     unloaded = results["unloaded"]
-    loaded, crowd, elapsed, idle, idle_elapsed = results["loaded"]
+    loaded, crowd, elapsed, idle, idle_elapsed, cpu = results["loaded"]
     latencies = [x for r in crowd for x in r.latencies]
     kinds: dict[str, list[float]] = {}
     for r in crowd:
@@ -240,6 +255,8 @@ def run_round(org: OrgProcess, work: Path, n: int, readers: int, think_ms: float
         "p50_ms": percentile(latencies, 0.5) * 1000, "p95_ms": percentile(latencies, 0.95) * 1000,
         "max_ms": max(latencies, default=0) * 1000,
         "mean_ms": statistics.fmean(latencies) * 1000 if latencies else 0.0,
+        "server_cpu_s": cpu["server_cpu_s"], "client_cpu_s": cpu["client_cpu_s"],
+        "client_ms_per_read": 1000 * cpu["client_cpu_s"] / len(latencies) if latencies else 0.0,
         "idle_req_per_s": len(idle_latencies) / idle_elapsed if idle_elapsed else 0.0,
         "idle_p50_ms": percentile(idle_latencies, 0.5) * 1000,
         "idle_p95_ms": percentile(idle_latencies, 0.95) * 1000,
@@ -269,12 +286,13 @@ def main() -> int:
     ratio = statistics.median(r["loaded_s"] / r["unloaded_s"] for r in rounds)
     rows = [[f"round {i + 1}", r["unloaded_s"], r["loaded_s"], r["loaded_s"] / r["unloaded_s"], r["requests"],
              r["req_per_s"], r["p50_ms"], r["p95_ms"], r["max_ms"], r["wrong"], r["idle_req_per_s"],
-             r["idle_p50_ms"], r["idle_p95_ms"]] for i, r in enumerate(rounds)]
+             r["idle_p50_ms"], r["idle_p95_ms"], r["server_cpu_s"], r["client_cpu_s"]] for i, r in enumerate(rounds)]
     print(f"REST API: {args.readers} readers during a {args.users:,}-user recon ({MAPPING}), "
           f"think {args.think_ms:g} ms; {machine().get('cpus', os.cpu_count())} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(table(["", "recon alone s", "recon loaded s", "ratio", "reads", "reads/s", "p50 ms", "p95 ms",
-                 "max ms", "wrong", "no-recon reads/s", "no-recon p50", "no-recon p95"], rows))
+                 "max ms", "wrong", "no-recon reads/s", "no-recon p50", "no-recon p95", "server CPU s",
+                 "readers' client CPU s"], rows))
     print(f"goal: every answer right ({sum(r['wrong'] for r in rounds)} wrong) and ratio <= 1.2 "
           f"(median {ratio:.2f})")
     emit("api", load_average=os.getloadavg()[0], users=args.users, readers=args.readers, rounds=args.rounds, think_ms=args.think_ms,
@@ -285,6 +303,10 @@ def main() -> int:
          p95_ms=statistics.median(r["p95_ms"] for r in rounds), max_ms=max(r["max_ms"] for r in rounds),
          idle_reads_per_s=statistics.fmean(r["idle_req_per_s"] for r in rounds),
          idle_p50_ms=statistics.median(r["idle_p50_ms"] for r in rounds),
+         server_cpu_s=statistics.median(r["server_cpu_s"] for r in rounds),
+         client_cpu_s=statistics.median(r["client_cpu_s"] for r in rounds),
+         client_ms_per_read=statistics.median(r["client_ms_per_read"] for r in rounds),
+         ratios=[round(r["loaded_s"] / r["unloaded_s"], 3) for r in rounds],
          states=sorted({r["unloaded_state"] for r in rounds} | {r["loaded_state"] for r in rounds}))
     return 0 if all(r["wrong"] == 0 for r in rounds) else 1
 
