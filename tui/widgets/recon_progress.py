@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
@@ -93,45 +95,124 @@ class ReconProgress(Widget):
         if not run:
             return Text("No run yet. Choose a mapping and press R to reconcile or D for a dry run.",
                         style="dim")
-        state = str(run.get("state", "?"))
-        head = Text.assemble(
-            (state, STATE_STYLE.get(state, "bold")), "  ",
-            (str(run.get("mapping", "")), "bold"), "  ",
-            (str(run.get("_id", ""))[:13], "dim"),
-        )
-        if run.get("dryRun"):
-            head.append("  dry run", style="italic cyan")
-        stage = Text.assemble((str(run.get("stage", "")), "bold"), " ", str(run.get("stageDescription", "")))
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(width=7)
-        grid.add_column()
-        grid.add_column()
-        for name in ("source", "target"):
-            done, total = phase(run, name)
-            count = f"{done:,}/{total:,}" if total is not None else f"{done:,}/?"
-            grid.add_row(name, bar(done, total), Text(count))
-        rate, eta = rate_and_eta(run)
-        speed = Text.assemble(
-            "records/s ", (f"{rate:,.0f}" if rate is not None else "–", "bold"),
-            "  ETA ", (_clock(eta), "bold"),
-            "  elapsed ", (_clock((_num(run.get("duration")) or 0) / 1000), "bold"),
-        )
-        situations = run.get("situationSummary") or {}
-        counters = Table.grid(padding=(0, 1))
-        for _ in range(3):
-            counters.add_column(justify="left")
-            counters.add_column(justify="right")
-        cells: list[Text] = []
-        for name in SITUATIONS:
-            value = int(situations.get(name, 0) or 0)
-            cells += [Text(name, style="" if value else "dim"), Text(f"{value:,}", style="bold" if value else "dim")]
-        while len(cells) % 6:
-            cells.append(Text(""))
-        for i in range(0, len(cells), 6):
-            counters.add_row(*cells[i:i + 6])
-        status = run.get("statusSummary") or {}
-        outcome = Text.assemble(
-            ("SUCCESS ", "green"), (f"{int(status.get('SUCCESS', 0) or 0):,}", "bold green"), "   ",
-            ("FAILURE ", "red"), (f"{int(status.get('FAILURE', 0) or 0):,}", "bold red"),
-        )
-        return Group(head, stage, grid, speed, counters, outcome)
+        return PanelContent(panel_parts(run))
+
+
+def panel_parts(run: dict[str, Any]) -> list[Text | Grid]:
+    """The panel's lines for ``run``: head, stage, phases, speed, the 11 counters, outcome."""
+    state = str(run.get("state", "?"))
+    head = Text.assemble(
+        (state, STATE_STYLE.get(state, "bold")), "  ",
+        (str(run.get("mapping", "")), "bold"), "  ",
+        (str(run.get("_id", ""))[:13], "dim"),
+    )
+    if run.get("dryRun"):
+        head.append("  dry run", style="italic cyan")
+    stage = Text.assemble((str(run.get("stage", "")), "bold"), " ", str(run.get("stageDescription", "")))
+    phases = Grid([(7, "left"), (None, "left"), (None, "left")])
+    for name in ("source", "target"):
+        done, total = phase(run, name)
+        count = f"{done:,}/{total:,}" if total is not None else f"{done:,}/?"
+        phases.rows.append([Text(name), bar(done, total), Text(count)])
+    rate, eta = rate_and_eta(run)
+    speed = Text.assemble(
+        "records/s ", (f"{rate:,.0f}" if rate is not None else "–", "bold"),
+        "  ETA ", (_clock(eta), "bold"),
+        "  elapsed ", (_clock((_num(run.get("duration")) or 0) / 1000), "bold"),
+    )
+    situations = run.get("situationSummary") or {}
+    counters = Grid([(None, "left"), (None, "right")] * 3)
+    cells: list[Text] = []
+    for name in SITUATIONS:
+        value = int(situations.get(name, 0) or 0)
+        cells += [Text(name, style="" if value else "dim"), Text(f"{value:,}", style="bold" if value else "dim")]
+    while len(cells) % 6:
+        cells.append(Text(""))
+    counters.rows.extend(cells[i:i + 6] for i in range(0, len(cells), 6))
+    status = run.get("statusSummary") or {}
+    outcome = Text.assemble(
+        ("SUCCESS ", "green"), (f"{int(status.get('SUCCESS', 0) or 0):,}", "bold green"), "   ",
+        ("FAILURE ", "red"), (f"{int(status.get('FAILURE', 0) or 0):,}", "bold red"),
+    )
+    return [head, stage, phases, speed, counters, outcome]
+
+
+class Grid:
+    """Rows of single-line cells in columns one space apart: Rich's ``Table.grid(padding=(0, 1))``, drawn
+    directly when every cell fits its column (the panel redraws on every progress event, and laying out two
+    Rich tables each time was most of the app's own CPU during a run); the Rich table itself otherwise."""
+
+    def __init__(self, columns: list[tuple[int | None, str]]) -> None:
+        #: (fixed width or None for the widest cell, "left" or "right")
+        self.columns = columns
+        self.rows: list[list[Text]] = []
+
+    def widths(self) -> list[int] | None:
+        """Each column's width, or None when a cell does not fit a fixed one (or has a line break)."""
+        widths = []
+        for i, (fixed, _) in enumerate(self.columns):
+            cells = [row[i] for row in self.rows]
+            if any("\n" in cell.plain for cell in cells):
+                return None
+            widest = max((cell.cell_len for cell in cells), default=0)
+            if fixed is not None and widest > fixed:
+                return None
+            widths.append(fixed if fixed is not None else widest)
+        return widths
+
+    def lines(self, max_width: int) -> list[Text] | None:
+        """One Text per row, or None when the grid is wider than ``max_width`` (Rich would shrink it)."""
+        widths = self.widths()
+        if widths is None or sum(widths) + len(widths) - 1 > max_width:
+            return None
+        lines = []
+        for row in self.rows:
+            line = Text()
+            for i, (cell, width, (_, justify)) in enumerate(zip(row, widths, self.columns, strict=True)):
+                if i:
+                    line.append(" ")
+                pad = " " * (width - cell.cell_len)
+                if justify == "right":
+                    line.append(pad, style=cell.style)
+                    line.append_text(cell)
+                else:
+                    line.append_text(cell)
+                    line.append(pad, style=cell.style)
+            lines.append(line)
+        return lines
+
+    def table(self) -> Table:
+        table = Table.grid(padding=(0, 1))
+        for fixed, justify in self.columns:
+            table.add_column(width=fixed, justify=justify)  # type: ignore[arg-type]
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+
+class PanelContent:
+    """The panel as Rich segments: lines that fit are rendered straight, anything else as Rich lays it out."""
+
+    def __init__(self, parts: list[Text | Grid]) -> None:
+        self.parts = parts
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        for part in self.parts:
+            if isinstance(part, Grid):
+                lines = part.lines(width)
+                if lines is None:
+                    yield from console.render(part.table(), options)
+                    continue
+            elif "\n" not in part.plain and part.cell_len <= width:
+                lines = [part]
+            else:
+                yield from console.render(part, options)  # wraps
+                continue
+            for line in lines:
+                yield from line.render(console)
+                yield Segment.line()
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, Group(*(p.table() if isinstance(p, Grid) else p
+                                                          for p in self.parts)))
