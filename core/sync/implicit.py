@@ -18,7 +18,8 @@ from core.sync.actions import Action
 from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping
 from core.sync.objectsets import ObjectSet
-from core.sync.operation import Record, SyncOperation
+from core.sync.operation import SyncOperation
+from core.sync.record import Record
 from core.sync.run import iso_now
 from core.sync.scripts import ScriptEngine
 from core.sync.situations import delete_situation

@@ -24,12 +24,14 @@ from core.sync.actions import Action
 from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping
 from core.sync.objectsets import ObjectSet, Preloaded, chunked
-from core.sync.operation import Record, StagedPage, SyncOperation
+from core.sync.operation import SyncOperation
 from core.sync.recon_audit import ReconAudit
+from core.sync.record import Record
 from core.sync.run import PageTally, ReconRun, ReconStage
 from core.sync.scripts import ScriptEngine
 from core.sync.transform import target_fields
 from core.sync.writer import PageWriter
+from core.sync.writes import StagedPage
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import orjson
 
 from core.repo.audit import Audit, AuditRow
 from core.sync.actions import Action
-from core.sync.operation import Record
+from core.sync.record import Record
 from core.sync.run import iso_now
 from core.sync.transform import LINK_QUALIFIER
 

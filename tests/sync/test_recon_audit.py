@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from core.sync.actions import Action
-from core.sync.operation import Record
 from core.sync.recon_audit import ReconAudit
+from core.sync.record import Record
 from core.sync.situations import Situation
 
 
