@@ -117,6 +117,16 @@ class Audit:
             args.append(situation)
         return int(self.db.conn().execute(sql, args).fetchone()[0])
 
+    def keep_newest(self, recon_id: str, keep: int) -> int:
+        """Delete the entries of ``recon_id`` beyond its newest ``keep`` (the implicit-sync log, which belongs
+        to no run and would otherwise grow without end); how many went."""
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT seq FROM recon_audit WHERE recon_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                               (recon_id, max(keep, 0))).fetchone()
+            if row is None:
+                return 0
+            return conn.execute("DELETE FROM recon_audit WHERE recon_id = ? AND seq <= ?", (recon_id, row[0])).rowcount
+
     def delete_for_runs(self, recon_ids: Iterable[str]) -> int:
         n = 0
         with self.db.transaction() as conn:

@@ -18,12 +18,15 @@ from typing import Any
 from core.config.project import Project
 from core.errors import ConfigError, UsageError
 from core.sync.connection import SharedConnector
-from core.sync.implicit import ImplicitResult, sync_object
+from core.sync.implicit import SYNC_AUDIT_ID, ImplicitResult, sync_object
 from core.sync.mapping import Mapping, SyncConfig
 from core.sync.objectsets import ManagedObjects, ObjectSet, SalesforceObjects
 from core.sync.recon import ReconEngine, ReconOptions
 from core.sync.run import ReconRun, ReconStage
 from core.sync.scripts import ScriptEngine
+
+#: implicit-sync audit entries kept per kept run (``keep_runs`` 100: the newest 100,000)
+SYNC_ENTRIES_PER_RUN = 1000
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
@@ -186,7 +189,10 @@ class SyncService:
             repo.runs.update(run.to_dict())
         repo.runs.release(run.id)
         if not dry_run:
-            repo.runs.prune(self._keep_runs())
+            keep = self._keep_runs()
+            repo.runs.prune(keep)
+            # the implicit-sync log belongs to no run: as many entries as the kept runs' worth of changes
+            repo.audit.keep_newest(SYNC_AUDIT_ID, keep * SYNC_ENTRIES_PER_RUN)
 
     def _pools(self, name: str, dry_run: bool) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
         """The run's worker thread and its commit thread, kept per mapping (one run of a mapping at a time;

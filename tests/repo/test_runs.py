@@ -102,3 +102,12 @@ def test_a_lock_without_heartbeat_goes_stale(repo):
         repo.runs.acquire(M, "r2", stale_after=60)
     repo.runs.acquire(M, "r2", stale_after=0)
     assert repo.runs.holder(M)["runId"] == "r2"
+
+
+def test_keep_newest_trims_one_log_to_its_newest_entries_and_touches_no_other(repo):
+    repo.audit.add_many([{"reconId": "implicit-sync", "status": "SUCCESS", "message": f"m{i}"} for i in range(7)])
+    repo.audit.add_many([{"reconId": "r1", "status": "SUCCESS"}] * 3)
+    assert repo.audit.keep_newest("implicit-sync", 4) == 3
+    kept = repo.audit.query('reconId eq "implicit-sync"', sort_keys=("message",))["result"]
+    assert [e["message"] for e in kept] == ["m3", "m4", "m5", "m6"]
+    assert repo.audit.count("r1") == 3 and repo.audit.keep_newest("implicit-sync", 4) == 0

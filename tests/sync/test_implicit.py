@@ -88,3 +88,21 @@ def test_all_gone_when_nothing_was_linked_or_correlated(make_env):
     _, results = run(env.service.delete_user(ada["_id"]))
     assert (results["userAccount"].result, results["userAccount"].situation, results["userAccount"].action) == (
         SUCCESSFUL, "ALL_GONE", "NOREPORT")
+
+
+def test_the_implicit_sync_log_is_trimmed_with_the_runs(make_env, monkeypatch):
+    """It belongs to no run, so a reconciliation's end trims it to keep_runs x SYNC_ENTRIES_PER_RUN entries."""
+    from core.sync import service as service_module
+
+    env = make_env()
+    monkeypatch.setattr(service_module, "SYNC_ENTRIES_PER_RUN", 2)
+    (env.root / "conf" / "sfsync.toml").write_text("keep_runs = 2\n")
+    ids = []
+    for name in ("ada", "bob", "cy", "dee", "eve", "fay"):
+        created, _ = run(env.service.create_user({"userName": name, "givenName": name, "sn": "L",
+                                                  "mail": f"{name}@x.org"}))
+        ids.append(created["_id"])
+    assert env.repo.audit.count("implicit-sync") == 6
+    run(env.service.reconcile("userAccount"))
+    entries = env.repo.audit.query('reconId eq "implicit-sync"')["result"]
+    assert sorted(e["sourceObjectId"].rsplit("/", 1)[1] for e in entries) == sorted(ids[-4:])  # the newest 4
