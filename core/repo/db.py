@@ -104,6 +104,10 @@ def placeholders(n: int) -> str:
     return ",".join("?" * n)
 
 
+#: a page larger than this (huge objects) is inserted row by row rather than bound as one JSON text
+MAX_PAYLOAD = 64 * 1024 * 1024
+
+
 def insert_many(conn: sqlite3.Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]],
                 ) -> None:
     """``INSERT INTO table (columns…)`` every row, in ONE statement where it can.
@@ -112,7 +116,8 @@ def insert_many(conn: sqlite3.Connection, table: str, columns: Sequence[str], ro
     by a single ``sqlite3_step`` with the GIL released: a reconciliation's commit thread then runs in parallel
     with the engine deciding the next page. ``executemany`` re-takes the GIL for every row, and while the
     other thread runs Python each re-take waits for a switch interval. Values must be text, integers or
-    None; when JSON cannot carry them faithfully (lone surrogates, NUL characters) this is ``executemany``.
+    None; when JSON cannot carry them faithfully (lone surrogates, NUL characters), or the page is larger than
+    :data:`MAX_PAYLOAD`, this is ``executemany``.
     An ``IntegrityError`` leaves nothing of the statement written, as with ``executemany`` in a savepoint.
     """
     if not rows:
@@ -122,7 +127,7 @@ def insert_many(conn: sqlite3.Connection, table: str, columns: Sequence[str], ro
         payload = orjson.dumps(rows).decode()
     except (TypeError, orjson.JSONEncodeError):
         payload = None
-    if payload is None or "\\u0000" in payload:  # (also matches an escaped backslash before u0000: harmless)
+    if payload is None or len(payload) > MAX_PAYLOAD or "\\u0000" in payload:  # (also matches "\\\\u0000": harmless)
         conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders(len(columns))})", rows)
         return
     values = ", ".join(f"value ->> {k}" for k in range(len(columns)))

@@ -42,3 +42,29 @@ def test_a_unique_violation_writes_nothing_of_the_page():
     with pytest.raises(sqlite3.IntegrityError):
         insert_many(conn, "t", ("k", "v", "n"), [("new1", "a", 1), ("taken", "b", 2), ("new2", "c", 3)])
     assert conn.execute("SELECT k FROM t").fetchall() == [("taken",)]
+
+
+class _Recorder:
+    """A connection that notes which way the rows went."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn, self.calls = conn, []
+
+    def execute(self, sql, params=()):
+        self.calls.append("one statement")
+        return self.conn.execute(sql, params)
+
+    def executemany(self, sql, rows):
+        self.calls.append("row by row")
+        return self.conn.executemany(sql, rows)
+
+
+@pytest.mark.parametrize("limit, way", [(10**9, "one statement"), (100, "row by row")])
+def test_a_page_larger_than_the_payload_limit_goes_row_by_row(monkeypatch, limit, way):
+    from core.repo import db
+
+    monkeypatch.setattr(db, "MAX_PAYLOAD", limit)
+    conn = _Recorder(_table())
+    insert_many(conn, "t", ("k", "v", "n"), AWKWARD)
+    assert conn.calls == [way]
+    assert conn.conn.execute("SELECT count(*) FROM t").fetchone()[0] == len(AWKWARD)
