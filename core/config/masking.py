@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 
 def mask_secret(value: str | SecretStr | None) -> str:
@@ -11,6 +14,8 @@ def mask_secret(value: str | SecretStr | None) -> str:
     Four characters at each end of a 40+ character token leave far too little to guess the rest;
     a short secret shows nothing at all.
     """
+    from pydantic import SecretStr  # here: importing this module must not cost pydantic's import
+
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
     if not value:

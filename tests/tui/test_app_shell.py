@@ -114,3 +114,16 @@ async def test_a_theme_chosen_on_one_screen_restyles_the_others_when_shown(proje
         app.refresh_css(animate=False)
         await pilot.pause()
         assert app.export_screenshot() == fresh
+
+
+def test_starting_the_app_imports_neither_pydantic_nor_the_repository():
+    """The first screen waits for every import on the way to it: pydantic (the provisioner's models) and
+    core.repo (~0.1-0.2 s each) are imported by the workers that need them, after the first frame."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from tui.cli import build_parser; build_parser().parse_args([]); import tui.app; "
+            "print(sorted({m.split('.')[0] if m.startswith('pydantic') else m for m in sys.modules "
+            "if m.startswith(('pydantic', 'core.repo', 'core.sync', 'core.salesforce'))}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

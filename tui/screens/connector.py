@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import SecretStr
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -179,6 +178,8 @@ class ConnectorScreen(BaseScreen):
 
     def collect(self) -> tuple[dict[str, Any], bool | None, list[str]]:
         """The changed values (typed), the Enabled change, and the names of invalid fields."""
+        from pydantic import SecretStr  # here, not at start-up (pydantic's import is ~0.1-0.2 s)
+
         errors: list[str] = []
         changes: dict[str, Any] = {}
         kind = self.query_one("#login-kind", Select).value

@@ -18,7 +18,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from core.repo.errors import PreconditionFailed
 from tui.messages import UserDetailLoaded, UserInvalid, UserSaved
 from tui.screens.base import set_field_error
 from tui.widgets.status_header import StatusHeader
@@ -139,6 +138,8 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="user-save", description="Saving the user")
     def _save(self, changes: dict[str, Any]) -> None:
+        from core.repo.errors import PreconditionFailed  # here: core.repo is not needed to draw the screens
+
         backend = self.app.backend  # type: ignore[attr-defined]
         errors = backend.validate_user({**self.user, **changes})
         if errors:
