@@ -203,8 +203,7 @@ class SalesforceObjects(ObjectSet):
         self.loop = loop
         self.sobject = sobject
         self.name = f"system/{system}/{sobject}"
-        self.bulk_threshold = bulk_threshold
-        self.used_bulk = False
+        self.bulk_threshold = bulk_threshold  # records from which pages() reads through a Bulk API 2.0 job
         self._total: int | None = None
 
     def _run(self, coro: Any) -> Any:
@@ -251,7 +250,6 @@ class SalesforceObjects(ObjectSet):
         first = next(rest, None)
         if first is not None and not first.done and 0 < self.bulk_threshold <= first.total_size:
             rest.close()
-            self.used_bulk = True
             log.info("%s: %d records, reading them through a Bulk API 2.0 query job", self.name, first.total_size)
             pages = self._iterate(self.connector.bulk_select_pages(self.sobject, names, order_by="Id"))
         else:

@@ -222,7 +222,7 @@ class ReconEngine:
     def _stage_page(self, records: list[Record]) -> PagePlan:
         """Everything of the page's commit that needs no transaction, done in the engine's thread: remote writes
         (their ids are needed for the links), the local creates prepared (validated, encoded: see
-        :meth:`~core.sync.operation.SyncOperation.stage_writes`), and the audit rows. A dry run writes only its
+        :meth:`~core.sync.writes.TargetWrites.stage_writes`), and the audit rows. A dry run writes only its
         audit and progress."""
         staged = None
         if self.options.dry_run:
