@@ -20,6 +20,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.config.project import Project
@@ -33,6 +34,9 @@ from tui.screens.users import UsersScreen
 
 MODE_TITLES = {"connector": "Connector", "login": "Login", "mappings": "Mappings", "users": "Users"}
 POLL_SECONDS = 0.25
+#: a run's progress is drawn at most this often (the engine reports every page, several times a second; each
+#: redraw is a few ms of this thread, which shares the GIL with the engine's threads); the last state is drawn
+PROGRESS_DRAW_SECONDS = 0.5
 #: when, after the first screen, the other screens are built in the background, and in which order
 WARM_UP_AFTER = 0.3
 WARM_ORDER = ("users", "mappings", "login", "connector")
@@ -86,6 +90,8 @@ class SfsyncApp(App[None]):
         self.runs_signal: Signal[list[dict[str, Any]]] = Signal(self, "runs")
         self.connection_signal: Signal[ConnectionState] = Signal(self, "connection")
         self._cancel_event: threading.Event | None = None
+        self._progress_drawn = 0.0
+        self._progress_timer: Timer | None = None
         #: Textual's CSS update count at the last full ``refresh_css`` (see ``BaseScreen.__init__``)
         self.css_refreshed_at: int | None = None
 
@@ -230,11 +236,25 @@ class SfsyncApp(App[None]):
 
     @on(RunProgress)
     def _run_progress(self, message: RunProgress) -> None:
+        """Keep the newest state; draw it now, or when PROGRESS_DRAW_SECONDS have passed since the last draw."""
         self.watched_run = message.run
-        self.run_signal.publish(message.run)
+        wait = self._progress_drawn + PROGRESS_DRAW_SECONDS - time.monotonic()
+        if wait <= 0:
+            self._draw_progress()
+        elif self._progress_timer is None:
+            self._progress_timer = self.set_timer(wait, self._draw_progress)
+
+    def _draw_progress(self) -> None:
+        self._progress_timer = None
+        self._progress_drawn = time.monotonic()
+        if self.watched_run is not None:
+            self.run_signal.publish(self.watched_run)
 
     @on(RunFinished)
     def _run_finished(self, message: RunFinished) -> None:
+        if self._progress_timer is not None:
+            self._progress_timer.stop()  # the final state replaces a pending one
+            self._progress_timer = None
         self.watched_run = message.run
         self.run_signal.publish(message.run)
         run = message.run

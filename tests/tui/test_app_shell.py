@@ -127,3 +127,34 @@ def test_starting_the_app_imports_neither_pydantic_nor_the_repository():
             "if m.startswith(('pydantic', 'core.repo', 'core.sync', 'core.salesforce'))}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+async def test_progress_is_drawn_a_few_times_a_second_and_the_final_state_at_once(project, sample_run):
+    """The engine reports every page; the panel draws at most every PROGRESS_DRAW_SECONDS (the newest state,
+    never a stale one), and the finished run at once."""
+    import asyncio
+
+    from tui.app import PROGRESS_DRAW_SECONDS
+    from tui.messages import RunFinished, RunProgress
+
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        drawn: list[dict] = []
+        app.run_signal.subscribe(app, drawn.append)
+        sent = 0
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 4 * PROGRESS_DRAW_SECONDS
+        while loop.time() < until:  # about 40 reports over two seconds
+            sent += 1
+            app.post_message(RunProgress({**sample_run, "duration": sent}))
+            await asyncio.sleep(PROGRESS_DRAW_SECONDS / 10)
+        await wait_for(pilot, lambda: drawn and drawn[-1]["duration"] == sent, "the newest state drawn")
+        assert sent >= 20
+        assert 2 <= len(drawn) <= sent // 3, (len(drawn), sent)  # drawn ~5 times, not ~40
+        assert [d["duration"] for d in drawn] == sorted(d["duration"] for d in drawn)
+        app.post_message(RunProgress({**sample_run, "duration": sent + 1}))
+        app.post_message(RunFinished({**sample_run, "state": "SUCCESS", "duration": sent + 2}))
+        await wait_for(pilot, lambda: drawn[-1]["state"] == "SUCCESS", "the finished run")
+        await asyncio.sleep(2 * PROGRESS_DRAW_SECONDS)
+        assert drawn[-1]["state"] == "SUCCESS"  # no stale progress drawn over it afterwards
