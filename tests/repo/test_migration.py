@@ -29,3 +29,25 @@ def test_a_version_1_file_keeps_its_users_and_links(tmp_path, schema):
         assert list(repo.iter_ids())[0] == "u1"
     with Repository.open(path, schema) as again:  # opening a current file changes nothing
         assert again.count() == 2 and again.links.count("m") == 1
+
+
+def test_a_version_3_file_gets_the_run_index_and_a_run_page_needs_no_sort(tmp_path):
+    """user_version 3 had only (recon_id, situation): a page of one run's entries sorted the whole run."""
+    import sqlite3
+
+    from core.repo import Repository
+    from core.repo.db import SCHEMA_VERSION
+
+    path = tmp_path / "v3.sqlite3"
+    with Repository.open(path) as repo:
+        repo.audit.add_many([{"reconId": "r1", "status": "SUCCESS", "situation": "ABSENT"}] * 3)
+    conn = sqlite3.connect(path)
+    conn.executescript("DROP INDEX ix_audit_run; PRAGMA user_version = 3;")
+    conn.close()
+    with Repository.open(path) as repo:
+        conn = repo.db.conn()
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        plan = " ".join(row[3] for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id, data FROM recon_audit WHERE recon_id = ? ORDER BY seq LIMIT 50", ("r1",)))
+        assert "ix_audit_run" in plan and "TEMP B-TREE" not in plan
+        assert repo.audit.count("r1") == 3
