@@ -4,7 +4,9 @@
 
 Three processes, as in production: the local org (``sfsync demo-org``), ``sfsync serve`` (one per measured
 run, each over a fresh project so both runs do the same work: every Salesforce user ABSENT -> CREATE), and
-this script's readers. Per round:
+this script's readers (through one httpx client, ~9 ms of this process's CPU per read; ``--client mini``
+gives each reader its own kept-alive connection through ``bench/miniclient.py``, ~0.2 ms per read, so the same
+50 readers ask several times more of the server). Per round:
 
 - unloaded: ``POST recon?_action=recon&mapping=systemSalesforceUser_managedUser&waitForCompletion=true``
   with nothing else going on;
@@ -43,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_recon import OrgProcess, make_project  # noqa: E402
 from common import emit, machine, table  # noqa: E402
+from miniclient import MiniClient  # noqa: E402
 
 MAPPING = "systemSalesforceUser_managedUser"
 ADMIN = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin"}
@@ -85,7 +88,7 @@ class Server:
 class Reader:
     """One client in a closed loop; counts requests, keeps latencies, records any wrong answer."""
 
-    def __init__(self, index: int, client: httpx.AsyncClient, run_id: str, think: float) -> None:
+    def __init__(self, index: int, client: Any, run_id: str, think: float) -> None:
         self.index, self.client, self.run_id, self.think = index, client, run_id, think
         self.latencies: list[float] = []
         self.by_kind: dict[str, list[float]] = {}
@@ -179,15 +182,17 @@ async def recon_unloaded(url: str) -> dict[str, Any]:
     return run
 
 
-async def recon_loaded(url: str, readers: int, think_ms: float, server_pid: int
+async def recon_loaded(url: str, readers: int, think_ms: float, server_pid: int, lean: bool = False,
                        ) -> tuple[dict[str, Any], list[Reader], float, list[Reader], float, dict[str, float]]:
     limits = httpx.Limits(max_connections=readers + 5, max_keepalive_connections=readers + 5)
     async with httpx.AsyncClient(base_url=url, headers=ADMIN, timeout=None, limits=limits) as client:
+        # each reader on its own kept-alive connection (bench/miniclient.py), or all through one httpx client
+        reader_client = (lambda: MiniClient(url, ADMIN)) if lean else (lambda: client)
         started = await client.post("/openidm/recon", params={"_action": "recon", "mapping": MAPPING})
         started.raise_for_status()
         run_id = started.json()["_id"]
         done = asyncio.Event()
-        crowd = [Reader(i, client, run_id, think_ms / 1000) for i in range(readers)]
+        crowd = [Reader(i, reader_client(), run_id, think_ms / 1000) for i in range(readers)]
         t0, server0, client0 = time.perf_counter(), cpu_seconds(server_pid), time.process_time()
         tasks = [asyncio.create_task(r.loop(done)) for r in crowd]
         watcher = Reader(-1, client, run_id, 0)
@@ -202,13 +207,16 @@ async def recon_loaded(url: str, readers: int, think_ms: float, server_pid: int
         run = (await client.get(f"/openidm/recon/{run_id}")).json()
         # the same readers, as long again, with no recon running: what the recon costs the readers
         idle_done = asyncio.Event()
-        idle = [Reader(i, client, run_id, think_ms / 1000) for i in range(readers)]
+        idle = [Reader(i, reader_client(), run_id, think_ms / 1000) for i in range(readers)]
         t1 = time.perf_counter()
         idle_tasks = [asyncio.create_task(r.loop(idle_done)) for r in idle]
         await asyncio.sleep(min(elapsed, 15.0))
         idle_done.set()
         await asyncio.gather(*idle_tasks)
         idle_elapsed = time.perf_counter() - t1
+        for r in crowd + idle:
+            if isinstance(r.client, MiniClient):
+                await r.client.aclose()
     return run, crowd, elapsed, idle, idle_elapsed, cpu
 
 
@@ -219,7 +227,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_round(org: OrgProcess, work: Path, n: int, readers: int, think_ms: float) -> dict[str, Any]:
+def run_round(org: OrgProcess, work: Path, n: int, readers: int, think_ms: float, lean: bool = False,
+              ) -> dict[str, Any]:
     """One unloaded and one loaded run, each on a fresh project; odd rounds run the loaded one first, so a
     machine whose load drifts (other work on it) does not always favour the same side."""
     projects = {kind: make_project(work / f"r{n}-{kind}", org, org.login()) for kind in ("unloaded", "loaded")}
@@ -230,7 +239,7 @@ def run_round(org: OrgProcess, work: Path, n: int, readers: int, think_ms: float
             if kind == "unloaded":
                 results[kind] = asyncio.run(recon_unloaded(server.url))
             else:
-                results[kind] = asyncio.run(recon_loaded(server.url, readers, think_ms, server.proc.pid))
+                results[kind] = asyncio.run(recon_loaded(server.url, readers, think_ms, server.proc.pid, lean))
         finally:
             server.stop()
     unloaded = results["unloaded"]
@@ -270,6 +279,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1, help="unloaded+loaded pairs to run (default 1)")
     parser.add_argument("--think-ms", type=float, default=0.0, help="pause between a reader's requests")
     parser.add_argument("--small", action="store_true", help="2,000 users and 10 readers (CI)")
+    parser.add_argument("--client", choices=("httpx", "mini"), default="httpx",
+                        help="the readers' HTTP client: one httpx client (default), or a minimal kept-alive "
+                             "connection per reader (bench/miniclient.py: ~0.2 ms of CPU per read, so the readers "
+                             "ask several times more of the server)")
     args = parser.parse_args()
     if args.small:
         args.users, args.readers = min(args.users, 2_000), min(args.readers, 10)
@@ -278,7 +291,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="sfsync-bench-api-") as tmp:
             for n in range(args.rounds):
-                rounds.append(run_round(org, Path(tmp), n, args.readers, args.think_ms))
+                rounds.append(run_round(org, Path(tmp), n, args.readers, args.think_ms, args.client == "mini"))
     finally:
         org.stop()
     unloaded = statistics.median(r["unloaded_s"] for r in rounds)
@@ -288,14 +301,15 @@ def main() -> int:
              r["req_per_s"], r["p50_ms"], r["p95_ms"], r["max_ms"], r["wrong"], r["idle_req_per_s"],
              r["idle_p50_ms"], r["idle_p95_ms"], r["server_cpu_s"], r["client_cpu_s"]] for i, r in enumerate(rounds)]
     print(f"REST API: {args.readers} readers during a {args.users:,}-user recon ({MAPPING}), "
-          f"think {args.think_ms:g} ms; {machine().get('cpus', os.cpu_count())} CPUs, "
+          f"think {args.think_ms:g} ms, {args.client} client; {machine().get('cpus', os.cpu_count())} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(table(["", "recon alone s", "recon loaded s", "ratio", "reads", "reads/s", "p50 ms", "p95 ms",
                  "max ms", "wrong", "no-recon reads/s", "no-recon p50", "no-recon p95", "server CPU s",
                  "readers' client CPU s"], rows))
     print(f"goal: every answer right ({sum(r['wrong'] for r in rounds)} wrong) and ratio <= 1.2 "
           f"(median {ratio:.2f})")
-    emit("api", load_average=os.getloadavg()[0], users=args.users, readers=args.readers, rounds=args.rounds, think_ms=args.think_ms,
+    emit("api", load_average=os.getloadavg()[0], users=args.users, readers=args.readers, rounds=args.rounds,
+         think_ms=args.think_ms, client=args.client,
          recon_unloaded_s=unloaded, recon_loaded_s=loaded, ratio=ratio,
          reads=sum(r["requests"] for r in rounds), wrong=sum(r["wrong"] for r in rounds),
          reads_per_s=statistics.fmean(r["req_per_s"] for r in rounds),
