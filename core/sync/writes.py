@@ -69,14 +69,15 @@ class TargetWrites:
         deletes = [r for r in records if r.ok and r.action == Action.DELETE and r.target_id and r.target is not None]
         if staged is None:
             staged = self.stage_writes(records)
-        expected = staged.creates.expected
-        actual = staged.creates.apply()  # None: exactly as expected (the common case: nothing to correct)
-        for k, (r, res) in enumerate(zip(staged.records, actual if actual is not None else (), strict=actual is not None)):
-            if expected is None:
-                _created(r, res)
-            elif res.ok != expected[k].ok or res.id != expected[k].id:  # e.g. a unique value taken meanwhile
-                r.ok, r.message, r.created, r.wrote, r.target_id, r.target = True, "", False, False, None, None
-                _created(r, res)
+        actual = staged.creates.apply()
+        if actual is not None:  # None: exactly as expected, the common case, with nothing to correct
+            expected = staged.creates.expected
+            for k, (r, res) in enumerate(zip(staged.records, actual, strict=True)):
+                if expected is None:
+                    _created(r, res)
+                elif res.ok != expected[k].ok or res.id != expected[k].id:  # e.g. a unique value taken meanwhile
+                    r.ok, r.message, r.created, r.wrote, r.target_id, r.target = True, "", False, False, None, None
+                    _created(r, res)
         items = [(r.target_id or "", r.new_target or {}, r.changes, (r.target or {}).get("_rev")) for r in updates]
         for r, res in zip(updates, self.target.update_many(items), strict=True):
             if _outcome(r, res):
