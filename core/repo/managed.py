@@ -325,10 +325,12 @@ class ManagedObjects:
                 conn.execute("SAVEPOINT create_many")
                 try:
                     insert_many(conn, self.table, ("id", "rev", "data"), rows)
-                except sqlite3.IntegrityError:
+                except sqlite3.IntegrityError as exc:
                     conn.execute("ROLLBACK TO create_many")
                     conn.execute("RELEASE create_many")
-                    continue
+                    if optimistic:
+                        continue  # the checked pass finds which values clash
+                    raise Conflict(f"{self.name}: {exc}") from None
                 conn.execute("RELEASE create_many")
                 break
             self._grew(len(rows))

@@ -296,3 +296,14 @@ def test_ids_stay_ordered_across_a_counter_block_and_a_clock_that_did_not_move(m
     monkeypatch.setattr(idmod, "_last_counter", idmod._COUNTER_MAX - 1)  # the counter is full: the next ms
     more = idmod.new_ids(4)
     assert more == sorted(more) and more[0] > made[-1]
+
+
+def test_an_insert_the_database_refuses_without_unique_fields_is_an_error_not_a_silent_success(tmp_path):
+    """No unique field means no second, checked pass: a refusal must surface (it was reported as created)."""
+    with Repository.open(tmp_path / "plain.sqlite3") as repo:  # no schema: no unique fields
+        repo.create({"userName": "first"})
+        repo.db.conn().execute("CREATE TRIGGER refuse BEFORE INSERT ON managed_user "
+                               "BEGIN SELECT RAISE(ABORT, 'refused by a constraint'); END")
+        with pytest.raises(Conflict, match="refused by a constraint"):
+            repo.create_many([{"userName": "second"}, {"userName": "third"}])
+        assert repo.count() == 1
