@@ -211,12 +211,6 @@ class SalesforceConnector:
             async for records, total, last in pages:
                 yield QueryPage(records, total, last)
 
-    async def count(self, sobject: str, where: str | None = None) -> int:
-        """``SELECT COUNT() FROM sobject``: one call."""
-        query = f"SELECT COUNT() FROM {soql.ident(sobject)}" + (f" WHERE {where}" if where else "")
-        data = await self.session.get_json("query", params={"q": query})
-        return int(data.get("totalSize", 0))
-
     def select_pages(self, sobject: str, fields: Sequence[str], where: str | None = None,
                      order_by: str | None = None, *, all_rows: bool = False,
                      batch_size: int = 2000) -> AsyncIterator[QueryPage]:

@@ -151,34 +151,6 @@ def test_full_disk_fails_the_run_clearly_and_the_repository_stays_whole(live_org
             service.close()
 
 
-def test_full_disk_leaves_the_repository_whole_and_a_rerun_converges(live_org_factory, tmp_path):
-    """No corruption, no half page, the lock released; after space is freed a rerun converges."""
-    live = live_org_factory(users=3_000, seed=32)
-    project = make_project(tmp_path / "p", live.org, live.url)
-    project.db_dir.mkdir(parents=True, exist_ok=True)
-    with mounted("-t", "tmpfs", "-o", "size=8m", "tmpfs", target=project.db_dir):
-        assert run_sfsync(project.root, "users").returncode == 0
-        ballast = project.db_dir / "ballast"
-        stat = os.statvfs(project.db_dir)
-        ballast.write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize - 1_000_000))
-        result = run_sfsync(project.root, "recon", INBOUND, "--json")
-        assert result.returncode == 1, result.stderr
-        ballast.unlink()
-        assert integrity(project.db_path) == "ok"
-        with Repository.open(project.db_path) as repo:
-            run = repo.runs.list(1)[0]
-            assert run["state"] == "FAILED" and "full" in run["failureReason"]
-            assert len(list(repo.iter_links(INBOUND))) == repo.count()
-            assert repo.runs.holder(INBOUND) is None
-        service = SyncService(project)
-        try:
-            again = asyncio.run(service.reconcile(INBOUND))
-            assert again["state"] == "SUCCESS"
-            assert_inbound_exact(live.org, service)
-        finally:
-            service.close()
-
-
 #: the first run waits at its first page write until the test opens the gate: it holds the lock meanwhile
 HOLD_AT_FIRST_WRITE = """
 import os, time
