@@ -5,6 +5,11 @@ on SQLite. So here:
 
 - reads and writes of the repository run in worker threads (``run_in_threadpool``); the repository gives
   each thread its own SQLite connection (WAL), so readers never block each other or the recon's writer;
+- reads run at most one per core at a time, one fewer per reconciliation this server is running (at least
+  one). SQLite reads release the GIL, so more threads add no throughput; they only take turns at the
+  interpreter from the engine. With 40 (anyio's default) a recon under 50 readers took 1.5-1.8x its
+  unloaded time; bounded, 1.15-1.2x, and with no recon running the readers got 1,300 answers a second
+  instead of 950 (bench/bench_api.py, 2 cores);
 - a reconciliation runs in its own thread with its own event loop, so however the engine spends its time
   (scripts, SQLite, HTTP) the server's loop stays free; ``waitForCompletion`` just awaits that thread;
 - implicit sync (``create_user`` …) goes through :class:`~core.sync.service.SyncService`, as every front end.
@@ -16,12 +21,15 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+import anyio
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 
 from core.api.crest import QueryParameters
@@ -76,6 +84,20 @@ class Backend:
         self._owns_sync = sync is None
         self._open_lock = threading.Lock()
         self._recons: dict[str, _ReconThread] = {}
+        self._readers = anyio.CapacityLimiter(self._read_capacity())
+
+    def _read_capacity(self) -> int:
+        """How many reads may run at once: a core each, less a core per reconciliation running here."""
+        running = sum(not r.done.done() for r in self._recons.values())
+        return max(1, (os.cpu_count() or 1) - running)
+
+    def _resize_readers(self) -> None:
+        """Called on the event loop whenever a run starts or ends."""
+        self._readers.total_tokens = self._read_capacity()
+
+    async def _read(self, func: Callable[..., Any], *args: Any) -> Any:
+        """``func(*args)`` in a worker thread, within the readers' share of the machine."""
+        return await anyio.to_thread.run_sync(func, *args, limiter=self._readers)
 
     @classmethod
     def open(cls, project: Project) -> Backend:
@@ -179,7 +201,15 @@ class Backend:
 
         recon = _ReconThread(start, mapping)
         self._recons[new_id] = recon
+        loop = asyncio.get_running_loop()
+
+        def ended(_: concurrent.futures.Future[Any]) -> None:  # the run's thread
+            with contextlib.suppress(RuntimeError):  # the server's loop already closed
+                loop.call_soon_threadsafe(self._resize_readers)
+
+        recon.done.add_done_callback(ended)
         recon.thread.start()
+        self._resize_readers()
         return recon
 
     async def start_reconcile(self, mapping: str) -> dict[str, Any]:
@@ -211,11 +241,11 @@ class Backend:
 
     async def runs(self) -> list[dict[str, Any]]:
         """All kept runs, oldest first, as IDM lists them."""
-        runs = await run_in_threadpool(self.sync.runs, 1000)
+        runs = await self._read(self.sync.runs, 1000)
         return list(reversed(runs))
 
     async def run(self, run_id: str) -> dict[str, Any]:
-        run = await run_in_threadpool(self.sync.run, run_id)
+        run = await self._read(self.sync.run, run_id)
         if run is None:
             raise ApiError(404, f"Reconciliation with id {run_id} not found.")
         return run
@@ -242,10 +272,10 @@ class Backend:
 
     async def query_users(self, params: QueryParameters) -> dict[str, Any]:
         request = self._query_request(params)
-        return await run_in_threadpool(self.repo.query, request)
+        return await self._read(self.repo.query, request)
 
     async def read_user(self, user_id: str) -> dict[str, Any]:
-        return await run_in_threadpool(self.repo.read, user_id)
+        return await self._read(self.repo.read, user_id)
 
     @staticmethod
     def _results(results: dict[str, Any] | None) -> dict[str, Any]:
@@ -282,10 +312,10 @@ class Backend:
 
     async def query_audit(self, params: QueryParameters) -> dict[str, Any]:
         request = self._query_request(params)
-        return await run_in_threadpool(self.repo.audit.query, request)
+        return await self._read(self.repo.audit.query, request)
 
     async def audit_entry(self, entry_id: str) -> dict[str, Any]:
-        entry = await run_in_threadpool(self.repo.audit.get, entry_id)
+        entry = await self._read(self.repo.audit.get, entry_id)
         if entry is None:
             raise ApiError(404, f"Audit entry audit/recon/{entry_id} not found")
         return entry

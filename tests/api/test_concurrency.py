@@ -40,7 +40,7 @@ async def test_fifty_concurrent_reads_are_answered_while_a_recon_is_active(slow_
         reads = [client.get(run_url), client.get("/openidm/recon"),
                  client.get("/openidm/audit/recon", params={"_queryFilter": f'/reconId eq "{started["_id"]}"'})]
         reads += [client.get(f"/openidm/managed/user/{u['_id']}") for u in users]
-        reads += [client.get("/openidm/managed/user?_queryFilter=true&_pageSize=5")] * 30
+        reads += [client.get("/openidm/managed/user?_queryFilter=true&_pageSize=5") for _ in range(30)]
         answers = await asyncio.gather(*reads)
         assert [a.status_code for a in answers] == [200] * len(reads)
         still = (await client.get(run_url)).json()
@@ -88,3 +88,47 @@ async def test_a_second_run_of_an_active_mapping_is_409(slow_org_api):
         assert second.json()["code"] == 409 and second.json()["reason"] == "Conflict"
         await client.post(f"/openidm/recon/{first['_id']}?_action=cancel")
         assert (await backend.wait(first["_id"]))["state"] == "CANCELED"
+
+
+@pytest.mark.parametrize("slow_org_api", [1000], indirect=True)
+async def test_reads_leave_a_core_to_a_running_recon_and_get_it_back_when_it_ends(slow_org_api, monkeypatch):
+    """Reads run at most one per core, one fewer per recon running here: with 40 reader threads (anyio's
+    default) the engine waited its turn at the interpreter behind them (bench/bench_api.py)."""
+    import threading
+    import time
+
+    client, backend = slow_org_api
+    monkeypatch.setattr("core.api.backend.os.cpu_count", lambda: 2)
+    backend._resize_readers()
+    inside, most, lock = 0, 0, threading.Lock()
+    query = backend.repo.query
+
+    def counted_query(request):
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.02)
+        with lock:
+            inside -= 1
+        return query(request)
+
+    monkeypatch.setattr(backend.repo, "query", counted_query)
+    page = "/openidm/managed/user?_queryFilter=true&_pageSize=5"
+    async with client:
+        assert [a.status_code for a in await asyncio.gather(*[client.get(page) for _ in range(8)])] == [200] * 8
+        assert most == 2, "with no recon running, reads use both cores"
+        started = (await client.post(RECON)).json()
+        assert started["state"] == "ACTIVE"
+        most = 0
+        assert [a.status_code for a in await asyncio.gather(*[client.get(page) for _ in range(8)])] == [200] * 8
+        assert most == 1, "while the recon runs, reads take one core at a time"
+        await client.post(f"/openidm/recon/{started['_id']}?_action=cancel")
+        await backend.wait(started["_id"])
+        for _ in range(100):  # the run's end reaches the server's loop through call_soon_threadsafe
+            if backend._readers.total_tokens == 2:
+                break
+            await asyncio.sleep(0.01)
+        most = 0
+        assert [a.status_code for a in await asyncio.gather(*[client.get(page) for _ in range(8)])] == [200] * 8
+        assert most == 2, "the core comes back when the run ends"

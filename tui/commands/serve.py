@@ -90,11 +90,15 @@ def serve(project: Project, host: str, port: int) -> int:
         raise SfsyncError(f"--host/--port: {exc}") from None
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
-    print(f"sfsync: serving the IDM REST API at http://{shown}:{bound_port}/openidm/ "
-          f"(OpenAPI: /openapi.json); Ctrl-C stops", flush=True)
     backend = app.state.backend
 
     class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)  # the app's start-up (warm-up) done: requests are answered now
+            if not self.should_exit:
+                print(f"sfsync: serving the IDM REST API at http://{shown}:{bound_port}/openidm/ "
+                      f"(OpenAPI: /openapi.json); Ctrl-C stops", flush=True)
+
         def handle_exit(self, sig: int, frame: object) -> None:
             # Ctrl-C: the runs this server started stop at their next page and end CANCELED, so a client
             # waiting on one (waitForCompletion) gets its answer and the server can close gracefully
