@@ -161,7 +161,13 @@ class ScriptEngine:
         self._ctx.set_memory_limit(self.memory_limit)
         self._compiled.clear()
 
-    def _near_memory_limit(self) -> bool:
+    def _out_of_memory(self, script: Script) -> bool:
+        """Whether a bare ``null`` thrown by ``script`` was QuickJS failing to allocate its "out of memory"
+        error. Certainly so when the script has no ``throw`` of its own (nothing else in the sandbox throws
+        null). Otherwise only a context still near its limit tells: by the time the exception reaches us, what
+        the script allocated has usually been freed, so the heap's size alone misses most of them."""
+        if "throw" not in script.spec.source:
+            return True
         return bool(self._ctx.memory().get("malloc_size", 0) >= 0.8 * self.memory_limit)
 
     @staticmethod
@@ -225,7 +231,7 @@ class ScriptEngine:
         except quickjs.JSException as exc:
             message = _first_line(exc)
             if self._lost_context(message):
-                if message == "null" and self._near_memory_limit():
+                if message == "null" and self._out_of_memory(script):
                     message = "InternalError: out of memory"
                 self._new_context()
             elif "interrupted" in message:

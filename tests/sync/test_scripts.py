@@ -107,3 +107,11 @@ def test_only_the_properties_a_script_reads_are_passed(engine):
     script = engine.compile(ScriptSpec("v", "source.Email !== undefined && source.Other === undefined"))
     assert script.uses == {"source": ("Email", "Other")}
     assert script(source={"Email": "a@b", "Big": "x" * 1000}) is True
+
+
+def test_a_scripts_own_throw_null_is_reported_as_null_not_as_out_of_memory(engine):
+    thrower = engine.compile(ScriptSpec("thrower", "if (source === 1) { throw null; } source"))
+    with pytest.raises(ScriptError, match="null") as caught:
+        thrower(source=1)
+    assert "out of memory" not in str(caught.value)
+    assert thrower(source=2) == 2  # the context was replaced (as after a real one) and the script recompiled
