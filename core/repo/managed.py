@@ -56,14 +56,6 @@ class PreparedCreates:
     rows: list[tuple[str, str, str]]  # (id, rev, data) to insert when nothing clashes
     expected: list[dict[str, Any] | RepoError]  # per object, the result when nothing clashes
 
-    @property
-    def ids(self) -> list[str | None]:
-        """Per object, the id it will have (None for an invalid one)."""
-        out: list[str | None] = [None] * len(self.results)
-        for (id_, _obj), i in zip(self.candidates, self.index_of, strict=True):
-            out[i] = id_
-        return out
-
 
 class ManagedObjects:
     """The managed objects of one resource (``user``), validated by a schema when one is given."""

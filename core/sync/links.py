@@ -42,10 +42,6 @@ class MappingLinks:
         first, second = (target_id, source_id) if self.reversed else (source_id, target_id)
         self.repo.link(self.link_type, first, second, qualifier=LINK_QUALIFIER)
 
-    def link_many(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """``(source id, target id)`` pairs, in one statement."""
-        self.insert(self.prepare(pairs))
-
     def prepare(self, pairs: Sequence[tuple[str, str]]) -> list[LinkRow]:
         """The rows linking ``(source id, target id)`` pairs, made without touching storage."""
         ordered = [(t, s) for s, t in pairs] if self.reversed else list(pairs)

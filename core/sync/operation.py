@@ -28,9 +28,9 @@ from core.sync.situations import (
     target_situation,
 )
 from core.sync.transform import LINK_QUALIFIER, apply_properties, changed_fields, simple_changes, simple_plan
-from core.sync.writes import StagedPage, TargetWrites
+from core.sync.writes import TargetWrites
 
-__all__ = ["Record", "StagedPage", "SyncOperation"]
+__all__ = ["SyncOperation"]
 
 
 class SyncOperation(TargetWrites):

@@ -26,7 +26,7 @@ from core.sync.mapping import Mapping
 from core.sync.objectsets import ObjectSet, Preloaded, chunked
 from core.sync.operation import SyncOperation
 from core.sync.recon_audit import ReconAudit
-from core.sync.record import Record
+from core.sync.record import Record, failures
 from core.sync.run import PageTally, ReconRun, ReconStage
 from core.sync.scripts import ScriptEngine
 from core.sync.transform import target_fields
@@ -97,7 +97,7 @@ class ReconEngine:
         try:
             self._stage(ReconStage.ACTIVE_QUERY_ENTRIES)
             self._audit([{"entryType": "start", "message": "Reconciliation initiated by sfsync",
-                          "status": "SUCCESS"}], commit=True)
+                          "status": "SUCCESS"}])
             if self.options.changed_only:
                 pages = self._changed_pages()
             else:
@@ -238,7 +238,7 @@ class ReconEngine:
         # every record has an audit number, audited or not, so rebuilding the rows keeps their ids
         base = self._audit_seq
         self._audit_seq += len(records)
-        return PagePlan(staged, base, self.audit.rows(records, base + 1), _failures(records))
+        return PagePlan(staged, base, self.audit.rows(records, base + 1), failures(records))
 
     def _commit(self, records: list[Record], plan: PagePlan) -> None:
         """ONE transaction: the page's managed writes, links, audit entries and the run's progress.
@@ -254,7 +254,7 @@ class ReconEngine:
                 op.write_links(records, plan.staged)
                 op.post_actions(records, self.run.id)
             # the rows were built before the writes; a write that failed (a record's only change) rebuilds them
-            rows = plan.audit_rows if _failures(records) == plan.failures else self.audit.rows(records, plan.audit_base + 1)
+            rows = plan.audit_rows if failures(records) == plan.failures else self.audit.rows(records, plan.audit_base + 1)
             self.repo.audit.insert(rows)
             tally = tally_of(records)  # after the writes: they set each record's outcome
             saved = self._persist(self.run.plus(tally).to_dict())
@@ -280,7 +280,7 @@ class ReconEngine:
         return True
 
     # ---- progress, audit, persistence -----------------------------------------------------------------
-    def _audit(self, entries: list[dict[str, Any]], *, commit: bool) -> None:
+    def _audit(self, entries: list[dict[str, Any]]) -> None:
         """The run's own entries (start, summary): numbered after the pages' records."""
         if not entries:
             return
@@ -322,7 +322,7 @@ class ReconEngine:
         summary = " ".join(f"{k}: {v}" for k, v in run.situations.items())
         try:
             self._audit([{"entryType": "summary", "message": summary, "messageDetail": run.to_dict(),
-                          "status": "SUCCESS" if run.state == "SUCCESS" else "FAILURE"}], commit=True)
+                          "status": "SUCCESS" if run.state == "SUCCESS" else "FAILURE"}])
         finally:
             self._save()
 
@@ -335,10 +335,6 @@ class PagePlan:
     audit_base: int  # the page's records are audit entries base+1, base+2, …
     audit_rows: list[AuditRow]  # built from the outcomes expected before the writes
     failures: int  # how many records had failed then
-
-
-def _failures(records: list[Record]) -> int:
-    return sum(1 for r in records if not r.ok)
 
 
 def tally_of(records: list[Record]) -> PageTally:

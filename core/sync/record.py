@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -51,3 +52,8 @@ class Record:
     def fail(self, message: str) -> None:
         self.ok = False
         self.message = message
+
+
+def failures(records: Sequence[Record]) -> int:
+    """How many of ``records`` have failed (a page compares it before and after its writes)."""
+    return sum(1 for r in records if not r.ok)

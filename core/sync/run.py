@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from core.sync.situations import SUMMARY_SITUATIONS, Situation
+from core.sync.situations import SUMMARY_SITUATIONS
 
 
 class ReconStage(Enum):
@@ -103,14 +103,6 @@ class ReconRun:
     @property
     def finished(self) -> bool:
         return self.stage.state != "ACTIVE"
-
-    def count(self, situation: Situation | None, ok: bool) -> None:
-        if situation is not None and situation.value in self.situations:
-            self.situations[situation.value] += 1
-        if ok:
-            self.success += 1
-        else:
-            self.failure += 1
 
     def add(self, tally: PageTally) -> None:
         """Count a committed page."""

@@ -16,7 +16,7 @@ from core.repo.links import LinkRow
 from core.sync.actions import Action
 from core.sync.links import MappingLinks
 from core.sync.objectsets import ObjectSet, StagedCreates, WriteResult
-from core.sync.record import Record
+from core.sync.record import Record, failures
 from core.sync.scripts import ScriptEngine
 from core.sync.transform import LINK_QUALIFIER
 
@@ -61,7 +61,7 @@ class TargetWrites:
                 _created(r, res)
         to_link = self._to_link(records)
         links = self.links.prepare([(r.source_id or "", r.target_id or "") for r in to_link])
-        return StagedPage(creates, staged, to_link, links, sum(1 for r in records if not r.ok))
+        return StagedPage(creates, staged, to_link, links, failures(records))
 
     def write_targets(self, records: Sequence[Record], staged: StagedPage | None = None) -> None:
         """Creates, updates and deletes in bulk; each record keeps its own outcome."""
@@ -98,7 +98,7 @@ class TargetWrites:
             self.links.unlink_sources([r.source_id for r in to_unlink if r.source_id and r.linked])
             self.links.unlink_targets([r.target_id for r in to_unlink
                                        if r.target_id and not (r.source_id and r.linked)])
-        if staged is not None and staged.failures == sum(1 for r in records if not r.ok):
+        if staged is not None and staged.failures == failures(records):
             to_link, rows = staged.to_link, staged.link_rows
         else:
             to_link = self._to_link(records)
