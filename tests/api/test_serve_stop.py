@@ -44,10 +44,8 @@ def test_ctrl_c_with_a_recon_in_flight_cancels_it_and_exits(sample_project, live
                 time.sleep(0.05)
             runs = repo.runs.list()
             assert runs and runs[0]["state"] == "ACTIVE"
-            started = time.monotonic()
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=30)
-            assert time.monotonic() - started < 15
             client.join(30)
             assert repo.runs.get(runs[0]["_id"])["state"] == "CANCELED"
         # the waiting client got the run's end as its answer, before the server closed

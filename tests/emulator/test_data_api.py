@@ -191,16 +191,23 @@ async def test_partial_error_rate_faults_about_that_fraction(org_factory):
     assert 30 <= failures <= 90
 
 
-async def test_latency_is_added_to_data_calls(org_factory):
-    import time
+async def test_latency_is_added_to_data_calls_only(org_factory, monkeypatch):
+    import asyncio
+
     h = org_factory(users=5, latency_ms=120)
     headers = await h.headers()
-    t = time.perf_counter()
-    await h.client.get(f"{V}/limits", headers=headers)
-    assert time.perf_counter() - t >= 0.12
-    t = time.perf_counter()
-    await h.client.get("/.well-known/openid-configuration")
-    assert time.perf_counter() - t < 0.12
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recorded_sleep(delay: float, *args):
+        slept.append(delay)
+        return await real_sleep(0)
+
+    monkeypatch.setattr("core.emulator.rest.asyncio.sleep", recorded_sleep)
+    assert (await h.client.get(f"{V}/limits", headers=headers)).status_code == 200
+    assert slept == [0.12]
+    assert (await h.client.get("/.well-known/openid-configuration")).status_code == 200
+    assert slept == [0.12], "the OAuth endpoints are never delayed"
 
 
 def test_bad_fault_settings_are_refused():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 
 from textual.app import App, ComposeResult
 
@@ -63,15 +62,14 @@ async def wait_loaded(pilot, table: UsersTable) -> None:
 async def test_hundred_thousand_rows_open_at_once_and_only_visible_pages_are_read():
     source = ListSource(100_000)
     app = TableApp(source)
-    started = time.perf_counter()
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.query_one(UsersTable)
         await wait_loaded(pilot, table)
-        elapsed = time.perf_counter() - started
         assert table.total == 100_000
         assert table.virtual_size.height == 100_001
+        # what keeps it quick (bench/bench_tui.py measures how quick): rows are read a viewport at a time,
+        # never all 100,000 as a DataTable would hold them
         assert sum(limit for _, limit in source.asked) <= 300
-        assert elapsed < 5  # generous: the benchmark measures; this catches a DataTable-style freeze
         table.focus()
         await pilot.press("end")
         await wait_loaded(pilot, table)
