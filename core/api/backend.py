@@ -8,8 +8,12 @@ on SQLite. So here:
 - reads run at most one per core at a time, one fewer per reconciliation this server is running (at least
   one). SQLite reads release the GIL, so more threads add no throughput; they only take turns at the
   interpreter from the engine. With 40 (anyio's default) a recon under 50 readers took 1.5-1.8x its
-  unloaded time; bounded, 1.15-1.2x, and with no recon running the readers got 1,300 answers a second
+  unloaded time; bounded, 1.1-1.27x, and with no recon running the readers got 1,300 answers a second
   instead of 950 (bench/bench_api.py, 2 cores);
+- while a run this server started is going, reads also take turns with it: each read keeps its slot, idle,
+  for as long again as it took times ``1/share - 1`` (``read_share_during_recon`` in sfsync.toml, 0.3 by
+  default), so reads have at most that share of the read thread's time. Answers stay right and none waits for the run
+  to end; under a flood of readers they come slower, and the run keeps its pace (1.0-1.1x);
 - a reconciliation runs in its own thread with its own event loop, so however the engine spends its time
   (scripts, SQLite, HTTP) the server's loop stays free; ``waitForCompletion`` just awaits that thread;
 - implicit sync (``create_user`` …) goes through :class:`~core.sync.service.SyncService`, as every front end.
@@ -23,6 +27,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
@@ -85,6 +90,8 @@ class Backend:
         self._open_lock = threading.Lock()
         self._recons: dict[str, _ReconThread] = {}
         self._readers = anyio.CapacityLimiter(self._read_capacity())
+        self._pause_per_read = 0.0  # 1/share - 1, from sfsync.toml when a run starts
+        self._read_pause = 0.0  # that, while a run this server started is going; else 0
 
     def _read_capacity(self) -> int:
         """How many reads may run at once: a core each, less a core per reconciliation running here."""
@@ -94,10 +101,17 @@ class Backend:
     def _resize_readers(self) -> None:
         """Called on the event loop whenever a run starts or ends."""
         self._readers.total_tokens = self._read_capacity()
+        running = any(not r.done.done() for r in self._recons.values())
+        self._read_pause = self._pause_per_read if running else 0.0
 
     async def _read(self, func: Callable[..., Any], *args: Any) -> Any:
-        """``func(*args)`` in a worker thread, within the readers' share of the machine."""
-        return await anyio.to_thread.run_sync(func, *args, limiter=self._readers)
+        """``func(*args)`` in a worker thread, within the readers' share of the machine (see the module)."""
+        async with self._readers:
+            started = time.perf_counter()
+            result = await anyio.to_thread.run_sync(func, *args)
+            if self._read_pause:
+                await anyio.sleep((time.perf_counter() - started) * self._read_pause)
+        return result
 
     @classmethod
     def open(cls, project: Project) -> Backend:
@@ -173,11 +187,16 @@ class Backend:
 
     # --- recon ----------------------------------------------------------------------------------------
 
-    def _check_mapping(self, mapping: str) -> None:
+    def _prepare_run(self, mapping: str) -> None:
+        """A worker thread's part of starting a run: the mapping must exist; read the readers' share."""
+        from core.config.settings import Settings
+
         names = [m if isinstance(m, str) else m.name for m in self.sync.mappings()]
         if mapping not in names:
             raise ApiError(400, f"mapping: no mapping named {mapping!r} in conf/sync.json "
                                 f"(known: {', '.join(names) or 'none'})")
+        share = Settings.load(self.project).read_share_during_recon  # a bad value: ConfigError naming it
+        self._pause_per_read = 1 / share - 1
 
     def _launch(self, mapping: str) -> _ReconThread:
         """Start ``mapping``'s run on a thread with its own loop; ``run_id`` resolves once it is recorded.
@@ -214,7 +233,7 @@ class Backend:
 
     async def start_reconcile(self, mapping: str) -> dict[str, Any]:
         """Start a run in the background; answer with its id and state once it is recorded."""
-        await run_in_threadpool(self._check_mapping, mapping)
+        await run_in_threadpool(self._prepare_run, mapping)
         self._forget_finished()
         recon = self._launch(mapping)
         run_id = await asyncio.wrap_future(recon.run_id)
@@ -223,7 +242,7 @@ class Backend:
 
     async def reconcile(self, mapping: str) -> dict[str, Any]:
         """Run to the end (``waitForCompletion=true``) without holding the event loop."""
-        await run_in_threadpool(self._check_mapping, mapping)
+        await run_in_threadpool(self._prepare_run, mapping)
         self._forget_finished()
         recon = self._launch(mapping)
         return await asyncio.wrap_future(recon.done)

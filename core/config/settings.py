@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from core.config.project import Project
 
 DEFAULT_CALLBACK_PORT = 1717
+#: 50 readers with no pause took a 20,000-user run to 1.1-1.27x its unloaded time; at 0.3, 1.0-1.1x
+#: (bench/bench_api.py, bench/README.md)
+DEFAULT_READ_SHARE_DURING_RECON = 0.3
 
 
 class Settings(BaseModel):
@@ -41,6 +44,9 @@ class Settings(BaseModel):
     #: a full reconciliation reads Salesforce through a Bulk API 2.0 query job from this many records up
     #: (a few API calls instead of one per 2,000 records); 0: always the REST query
     bulk_query_threshold: int = Field(default=50_000, ge=0)
+    #: ``sfsync serve``: while a reconciliation it started runs, the share of a read thread's time its reads
+    #: may take (each read then pauses its thread before the next); the rest is left to the run. 1: no limit
+    read_share_during_recon: float = Field(default=DEFAULT_READ_SHARE_DURING_RECON, gt=0, le=1)
     #: UI preferences: the Textual theme, and a free-form table the app may extend
     theme: str | None = None
     ui: dict[str, Any] = Field(default_factory=dict)

@@ -50,6 +50,13 @@ def test_wrong_value_names_the_field(project: Project) -> None:
         Settings.load(project)
 
 
+@pytest.mark.parametrize("value", ["0", "1.5", "-0.2"])
+def test_read_share_during_recon_is_a_share(project: Project, value: str) -> None:
+    project.settings_path.write_text(f"read_share_during_recon = {value}\n")
+    with pytest.raises(ConfigError, match="read_share_during_recon: input should be"):
+        Settings.load(project)
+
+
 def test_ca_bundle_falls_back_to_ssl_cert_file(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", "/etc/ca.pem")
     assert Settings().ca_bundle() == "/etc/ca.pem"
@@ -59,3 +66,8 @@ def test_ca_bundle_falls_back_to_ssl_cert_file(project: Project, monkeypatch: py
 def test_repository_settings_file_loads() -> None:
     settings = Settings.load(Project(REPO))
     assert settings.callback_port == 1717
+    # its header says the values it sets are the defaults: every setting it names, at its default
+    assert settings.to_data() == Settings().to_data()
+    text = (REPO / "conf" / "sfsync.toml").read_text()
+    named = [name for name in Settings.model_fields if name not in ("theme", "ui")]  # the app's, as it goes
+    assert all(f"{name} =" in text for name in named), "a setting the file does not mention"
