@@ -64,7 +64,9 @@ def test_inbound_killed_at_random_points_then_rerun_equals_an_uninterrupted_run(
     rnd = random.Random(2108)
     project = make_project(tmp_path / "killed", live.org, live.url)
     outcomes: list[str] = []
-    while outcomes.count("killed") < 10 and len(outcomes) < 16:
+    # a run that ends before its kill is a valid point too; how many do depends on the machine's speed
+    # (9 kills of 16 on a busy CI machine), so go on until 10 were killed
+    while outcomes.count("killed") < 10 and len(outcomes) < 40:
         outcomes.append(kill_at_random(project, INBOUND, rnd, 0.2, 1.6))
     assert outcomes.count("killed") >= 10, outcomes
 
@@ -101,7 +103,7 @@ def test_outbound_killed_at_random_points_and_between_create_and_link_then_rerun
         people = [person(i) for i in range(500)]
         service.repo.create_many(people)
         outcomes: list[str] = []
-        while sum(o.startswith("killed") for o in outcomes) < 10 and len(outcomes) < 16:
+        while sum(o.startswith("killed") for o in outcomes) < 10 and len(outcomes) < 40:  # as above
             if len(outcomes) % 3 == 0:  # the precise point: Salesforce created the users, the links are not stored
                 fresh = [person(len(people) + i) for i in range(60)]  # so that this run has users to create
                 service.repo.create_many(fresh)
