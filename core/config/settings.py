@@ -2,7 +2,8 @@
 
 Read with :mod:`tomllib`, written with :mod:`tomli_w`, atomically and 0600 (it may hold the REST admin's
 password hash). An unchanged file is written back as it was, comments included; a changed one is
-rewritten from the model (unknown keys kept, comments lost, which is TOML tooling's usual trade-off).
+rewritten from the model: the settings that differ from their defaults and unknown keys (comments lost,
+which is TOML tooling's usual trade-off).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
     from core.config.project import Project
 
 DEFAULT_CALLBACK_PORT = 1717
-#: 50 readers with no pause took a 20,000-user run to 1.1-1.27x its unloaded time; at 0.3, 1.0-1.1x
-#: (bench/bench_api.py, bench/README.md)
+#: 50 readers with no pause took a 20,000-user run to 1.17x its unloaded time (median of 20 rounds); at 0.3,
+#: 1.04x (bench/bench_api.py, bench/README.md)
 DEFAULT_READ_SHARE_DURING_RECON = 0.3
 
 
@@ -44,9 +45,10 @@ class Settings(BaseModel):
     #: a full reconciliation reads Salesforce through a Bulk API 2.0 query job from this many records up
     #: (a few API calls instead of one per 2,000 records); 0: always the REST query
     bulk_query_threshold: int = Field(default=50_000, ge=0)
-    #: ``sfsync serve``: while a reconciliation it started runs, the share of a read thread's time its reads
-    #: may take (each read then pauses its thread before the next); the rest is left to the run. 1: no limit
-    read_share_during_recon: float = Field(default=DEFAULT_READ_SHARE_DURING_RECON, gt=0, le=1)
+    #: ``sfsync serve``: while a reconciliation it started runs, the share of each read slot's time reads may
+    #: take (after each read its slot stays idle for the rest); the rest is left to the run. 1: no pause.
+    #: At least 0.1, so a read never holds its slot for more than 9 times its own time
+    read_share_during_recon: float = Field(default=DEFAULT_READ_SHARE_DURING_RECON, ge=0.1, le=1, strict=True)
     #: UI preferences: the Textual theme, and a free-form table the app may extend
     theme: str | None = None
     ui: dict[str, Any] = Field(default_factory=dict)
@@ -96,8 +98,9 @@ class Settings(BaseModel):
         self._loaded = data
 
     def to_data(self) -> dict[str, Any]:
-        """TOML has no null: unset values are left out."""
-        return {k: v for k, v in self.model_dump().items() if v is not None and v != {}}
+        """What the file must say: the settings that differ from their defaults, and unknown keys (so a
+        default changed in a later version reaches every project that never set it; TOML has no null)."""
+        return {k: v for k, v in self.model_dump(exclude_defaults=True).items() if v is not None and v != {}}
 
     def ca_bundle(self) -> str | None:
         """The CA file to trust besides the system's: the setting, else ``$SSL_CERT_FILE``."""

@@ -135,46 +135,46 @@ async def test_reads_leave_a_core_to_a_running_recon_and_get_it_back_when_it_end
 
 
 @pytest.mark.parametrize("slow_org_api", [1000], indirect=True)
-async def test_while_a_recon_runs_each_read_leaves_the_run_its_share_of_the_read_thread(slow_org_api, monkeypatch):
-    """read_share_during_recon 0.5: after a read, its slot stays idle at least as long as the read took, so the
-    next read starts no sooner; with no run going, reads follow one another at once (bench/bench_api.py)."""
-    import threading
+async def test_while_a_recon_runs_a_read_answers_at_once_and_its_slot_stays_idle_until_the_run_ends(
+        slow_org_api, monkeypatch):
+    """read_share_during_recon 0.1: a read that took 0.3 s keeps its slot 2.7 s more, after its answer went out;
+    cancelling the run is not queued behind it, and the run's end gives the slot back (bench/bench_api.py)."""
     import time
 
     from core.config.settings import Settings
 
     client, backend = slow_org_api
     settings = Settings.load(backend.project)
-    settings.read_share_during_recon = 0.5
+    settings.read_share_during_recon = 0.1
     settings.save(backend.project)
     monkeypatch.setattr("core.api.backend.os.cpu_count", lambda: 2)
     backend._resize_readers()
-    spans: list[tuple[float, float]] = []
-    lock = threading.Lock()
     query = backend.repo.query
 
-    def timed_query(request):
-        start = time.perf_counter()
-        time.sleep(0.02)
-        result = query(request)
-        with lock:
-            spans.append((start, time.perf_counter()))
-        return result
+    def slow_query(request):
+        time.sleep(0.3)
+        return query(request)
 
-    monkeypatch.setattr(backend.repo, "query", timed_query)
+    monkeypatch.setattr(backend.repo, "query", slow_query)
     page = "/openidm/managed/user?_queryFilter=true&_pageSize=5"
     async with client:
+        assert (await client.get(page)).status_code == 200
+        assert backend._readers.borrowed_tokens == 0 and not backend._held, "no run: no pause"
         started = (await client.post(RECON)).json()
-        assert started["state"] == "ACTIVE" and backend._read_pause == 1.0
-        assert [a.status_code for a in await asyncio.gather(*[client.get(page) for _ in range(6)])] == [200] * 6
-        assert (await client.get(f"/openidm/recon/{started['_id']}")).json()["state"] == "ACTIVE"
-        spans.sort()
-        for (start, end), (next_start, _) in zip(spans, spans[1:], strict=False):
-            assert next_start - end >= end - start, "a read started before the last one's pause was over"
-        await client.post(f"/openidm/recon/{started['_id']}?_action=cancel")
-        await backend.wait(started["_id"])
+        assert started["state"] == "ACTIVE" and backend._readers.total_tokens == 1
+        assert (await client.get(page)).status_code == 200
+        assert backend._readers.borrowed_tokens == 1 and len(backend._held) == 1, "answered, slot still held"
+        missing = asyncio.create_task(client.get("/openidm/managed/user/no-such-user"))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert backend._readers.statistics().tasks_waiting == 1, "the next read waits for the slot"
+        cancelled = await client.post(f"/openidm/recon/{started['_id']}?_action=cancel")
+        assert cancelled.status_code == 200 and not missing.done(), "a cancel is not queued behind the readers"
+        assert (await backend.wait(started["_id"]))["state"] == "CANCELED"
+        assert (await missing).status_code == 404
         for _ in range(100):  # the run's end reaches the server's loop through call_soon_threadsafe
-            if backend._read_pause == 0.0:
+            if backend._read_pause == 0.0 and not backend._held:
                 break
             await asyncio.sleep(0.01)
-        assert backend._read_pause == 0.0, "reads stop pausing when the run ends"
+        assert backend._read_pause == 0.0 and not backend._held, "the run's end gives the slot back"
+        assert backend._readers.borrowed_tokens == 0

@@ -50,7 +50,7 @@ def test_wrong_value_names_the_field(project: Project) -> None:
         Settings.load(project)
 
 
-@pytest.mark.parametrize("value", ["0", "1.5", "-0.2"])
+@pytest.mark.parametrize("value", ["0", "0.05", "1.5", "-0.2", "true", '"0.5"'])
 def test_read_share_during_recon_is_a_share(project: Project, value: str) -> None:
     project.settings_path.write_text(f"read_share_during_recon = {value}\n")
     with pytest.raises(ConfigError, match="read_share_during_recon: input should be"):
