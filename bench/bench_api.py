@@ -306,6 +306,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.small:
         args.users, args.readers, args.rounds = min(args.users, 2_000), min(args.readers, 10), 1
+    share = args.read_share if args.read_share is not None else DEFAULT_READ_SHARE_DURING_RECON
     org = OrgProcess(args.users)
     rounds = []
     try:
@@ -325,8 +326,8 @@ def main() -> int:
              r["req_per_s"], r["p50_ms"], r["p95_ms"], r["max_ms"], r["wrong"], r["idle_req_per_s"],
              r["idle_p50_ms"], r["idle_p95_ms"], r["server_cpu_s"], r["client_cpu_s"]] for i, r in enumerate(rounds)]
     print(f"REST API: {args.readers} readers during a {args.users:,}-user recon ({MAPPING}), "
-          f"think {args.think_ms:g} ms, {args.client} client, read share "
-          f"{args.read_share if args.read_share is not None else DEFAULT_READ_SHARE_DURING_RECON:g}; {machine().get('cpus', os.cpu_count())} CPUs, "
+          f"think {args.think_ms:g} ms, {args.client} client, read share {share:g}; "
+          f"{machine().get('cpus', os.cpu_count())} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(table(["", "recon alone s", "recon loaded s", "ratio", "reads", "reads/s", "p50 ms", "p95 ms",
                  "max ms", "wrong", "no-recon reads/s", "no-recon p50", "no-recon p95", "server CPU s",
@@ -336,7 +337,7 @@ def main() -> int:
           f"summed times {pooled:.2f})")
     emit("api", load_average=os.getloadavg()[0], users=args.users, readers=args.readers, rounds=args.rounds,
          think_ms=args.think_ms, client=args.client,
-         read_share=args.read_share if args.read_share is not None else DEFAULT_READ_SHARE_DURING_RECON,
+         read_share=share,
          recon_unloaded_s=unloaded, recon_loaded_s=loaded, ratio=ratio, ratio_q1=quartiles[0],
          ratio_q3=quartiles[2], ratio_summed=pooled,
          reads=sum(r["requests"] for r in rounds), wrong=sum(r["wrong"] for r in rounds),

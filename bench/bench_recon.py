@@ -171,20 +171,20 @@ def step_floor(url: str, token: str, soql: str, project: str) -> None:
     from core.repo import Repository
 
     with Repository.for_project(Project(Path(project))) as repo:  # the tables and indexes, before the clock
-        db = str(repo.db.path)
-    t0 = time.perf_counter()
-    conn = sqlite3.connect(db, isolation_level=None)
-    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "cache_size = -65536", "temp_store = MEMORY",
-                   "mmap_size = 33554432", "wal_autocheckpoint = 10000"):  # the repository's (core/repo/db.py)
-        conn.execute(f"PRAGMA {pragma}")
+        t0 = time.perf_counter()
+        rows = _floor_pages(url, token, soql, repo.db.conn())  # the repository's own connection and pragmas
+        seconds = time.perf_counter() - t0  # before closing: its checkpoint is not the floor's
+    print(json.dumps({"seconds": seconds, "processed": rows}))
+
+
+def _floor_pages(url: str, token: str, soql: str, conn: sqlite3.Connection) -> int:
+    """Every page fetched and stored, each record as its three rows; how many records."""
+    from core.repo.db import insert_many
+
     run_id, now, rows = str(uuid.uuid4()), "2026-11-28T00:00:00.000Z", 0
 
     def dumps(value: Any) -> str:
         return orjson.dumps(value).decode()
-
-    def insert(into: str, values: list[tuple[str, ...]]) -> None:  # a page in one statement (core/repo/db.py)
-        columns = ", ".join(f"value ->> {k}" for k in range(len(values[0])))
-        conn.execute(f"INSERT INTO {into} SELECT {columns} FROM json_each(?)", (dumps(values),))
 
     with httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {token}"}) as client:
         response = client.get(f"/services/data/{VERSION}/query", params={"q": soql})
@@ -204,16 +204,14 @@ def step_floor(url: str, token: str, soql: str, project: str) -> None:
                     "status": "SUCCESS", "linkQualifier": "default", "situation": "ABSENT", "action": "CREATE",
                     "sourceObjectId": f"system/salesforce/User/{r['Id']}",
                     "targetObjectId": f"managed/user/{user_id}"})))
-            conn.execute("BEGIN")
-            insert("managed_user (id, rev, data)", managed)
-            insert("links (id, rev, link_type, link_qualifier, first_id, second_id)", links)
-            insert("recon_audit (id, recon_id, data)", audit)
+            conn.execute("BEGIN")  # each table's rows in one statement, as the run's writes (core/repo/db.py)
+            insert_many(conn, "managed_user", ("id", "rev", "data"), managed)
+            insert_many(conn, "links", ("id", "rev", "link_type", "link_qualifier", "first_id", "second_id"), links)
+            insert_many(conn, "recon_audit", ("id", "recon_id", "data"), audit)
             conn.execute("COMMIT")
             if page["done"]:
-                break
+                return rows
             response = client.get(page["nextRecordsUrl"])
-    conn.close()
-    print(json.dumps({"seconds": time.perf_counter() - t0, "processed": rows}))
 
 
 def step_floor_plain(url: str, token: str, soql: str, db: str) -> None:

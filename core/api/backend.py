@@ -90,22 +90,17 @@ class Backend:
         self._owns_sync = sync is None
         self._open_lock = threading.Lock()
         self._recons: dict[str, _ReconThread] = {}
-        self._readers = anyio.CapacityLimiter(self._read_capacity())
-        self._pause_per_read = 0.0  # 1/share - 1, from sfsync.toml when a run starts
-        self._read_pause = 0.0  # that, while a run this server started is going; else 0
+        self._readers = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
+        self._read_pause = 0.0  # 1/share - 1 while a run this server started is going; else 0
         self._held: dict[object, asyncio.TimerHandle] = {}  # read slots in their pause after a read
 
-    def _read_capacity(self) -> int:
-        """How many reads may run at once: a core each, less a core per reconciliation running here."""
-        running = sum(not r.done.done() for r in self._recons.values())
-        return max(1, (os.cpu_count() or 1) - running)
-
     def _resize_readers(self) -> None:
-        """Called on the event loop whenever a run starts or ends; when none is left, held slots come back."""
-        self._readers.total_tokens = self._read_capacity()
-        running = any(not r.done.done() for r in self._recons.values())
-        self._read_pause = self._pause_per_read if running else 0.0
+        """Called on the event loop whenever a run starts or ends: reads may run a core each, less a core per
+        reconciliation running here; when none is left, the pause ends and held slots come back."""
+        running = sum(not r.done.done() for r in self._recons.values())
+        self._readers.total_tokens = max(1, (os.cpu_count() or 1) - running)
         if not running:
+            self._read_pause = 0.0
             for borrower, handle in list(self._held.items()):
                 handle.cancel()
                 self._release(borrower)
@@ -207,8 +202,9 @@ class Backend:
 
     # --- recon ----------------------------------------------------------------------------------------
 
-    def _prepare_run(self, mapping: str) -> None:
-        """A worker thread's part of starting a run: the mapping must exist; read the readers' share."""
+    def _prepare_run(self, mapping: str) -> float:
+        """A worker thread's part of starting a run: the mapping must exist; the pause per read while it
+        runs (``1/share - 1``, from sfsync.toml)."""
         from core.config.settings import Settings
 
         names = [m if isinstance(m, str) else m.name for m in self.sync.mappings()]
@@ -216,9 +212,9 @@ class Backend:
             raise ApiError(400, f"mapping: no mapping named {mapping!r} in conf/sync.json "
                                 f"(known: {', '.join(names) or 'none'})")
         share = Settings.load(self.project).read_share_during_recon  # a bad value: ConfigError naming it
-        self._pause_per_read = 1 / share - 1
+        return 1 / share - 1
 
-    def _launch(self, mapping: str) -> _ReconThread:
+    def _launch(self, mapping: str, read_pause: float) -> _ReconThread:
         """Start ``mapping``'s run on a thread with its own loop; ``run_id`` resolves once it is recorded.
 
         A mapping runs once at a time: a second request while this server's run of it is going is a 409 at
@@ -248,23 +244,24 @@ class Backend:
 
         recon.done.add_done_callback(ended)
         recon.thread.start()
+        self._read_pause = read_pause
         self._resize_readers()
         return recon
 
     async def start_reconcile(self, mapping: str) -> dict[str, Any]:
         """Start a run in the background; answer with its id and state once it is recorded."""
-        await run_in_threadpool(self._prepare_run, mapping)
+        read_pause = await run_in_threadpool(self._prepare_run, mapping)
         self._forget_finished()
-        recon = self._launch(mapping)
+        recon = self._launch(mapping, read_pause)
         run_id = await asyncio.wrap_future(recon.run_id)
         run = await self.run(run_id, control=True)
         return {"_id": run_id, "state": run["state"]}
 
     async def reconcile(self, mapping: str) -> dict[str, Any]:
         """Run to the end (``waitForCompletion=true``) without holding the event loop."""
-        await run_in_threadpool(self._prepare_run, mapping)
+        read_pause = await run_in_threadpool(self._prepare_run, mapping)
         self._forget_finished()
-        recon = self._launch(mapping)
+        recon = self._launch(mapping, read_pause)
         return await asyncio.wrap_future(recon.done)
 
     async def wait(self, run_id: str) -> dict[str, Any]:
