@@ -247,16 +247,16 @@ def run_step(args: list[str], org: OrgProcess) -> dict[str, Any]:
 
 
 def inbound_soql() -> str:
-    """The SOQL the inbound run sends: the fields its properties and validSource read, ordered by Id."""
+    """The SOQL the inbound run sends: the attributes the mapping can observe (core.sync.observed), by Id."""
     from core.config.project import Project
     from core.sync.mapping import SyncConfig
-    from core.sync.scripts import ScriptEngine
+    from core.sync.observed import observed_fields
 
     mapping = SyncConfig.load(Project(ROOT)).get(INBOUND)
-    fields = ["Id", *mapping.source_fields()]
-    if mapping.valid_source is not None:
-        uses = ScriptEngine().script(mapping.valid_source).uses.get("source") or ()
-        fields += [f for f in uses if f not in fields]
+    observed = observed_fields(mapping, "source")
+    if observed is None:
+        raise SystemExit("bench_recon: the inbound mapping reads whole records; the floor expects a narrowed read")
+    fields = ["Id", *(f for f in observed if f != "Id")]
     return f"SELECT {', '.join(fields)} FROM User ORDER BY Id"
 
 

@@ -72,6 +72,26 @@ class ChangeSet:
     latest: datetime
 
 
+#: describe types of compound fields (selectable through REST only; their components are fields too)
+_COMPOUND_TYPES = frozenset({"address", "location"})
+
+
+def declared_attributes(object_type: Any) -> list[str]:
+    """The native names of the attributes a provisioner ``objectTypes`` entry declares, in file order; ICF's
+    own special attributes (``__NAME__``, ``__UID__``) are not Salesforce fields and are left out."""
+    if not isinstance(object_type, dict):
+        return []
+    props = object_type.get("properties")
+    if not isinstance(props, dict):
+        return []
+    out: list[str] = []
+    for key, spec in props.items():
+        native = spec.get("nativeName", key) if isinstance(spec, dict) else key
+        if isinstance(native, str) and native and not native.startswith("__") and native not in out:
+            out.append(native)
+    return out
+
+
 def parse_sf_datetime(value: str) -> datetime:
     """``2013-05-20T20:49:32.000+0000`` (Salesforce's format) as an aware datetime."""
     for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
@@ -98,6 +118,7 @@ class SalesforceConnector:
         self.batch_concurrency = max(1, min(batch_concurrency, config.properties.maximumConnections))
         self.query_restarts = 0
         self._describes: dict[str, dict[str, Any]] = {}
+        self._record_fields: dict[str, list[str]] = {}
 
     @classmethod
     def from_project(cls, project: Project, **kwargs: Any) -> SalesforceConnector:
@@ -136,6 +157,40 @@ class SalesforceConnector:
         """``sobjects/<sobject>/describe``: the fields, their types and flags."""
         data: dict[str, Any] = await self.session.get_json(f"sobjects/{soql.ident(sobject)}/describe")
         return data
+
+    async def described(self, sobject: str = "User") -> dict[str, Any]:
+        """:meth:`describe`, asked once per connector."""
+        if sobject not in self._describes:
+            self._describes[sobject] = await self.describe(sobject)
+        return self._describes[sobject]
+
+    async def record_fields(self, sobject: str = "User") -> list[str]:
+        """The attributes of a whole record, as IDM's connector returns it: every attribute the provisioner's
+        ``objectTypes.<sobject>`` declares (every field of the object when it declares none) that this org's
+        describe knows, ``Id`` first. Compound fields (``Address``: type address/location) are left out: the
+        Bulk API cannot select them and their components (``Street``, ``City``, …) are fields of their own.
+        A declared name the org does not have (another edition, field-level security) is logged once and
+        reads as absent, as an empty attribute does."""
+        cached = self._record_fields.get(sobject)
+        if cached is not None:
+            return cached
+        describe = await self.described(sobject)
+        known = {f["name"].lower(): f for f in describe.get("fields") or () if f.get("name")}
+        declared = declared_attributes(self.config.objectTypes.get(sobject)) or [f for f in known]
+        out = ["Id"]
+        missing = []
+        for name in declared:
+            field_ = known.get(name.lower())
+            if field_ is None:
+                missing.append(name)
+            elif field_.get("type") not in _COMPOUND_TYPES and field_["name"] not in out:
+                out.append(field_["name"])
+        if missing:
+            log.warning("%s: %d attribute(s) declared in objectTypes.%s are not fields of this org and read as "
+                        "absent: %s", sobject, len(missing), sobject, ", ".join(missing[:10])
+                        + (", …" if len(missing) > 10 else ""))
+        self._record_fields[sobject] = out
+        return out
 
     async def test(self) -> dict[str, Any]:
         """IDM's ``system?_action=test`` object for this connector."""
@@ -203,11 +258,10 @@ class SalesforceConnector:
                                 page_size: int = 2000) -> AsyncIterator[QueryPage]:
         """:meth:`select_pages` through a Bulk API 2.0 query job (see :mod:`core.salesforce.bulk`): a few
         calls for any number of records, the same records and pages. Costs a describe the first time."""
-        if sobject not in self._describes:
-            self._describes[sobject] = await self.describe(sobject)
+        describe = await self.described(sobject)
         query = soql.select(sobject, fields, where, order_by)
         async with contextlib.aclosing(bulk_query(self.session, query, all_rows=all_rows, page_size=page_size,
-                                                  convert=converters(self._describes[sobject]))) as pages:
+                                                  convert=converters(describe))) as pages:
             async for records, total, last in pages:
                 yield QueryPage(records, total, last)
 

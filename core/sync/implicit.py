@@ -18,12 +18,13 @@ from core.sync.actions import Action
 from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping
 from core.sync.objectsets import ObjectSet
+from core.sync.observed import observed_fields
 from core.sync.operation import SyncOperation
 from core.sync.record import Record
 from core.sync.run import iso_now
 from core.sync.scripts import ScriptEngine
 from core.sync.situations import delete_situation
-from core.sync.transform import LINK_QUALIFIER, target_fields
+from core.sync.transform import LINK_QUALIFIER
 
 SUCCESSFUL, FAILED, SKIPPED = "SUCCESSFUL", "FAILED", "SKIPPED"
 #: the reconId under which implicit sync entries are audited (audit entries need one)
@@ -71,7 +72,8 @@ def sync_object(mappings: list[Mapping], scripts: ScriptEngine, repo: Any, objec
 def _sync_one(mapping: Mapping, scripts: ScriptEngine, repo: Any, source: ObjectSet, target: ObjectSet,
               source_id: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> ImplicitResult:
     links = MappingLinks(repo, mapping)
-    op = SyncOperation(mapping, scripts, source, target, links, target_fields=target_fields(mapping))
+    op = SyncOperation(mapping, scripts, source, target, links, target_fields=observed_fields(mapping, "target"),
+                       source_fields=observed_fields(mapping, "source"))
     r = Record(phase="source", source=new, source_id=source_id, old_source=old)
     if new is None:  # deleted: the situation from the link, the target and the old value
         op.load_links([r])

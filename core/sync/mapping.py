@@ -111,16 +111,6 @@ class Mapping:
         """IDM stores a link once, under the mapping that owns it; ``links: OTHER`` reuses OTHER's."""
         return self.links or self.name
 
-    def source_fields(self) -> list[str]:
-        """The source attributes the properties read (what a source query must fetch)."""
-        out: list[str] = []
-        for prop in self.properties:
-            if prop.source:
-                head = prop.source.strip("/").split("/")[0]
-                if head not in out:
-                    out.append(head)
-        return out
-
 
 @dataclass
 class SyncConfig:

@@ -205,6 +205,7 @@ class SalesforceObjects(ObjectSet):
         self.name = f"system/{system}/{sobject}"
         self.bulk_threshold = bulk_threshold  # records from which pages() reads through a Bulk API 2.0 job
         self._total: int | None = None
+        self._whole: list[str] | None = None
 
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
@@ -225,8 +226,15 @@ class SalesforceObjects(ObjectSet):
                 pass
 
     def _fields(self, fields: Sequence[str] | None) -> list[str]:
+        """The SOQL field list for ``fields``: None is the whole record (every declared attribute, see
+        :meth:`SalesforceConnector.record_fields`), a list is what a proven narrowing needs
+        (:mod:`core.sync.observed`), ``[]`` the Id alone."""
+        if fields is None:
+            if self._whole is None:
+                self._whole = list(self._run(self.connector.record_fields(self.sobject)))
+            return self._whole
         wanted = ["Id"]
-        for f in fields or ():
+        for f in fields:
             if f and f not in wanted and not f.startswith("_"):
                 wanted.append(f)
         return wanted
@@ -269,7 +277,9 @@ class SalesforceObjects(ObjectSet):
         from core.salesforce import soql  # the connector's escaping: nothing else builds SOQL from values
 
         out: dict[Any, list[dict[str, Any]]] = {}
-        wanted = self._fields([*(fields or ()), field_name])
+        wanted = self._fields(None if fields is None else [*fields, field_name])
+        if field_name not in wanted:
+            wanted = [*wanted, field_name]
         distinct = list(dict.fromkeys(v for v in values if v is not None))
         for start in range(0, len(distinct), 200):
             chunk = distinct[start:start + 200]
@@ -359,10 +369,10 @@ def chunked(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 class Preloaded(ObjectSet):
-    """A remote set read once (mapped fields only) for the run: reads and correlation become local
-    look-ups, writes go through and keep the copy current."""
+    """A remote set read once for the run (the attributes the mapping can observe; None: whole records):
+    reads and correlation become local look-ups, writes go through and keep the copy current."""
 
-    def __init__(self, inner: ObjectSet, fields: list[str]) -> None:
+    def __init__(self, inner: ObjectSet, fields: list[str] | None) -> None:
         self.inner = inner
         self.name = inner.name
         self.local = inner.local

@@ -37,13 +37,16 @@ class SyncOperation(TargetWrites):
     """The rules of one mapping applied to batches of records."""
 
     def __init__(self, mapping: Mapping, scripts: ScriptEngine, source: ObjectSet, target: ObjectSet,
-                 links: MappingLinks, *, target_fields: Sequence[str] | None = None) -> None:
+                 links: MappingLinks, *, target_fields: Sequence[str] | None = None,
+                 source_fields: Sequence[str] | None = None) -> None:
         self.mapping = mapping
         self.scripts = scripts
         self.source = source
         self.target = target
         self.links = links
-        self.target_fields = list(target_fields) if target_fields else None
+        #: what a remote read of each side fetches (:func:`core.sync.observed.observed_fields`; None: whole)
+        self.target_fields = list(target_fields) if target_fields is not None else None
+        self.source_fields = list(source_fields) if source_fields is not None else None
         self.skip_correlation = False
         self._simple = simple_plan(mapping)
 
@@ -285,7 +288,7 @@ class SyncOperation(TargetWrites):
         """Records for targets no source touched: their situation from link, source and validTarget."""
         targets = self.target.read_many(target_ids, self.target_fields)
         owners = self.links.sources_of([t for t in target_ids if t in targets])
-        sources = self.source.read_many(list(set(owners.values()))) if owners else {}
+        sources = self.source.read_many(list(set(owners.values())), self.source_fields) if owners else {}
         out = []
         for tid in target_ids:
             target = targets.get(tid)

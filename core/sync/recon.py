@@ -24,12 +24,12 @@ from core.sync.actions import Action
 from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping
 from core.sync.objectsets import ObjectSet, Preloaded, chunked
+from core.sync.observed import observed_fields
 from core.sync.operation import SyncOperation
 from core.sync.recon_audit import ReconAudit
 from core.sync.record import Record, failures
 from core.sync.run import PageTally, ReconRun, ReconStage
 from core.sync.scripts import ScriptEngine
-from core.sync.transform import target_fields
 from core.sync.writer import PageWriter
 from core.sync.writes import StagedPage
 
@@ -68,14 +68,11 @@ class ReconEngine:
         self.scripts = ScriptEngine()
         self.links = MappingLinks(repo, mapping)
         self.audit = ReconAudit(run.id, mapping.name, source.name, target.name, dry_run=options.dry_run)
-        fields = target_fields(mapping)
-        if mapping.correlation and mapping.correlation.tree_fields:
-            fields += [f for f in mapping.correlation.tree_fields if f not in fields]
-        if mapping.valid_target is not None:
-            uses = self.scripts.script(mapping.valid_target).uses.get("target", ())
-            fields += [f for f in (uses or ()) if f not in fields]
-        self.target_read_fields = fields
-        self.op = SyncOperation(mapping, self.scripts, source, target, self.links, target_fields=fields)
+        #: what a remote read fetches: the attributes the mapping can observe, or None for whole records
+        self.source_read_fields = observed_fields(mapping, "source")
+        self.target_read_fields = observed_fields(mapping, "target")
+        self.op = SyncOperation(mapping, self.scripts, source, target, self.links,
+                                target_fields=self.target_read_fields, source_fields=self.source_read_fields)
         self.remaining: set[str] = set()
         self._audit_seq = 0  # the last audit number given out (pages are numbered before they commit)
         self._committed_seq = 0  # the last audit number written
@@ -103,7 +100,7 @@ class ReconEngine:
             else:
                 watermark = self.source.start_watermark()
                 self._load_target_ids()
-                pages = self.source.pages(self._source_fields())
+                pages = self.source.pages(self.source_read_fields)
             self._stage(ReconStage.ACTIVE_RECONCILING_SOURCE)
             if not self._source_phase(pages):
                 return run
@@ -129,13 +126,6 @@ class ReconEngine:
         self._summary()
         return run
 
-    def _source_fields(self) -> list[str]:
-        fields = self.mapping.source_fields()
-        if self.mapping.valid_source is not None:
-            uses = self.scripts.script(self.mapping.valid_source).uses.get("source", ())
-            fields += [f for f in (uses or ()) if f not in fields]
-        return fields
-
     def _load_target_ids(self) -> None:
         """Every target id (the target phase reconciles those no source touched); remote sets preload
         the mapped fields of every target instead, which costs fewer calls than per-page look-ups."""
@@ -152,7 +142,7 @@ class ReconEngine:
         if since is None:
             raise SfsyncError("incremental reconciliation needs an earlier successful run of "
                               f"{self.mapping.name}; run a full reconciliation first")
-        changes = self.source.changes_since(since, self._source_fields())
+        changes = self.source.changes_since(since, self.source_read_fields)
         if changes is None:
             raise SfsyncError(f"{self.source.name} cannot list its changes; run a full reconciliation")
         self.run.watermark = changes.watermark or since
@@ -162,7 +152,7 @@ class ReconEngine:
             yield page
         rest = [i for i in changes.deactivated if i not in seen]
         for ids in chunked(rest, 2000):
-            found = self.source.read_many(ids, self._source_fields())
+            found = self.source.read_many(ids, self.source_read_fields)
             yield [found[i] for i in ids if i in found]
 
     def _cancelled(self) -> bool:

@@ -15,6 +15,7 @@ creates one per run, in the run's worker thread).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -289,7 +290,7 @@ class Script:
         Script._counter += 1
         self.key = Script._counter
 
-        self.uses = _variables_used(spec.source)
+        self.uses = variables_used(spec)
 
     @property
     def name(self) -> str:
@@ -355,12 +356,18 @@ _OBJECT_METHODS = frozenset({
 })
 
 
-def _variables_used(source: str) -> dict[str, tuple[str, ...] | None]:
+def variables_used(spec: ScriptSpec) -> dict[str, tuple[str, ...] | None]:
     """Which IDM variables a script mentions, and for each the properties it reads (None: used whole).
 
     Conservative: any mention not of the form ``name.ident`` (``name[...]``, ``name`` passed along,
-    ``eval``) means the whole value is passed."""
-    if re.search(r"\beval\b|\barguments\b|\bthis\b", source):
+    ``eval``, an identifier spelt with a ``\\u`` escape) means the whole value is passed. What a script does
+    not mention it cannot see, so callers may leave it out (:meth:`Script.trim`, :mod:`core.sync.observed`)."""
+    return _variables_used(spec.source)
+
+
+@functools.lru_cache(maxsize=512)
+def _variables_used(source: str) -> dict[str, tuple[str, ...] | None]:
+    if re.search(r"\beval\b|\barguments\b|\bthis\b|\\u", source):
         return {name: None for name in SCRIPT_VARIABLES}
     used: dict[str, tuple[str, ...] | None] = {}
     for name in SCRIPT_VARIABLES:

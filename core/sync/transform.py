@@ -89,13 +89,3 @@ def changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str,
     """Top-level attributes of ``new`` that differ from ``old`` (what an update must write)."""
     old = old or {}
     return {k: v for k, v in new.items() if not k.startswith("_") and old.get(k) != v}
-
-
-def target_fields(mapping: Mapping) -> list[str]:
-    """The top-level target attributes the mapping writes (what a remote target read must fetch)."""
-    out: list[str] = []
-    for prop in mapping.properties:
-        head = prop.target_path[0]
-        if head not in out:
-            out.append(head)
-    return out
