@@ -198,10 +198,11 @@ class SyncOperation(TargetWrites):
                     n = None if r.correlated is None else len(r.correlated)
                     r.situation = source_situation(qualifies=r.qualifies, linked=r.linked,
                                                    target_exists=r.target is not None, correlated=n)
-                    if r.situation == Situation.AMBIGUOUS and r.correlated:
-                        r.ambiguous = [c["_id"] for c in r.correlated]
-                    if r.situation == Situation.UNQUALIFIED and not r.linked and r.correlated:
-                        r.target, r.target_id = r.correlated[0], r.correlated[0]["_id"]
+                    if r.situation in (Situation.AMBIGUOUS, Situation.UNQUALIFIED) and not r.linked and r.correlated:
+                        if len(r.correlated) == 1:  # IDM: the one correlated target is the unqualified one
+                            r.target, r.target_id = r.correlated[0], r.correlated[0]["_id"]
+                        else:  # several: IDM names them all and acts on none (its DELETE finds no target)
+                            r.ambiguous = [c["_id"] for c in r.correlated]
                 assert r.situation is not None
                 r.action, r.policy = self.determine_action(r)
             except SfsyncError as exc:

@@ -121,6 +121,34 @@ def test_unqualified_source_deletes_its_target_and_link(make_env):
     assert env.accounts() == [] and env.links() == []
 
 
+def test_an_unqualified_source_with_several_correlated_targets_deletes_none_of_them(make_env):
+    """IDM (SourceSyncOperation.assessSituation): not qualified, no link, more than one correlated target ->
+    UNQUALIFIED with the candidates listed and no target, so DELETE deletes nothing; the candidates leave the
+    target phase. Correlation ignores case, so two managed names differing only in case are such a pair."""
+    env = make_env(account_mapping(validSource={"type": "text/javascript", "source": "false"}))
+    a1, a2 = env.account("ada"), env.account("ADA")
+    env.user("ada")
+    run = env.recon()
+    only(run, "UNQUALIFIED")  # neither candidate is UNASSIGNED in the target phase
+    [entry] = env.audit(run)
+    assert (entry["situation"], entry["action"], entry["status"]) == ("UNQUALIFIED", "DELETE", "SUCCESS")
+    assert set(entry["ambiguousTargetObjectIds"].split(", ")) == {a1["_id"], a2["_id"]}
+    assert "targetObjectId" not in entry
+    assert sorted(a["_id"] for a in env.accounts()) == sorted([a1["_id"], a2["_id"]])
+
+
+def test_an_unqualified_source_with_one_correlated_target_deletes_it(make_env):
+    """IDM: not qualified, no link, exactly one correlated (unlinked) target -> UNQUALIFIED on that target."""
+    env = make_env(account_mapping(validSource={"type": "text/javascript", "source": "false"}))
+    acct = env.account("ada")
+    env.user("ada")
+    run = env.recon()
+    only(run, "UNQUALIFIED")
+    [entry] = env.audit(run)
+    assert entry["targetObjectId"] == f"managed/account/{acct['_id']}"
+    assert env.accounts() == []
+
+
 def test_source_ignored_is_reported_and_changes_nothing(make_env):
     env = make_env(account_mapping(validSource={"type": "text/javascript", "source": "false"}))
     env.user("ada")
