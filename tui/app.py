@@ -204,20 +204,23 @@ class SfsyncApp(App[None]):
     def recon_running(self) -> bool:
         return self._cancel_event is not None
 
-    def start_recon(self, mapping: str, dry_run: bool = False) -> Worker[dict[str, Any]] | None:
+    def start_recon(self, mapping: str, dry_run: bool = False, *,
+                    allow_deletions: bool = False) -> Worker[dict[str, Any]] | None:
         """Start a reconciliation of ``mapping`` unless one is already running in this app."""
         if self.recon_running:
             self.notify("A reconciliation is already running in this app.", severity="warning")
             return None
         self._cancel_event = threading.Event()
-        return self._recon_worker(mapping, dry_run, self._cancel_event)
+        return self._recon_worker(mapping, dry_run, self._cancel_event, allow_deletions)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="recon", description="Reconciliation")
-    def _recon_worker(self, mapping: str, dry_run: bool, cancel: threading.Event) -> dict[str, Any]:
+    def _recon_worker(self, mapping: str, dry_run: bool, cancel: threading.Event,
+                      allow_deletions: bool = False) -> dict[str, Any]:
         def progress(run: dict[str, Any]) -> None:
             self.post_message(RunProgress(dict(run)))
 
-        run = self.backend.reconcile(mapping, dry_run=dry_run, on_progress=progress, cancel=cancel)
+        run = self.backend.reconcile(mapping, dry_run=dry_run, on_progress=progress, cancel=cancel,
+                                     allow_deletions=allow_deletions)
         self.post_message(RunFinished(dict(run)))
         return run
 
@@ -263,6 +266,20 @@ class SfsyncApp(App[None]):
                     f"({status.get('SUCCESS', 0)} ok, {status.get('FAILURE', 0)} failed)",
                     title="Reconciliation", severity="information" if run.get("state") == "SUCCESS" else "warning",
                     markup=False)
+        if run.get("deletionsHeld"):
+            self._ask_deletions(run)
+
+    def _ask_deletions(self, run: dict[str, Any]) -> None:
+        """The deletion safeguard held this run's deletions back: show how many and a few, and ask."""
+        from tui.screens.confirm_deletions import ConfirmDeletions
+
+        mapping = str(run.get("mapping"))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.start_recon(mapping, allow_deletions=True)
+
+        self.push_screen(ConfirmDeletions(run), answered)
 
     # ---- runs started elsewhere ---------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="runs-watch", description="Watching runs")

@@ -79,7 +79,10 @@ def _schemas() -> dict[str, Any]:
                 "links": {"type": "object", "properties": {"existing": existing, "created": count}}}},
             "situationSummary": {"type": "object", "properties": {s: count for s in SITUATIONS}},
             "statusSummary": {"type": "object", "properties": {"SUCCESS": count, "FAILURE": count}},
-            "started": {"type": "string"}, "ended": {"type": "string"}, "duration": count}},
+            "started": {"type": "string"}, "ended": {"type": "string"}, "duration": count,
+            "failureReason": {"type": "string"},
+            "deletionsHeld": {"type": "object", "required": ["count", "threshold", "examples"], "properties": {
+                "count": count, "threshold": count, "examples": {"type": "array", "items": {"type": "object"}}}}}},
         "ReconList": {"type": "object", "required": ["reconciliations"], "properties": {
             "reconciliations": {"type": "array", "items": _ref("ReconRun")}}},
         "ReconCancel": {"type": "object", "required": ["_id", "action", "status"], "properties": {
@@ -140,7 +143,10 @@ def build_openapi() -> dict[str, Any]:
                      "parameters": [action("recon"),
                                     _query("mapping", {"type": "string"}, "the mapping name", required=True),
                                     _query("waitForCompletion", {"type": "boolean"},
-                                           "answer when the run has ended"), PRETTY],
+                                           "answer when the run has ended"),
+                                    _query("allowDeletions", {"type": "boolean"},
+                                           "apply the run's deletions however many (the deletion safeguard "
+                                           "holds back more than deletion_threshold and fails the run)"), PRETTY],
                      "responses": {"200": _json(_ref("ReconStarted"), "the run id and state"),
                                    **_errors(400, 409)}}},
         "/openidm/recon/{run_id}": {

@@ -92,10 +92,11 @@ async def recon_collection(request: Request) -> Response:
     if not mapping:
         raise ApiError(400, "The mapping parameter is required, e.g. mapping=systemSalesforceUser_managedUser")
     backend = _backend(request)
+    allow = crest.bool_param(request, "allowDeletions")
     if crest.bool_param(request, "waitForCompletion"):
-        run = await backend.reconcile(mapping)
+        run = await backend.reconcile(mapping, allow_deletions=allow)
     else:
-        run = await backend.start_reconcile(mapping)
+        run = await backend.start_reconcile(mapping, allow_deletions=allow)
     return json_response(request, {"_id": run["_id"], "state": run["state"]})
 
 

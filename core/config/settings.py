@@ -45,6 +45,10 @@ class Settings(BaseModel):
     #: a full reconciliation reads Salesforce through a Bulk API 2.0 query job from this many records up
     #: (a few API calls instead of one per 2,000 records); 0: always the REST query
     bulk_query_threshold: int = Field(default=50_000, ge=0)
+    #: the deletion safeguard: a reconciliation whose DELETE actions (managed users deleted, Salesforce users
+    #: deactivated) would exceed this many applies none of them and ends FAILED (``--allow-deletions`` goes
+    #: on); 0 turns it off
+    deletion_threshold: int = Field(default=500, ge=0, strict=True)
     #: ``sfsync serve``: while a reconciliation it started runs, the share of each read slot's time reads may
     #: take (after each read its slot stays idle for the rest); the rest is left to the run. 1: no pause.
     #: At least 0.1, so a read never holds its slot for more than 9 times its own time

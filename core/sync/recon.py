@@ -52,6 +52,10 @@ class ReconOptions:
     on_page: Callable[[ReconRun], None] | None = field(default=None, repr=False)  # after each commit
     #: a one-thread pool for page commits, kept by the caller so its SQLite connection is reused across runs
     commit_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+    #: the deletion safeguard (``deletion_threshold`` in sfsync.toml; 0: off): a run whose DELETE actions
+    #: would exceed it applies none of them and ends FAILED, unless ``allow_deletions``
+    deletion_threshold: int = 0
+    allow_deletions: bool = False
 
 
 class ReconEngine:
@@ -74,6 +78,9 @@ class ReconEngine:
         self.op = SyncOperation(mapping, self.scripts, source, target, self.links,
                                 target_fields=self.target_read_fields, source_fields=self.source_read_fields)
         self.remaining: set[str] = set()
+        #: DELETE actions held back until the run knows how many there are (the deletion safeguard)
+        self.deletions = HeldDeletions(options.deletion_threshold if not (options.allow_deletions or options.dry_run)
+                                       else 0)
         self._audit_seq = 0  # the last audit number given out (pages are numbered before they commit)
         self._committed_seq = 0  # the last audit number written
         self._cancel_requested = False
@@ -110,8 +117,12 @@ class ReconEngine:
                 self._stage(ReconStage.ACTIVE_RECONCILING_TARGET)
                 if not self._target_phase():
                     return run
+            refused = self._settle_deletions()
             self._stage(ReconStage.ACTIVE_PROCESSING_RESULTS)
-            run.finish(ReconStage.COMPLETED_SUCCESS)
+            if refused:
+                run.finish(ReconStage.COMPLETED_FAILED, refused)
+            else:
+                run.finish(ReconStage.COMPLETED_SUCCESS)
         except SfsyncError as exc:
             self._writer.drain()
             run.finish(ReconStage.COMPLETED_FAILED, str(exc))
@@ -208,6 +219,7 @@ class ReconEngine:
                 self.remaining.discard(r.target_id)
             for t in r.ambiguous:
                 self.remaining.discard(t)
+        self.deletions.hold(records)
 
     def _stage_page(self, records: list[Record]) -> PagePlan:
         """Everything of the page's commit that needs no transaction, done in the engine's thread: remote writes
@@ -263,11 +275,31 @@ class ReconEngine:
             records = self.op.target_records(ids)
             self.op.decide(records)
             self.op.plan(records)
+            self.deletions.hold(records)
             self._writer.submit(self._commit, records, self._stage_page(records))
             self._writer.wait()
             if self._cancelled():
                 return False
         return True
+
+    def _settle_deletions(self) -> str:
+        """The held DELETE actions: applied, a page at a time, when they are within the threshold; otherwise
+        none is, each is audited as a FAILURE saying why, and the run's failure reason (returned) says how to
+        go on."""
+        held = self.deletions
+        if not held.records:
+            return ""
+        refused = held.refusal(self.mapping.name)
+        if refused:
+            self.run.deletions_held = held.summary(self.source.name, self.target.name)
+            for r in held.records:
+                r.fail(f"DELETE held back by the deletion safeguard: {len(held.records)} deletions exceed "
+                       f"deletion_threshold {held.threshold}")
+        for page in chunked(held.records, 2000):
+            self._writer.submit(self._commit, page, self._stage_page(page))
+            self._writer.wait()
+        held.records = []
+        return refused
 
     # ---- progress, audit, persistence -----------------------------------------------------------------
     def _audit(self, entries: list[dict[str, Any]]) -> None:
@@ -315,6 +347,53 @@ class ReconEngine:
                           "status": "SUCCESS" if run.state == "SUCCESS" else "FAILURE"}])
         finally:
             self._save()
+
+
+class HeldDeletions:
+    """The deletion safeguard (beyond IDM, like Microsoft Entra ID's "prevent accidental deletions"): every
+    DELETE that would delete or deactivate an existing target waits until the run has decided every record;
+    then all of them are applied, or, when there are more than ``threshold``, none is. ``threshold`` 0: off."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.records: list[Record] = []
+
+    def hold(self, records: list[Record]) -> None:
+        """Take the page's deletions out of ``records`` (in place), to be settled at the end of the run."""
+        if self.threshold <= 0:
+            return
+        kept = []
+        for r in records:
+            if r.ok and r.action == Action.DELETE and r.target is not None and r.target_id:
+                self.records.append(r)
+            else:
+                kept.append(r)
+        if len(kept) != len(records):
+            records[:] = kept
+
+    def refusal(self, mapping: str) -> str:
+        """Why the held deletions are not applied, or "" when they are within the threshold."""
+        n = len(self.records)
+        if n <= self.threshold:
+            return ""
+        return (f"{n} deletions would exceed deletion_threshold {self.threshold} (conf/sfsync.toml): none was "
+                f"applied, every other change was. Check them in the run's audit (action DELETE, status FAILURE); "
+                f"to apply them run 'sfsync recon {mapping} --allow-deletions' (REST: allowDeletions=true; the "
+                f"app asks), or raise deletion_threshold (0 turns the safeguard off)")
+
+    def summary(self, source: str, target: str, examples: int = 5) -> dict[str, Any]:
+        """What a front end shows before asking to go on: how many, and a few of them by name."""
+        def name(r: Record) -> str | None:
+            for obj in (r.target, r.source):
+                for key in ("userName", "Username"):
+                    if obj and isinstance(obj.get(key), str):
+                        return str(obj[key])
+            return None
+
+        return {"count": len(self.records), "threshold": self.threshold,
+                "examples": [{"sourceObjectId": f"{source}/{r.source_id}" if r.source_id else None,
+                              "targetObjectId": f"{target}/{r.target_id}", "situation": str(r.situation),
+                              "name": name(r)} for r in self.records[:examples]]}
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,8 @@ class ReconRun:
     message: str = ""
     watermark: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    #: the deletion safeguard held the run's deletions back: how many, the threshold, a few examples
+    deletions_held: dict[str, Any] | None = None
     _t0: float = field(default_factory=time.monotonic, repr=False)
     _elapsed: float | None = field(default=None, repr=False)
 
@@ -167,4 +169,6 @@ class ReconRun:
             out["failureReason"] = self.message
         if self.watermark:
             out["watermark"] = self.watermark
+        if self.deletions_held:
+            out["deletionsHeld"] = self.deletions_held
         return out

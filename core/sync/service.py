@@ -116,8 +116,11 @@ class SyncService:
     # ---- reconciliation ------------------------------------------------------------------------------
     async def reconcile(self, name: str, dry_run: bool = False, changed_only: bool = False,
                         on_progress: ProgressCallback | None = None, cancel: Any = None,
-                        *, run_id: str | None = None) -> dict[str, Any]:
+                        *, run_id: str | None = None, allow_deletions: bool = False) -> dict[str, Any]:
         """Run a reconciliation of mapping ``name`` to its end; the final run object.
+
+        ``allow_deletions``: apply the run's DELETE actions however many there are (otherwise more than
+        ``deletion_threshold`` of sfsync.toml are held back and the run ends FAILED; see ``deletionsHeld``).
 
         ``cancel``: anything with ``is_set()`` (threading.Event, asyncio.Event), checked at page boundaries.
         Cancelling the awaiting task also cancels the run (it ends CANCELED, then CancelledError propagates).
@@ -141,7 +144,8 @@ class SyncService:
 
         executor, commit_pool = self._pools(name, dry_run)
         options = ReconOptions(dry_run=dry_run, changed_only=changed_only, since=since,
-                               on_progress=on_progress, cancel=_Either(), commit_pool=commit_pool)
+                               on_progress=on_progress, cancel=_Either(), commit_pool=commit_pool,
+                               deletion_threshold=self._deletion_threshold(), allow_deletions=allow_deletions)
         try:
             # the connector first (a broken provisioner file is a ConfigError and no run), then the lock, in
             # this call: a second run of an active mapping is refused at once (Conflict), not queued
@@ -214,6 +218,11 @@ class SyncService:
         from core.config.settings import Settings
 
         return int(Settings.load(self.project).bulk_query_threshold)  # a bad value is a ConfigError naming it
+
+    def _deletion_threshold(self) -> int:
+        from core.config.settings import Settings
+
+        return int(Settings.load(self.project).deletion_threshold)  # a bad value is a ConfigError naming it
 
     def _keep_runs(self) -> int:
         try:

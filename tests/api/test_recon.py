@@ -74,3 +74,21 @@ async def test_bad_recon_requests_are_400(api):
         assert named in response.json()["message"], url
     run_action = await client.post("/openidm/recon/x?_action=explode")
     assert run_action.status_code == 400
+
+
+async def test_allow_deletions_goes_past_the_deletion_safeguard(api, managed_project):
+    client, backend = api
+    (managed_project.conf_dir / "sfsync.toml").write_text("deletion_threshold = 1\n")
+    seed_users(backend, 3)
+    assert (await client.post(RECON + "&waitForCompletion=true")).json()["state"] == "SUCCESS"
+    for user in backend.sync.repo.query({"_queryFilter": "true"})["result"][:2]:
+        backend.sync.repo.delete(user["_id"])  # no implicit sync: their accounts become SOURCE_MISSING -> DELETE
+    held = (await client.post(RECON + "&waitForCompletion=true")).json()
+    assert held["state"] == "FAILED"
+    run = (await client.get(f"/openidm/recon/{held['_id']}")).json()
+    assert run["deletionsHeld"]["count"] == 2 and "deletion_threshold 1" in run["failureReason"]
+    assert backend.sync.repo.count(resource="account") == 3
+    bad = await client.post(RECON + "&waitForCompletion=true&allowDeletions=perhaps")
+    assert bad.status_code == 400 and "allowDeletions" in bad.json()["message"]
+    done = (await client.post(RECON + "&waitForCompletion=true&allowDeletions=true")).json()
+    assert done["state"] == "SUCCESS" and backend.sync.repo.count(resource="account") == 1

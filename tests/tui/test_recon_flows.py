@@ -78,3 +78,42 @@ async def test_the_users_screen_shows_the_users_a_reconciliation_created(logged_
         assert created > 0
         await wait_for(pilot, lambda: app.screen.query_one(UsersTable).counted
                        and app.screen.query_one(UsersTable).total == created, "the users the run created")
+
+
+async def test_held_deletions_are_shown_and_applied_only_when_confirmed(logged_in):
+    """The deletion safeguard in the app: how many, a few by name, and `y` reconciles again allowing them."""
+    import json
+
+    from tui.screens.confirm_deletions import ConfirmDeletions
+
+    project, org = logged_in
+    (project.conf_dir / "sfsync.toml").write_text("deletion_threshold = 1\n")
+    messages = []
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(100, 32), message_hook=messages.append) as pilot:
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.screen.query_one("#mapping-list").option_count == 2, "the mappings")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: any(isinstance(m, RunFinished) for m in messages), "the first run")
+        before = app.backend.repo.count()
+        links = [link for link in app.backend.repo.iter_links(INBOUND) if link.first_id != org.org.admin_id]
+        for link in links[:3]:
+            org.org.update_user(link.first_id, {"IsActive": False})
+        conf = json.loads(project.sync_path.read_text())
+        conf["mappings"][0]["sourceCondition"] = "/source/IsActive eq true"
+        project.sync_path.write_text(json.dumps(conf))
+        messages.clear()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDeletions), "the question")
+        held = app.screen.held
+        assert held["count"] >= 3 and held["threshold"] == 1
+        assert app.backend.repo.count() == before  # nothing deleted yet
+        shown = app.export_screenshot().replace("&#160;", " ")
+        assert f"{held['count']:,} users" in shown and held["examples"][0]["name"] in shown
+        messages.clear()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any(isinstance(m, RunFinished) for m in messages), "the allowed run")
+        run = next(m.run for m in messages if isinstance(m, RunFinished))
+        assert run["state"] == "SUCCESS", run
+        assert app.backend.repo.count() == before - held["count"]
+        assert not isinstance(app.screen, ConfirmDeletions)

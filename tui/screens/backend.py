@@ -141,12 +141,13 @@ class Backend:
         return [config.get(name) for name in config.names()]
 
     def reconcile(self, name: str, *, dry_run: bool, on_progress: Callable[[dict[str, Any]], None],
-                  cancel: threading.Event) -> dict[str, Any]:
+                  cancel: threading.Event, allow_deletions: bool = False) -> dict[str, Any]:
         """Run a reconciliation to its end in this thread; ``on_progress`` gets the run object per page."""
         def progress(run: Any) -> None:
             on_progress(as_run_dict(run))
 
-        run = asyncio.run(self.service.reconcile(name, dry_run=dry_run, on_progress=progress, cancel=cancel))
+        run = asyncio.run(self.service.reconcile(name, dry_run=dry_run, on_progress=progress, cancel=cancel,
+                                                 allow_deletions=allow_deletions))
         return as_run_dict(run)
 
     def cancel_run(self, run_id: str) -> None:
