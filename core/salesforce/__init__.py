@@ -1,1 +1,67 @@
-"""The only code that speaks Salesforce: OAuth login, the REST client, the connector the sync engine uses."""
+"""The only code that speaks Salesforce: OAuth login, the REST client, the connector the sync engine uses.
+
+Public names, imported on first use (PEP 562; httpx and the OAuth code load only when used):
+:class:`SalesforceConnector`, :class:`LoginFlow`, :class:`RetryPolicy`, the errors of
+:mod:`core.salesforce.errors`, and :mod:`~core.salesforce.soql` (the only code that builds SOQL from values).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.salesforce import soql
+    from core.salesforce.connector import SalesforceConnector, declared_attributes
+    from core.salesforce.errors import (
+        AuthError,
+        LoginError,
+        NotFound,
+        RecordError,
+        SalesforceError,
+        TransientError,
+    )
+    from core.salesforce.oauth import LoginFlow
+    from core.salesforce.retry import RetryPolicy
+
+_WHERE = {
+    "AuthError": "errors",
+    "LoginError": "errors",
+    "LoginFlow": "oauth",
+    "NotFound": "errors",
+    "RecordError": "errors",
+    "RetryPolicy": "retry",
+    "SalesforceConnector": "connector",
+    "SalesforceError": "errors",
+    "TransientError": "errors",
+    "declared_attributes": "connector",
+}
+
+__all__ = [
+    "AuthError",
+    "LoginError",
+    "LoginFlow",
+    "NotFound",
+    "RecordError",
+    "RetryPolicy",
+    "SalesforceConnector",
+    "SalesforceError",
+    "TransientError",
+    "declared_attributes",
+    "soql",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "soql":
+        return importlib.import_module("core.salesforce.soql")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core.salesforce' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"core.salesforce.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,60 @@
+"""IDM's synchronization semantics: mappings, scripts, situations and actions, reconciliation, implicit sync.
+
+Front ends use :class:`SyncService` (the one facade: reconciliations, runs, implicit sync of managed writes)
+and :class:`SyncConfig` (``conf/sync.json``). The names are imported on first use (PEP 562), as in
+:mod:`core.config`: importing the package costs nothing until one is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.sync.actions import Action
+    from core.sync.implicit import ImplicitResult
+    from core.sync.mapping import Mapping, SyncConfig
+    from core.sync.observed import observed_fields
+    from core.sync.recon import HeldDeletions
+    from core.sync.scripts import ScriptEngine, ScriptError
+    from core.sync.service import SyncService
+    from core.sync.situations import Situation
+
+_WHERE = {
+    "Action": "actions",
+    "HeldDeletions": "recon",
+    "ImplicitResult": "implicit",
+    "Mapping": "mapping",
+    "ScriptEngine": "scripts",
+    "ScriptError": "scripts",
+    "Situation": "situations",
+    "SyncConfig": "mapping",
+    "SyncService": "service",
+    "observed_fields": "observed",
+}
+
+__all__ = [
+    "Action",
+    "HeldDeletions",
+    "ImplicitResult",
+    "Mapping",
+    "ScriptEngine",
+    "ScriptError",
+    "Situation",
+    "SyncConfig",
+    "SyncService",
+    "observed_fields",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core.sync' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"core.sync.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
