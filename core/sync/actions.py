@@ -17,11 +17,11 @@ class Action(StrEnum):
     DELETE = "DELETE"        # delete the target (Salesforce: deactivate), then unlink
     LINK = "LINK"            # link the correlated target, change nothing else
     UNLINK = "UNLINK"        # remove the link, change nothing else
-    EXCEPTION = "EXCEPTION"  # flag the situation as an exception; the record's status stays SUCCESS
-    IGNORE = "IGNORE"        # nothing: no change, no postAction
+    EXCEPTION = "EXCEPTION"  # flag the situation as an exception; the record's status stays SUCCESS; no postAction
+    IGNORE = "IGNORE"        # nothing: no change, no postAction (audited)
     REPORT = "REPORT"        # nothing but the audit entry (and the postAction)
-    NOREPORT = "NOREPORT"    # nothing, not even an audit entry (postAction runs)
-    ASYNC = "ASYNC"          # an asynchronous process takes over: nothing here, no report, no postAction
+    NOREPORT = "NOREPORT"    # nothing, not even a recon audit entry (postAction runs)
+    ASYNC = "ASYNC"          # an asynchronous process takes over: nothing here, no postAction (audited)
 
     def __str__(self) -> str:
         return self.value
@@ -32,12 +32,15 @@ class Action(StrEnum):
 
     @property
     def audited(self) -> bool:
-        """IDM writes an audit entry for every record except NOREPORT and ASYNC."""
-        return self not in (Action.NOREPORT, Action.ASYNC)
+        """A reconciliation writes an audit entry for every record except NOREPORT (``SourceRecon.recon``,
+        ``TargetRecon.recon``: ``!NOREPORT.equals(op.action)``); implicit sync audits every one."""
+        return self is not Action.NOREPORT
 
     @property
     def runs_post_action(self) -> bool:
-        return self not in (Action.IGNORE, Action.ASYNC)
+        """``SyncOperation.performAction``: the write actions fall through to REPORT/NOREPORT's postAction;
+        EXCEPTION throws before it, IGNORE and ASYNC do nothing."""
+        return self not in (Action.IGNORE, Action.ASYNC, Action.EXCEPTION)
 
 
 def parse_action(value: str) -> Action:

@@ -78,13 +78,17 @@ def _sync_one(mapping: Mapping, scripts: ScriptEngine, repo: Any, source: Object
     if new is None:  # deleted: the situation from the link, the target and the old value
         op.load_links([r])
         r.qualifies = False
+        old_qualifies = True
         if not r.linked and old is not None and mapping.correlation is not None:
             probe = Record(phase="source", source=old, source_id=source_id)
             op.correlate([probe])
             r.correlated = probe.correlated
+            if r.correlated:  # SourceSyncOperation: isSourceValid(oldValue), validSource alone
+                old_qualifies = op.source_valid(old)
         valid = r.target is None or op.target_valid(r.target)
         r.situation = delete_situation(linked=r.linked, target_exists=r.target is not None, target_valid=valid,
-                                       correlated=None if r.correlated is None else len(r.correlated))
+                                       correlated=None if r.correlated is None else len(r.correlated),
+                                       old_qualifies=old_qualifies)
         if r.situation.value in ("UNASSIGNED", "TARGET_IGNORED") and r.correlated:
             r.target, r.target_id = r.correlated[0], r.correlated[0]["_id"]
     else:
@@ -95,7 +99,11 @@ def _sync_one(mapping: Mapping, scripts: ScriptEngine, repo: Any, source: Object
     op.decide([r])
     op.plan([r])
     if r.ok and r.action == Action.EXCEPTION:
-        r.fail(f"Situation {r.situation} marked as EXCEPTION")  # IDM throws: implicit sync of it fails
+        # IDM throws: implicit sync of this mapping fails, while its audit entry says SUCCESS (intentional)
+        r.message = f"Situation {r.situation} marked as EXCEPTION"
+        _audit(repo, mapping, source, target, r)
+        return ImplicitResult(mapping.name, FAILED, mapping.target, situation=str(r.situation),
+                              action=r.action.value, targetId=r.target_id, message=r.message)
     if r.ok:
         if not target.local:
             op.write_targets([r])
@@ -113,8 +121,9 @@ def _sync_one(mapping: Mapping, scripts: ScriptEngine, repo: Any, source: Object
 
 
 def _audit(repo: Any, mapping: Mapping, source: ObjectSet, target: ObjectSet, r: Record) -> None:
-    if r.ok and r.action is not None and not r.action.audited:
-        return
+    """IDM's sync event (``ObjectMapping.doSourceSync``): one per mapping run, whatever the action (NOREPORT
+    and ASYNC included); EXCEPTION is status SUCCESS with its message as the exception."""
+    exception = not r.ok or r.action == Action.EXCEPTION
     repo.audit.add_many([{
         "_id": str(uuid.uuid4()), "eventName": "sync", "timestamp": iso_now(), "reconId": SYNC_AUDIT_ID,
         "entryType": "entry", "mapping": mapping.name, "reconciling": "source",
@@ -122,7 +131,7 @@ def _audit(repo: Any, mapping: Mapping, source: ObjectSet, target: ObjectSet, r:
         "status": "SUCCESS" if r.ok else "FAILURE", "message": r.message or None, "linkQualifier": LINK_QUALIFIER,
         "sourceObjectId": f"{source.name}/{r.source_id}",
         "targetObjectId": f"{target.name}/{r.target_id}" if r.target_id else None,
-        **({"exception": r.message} if not r.ok else {}),
+        **({"exception": r.message} if exception else {}),
     }])
 
 

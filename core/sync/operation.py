@@ -15,7 +15,7 @@ from typing import Any
 
 from core.errors import SfsyncError
 from core.sync import filters
-from core.sync.actions import Action, parse_action
+from core.sync.actions import Action
 from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping, Policy
 from core.sync.objectsets import ObjectSet
@@ -48,6 +48,8 @@ class SyncOperation(TargetWrites):
         self.target_fields = list(target_fields) if target_fields is not None else None
         self.source_fields = list(source_fields) if source_fields is not None else None
         self.skip_correlation = False
+        #: the reconciliation this operation belongs to (None: implicit sync), for scripts' ``recon.actionParam``
+        self.recon_id: str | None = None
         self._simple = simple_plan(mapping)
 
     # ---- qualification ---------------------------------------------------------------------------------
@@ -72,6 +74,12 @@ class SyncOperation(TargetWrites):
                 r.qualifies = ok
             except SfsyncError as exc:
                 r.fail(str(exc))
+
+    def source_valid(self, source: dict[str, Any]) -> bool:
+        """``validSource`` alone (``SyncOperation.isSourceValid``): what the target phase and delete sync check."""
+        if self.mapping.valid_source is None:
+            return True
+        return self.scripts.script(self.mapping.valid_source).boolean(source=source, linkQualifier=LINK_QUALIFIER)
 
     def target_valid(self, target: dict[str, Any]) -> bool:
         if self.mapping.valid_target is None:
@@ -209,22 +217,44 @@ class SyncOperation(TargetWrites):
                 r.fail(str(exc))
 
     def determine_action(self, r: Record) -> tuple[Action, Policy | None]:
-        """The first policy for the situation whose condition passes; else the situation's default."""
+        """The first policy for the situation whose condition passes; else the situation's default action,
+        with the situation's first policy kept for its postAction (``SyncOperation.determineAction`` and
+        ``performAction``). A condition sees ``object`` (the source) and ``linkQualifier`` as in IDM, and also
+        ``source`` and ``target`` (an extension: IDM leaves them undefined there)."""
         assert r.situation is not None
-        for pol in self.mapping.policies.get(r.situation, []):
-            variables = {"source": r.source, "target": r.target, "linkQualifier": LINK_QUALIFIER}
+        policies = self.mapping.policies.get(r.situation, [])
+        for pol in policies:
+            variables = {"object": r.source, "source": r.source, "target": r.target, "linkQualifier": LINK_QUALIFIER}
             if pol.condition is not None and not pol.condition.test(self.scripts, variables):
                 continue
             if pol.action_script is not None:
-                value = self.scripts.script(pol.action_script)(
-                    source=r.source, target=r.target, linkQualifier=LINK_QUALIFIER, sourceAction=r.phase == "source")
-                try:
-                    return parse_action(str(value)), pol
-                except ValueError as exc:
-                    raise SfsyncError(f"script {pol.action_script.name}: {exc}") from None
+                return self._scripted_action(pol, r), pol
             assert pol.action is not None
             return pol.action, pol
-        return DEFAULT_ACTIONS[r.situation], None
+        return DEFAULT_ACTIONS[r.situation], (policies[0] if policies else None)
+
+    def _scripted_action(self, pol: Policy, r: Record) -> Action:
+        """An action script's answer (``Policy.getAction``): the action's exact name (``ReconAction.valueOf``,
+        so case counts); the script sees ``recon.actionParam``, the operation as IDM's performAction takes it."""
+        assert pol.action_script is not None and r.situation is not None
+        param = {"reconId": self.recon_id, "mapping": self.mapping.name, "situation": str(r.situation),
+                 "action": str(DEFAULT_ACTIONS[r.situation]), "sourceId": r.source_id,
+                 "linkQualifier": LINK_QUALIFIER, "_action": "performAction"}
+        if r.target_id:
+            param["targetId"] = r.target_id
+        if r.phase == "target":
+            param["target"] = "true"
+        value = self.scripts.script(pol.action_script)(
+            source=r.source, target=r.target, linkQualifier=LINK_QUALIFIER, sourceAction=r.phase == "source",
+            recon={"actionParam": param})
+        name = pol.action_script.name
+        if value is None:
+            raise SfsyncError(f"script {name}: action script returned null value")
+        try:
+            return Action(str(value))
+        except ValueError:
+            raise SfsyncError(f"script {name}: action script returned invalid action {str(value)!r} "
+                              f"(one of {', '.join(a.value for a in Action)}, exactly)") from None
 
     # ---- what each action does -------------------------------------------------------------------------
     def plan(self, records: Sequence[Record]) -> None:
@@ -255,8 +285,10 @@ class SyncOperation(TargetWrites):
                 new = out["target"] if isinstance(out["target"], dict) else new
             r.new_target, r.link_after = new, True
         elif action in (Action.UPDATE, Action.LINK):
-            if r.target is None or r.source is None:
+            if r.target_id is None or r.source is None:
                 raise SfsyncError(f"{action.value}: no target object to {action.value.lower()}")
+            if r.target is None:  # linked, target gone (MISSING): IDM updates nothing and reports success
+                return
             r.link_after = not r.linked
             if action == Action.UPDATE and self._simple is not None and m.on_update is None:
                 r.changes = simple_changes(self._simple, r.source, r.target)  # the common case, fast
@@ -288,22 +320,20 @@ class SyncOperation(TargetWrites):
     def target_records(self, target_ids: Sequence[str]) -> list[Record]:
         """Records for targets no source touched: their situation from link, source and validTarget."""
         targets = self.target.read_many(target_ids, self.target_fields)
-        owners = self.links.sources_of([t for t in target_ids if t in targets])
+        owners = self.links.sources_of(list(target_ids))
         sources = self.source.read_many(list(set(owners.values())), self.source_fields) if owners else {}
         out = []
         for tid in target_ids:
             target = targets.get(tid)
-            if target is None:
-                continue  # gone since the start: nothing to reconcile
             sid = owners.get(tid)
             r = Record(phase="target", source=sources.get(sid) if sid else None, source_id=sid,
                        target=target, target_id=tid, linked=sid is not None)
             try:
-                valid = self.target_valid(target)
+                # a target gone since the start is not valid (TargetSyncOperation: no target object, not valid)
+                valid = target is not None and self.target_valid(target)
                 qualifies = True
-                if r.source is not None:
-                    self.qualify([r])
-                    qualifies = r.qualifies
+                if r.source is not None and valid and r.linked:
+                    qualifies = self.source_valid(r.source)  # validSource only: IDM's target phase skips sourceCondition
                 r.situation = target_situation(target_valid=valid, linked=r.linked, source_exists=r.source is not None,
                                                source_qualifies=qualifies)
             except SfsyncError as exc:

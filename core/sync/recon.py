@@ -77,6 +77,7 @@ class ReconEngine:
         self.target_read_fields = observed_fields(mapping, "target")
         self.op = SyncOperation(mapping, self.scripts, source, target, self.links,
                                 target_fields=self.target_read_fields, source_fields=self.source_read_fields)
+        self.op.recon_id = run.id
         self.remaining: set[str] = set()
         #: DELETE actions held back until the run knows how many there are (the deletion safeguard)
         self.deletions = HeldDeletions(options.deletion_threshold if not (options.allow_deletions or options.dry_run)
@@ -411,7 +412,10 @@ def tally_of(records: list[Record]) -> PageTally:
     tally = PageTally()
     situations, actions = tally.situations, tally.actions
     for r in records:
-        if r.phase == "source":
+        if not r.ok and r.action is None:
+            tally.failure += 1  # failed before its action (a script, correlation): IDM counts only the FAILURE
+            continue
+        if r.source_id is not None:  # IDM counts every record with a source, target-phase links included
             tally.source_processed += 1
         if r.created:
             tally.target_created += 1

@@ -20,7 +20,20 @@ from core.sync.record import Record
 from core.sync.run import iso_now
 from core.sync.transform import LINK_QUALIFIER
 
-_UNAUDITED = frozenset({Action.NOREPORT, Action.ASYNC})
+_UNAUDITED = frozenset({Action.NOREPORT})
+
+
+def target_shown(r: Record) -> bool:
+    """Whether the entry names the target: the target phase always does (``TargetRecon`` sets it first); the
+    source phase only when the target exists after the action (``SourceRecon``: ``op.hasTargetObject()``), so
+    not after a DELETE, nor for a MISSING target."""
+    if not r.target_id:
+        return False
+    if r.phase == "target":
+        return True
+    if r.ok and r.action == Action.DELETE:
+        return False
+    return r.target is not None or r.created
 
 
 class ReconAudit:
@@ -42,8 +55,8 @@ class ReconAudit:
         return base
 
     def rows(self, records: Sequence[Record], first: int, *, fast: bool = True) -> list[AuditRow]:
-        """One row per audited record, record ``k`` numbered ``first + k`` whether audited or not (NOREPORT and
-        ASYNC are not), so rebuilding a page's rows keeps their ids."""
+        """One row per audited record, record ``k`` numbered ``first + k`` whether audited or not (NOREPORT is
+        not), so rebuilding a page's rows keeps their ids."""
         common = self.base()
         prefixes: dict[tuple[Any, ...], str] = {}
         rows: list[AuditRow] = []
@@ -63,7 +76,7 @@ class ReconAudit:
             text = head
             if r.source_id:
                 text += ',"sourceObjectId":' + dumps(source_prefix + r.source_id).decode()
-            if r.target_id:
+            if target_shown(r):
                 text += ',"targetObjectId":' + dumps(target_prefix + r.target_id).decode()
             rows.append((f"{id_prefix}{n}", run_id, text + "}"))
         return rows
@@ -77,11 +90,11 @@ class ReconAudit:
             entry["action"] = r.action
         if r.message:
             entry["message"] = r.message
-            if not r.ok:
+            if not r.ok or r.action == Action.EXCEPTION:  # IDM's setLogEntryMessage: status SUCCESS, both set
                 entry["exception"] = r.message
         if ids and r.source_id:
             entry["sourceObjectId"] = f"{self.source}/{r.source_id}"
-        if ids and r.target_id:
+        if ids and target_shown(r):
             entry["targetObjectId"] = f"{self.target}/{r.target_id}"
         if r.ambiguous:
             entry["ambiguousTargetObjectIds"] = ", ".join(r.ambiguous)

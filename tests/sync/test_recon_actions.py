@@ -145,8 +145,8 @@ def test_an_unqualified_source_with_one_correlated_target_deletes_it(make_env):
     run = env.recon()
     only(run, "UNQUALIFIED")
     [entry] = env.audit(run)
-    assert entry["targetObjectId"] == f"managed/account/{acct['_id']}"
-    assert env.accounts() == []
+    assert "targetObjectId" not in entry  # IDM names the target only while it exists after the action
+    assert env.accounts() == [] and acct["_id"]
 
 
 def test_source_ignored_is_reported_and_changes_nothing(make_env):
@@ -191,7 +191,8 @@ def test_target_ignored_when_valid_target_is_false(make_env):
     assert run["situationSummary"]["TARGET_IGNORED"] == 1
 
 
-def test_noreport_writes_no_audit_entry_and_async_does_nothing(make_env):
+def test_noreport_writes_no_audit_entry_and_async_does_nothing_but_is_audited(make_env):
+    """SourceRecon.recon audits every record whose action is not NOREPORT: ASYNC is reported."""
     env = make_env(account_mapping(policies=policies(ABSENT="NOREPORT")))
     env.user("ada")
     run = env.recon()
@@ -199,7 +200,8 @@ def test_noreport_writes_no_audit_entry_and_async_does_nothing(make_env):
     assert env.audit(run) == [] and env.accounts() == []
     env.write_mappings([account_mapping(policies=policies(ABSENT="ASYNC"))])
     run = env.recon()
-    assert env.audit(run) == [] and env.accounts() == []
+    [entry] = env.audit(run)
+    assert (entry["action"], entry["status"]) == ("ASYNC", "SUCCESS") and env.accounts() == []
 
 
 def test_ignore_and_report_change_nothing_but_are_audited(make_env):
