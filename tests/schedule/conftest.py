@@ -11,6 +11,9 @@ import pytest
 
 from core.repo import Repository
 from core.schedule import FireResult, Schedule, Scheduler
+from tests.api.conftest import user_account_mapping  # noqa: F401 - used by test_firing
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class FakeClock:
