@@ -123,6 +123,8 @@ def build_openapi() -> dict[str, Any]:
     action = lambda *names: _query("_action", {"type": "string", "enum": list(names)}, "the action",  # noqa: E731
                                    required=True)
     user_body = {"required": True, "content": {"application/json": {"schema": _ref("User")}}}
+    from core.api.scheduler_routes import scheduler_openapi
+
     paths: dict[str, Any] = {
         "/openidm/system": {"post": {
             "summary": "Test the Salesforce connector (system?_action=test)", "operationId": "testConnector",
@@ -198,6 +200,7 @@ def build_openapi() -> dict[str, Any]:
                                                     required=True)],
                               "responses": {"200": {"description": "OpenAPI 3 document"}, **_errors(400)}}},
     }
+    paths.update(scheduler_openapi(action, _errors, _json, _query, PRETTY, FIELDS))
     return {
         "openapi": "3.0.3",
         "info": {"title": "sfsync REST API (IDM subset)", "version": "1.0",

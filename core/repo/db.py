@@ -22,7 +22,7 @@ from core.repo.errors import RepoError
 #: the most values one statement binds (SQLite's default limit is 32,766; stay far below any build's)
 CHUNK = 500
 BUSY_TIMEOUT_MS = 15_000
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: page cache per connection (KiB): SQLite's 2 MB default makes bulk inserts into 100k-row indexes re-read pages
 CACHE_KIB = 65_536
 #: memory-mapped I/O for reads: 32 MB keeps its benefit for the hot pages while a 100k-user rerun, which reads
@@ -71,7 +71,31 @@ CREATE TABLE IF NOT EXISTS recon_audit (
 );
 CREATE INDEX IF NOT EXISTS ix_audit_recon ON recon_audit (recon_id, situation);
 CREATE INDEX IF NOT EXISTS ix_audit_run ON recon_audit (recon_id);
+CREATE TABLE IF NOT EXISTS schedule_state (
+    id TEXT PRIMARY KEY,
+    anchor INTEGER NOT NULL,
+    last_fire INTEGER,
+    paused INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS schedule_fires (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    schedule_id TEXT NOT NULL,
+    fire_time INTEGER NOT NULL,
+    node TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    started INTEGER NOT NULL,
+    ended INTEGER,
+    result TEXT,
+    UNIQUE (schedule_id, fire_time)
+);
 """
+
+# version 4 -> 5: schedules (core/schedule): schedule_state (per schedule: where its times start, the last fire
+# time claimed or passed over, paused, the last result) and schedule_fires, whose UNIQUE (schedule_id,
+# fire_time) is the claim that lets one process of many fire a schedule's time (times in epoch milliseconds).
+# Created by _DDL.
 
 # version 3 -> 4: ix_audit_run (recon_id, then seq, as every index of the table ends): a page of one run's entries
 # in their order is an index walk, not a sort of the whole run (~12 ms a page at 100,000 entries -> ~0.1 ms);

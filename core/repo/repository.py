@@ -24,6 +24,7 @@ from core.repo.managed import ManagedObjects, PreparedCreates
 from core.repo.patch import apply_patch
 from core.repo.query import QueryRequest, run_query
 from core.repo.runs import Runs
+from core.repo.schedules import Schedules
 from core.repo.schema import ManagedSchema
 
 
@@ -39,6 +40,7 @@ class Repository:
         self.links = Links(db)
         self.audit = Audit(db)
         self.runs = Runs(db, self.audit)
+        self.schedules = Schedules(db)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], schema: ManagedSchema | None = None) -> Repository:

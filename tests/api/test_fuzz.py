@@ -73,8 +73,8 @@ def body_for(op: dict[str, Any]) -> st.SearchStrategy[bytes | None]:
         props = {k: (st.text(max_size=12) if v.get("type") == "string" else JSON)
                  for k, v in schema["properties"].items()}
         shaped = st.fixed_dictionaries({}, optional=props) | st.fixed_dictionaries(
-            {k: st.text(min_size=1, max_size=12) for k in schema["required"]}).map(
-            lambda d: {**d, "mail": d["mail"] + "@fuzz.example"})
+            {k: st.text(min_size=1, max_size=12) for k in schema.get("required", [])}).map(
+            lambda d: {**d, "mail": d["mail"] + "@fuzz.example"} if "mail" in d else d)
     encoded = (shaped | JSON).map(lambda v: json.dumps(v).encode())
     return encoded | st.binary(max_size=20) | st.just(b"")
 

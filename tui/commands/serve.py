@@ -107,8 +107,13 @@ def serve(project: Project, host: str, port: int) -> int:
 
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=10)
     server = Server(config)
+    from core.schedule import SchedulerThread  # the project's conf/schedule-*.json, while it serves
+
+    scheduler = SchedulerThread(project, on_fire=lambda line: print(line, flush=True),
+                                on_error=lambda exc: print(f"sfsync: {exc}", file=sys.stderr, flush=True)).start()
     try:
         asyncio.run(server.serve(sockets=[sock]))
     finally:
+        scheduler.stop()
         sock.close()
     return 0

@@ -1,0 +1,182 @@
+"""IDM's ``/openidm/scheduler/job`` (and ``scheduler?_action=validateQuartzCronExpression``), in IDM's shapes.
+
+Backed by :class:`core.schedule.jobs.Jobs`: files in ``conf/`` and state in the repository, so the schedulers
+of every process (``sfsync serve``, ``sfsync scheduler``) see a change at their next pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from core.api import crest
+from core.api.errors import ApiError
+from core.api.routes import _action, json_response
+from core.errors import ConfigError
+
+JOB = "scheduler/job"
+
+
+def _jobs(request: Request) -> Any:
+    from core.schedule.jobs import Jobs
+
+    backend = request.app.state.backend
+
+    def make() -> Jobs:
+        try:
+            mappings = [m.name for m in backend.sync.mappings()]
+        except ConfigError:
+            mappings = None
+        return Jobs(backend.project.conf_dir, backend.repo, mappings)
+
+    return make
+
+
+async def _call(request: Request, method: str, *args: Any, bad_request: bool = False) -> Any:
+    make = _jobs(request)
+
+    def work() -> Any:
+        return getattr(make(), method)(*args)
+
+    try:
+        return await run_in_threadpool(work)
+    except ConfigError as exc:
+        if bad_request:
+            raise ApiError(400, str(exc)) from None
+        raise
+
+
+def _query_result(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"result": items, "resultCount": len(items), "pagedResultsCookie": None,
+            "totalPagedResultsPolicy": "NONE", "totalPagedResults": -1, "remainingPagedResults": -1}
+
+
+def _select(job: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
+    if not fields:
+        return job
+    keep = {"_id", *(f.split("/")[0] for f in fields)}
+    return {k: v for k, v in job.items() if k in keep}
+
+
+async def job_collection(request: Request) -> Response:
+    if request.method == "GET":
+        query_filter = request.query_params.get("_queryFilter")
+        query_id = request.query_params.get("_queryId")
+        if query_id is not None and query_id != "query-all-ids":
+            raise ApiError(400, f"Unsupported _queryId {query_id} (supported: query-all-ids)")
+        if query_id is None and query_filter is None:
+            raise ApiError(400, "scheduler/job: _queryFilter=true or _queryId=query-all-ids is required")
+        if query_filter is not None and query_filter.strip() != "true":
+            raise ApiError(400, "scheduler/job: only _queryFilter=true is supported (use _fields to narrow)")
+        fields = ("_id",) if query_id else crest.fields_param(request.query_params)
+        jobs = await _call(request, "list")
+        return json_response(request, _query_result([_select(j, fields) for j in jobs]))
+    action = _action(request, ("create", "listCurrentlyExecutingJobs", "pauseJobs", "resumeJobs"), JOB)
+    if action == "create":
+        body = await crest.json_body(request, expect=dict)
+        job = await _call(request, "create", body, bad_request=True)
+        headers = {"Location": f"/openidm/{JOB}/{job['_id']}"}
+        return json_response(request, job, status=201, headers=headers)
+    if action == "listCurrentlyExecutingJobs":
+        return json_response(request, await _call(request, "executing"))
+    await _call(request, "pause_all", action == "pauseJobs")
+    return json_response(request, {"success": True})
+
+
+async def job_instance(request: Request) -> Response:
+    job_id = request.path_params["job_id"]
+    if request.method == "GET":
+        return json_response(request, _select(await _call(request, "read", job_id),
+                                              crest.fields_param(request.query_params)))
+    if request.method == "DELETE":
+        return json_response(request, await _call(request, "delete", job_id))
+    if request.method == "POST":
+        action = _action(request, ("pause", "resume"), f"{JOB}/{job_id}")
+        await _call(request, "pause", job_id, action == "pause")
+        return json_response(request, {"success": True})
+    body = await crest.json_body(request, expect=dict)
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise ApiError(400, "If-None-Match: only * is supported (create if absent)")
+    job, created = await _call(request, "put", job_id, body, if_none_match is not None, bad_request=True)
+    return json_response(request, job, status=201 if created else 200)
+
+
+async def scheduler_action(request: Request) -> Response:
+    from core.schedule.cron import CronError, validate
+
+    _action(request, ("validateQuartzCronExpression",), "scheduler")
+    body = await crest.json_body(request, expect=dict)
+    expression = body.get("cronExpression")
+    if not isinstance(expression, str):
+        raise ApiError(400, "cronExpression: a Quartz cron expression (string) is required")
+    try:
+        validate(expression)
+    except CronError as exc:
+        return json_response(request, {"valid": False, "message": str(exc)})
+    return json_response(request, {"valid": True})
+
+
+SCHEDULER_ROUTES = [
+    Route("/openidm/scheduler", scheduler_action, methods=["POST"]),
+    Route("/openidm/scheduler/job", job_collection, methods=["GET", "POST"]),
+    Route("/openidm/scheduler/job/{job_id}", job_instance, methods=["GET", "PUT", "POST", "DELETE"]),
+]
+
+
+def scheduler_openapi(action: Any, errors: Any, json_: Any, query: Any, pretty: Any,
+                      fields: Any) -> dict[str, Any]:
+    """The OpenAPI paths of :data:`SCHEDULER_ROUTES` (helpers passed in from ``core.api.openapi``)."""
+    job = {"type": "object", "additionalProperties": True, "description": "a schedule (IDM's job object)",
+           "properties": {k: {} for k in ("_id", "enabled", "type", "schedule", "repeatInterval", "repeatCount",
+                                          "startTime", "endTime", "timeZone", "persisted", "misfirePolicy",
+                                          "concurrentExecution", "invokeService", "invokeContext",
+                                          "invokeLogLevel", "triggers", "previousRunDate", "nextRunDate",
+                                          "lastResult")}}
+    body = {"required": True, "content": {"application/json": {"schema": job}}}
+    success = json_({"type": "object", "properties": {"success": {"type": "boolean"}}}, "done")
+    job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "/openidm/scheduler": {"post": {
+            "summary": "Check a Quartz cron expression", "operationId": "validateQuartzCronExpression",
+            "parameters": [action("validateQuartzCronExpression"), pretty],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["cronExpression"],
+                "properties": {"cronExpression": {"type": "string"}}}}}},
+            "responses": {"200": json_({"type": "object", "properties": {"valid": {"type": "boolean"}}},
+                                       "whether sfsync runs it"), **errors(400)}}},
+        "/openidm/scheduler/job": {
+            "get": {"summary": "List the schedules (_queryFilter=true or _queryId=query-all-ids)",
+                    "operationId": "listJobs",
+                    "parameters": [query("_queryFilter", {"type": "string", "enum": ["true"]}, "all jobs"),
+                                   query("_queryId", {"type": "string", "enum": ["query-all-ids"]}, "ids"),
+                                   fields, pretty],
+                    "responses": {"200": json_({"type": "object"}, "IDM's query result of jobs"), **errors(400)}},
+            "post": {"summary": "Create a job with a new id, list the jobs firing now, or pause/resume all",
+                     "operationId": "jobsAction",
+                     "parameters": [action("create", "listCurrentlyExecutingJobs", "pauseJobs", "resumeJobs"),
+                                    pretty],
+                     "requestBody": {"required": False, "content": {"application/json": {"schema": job}}},
+                     "responses": {"200": json_({}, "the executing jobs, or success"),
+                                   "201": json_(job, "the created job"), **errors(400, 412)}}},
+        "/openidm/scheduler/job/{job_id}": {
+            "parameters": [job_id],
+            "get": {"summary": "Read a job", "operationId": "readJob", "parameters": [fields, pretty],
+                    "responses": {"200": json_(job, "the job"), **errors(404)}},
+            "put": {"summary": "Create or replace a job (written to conf/schedule-<id>.json)",
+                    "operationId": "putJob", "requestBody": body,
+                    "parameters": [{"name": "If-None-Match", "in": "header", "required": False,
+                                    "schema": {"type": "string", "enum": ["*"]}}, pretty],
+                    "responses": {"200": json_(job, "replaced"), "201": json_(job, "created"),
+                                  **errors(400, 412)}},
+            "post": {"summary": "Pause or resume a job", "operationId": "pauseJob",
+                     "parameters": [action("pause", "resume"), pretty],
+                     "responses": {"200": success, **errors(400, 404)}},
+            "delete": {"summary": "Delete a job (and its file)", "operationId": "deleteJob",
+                       "parameters": [pretty], "responses": {"200": json_(job, "the deleted job"),
+                                                              **errors(404)}}},
+    }
