@@ -142,3 +142,18 @@ async def test_the_palette_opens_the_salesforce_app_steps(project):
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, SalesforceAppHelp)
+
+
+def test_the_readme_and_the_help_give_the_same_essentials():
+    from pathlib import Path
+
+    from tui.screens.connector_help import SALESFORCE_APP_STEPS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = " ".join(readme.split("### Creating the Salesforce app", 1)[1].split("\n## ", 1)[0].split())
+    steps = " ".join(SALESFORCE_APP_STEPS.split())  # line breaks fall anywhere
+    for needle in ("External Client App Manager", "Enable OAuth", "http://localhost:1717/OauthRedirect", "(`api`)",
+                   "(`refresh_token`, `offline_access`)", "(`id`", "Require Proof Key for Code Exchange (PKCE)",
+                   "Refresh Token Policy", "Consumer Key and Secret", "App Manager", "Manage Consumer Details",
+                   "Edit Policies"):
+        assert needle in section and needle in steps, needle
