@@ -28,6 +28,7 @@ from core.errors import SfsyncError
 from tui.messages import ConnectionState, MappingsLoaded, RunFinished, RunProgress, RunsListed, ThemeLoaded
 from tui.screens.backend import Backend
 from tui.screens.connector import ConnectorScreen
+from tui.screens.connector_help import SalesforceAppHelp
 from tui.screens.login import LoginScreen
 from tui.screens.mappings import MappingsScreen
 from tui.screens.users import UsersScreen
@@ -326,6 +327,8 @@ class SfsyncApp(App[None]):
         yield SystemCommand("Test the connector", "Run IDM's system test against Salesforce", self._palette_test)
         yield SystemCommand("Log in to Salesforce", "Open the login screen and start the OAuth flow",
                             self._palette_login)
+        yield SystemCommand("Salesforce app setup", "How to create the External Client App sfsync logs in with",
+                            lambda: self.push_screen(SalesforceAppHelp()))
         for name in self.mapping_names:
             yield SystemCommand(f"Reconcile {name}", "Run a full reconciliation of this mapping",
                                 self._runner(name, False))

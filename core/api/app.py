@@ -1,6 +1,6 @@
 """``create_app``: the Starlette application behind ``sfsync serve``.
 
-Layers, outermost first: authentication (every request, IDM's headers), then the routes, each wrapped so
+Layers, outermost first: HSTS (on HTTPS only), authentication (every request, IDM's headers), then the routes, each wrapped so
 that any exception becomes IDM's error body with the right status (never a stack trace).
 """
 
@@ -26,6 +26,7 @@ from core.api.errors import ApiError, error_body, handle_api_error, handle_http_
 from core.api.openapi import build_openapi
 from core.api.routes import ROUTES, json_response
 from core.api.scheduler_routes import SCHEDULER_ROUTES
+from core.api.tls import HstsMiddleware
 from core.errors import SfsyncError
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -102,12 +103,13 @@ async def api_descriptor(request: Request) -> Response:
 
 def create_app(project: Any, *, services: Backend | None = None, bind_host: str = "127.0.0.1",
                credentials: Callable[[], Credentials] | None = None,
-               throttle: Throttle | None = None) -> Starlette:
+               throttle: Throttle | None = None, hsts: bool = False) -> Starlette:
     """The REST API for ``project``.
 
     ``services`` is the :class:`Backend` over the project's core services (built from ``project`` when
     omitted; tests pass one to share it). ``bind_host`` is where the server listens: the default admin
     password is honoured only on loopback. ``credentials`` replaces reading ``sfsync.toml`` (tests).
+    ``hsts``: the server speaks HTTPS, so every response says ``Strict-Transport-Security`` (401s included).
     """
     backend = services if services is not None else Backend.open(project)
     authenticator = Authenticator(credentials or settings_credentials_loader(project), bind_host=bind_host)
@@ -122,4 +124,6 @@ def create_app(project: Any, *, services: Backend | None = None, bind_host: str 
     app.state.openapi = build_openapi()
     app.state.authenticator = authenticator
     app.add_middleware(AuthMiddleware, authenticator=authenticator, throttle=throttle or Throttle())
+    if hsts:
+        app.add_middleware(HstsMiddleware)  # added last: outside authentication
     return app

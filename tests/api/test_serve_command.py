@@ -34,7 +34,8 @@ def test_set_password_refuses_an_empty_password(sample_project, monkeypatch, cap
 
 
 def test_serve_on_all_interfaces_without_a_password_refuses_with_the_reason(sample_project, capsys):
-    assert main(["-p", str(sample_project.root), "serve", "--host", "0.0.0.0", "--port", "0"]) == 2
+    # --insecure-http: past the refusal of plain HTTP beyond loopback (tests/api/test_serve_https.py)
+    assert main(["-p", str(sample_project.root), "serve", "--host", "0.0.0.0", "--port", "0", "--insecure-http"]) == 2
     err = capsys.readouterr().err
     assert "0.0.0.0" in err and "--set-password" in err
 

@@ -103,3 +103,57 @@ async def test_a_broken_config_file_is_a_readable_notice_not_a_crash(project):
         await pilot.press("3")  # the rest of the app still works
         await pilot.pause()
         assert app.screen.query_one("#mapping-list")
+
+
+async def test_the_help_panel_points_to_the_salesforce_app_steps(project):
+    from textual.widgets import HelpPanel, Markdown
+
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(140, 50)) as pilot:
+        await _ready(pilot)
+        assert not app.screen.query(HelpPanel)  # not on the screen until asked for
+        app.action_show_help_panel()  # what the command palette's "Keys" does
+        app.screen.query_one("#clientId", Input).focus()
+        await pilot.pause()
+        text = app.screen.query_one(HelpPanel).query_one(Markdown).source
+        for needle in ("External Client App", "http://localhost:1717/OauthRedirect", "`api`",
+                       "`refresh_token offline_access`", "`id`", "PKCE", "Salesforce app setup"):
+            assert needle in text, needle
+
+
+async def test_the_palette_opens_the_salesforce_app_steps(project):
+    from textual.widgets import Markdown
+
+    from tui.screens.connector_help import SalesforceAppHelp
+
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await _ready(pilot)
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Salesforce app setup")
+        command.callback()
+        await pilot.pause()
+        assert isinstance(app.screen, SalesforceAppHelp)
+        text = app.screen.query_one(Markdown).source
+        for needle in ("External Client App Manager", "Enable OAuth", "http://localhost:1717/OauthRedirect",
+                       "(`api`)", "(`refresh_token`, `offline_access`)", "(`id`", "Require Proof Key for Code Exchange",
+                       "Refresh Token Policy", "Consumer Key and Secret", "existing Connected App",
+                       "Manage Consumer Details"):
+            assert needle in text, needle
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, SalesforceAppHelp)
+
+
+def test_the_readme_and_the_help_give_the_same_essentials():
+    from pathlib import Path
+
+    from tui.screens.connector_help import SALESFORCE_APP_STEPS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = " ".join(readme.split("### Creating the Salesforce app", 1)[1].split("\n## ", 1)[0].split())
+    steps = " ".join(SALESFORCE_APP_STEPS.split())  # line breaks fall anywhere
+    for needle in ("External Client App Manager", "Enable OAuth", "http://localhost:1717/OauthRedirect", "(`api`)",
+                   "(`refresh_token`, `offline_access`)", "(`id`", "Require Proof Key for Code Exchange (PKCE)",
+                   "Refresh Token Policy", "Consumer Key and Secret", "App Manager", "Manage Consumer Details",
+                   "Edit Policies"):
+        assert needle in section and needle in steps, needle

@@ -2,7 +2,8 @@
 
 Save writes ``conf/provisioner.openicf-salesforce.json`` through ``core.config`` (only what changed, atomic,
 0600). The consumer secret is never put back into a widget: the field starts empty, its placeholder shows
-the masked value, and typing replaces it. Test and Save run in thread workers that post messages.
+the masked value, and typing replaces it. Test and Save run in thread workers that post messages. The help
+panel (command palette, "Keys") shows how to create the Salesforce app (:mod:`tui.screens.connector_help`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from core.config.masking import mask_secret
 from core.config.urls import LoginUrlKind, check_url, kind_of, login_url_for
 from tui.messages import ConnectionState, ConnectorLoaded, ConnectorSaved, ConnectorTested
 from tui.screens.base import BaseScreen, set_field_error
+from tui.screens.connector_help import CONNECTOR_HELP
 
 
 class UrlValidator(Validator):
@@ -73,6 +75,7 @@ class ConnectorScreen(BaseScreen):
     """Enabled, Login URL (Production/Sandbox/Custom), key, secret, instance, version, timeouts, proxy."""
 
     SCREEN_TITLE = "Connector"
+    HELP = CONNECTOR_HELP  # the help panel's text for every field of the screen (none has its own)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", id="connector-save"),
         Binding("ctrl+t", "test", "Test", id="connector-test"),
