@@ -172,7 +172,7 @@ def scheduler_openapi(action: Any, errors: Any, json_: Any, query: Any, pretty: 
                     "parameters": [{"name": "If-None-Match", "in": "header", "required": False,
                                     "schema": {"type": "string", "enum": ["*"]}}, pretty],
                     "responses": {"200": json_(job, "replaced"), "201": json_(job, "created"),
-                                  **errors(400, 412)}},
+                                  **errors(400, 404, 412)}},
             "post": {"summary": "Pause or resume a job", "operationId": "pauseJob",
                      "parameters": [action("pause", "resume"), pretty],
                      "responses": {"200": success, **errors(400, 404)}},

@@ -19,6 +19,7 @@ from core.config.project import Project
 from core.errors import ConfigError, UsageError
 from core.sync import filters
 from core.sync.actions import Action, parse_action
+from core.sync.idm_keys import check_keys
 from core.sync.scripts import ScriptEngine, ScriptError, ScriptSpec
 from core.sync.situations import Situation
 
@@ -75,6 +76,8 @@ class Correlation:
     tree_fields: tuple[str, ...] = ()
     tree_any: bool = False
     script: ScriptSpec | None = None
+    #: ``correlationScript``: returns the correlated targets as a list of ``{"_id": ...}``
+    ids_script: ScriptSpec | None = None
 
 
 @dataclass
@@ -99,6 +102,8 @@ class Mapping:
     on_delete: ScriptSpec | None = None
     on_link: ScriptSpec | None = None
     on_unlink: ScriptSpec | None = None
+    on_recon: ScriptSpec | None = None
+    result: ScriptSpec | None = None
     enable_sync: bool = True
     run_target_phase: bool = True
     allow_empty_source_set: bool = False
@@ -187,6 +192,9 @@ def _all_scripts(m: Mapping) -> list[ScriptSpec]:
         specs.append(m.source_condition.script)
     if m.correlation and m.correlation.script:
         specs.append(m.correlation.script)
+    if m.correlation and m.correlation.ids_script:
+        specs.append(m.correlation.ids_script)
+    specs.extend(s for s in (m.on_recon, m.result) if s is not None)
     for p in m.properties:
         specs.extend([p.transform, p.condition.script if p.condition else None])
     for policies in m.policies.values():
@@ -250,6 +258,13 @@ class _Parser:
         links = raw.get("links")
         if links is not None and not isinstance(links, str):
             raise self.fail(f"{at}.links", "must be a mapping name")
+        check_keys(raw, self.fail, at, name)
+        correlation = self.correlation(raw.get("correlationQuery"), f"{at}.correlationQuery", name)
+        if raw.get("correlationScript") is not None:
+            if correlation is not None:
+                raise self.fail(f"{at}.correlationScript", f"mapping {name}: correlationQuery and correlationScript "
+                                "cannot both be set (IDM refuses it too)")
+            correlation = Correlation(ids_script=opt_script("correlationScript"))
         return Mapping(
             name=name, source=raw["source"], target=raw["target"], index=i, raw=dict(raw),
             display_name=raw.get("displayName"), links=links,
@@ -258,9 +273,10 @@ class _Parser:
             valid_source=opt_script("validSource"), valid_target=opt_script("validTarget"),
             source_condition=(self.condition(raw["sourceCondition"], f"{at}.sourceCondition", f"{name}.sourceCondition")
                               if raw.get("sourceCondition") is not None else None),
-            correlation=self.correlation(raw.get("correlationQuery"), f"{at}.correlationQuery", name),
+            correlation=correlation,
             on_create=opt_script("onCreate"), on_update=opt_script("onUpdate"), on_delete=opt_script("onDelete"),
-            on_link=opt_script("onLink"), on_unlink=opt_script("onUnlink"),
+            on_link=opt_script("onLink"), on_unlink=opt_script("onUnlink"), on_recon=opt_script("onRecon"),
+            result=opt_script("result"),
             enable_sync=flag("enableSync", True), run_target_phase=flag("runTargetPhase", True),
             allow_empty_source_set=flag("allowEmptySourceSet", False),
             correlate_empty_target_set=flag("correlateEmptyTargetSet", False),

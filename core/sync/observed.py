@@ -108,7 +108,7 @@ def _common(m: Mapping, out: _Fields, variables: tuple[str, ...]) -> None:
             out.condition(pol.condition, variables)
             out.script(pol.action_script, variables)
             out.script(pol.post_action, variables)
-    for spec in (m.on_create, m.on_update, m.on_delete, m.on_link, m.on_unlink):
+    for spec in (m.on_create, m.on_update, m.on_delete, m.on_link, m.on_unlink):  # not result: it gets statistics
         out.script(spec, variables)
     for prop in m.properties:
         out.condition(prop.condition, variables)
@@ -128,6 +128,7 @@ def _source_uses(m: Mapping, out: _Fields) -> None:
             for head in _template_heads(corr.template, "source"):
                 out.add(head)
         out.script(corr.script, _SOURCE_VARS)
+        out.script(corr.ids_script, _SOURCE_VARS)
     _common(m, out, _SOURCE_VARS)
 
 

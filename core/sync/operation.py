@@ -111,6 +111,9 @@ class SyncOperation(TargetWrites):
             for r in todo:
                 r.correlated = []
             return
+        if corr.ids_script is not None:
+            self._correlate_by_script(todo)
+            return
         queries: list[tuple[Record, list[list[tuple[str, Any]]] | None, Any]] = []
         for r in todo:
             try:
@@ -143,6 +146,24 @@ class SyncOperation(TargetWrites):
                     if all(_eq(filters.resolve(cand, (f,)), v) for f, v in eqs[1:]):
                         matches[cand["_id"]] = cand
             r.correlated = list(matches.values())
+
+    def _correlate_by_script(self, records: Sequence[Record]) -> None:
+        """``correlationScript``: the script names the targets, a list of ``{"_id": ...}`` (IDM: none -> ABSENT,
+        one -> FOUND, several -> AMBIGUOUS); they are read in one bulk call. An id that names no target is left
+        out, as a query would not have found it."""
+        corr = self.mapping.correlation
+        assert corr is not None and corr.ids_script is not None
+        script = self.scripts.script(corr.ids_script)
+        wanted: list[tuple[Record, list[str]]] = []
+        for r in records:
+            try:
+                wanted.append((r, _correlated_ids(script(source=r.source, linkQualifier=LINK_QUALIFIER))))
+            except SfsyncError as exc:
+                r.fail(f"correlationScript: {exc}")
+        ids = list(dict.fromkeys(i for _, found in wanted for i in found))
+        targets = self.target.read_many(ids, self.target_fields) if ids else {}
+        for r, found in wanted:
+            r.correlated = [targets[i] for i in found if i in targets]
 
     def _correlation_query(self, r: Record) -> tuple[list[list[tuple[str, Any]]] | None, Any]:
         """The record's query as OR-ed conjunctions of equalities (bulk), or a filter tree (one query)."""
@@ -308,13 +329,23 @@ class SyncOperation(TargetWrites):
                 self.scripts.script(m.on_delete)(source=r.source, target=r.target, situation=str(r.situation),
                                                  linkQualifier=LINK_QUALIFIER, targetId=r.target_id)
             r.unlink = r.linked or r.phase == "target"
+            self._on_unlink(r)
         elif action == Action.UNLINK:
             r.unlink = r.linked
+            self._on_unlink(r)
         elif action == Action.EXCEPTION:
             r.message = f"Situation {r.situation} marked as EXCEPTION"
         if r.link_after and m.on_link is not None:
             self.scripts.script(m.on_link)(source=r.source, target=r.new_target or r.target,
                                            linkQualifier=LINK_QUALIFIER, sourceId=r.source_id)
+
+    def _on_unlink(self, r: Record) -> None:
+        """``onUnlink`` runs before an existing link is removed (``SyncOperation.performAction``: DELETE falls
+        through to UNLINK, and both run it only when a link exists)."""
+        if r.linked and self.mapping.on_unlink is not None:
+            self.scripts.script(self.mapping.on_unlink)(
+                source=r.source, target=r.target, linkQualifier=LINK_QUALIFIER, sourceId=r.source_id,
+                targetId=r.target_id, mappingConfig=self.mapping.raw)
 
     # ---- target phase ----------------------------------------------------------------------------------
     def target_records(self, target_ids: Sequence[str]) -> list[Record]:
@@ -340,6 +371,12 @@ class SyncOperation(TargetWrites):
                 r.fail(str(exc))
             out.append(r)
         return out
+
+
+def _correlated_ids(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) and isinstance(v.get("_id"), str) for v in value):
+        raise SfsyncError("the script must return a list of {\"_id\": \"...\"} objects")
+    return list(dict.fromkeys(v["_id"] for v in value))
 
 
 def _eq(a: Any, b: Any) -> bool:

@@ -101,6 +101,7 @@ class ReconEngine:
         run = self.run
         try:
             self._stage(ReconStage.ACTIVE_QUERY_ENTRIES)
+            self._script("onRecon", self.mapping.on_recon, mappingConfig=self.mapping.raw)
             self._audit([{"entryType": "start", "message": "Reconciliation initiated by sfsync",
                           "status": "SUCCESS"}])
             if self.options.changed_only:
@@ -120,6 +121,7 @@ class ReconEngine:
                     return run
             refused = self._settle_deletions()
             self._stage(ReconStage.ACTIVE_PROCESSING_RESULTS)
+            self._script("result", self.mapping.result, **self._statistics())
             if refused:
                 run.finish(ReconStage.COMPLETED_FAILED, refused)
             else:
@@ -166,6 +168,27 @@ class ReconEngine:
         for ids in chunked(rest, 2000):
             found = self.source.read_many(ids, self.source_read_fields)
             yield [found[i] for i in ids if i in found]
+
+    def _script(self, hook: str, spec: Any, **variables: Any) -> None:
+        """``onRecon`` (before the first query) or ``result`` (after the last phase): a throw fails the run, as
+        IDM's ``onRecon script encountered exception`` does."""
+        if spec is None:
+            return
+        try:
+            self.scripts.script(spec)(**variables)
+        except SfsyncError as exc:
+            raise SfsyncError(f"{self.mapping.name} {hook} script encountered exception: {exc}") from None
+
+    def _statistics(self) -> dict[str, Any]:
+        """What a ``result`` script sees: ``source`` and ``target`` (the phases' counts) and ``global`` (the run
+        object, IDM's shape). IDM's per-situation id lists are not kept (a 100,000-user run would hold them all)."""
+        run = self.run.to_dict()
+        progress = run["progress"]
+        return {"source": {"processed": progress["source"]["existing"]["processed"],
+                           "situationSummary": run["situationSummary"]},
+                "target": {"processed": progress["target"]["existing"]["processed"],
+                           "created": progress["target"]["created"]},
+                "global": run, "mappingConfig": self.mapping.raw}
 
     def _cancelled(self) -> bool:
         cancel = self.options.cancel

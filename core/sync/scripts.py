@@ -32,7 +32,7 @@ from core.repo.jsoncodec import decode, encode_any
 SCRIPT_VARIABLES: tuple[str, ...] = (
     "source", "target", "oldSource", "oldTarget", "linkQualifier", "object", "oldObject", "sourceId",
     "targetId", "situation", "mappingConfig", "context", "action", "sourceAction", "reconId", "request",
-    "resourceName", "existingTarget", "recon", "value",
+    "resourceName", "existingTarget", "recon", "value", "global",
 )
 
 JS_TYPES = ("text/javascript", "javascript", "application/javascript")
