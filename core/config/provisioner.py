@@ -4,6 +4,13 @@ The file belongs to IDM as much as to us. Loading keeps the parsed original; sav
 values that changed, at their original positions, so key order, unknown keys, untouched values (``44``
 stays ``44``, not ``44.0``) and the file's formatting survive, and an unchanged file is written back byte
 for byte. Secrets are :class:`~pydantic.SecretStr` so they never show in a repr or a log line.
+
+At rest, ``clientSecret`` and ``refreshToken`` are IDM-shaped ``$crypto`` objects (:mod:`core.config.secrets`):
+loading opens them into the ``SecretStr`` fields, saving seals a changed one and keeps an unchanged one's
+ciphertext (an unchanged file stays byte-identical), and a plain value typed into the file is sealed by the
+next load, as IDM does at start-up. One that cannot be opened (IDM's keystore, a lost key, altered data) is a
+:class:`ConfigError` naming the field and what to do, or, for ``load(strict=False)`` (what ``sfsync login``
+and the Connector screen use to recover), an unset value that stays as it is in the file until replaced.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from pydantic import (
 )
 
 from core.config.jsonfile import display_path, load_json, save_json_atomic
+from core.config.secrets import Key, KeyStore, UnreadableSecret, is_crypto, open_value, seal
 from core.config.urls import PRODUCTION_TOKEN_URL, check_url
 from core.errors import ConfigError
 
@@ -32,6 +40,8 @@ if TYPE_CHECKING:
 
 #: fields whose values must never appear in an error message
 SECRET_FIELDS = frozenset({"clientSecret", "refreshToken"})
+#: the same, in the order errors are reported
+_SECRET_ORDER = ("clientSecret", "refreshToken")
 
 
 class ConfigurationProperties(BaseModel):
@@ -52,8 +62,10 @@ class ConfigurationProperties(BaseModel):
     maximumConnections: int = Field(default=10, ge=1, le=1000)
     supportedObjectTypes: list[str] = Field(default_factory=lambda: ["User"])
 
-    #: secrets IDM stored encrypted (``{"$crypto": …}``); sfsync cannot read them, the user must set them again
+    #: secrets left encrypted (``{"$crypto": …}``) because sfsync cannot open them; the user must set them again
     _encrypted: set[str] = PrivateAttr(default_factory=set)
+    #: why each of those cannot be opened, and what to do (no secret in it)
+    _reasons: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -117,8 +129,15 @@ class ConfigurationProperties(BaseModel):
 
     @property
     def encrypted_fields(self) -> frozenset[str]:
-        """Secrets that IDM encrypted in this file (sfsync cannot decrypt them)."""
+        """Secrets left encrypted in this file because sfsync cannot open them (IDM's keystore, a lost key)."""
         return frozenset(self._encrypted)
+
+    @property
+    def unreadable_secrets(self) -> dict[str, str]:
+        """:attr:`encrypted_fields` with why each cannot be opened and what to do."""
+        return {name: self._reasons.get(name, "encrypted by IDM's keystore, which sfsync cannot read; "
+                                              "set it again or run `sfsync login`")
+                for name in sorted(self._encrypted)}
 
     @property
     def proxy_url(self) -> str | None:
@@ -152,18 +171,27 @@ class ProvisionerConfig(BaseModel):
 
     # ---- load / save ------------------------------------------------------------------------------
     @classmethod
-    def load(cls, project: Project) -> ProvisionerConfig:
-        """The project's provisioner file, validated; a bad file is one :class:`ConfigError`."""
-        return cls.load_path(project.provisioner_path)
+    def load(cls, project: Project, *, strict: bool = True) -> ProvisionerConfig:
+        """The project's provisioner file, validated; a bad file is one :class:`ConfigError`.
+
+        ``strict=False`` loads a secret that cannot be decrypted as unset instead of refusing the file
+        (see :attr:`ConfigurationProperties.unreadable_secrets`): for what replaces it, as a login does.
+        """
+        return cls.load_path(project.provisioner_path, strict=strict)
 
     @classmethod
-    def load_path(cls, path: str | os.PathLike[str]) -> ProvisionerConfig:
+    def load_path(cls, path: str | os.PathLike[str], *, strict: bool = True) -> ProvisionerConfig:
         data, text = load_json(path)
-        config = cls.from_data(data, path=display_path(path))
+        shown = display_path(path)
+        view, reasons, plain = _open_secrets(data, KeyStore.for_config(path), shown, strict=strict)
+        config = cls.from_data(view, path=shown)
+        config.configurationProperties._reasons = reasons
         config._original = data
         config._original_text = text
         config._loaded_dump = config.to_data()
         config._path = os.fspath(path)
+        if plain:
+            config.save()  # a secret typed into the file in plain text: sealed now, as IDM does at start-up
         return config
 
     @classmethod
@@ -176,8 +204,12 @@ class ProvisionerConfig(BaseModel):
         except ValidationError as exc:
             raise config_error_from(exc, path) from None
 
-    def save(self, project: Project | None = None) -> None:
-        """Write the file atomically, mode 0600, changing only what changed since :meth:`load`."""
+    def save(self, project: Project | None = None, *, rekey: Key | None = None) -> None:
+        """Write the file atomically, mode 0600, changing only what changed since :meth:`load`.
+
+        A changed secret is sealed with the project's key (made on first need); with ``rekey`` (a key
+        rotation) every secret that has a value is sealed again with that key instead.
+        """
         if project is not None:
             path: str | os.PathLike[str] = project.provisioner_path
         elif self._path is not None:
@@ -189,6 +221,7 @@ class ProvisionerConfig(BaseModel):
             data = merge_changes(self._original, self._loaded_dump, current)
         else:
             data = current
+        data = _seal_secrets(data, KeyStore.for_config(path), rekey=rekey, plain=current)
         save_json_atomic(path, data, 0o600, original_text=self._original_text)
         self._original = copy.deepcopy(data)
         self._original_text = None if self._original_text is None else self._reread(path)
@@ -211,6 +244,7 @@ class ProvisionerConfig(BaseModel):
                                         prefix="configurationProperties") from None
             if name in SECRET_FIELDS:
                 props._encrypted.discard(name)
+                props._reasons.pop(name, None)
 
     def to_data(self) -> dict[str, Any]:
         """The model as plain JSON data, secrets included (for writing the file only)."""
@@ -226,6 +260,50 @@ class ProvisionerConfig(BaseModel):
     def object_type_names(self) -> list[str]:
         """IDM's test object lists ``__ALL__`` followed by the configured object types."""
         return ["__ALL__", *self.objectTypes.keys()]
+
+
+def _open_secrets(data: Any, store: KeyStore, shown: str, *,
+                  strict: bool) -> tuple[Any, dict[str, str], bool]:
+    """``data`` with its ``$crypto`` secrets opened: ``(view, reasons for those left sealed, plain seen)``."""
+    props = data.get("configurationProperties") if isinstance(data, dict) else None
+    if not isinstance(props, dict):
+        return data, {}, False
+    opened = dict(props)
+    reasons: dict[str, str] = {}
+    plain = False
+    for name in _SECRET_ORDER:
+        value = props.get(name)
+        if is_crypto(value):
+            field = f"configurationProperties.{name}"
+            try:
+                opened[name] = open_value(value, store, field)
+            except UnreadableSecret as exc:
+                if strict:
+                    raise ConfigError(str(exc), path=shown, field=field) from None
+                reasons[name] = str(exc)  # left sealed: the model loads it as unset and a save keeps it
+        elif isinstance(value, str) and value:
+            plain = True
+    return {**data, "configurationProperties": opened}, reasons, plain
+
+
+def _seal_secrets(data: dict[str, Any], store: KeyStore, *, rekey: Key | None = None,
+                  plain: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``data`` with every plain secret sealed (a ``$crypto`` kept from the file is already sealed); with
+    ``rekey``, every secret with a value in ``plain`` (the model's data) sealed with that key."""
+    props = data.get("configurationProperties")
+    if not isinstance(props, dict):
+        return data
+    values = props
+    if rekey is not None and plain is not None:
+        values = plain.get("configurationProperties") or {}
+    names = [name for name in _SECRET_ORDER if isinstance(values.get(name), str) and values[name]]
+    if not names:
+        return data
+    key = rekey or store.current_or_create()
+    sealed = dict(props)
+    for name in names:
+        sealed[name] = seal(values[name], key, f"configurationProperties.{name}")
+    return {**data, "configurationProperties": sealed}
 
 
 def _plain(value: Any) -> Any:

@@ -32,13 +32,18 @@ def test_object(connector: SalesforceConnector) -> dict[str, Any]:
     }
 
 
+def config_error_object(exc: Exception) -> dict[str, Any]:
+    """The test object for a provisioner file that cannot even be read (``ok`` false, the reason)."""
+    return {"name": "salesforce", "enabled": False, "config": CONFIG_NAME, "displayName": DISPLAY_NAME,
+            "objectTypes": [], "ok": False, "error": str(exc)}
+
+
 def missing_credentials(connector: SalesforceConnector) -> str | None:
     """Why the configuration cannot even try, or ``None``."""
     props = connector.config.properties
-    encrypted = sorted(props.encrypted_fields)
-    if encrypted:
-        return (f"no credentials: {', '.join(encrypted)} encrypted by IDM cannot be read by sfsync; "
-                "set it again or run sfsync login")
+    unreadable = props.unreadable_secrets
+    if unreadable:
+        return "no credentials: " + "; ".join(f"{name} {why}" for name, why in unreadable.items())
     missing = [name for name, value in (("clientId", props.clientId), ("refreshToken", props.refresh_token),
                                         ("instanceUrl", props.instanceUrl)) if not value]
     if missing:

@@ -77,8 +77,9 @@ def test_changed_save_touches_only_the_changed_values(project: Project) -> None:
     saved = json.loads(project.provisioner_path.read_text())
     assert list(saved) == list(original)
     assert list(saved["configurationProperties"]) == list(original["configurationProperties"])
-    original["configurationProperties"].update(refreshToken="5Aep861secretsecretsecret",
-                                               instanceUrl="https://acme.my.salesforce.com")
+    sealed = saved["configurationProperties"]["refreshToken"]
+    assert set(sealed) == {"$crypto"} and "5Aep861" not in json.dumps(saved)  # sealed at rest
+    original["configurationProperties"].update(refreshToken=sealed, instanceUrl="https://acme.my.salesforce.com")
     original["enabled"] = True
     assert saved == original
     assert stat.S_IMODE(project.provisioner_path.stat().st_mode) == 0o600
@@ -146,7 +147,9 @@ def test_idm_encrypted_secret_loads_as_unset_and_is_kept_on_save(project: Projec
     crypto = {"$crypto": {"type": "x-simple-encryption", "value": {"data": "abc"}}}
     data["configurationProperties"]["clientSecret"] = crypto
     write(project, json.dumps(data, indent=4))
-    config = ProvisionerConfig.load(project)
+    with pytest.raises(ConfigError, match="clientSecret: encrypted by IDM's keystore"):
+        ProvisionerConfig.load(project)  # refused by default (tests/config/test_secrets_at_rest.py)
+    config = ProvisionerConfig.load(project, strict=False)  # what a login or the Connector screen reads
     assert config.properties.client_secret is None
     assert config.properties.encrypted_fields == {"clientSecret"}
     config.update_properties(clientId="abc")

@@ -6,6 +6,7 @@ import json
 
 from textual.widgets import Input, Label, Select
 
+from core.config.provisioner import ProvisionerConfig
 from core.config.urls import LoginUrlKind
 from tui.app import make_app
 
@@ -53,7 +54,8 @@ async def test_good_values_are_saved_and_the_secret_is_masked_afterwards(project
         props = _props(project)
         assert props["loginUrl"] == "http://127.0.0.1:8555/services/oauth2/token"
         assert props["clientId"] == "3MVG9-key"
-        assert props["clientSecret"] == "a-very-secret-consumer-secret-value"
+        assert "$crypto" in props["clientSecret"]  # sealed at rest
+        assert ProvisionerConfig.load(project).properties.client_secret == "a-very-secret-consumer-secret-value"
         assert props["connectTimeout"] == 30000
         assert props["version"] == 44  # untouched values keep their JSON type
         secret = screen.query_one("#clientSecret", Input)

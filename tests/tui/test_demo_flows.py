@@ -53,7 +53,11 @@ def test_demo_project_points_at_the_org_and_is_rebuilt_unless_kept(tmp_path, dem
     assert props["enabled"] is True
     conf = props["configurationProperties"]
     assert conf["loginUrl"] == f"{org.url}/services/oauth2/token"
-    assert conf["clientId"] == org.client_id and conf["clientSecret"] == org.client_secret
+    assert conf["clientId"] == org.client_id and "$crypto" in conf["clientSecret"]  # sealed at rest
+    assert org.client_secret not in project.provisioner_path.read_text()
+    from core.config.provisioner import ProvisionerConfig
+
+    assert ProvisionerConfig.load(project).properties.client_secret == org.client_secret
     assert (project.root / MARKER).exists()
     assert project.provisioner_path.stat().st_mode & 0o777 == 0o600
     (project.root / "db").mkdir(exist_ok=True)

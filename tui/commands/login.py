@@ -17,7 +17,7 @@ import threading
 import webbrowser
 from typing import Any
 
-from core.errors import UsageError
+from core.errors import ConfigError, UsageError
 
 SECRET_ENV = "SFSYNC_CLIENT_SECRET"
 
@@ -62,6 +62,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from core.config.jsonfile import display_path
     from core.config.masking import mask_secret
     from core.config.project import Project
     from core.config.provisioner import ProvisionerConfig
@@ -73,19 +74,22 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError("--timeout: must be more than 0 seconds")
     project = Project.resolve(args.project)
     settings = Settings.load(project)
-    config = ProvisionerConfig.load(project)
+    config = ProvisionerConfig.load(project, strict=False)  # a login is how a lost key is recovered
     changes = _overrides(args)
     config.update_properties(**changes)
+    lost = config.properties.unreadable_secrets.get("clientSecret")
+    if lost:
+        raise ConfigError(lost, path=display_path(project.provisioner_path), field="configurationProperties.clientSecret")
     port = settings.callback_port if args.port is None else args.port
 
     token, who = asyncio.run(_login(config, settings, port, args))
 
-    fresh = ProvisionerConfig.load(project)
+    fresh = ProvisionerConfig.load(project, strict=False)
     fresh.update_properties(**changes, refreshToken=token.refresh_token, instanceUrl=token.instance_url)
     fresh.enabled = True
     fresh.save(project)
     print(f"Logged in as {who.describe()}")
-    print(f"Saved refreshToken ({mask_secret(token.refresh_token)}) and instanceUrl to "
+    print(f"Saved refreshToken ({mask_secret(token.refresh_token)}, encrypted) and instanceUrl to "
           f"{project.provisioner_path} (mode 0600).")
     return 0
 

@@ -106,15 +106,16 @@ class Backend:
 
     # ---- connector ----------------------------------------------------------------------------------
     def load_connector(self) -> Any:
+        """The provisioner file; a secret that cannot be decrypted shows as unset, to be typed again."""
         from core.config.provisioner import ProvisionerConfig
 
-        return ProvisionerConfig.load(self.project)
+        return ProvisionerConfig.load(self.project, strict=False)
 
     def save_connector(self, changes: dict[str, Any], enabled: bool | None) -> Path:
         """Apply the form's changes to the provisioner file (only what changed; unknown keys survive)."""
         from core.config.provisioner import ProvisionerConfig
 
-        config = ProvisionerConfig.load(self.project)
+        config = ProvisionerConfig.load(self.project, strict=False)  # a secret typed again replaces a lost one
         config.update_properties(**changes)
         if enabled is not None:
             config.enabled = enabled
@@ -126,9 +127,15 @@ class Backend:
         return asyncio.run(self._test())
 
     async def _test(self) -> tuple[dict[str, Any], tuple[int, int] | None]:
+        from core.errors import ConfigError
         from core.salesforce.connector import SalesforceConnector
+        from core.salesforce.testop import config_error_object
 
-        async with SalesforceConnector.from_project(self.project) as connector:
+        try:
+            connector = SalesforceConnector.from_project(self.project)
+        except ConfigError as exc:  # e.g. a secret that cannot be decrypted: the reason, as REST shows it
+            return config_error_object(exc), None
+        async with connector:
             result = await connector.test()
             return result, connector.api_usage
 

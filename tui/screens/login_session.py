@@ -54,7 +54,10 @@ class LoginSession:
         if self._early_cancel.is_set():
             return LoginOutcome(False, "cancelled")
         settings = Settings.load(self.project)
-        config = ProvisionerConfig.load(self.project)
+        config = ProvisionerConfig.load(self.project, strict=False)  # a login is how a lost key is recovered
+        lost = config.properties.unreadable_secrets.get("clientSecret")
+        if lost:
+            return LoginOutcome(False, f"clientSecret {lost}")
         port = settings.callback_port if self.port is None else self.port
         try:
             async with LoginFlow(config.properties, port=port, ca_file=settings.ca_file) as flow:
@@ -78,7 +81,7 @@ class LoginSession:
             return LoginOutcome(False, str(exc))
         finally:
             self._flow = None
-        fresh = ProvisionerConfig.load(self.project)
+        fresh = ProvisionerConfig.load(self.project, strict=False)
         fresh.update_properties(refreshToken=SecretStr(token.refresh_token or ""), instanceUrl=token.instance_url)
         fresh.save(self.project)
         return LoginOutcome(True, f"Logged in as {who.describe()}", org=token.instance_url,
