@@ -159,3 +159,10 @@ class UserInvalid(Message):
     """The edit broke ``managed.json``'s rules: field name -> reason."""
 
     errors: dict[str, str]
+
+
+@dataclass
+class UserReconciled(Message):
+    """A managed user was reconciled by id through every mapping that touches it: the runs, in order."""
+
+    runs: list[dict[str, Any]]

@@ -214,7 +214,8 @@ class Backend:
         share = Settings.load(self.project).read_share_during_recon  # a bad value: ConfigError naming it
         return 1 / share - 1
 
-    def _launch(self, mapping: str, read_pause: float, allow_deletions: bool = False) -> _ReconThread:
+    def _launch(self, mapping: str, read_pause: float, allow_deletions: bool = False,
+                ids: list[str] | None = None) -> _ReconThread:
         """Start ``mapping``'s run on a thread with its own loop; ``run_id`` resolves once it is recorded.
 
         A mapping runs once at a time: a second request while this server's run of it is going is a 409 at
@@ -233,7 +234,7 @@ class Backend:
                     run_id.set_result(new_id)
 
             return await sync.reconcile(mapping, on_progress=on_progress, run_id=new_id,
-                                        allow_deletions=allow_deletions)
+                                        allow_deletions=allow_deletions, ids=ids)
 
         recon = _ReconThread(start, mapping)
         self._recons[new_id] = recon
@@ -249,20 +250,22 @@ class Backend:
         self._resize_readers()
         return recon
 
-    async def start_reconcile(self, mapping: str, *, allow_deletions: bool = False) -> dict[str, Any]:
+    async def start_reconcile(self, mapping: str, *, allow_deletions: bool = False,
+                              ids: list[str] | None = None) -> dict[str, Any]:
         """Start a run in the background; answer with its id and state once it is recorded."""
         read_pause = await run_in_threadpool(self._prepare_run, mapping)
         self._forget_finished()
-        recon = self._launch(mapping, read_pause, allow_deletions)
+        recon = self._launch(mapping, read_pause, allow_deletions, ids)
         run_id = await asyncio.wrap_future(recon.run_id)
         run = await self.run(run_id, control=True)
         return {"_id": run_id, "state": run["state"]}
 
-    async def reconcile(self, mapping: str, *, allow_deletions: bool = False) -> dict[str, Any]:
+    async def reconcile(self, mapping: str, *, allow_deletions: bool = False,
+                        ids: list[str] | None = None) -> dict[str, Any]:
         """Run to the end (``waitForCompletion=true``) without holding the event loop."""
         read_pause = await run_in_threadpool(self._prepare_run, mapping)
         self._forget_finished()
-        recon = self._launch(mapping, read_pause, allow_deletions)
+        recon = self._launch(mapping, read_pause, allow_deletions, ids)
         return await asyncio.wrap_future(recon.done)
 
     async def wait(self, run_id: str) -> dict[str, Any]:

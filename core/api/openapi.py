@@ -142,10 +142,12 @@ def build_openapi() -> dict[str, Any]:
                     "parameters": [PRETTY],
                     "responses": {"200": _json(_ref("ReconList"), "the runs"), **_errors()}},
             "post": {"summary": "Start a reconciliation", "operationId": "startRecon",
-                     "parameters": [action("recon"),
+                     "parameters": [action("recon", "reconById"),
                                     _query("mapping", {"type": "string"}, "the mapping name", required=True),
                                     _query("waitForCompletion", {"type": "boolean"},
                                            "answer when the run has ended"),
+                                    _query("id", {"type": "string"}, "reconById: a source id"),
+                                    _query("ids", {"type": "string"}, "reconById: source ids, comma-separated"),
                                     _query("allowDeletions", {"type": "boolean"},
                                            "apply the run's deletions however many (the deletion safeguard "
                                            "holds back more than deletion_threshold and fails the run)"), PRETTY],

@@ -87,16 +87,22 @@ async def connector_action(request: Request) -> Response:
 async def recon_collection(request: Request) -> Response:
     if request.method == "GET":
         return json_response(request, {"reconciliations": await _backend(request).runs()})
-    _action(request, ("recon",), "reconciliation")
+    action = _action(request, ("recon", "reconById"), "reconciliation")
     mapping = request.query_params.get("mapping")
     if not mapping:
         raise ApiError(400, "The mapping parameter is required, e.g. mapping=systemSalesforceUser_managedUser")
+    ids = None
+    if action == "reconById":  # IDM's id=ID; several as ids=A,B (or id repeated)
+        ids = [i for raw in (*request.query_params.getlist("id"), *request.query_params.getlist("ids"))
+               for i in raw.split(",") if i.strip()]
+        if not ids:
+            raise ApiError(400, "reconById needs the source ids: id=ID (repeatable) or ids=A,B")
     backend = _backend(request)
     allow = crest.bool_param(request, "allowDeletions")
     if crest.bool_param(request, "waitForCompletion"):
-        run = await backend.reconcile(mapping, allow_deletions=allow)
+        run = await backend.reconcile(mapping, allow_deletions=allow, ids=ids)
     else:
-        run = await backend.start_reconcile(mapping, allow_deletions=allow)
+        run = await backend.start_reconcile(mapping, allow_deletions=allow, ids=ids)
     return json_response(request, {"_id": run["_id"], "state": run["state"]})
 
 

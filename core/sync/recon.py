@@ -56,6 +56,8 @@ class ReconOptions:
     #: would exceed it applies none of them and ends FAILED, unless ``allow_deletions``
     deletion_threshold: int = 0
     allow_deletions: bool = False
+    #: reconById: only these source ids, no target phase (IDM's ``_action=reconById``)
+    ids: list[str] | None = None
 
 
 class ReconEngine:
@@ -104,7 +106,11 @@ class ReconEngine:
             self._script("onRecon", self.mapping.on_recon, mappingConfig=self.mapping.raw)
             self._audit([{"entryType": "start", "message": "Reconciliation initiated by sfsync",
                           "status": "SUCCESS"}])
-            if self.options.changed_only:
+            partial = self.options.changed_only or self.options.ids is not None
+            missing: list[str] = []
+            if self.options.ids is not None:
+                pages, missing = self._pages_by_id(self.options.ids)
+            elif self.options.changed_only:
                 pages = self._changed_pages()
             else:
                 watermark = self.source.start_watermark()
@@ -113,9 +119,11 @@ class ReconEngine:
             self._stage(ReconStage.ACTIVE_RECONCILING_SOURCE)
             if not self._source_phase(pages):
                 return run
-            if not self.options.changed_only:
+            if missing and not self._missing_sources(missing):
+                return run
+            if not partial:
                 run.watermark = watermark()
-            if self.mapping.run_target_phase and not self.options.changed_only:
+            if self.mapping.run_target_phase and not partial:
                 self._stage(ReconStage.ACTIVE_RECONCILING_TARGET)
                 if not self._target_phase():
                     return run
@@ -190,6 +198,40 @@ class ReconEngine:
                            "created": progress["target"]["created"]},
                 "global": run, "mappingConfig": self.mapping.raw}
 
+    def _pages_by_id(self, ids: list[str]) -> tuple[Iterator[list[dict[str, Any]]], list[str]]:
+        """reconById: the named sources that exist, as pages, and the ids that name no source."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in chunked(wanted, 2000):
+            found.update(self.source.read_many(chunk, self.source_read_fields))
+        self.run.source_total = len(wanted)
+        present = [found[i] for i in wanted if i in found]
+        return iter(chunked(present, 2000)), [i for i in wanted if i not in found]
+
+    def _missing_sources(self, ids: list[str]) -> bool:
+        """reconById of ids that name no source: IDM's SourceSyncOperation without a source object (link and
+        target decide: SOURCE_MISSING, TARGET_IGNORED, LINK_ONLY, or ALL_GONE with no link)."""
+        from core.sync.situations import delete_situation
+
+        for chunk in chunked(ids, 2000):
+            records = [Record(phase="source", source=None, source_id=i, qualifies=False) for i in chunk]
+            self.op.load_links(records)
+            for r in records:
+                try:
+                    valid = r.target is None or self.op.target_valid(r.target)
+                    r.situation = delete_situation(linked=r.linked, target_exists=r.target is not None,
+                                                   target_valid=valid)
+                except SfsyncError as exc:
+                    r.fail(str(exc))
+            self.op.decide(records)
+            self.op.plan(records)
+            self.deletions.hold(records)
+            self._writer.submit(self._commit, records, self._stage_page(records))
+            self._writer.wait()
+            if self._cancelled():
+                return False
+        return True
+
     def _cancelled(self) -> bool:
         cancel = self.options.cancel
         if self._cancel_requested or (cancel is not None and cancel.is_set()):
@@ -203,7 +245,8 @@ class ReconEngine:
     def _source_phase(self, pages: Iterator[list[dict[str, Any]]]) -> bool:
         first = True
         for page in pages:
-            if first and not page and not self.options.changed_only and not self.mapping.allow_empty_source_set:
+            if (first and not page and not self.options.changed_only and self.options.ids is None
+                    and not self.mapping.allow_empty_source_set):
                 raise SfsyncError(EMPTY_SOURCE)
             first = False
             if self.run.source_total is None:
@@ -223,7 +266,7 @@ class ReconEngine:
         self._writer.wait()
         if self._cancelled():
             return False
-        if first and not self.options.changed_only and not self.mapping.allow_empty_source_set:
+        if first and not self.options.changed_only and self.options.ids is None and not self.mapping.allow_empty_source_set:
             raise SfsyncError(EMPTY_SOURCE)
         if self.run.source_total is None or self.options.changed_only:
             self.run.source_total = self.run.source_processed

@@ -116,10 +116,12 @@ class SyncService:
     # ---- reconciliation ------------------------------------------------------------------------------
     async def reconcile(self, name: str, dry_run: bool = False, changed_only: bool = False,
                         on_progress: ProgressCallback | None = None, cancel: Any = None,
-                        *, run_id: str | None = None, allow_deletions: bool = False) -> dict[str, Any]:
+                        *, run_id: str | None = None, allow_deletions: bool = False,
+                        ids: Sequence[str] | None = None) -> dict[str, Any]:
         """Run a reconciliation of mapping ``name`` to its end; the final run object.
 
-        ``allow_deletions``: apply the run's DELETE actions however many there are (otherwise more than
+        ``ids``: reconById, only these source ids and no target phase (an id naming no source is decided from
+        its link, as IDM does). ``allow_deletions``: apply the run's DELETE actions however many there are (otherwise more than
         ``deletion_threshold`` of sfsync.toml are held back and the run ends FAILED; see ``deletionsHeld``).
 
         ``cancel``: anything with ``is_set()`` (threading.Event, asyncio.Event), checked at page boundaries.
@@ -131,6 +133,14 @@ class SyncService:
             run.id = run_id
         run.parameters = {"sourceQuery": {"resourceName": mapping.source, "_queryFilter": "true"},
                           "targetQuery": {"resourceName": mapping.target, "_queryFilter": "true"}}
+        if ids is not None:
+            ids = [str(i) for i in ids if str(i).strip()]
+            if not ids:
+                raise UsageError("reconById needs at least one source id")
+            if changed_only:
+                raise UsageError("reconById and --changed cannot be combined")
+            run.parameters = {"sourceQuery": {"resourceName": mapping.source, "_queryId": "ids", "ids": list(ids)},
+                              "targetQuery": None, "runTargetPhase": False, "reconById": True}
         flag = threading.Event()
         self._cancels[run.id] = flag
         since = self._watermark(name) if changed_only else None
@@ -145,7 +155,8 @@ class SyncService:
         executor, commit_pool = self._pools(name, dry_run)
         options = ReconOptions(dry_run=dry_run, changed_only=changed_only, since=since,
                                on_progress=on_progress, cancel=_Either(), commit_pool=commit_pool,
-                               deletion_threshold=self._deletion_threshold(), allow_deletions=allow_deletions)
+                               deletion_threshold=self._deletion_threshold(), allow_deletions=allow_deletions,
+                               ids=list(ids) if ids is not None else None)
         try:
             # the connector first (a broken provisioner file is a ConfigError and no run), then the lock, in
             # this call: a second run of an active mapping is refused at once (Conflict), not queued
@@ -174,6 +185,27 @@ class SyncService:
         finally:
             self._cancels.pop(run.id, None)
         return result.to_dict()
+
+    async def reconcile_object(self, resource: str, object_id: str) -> list[dict[str, Any]]:
+        """reconById of one managed object through every mapping that touches ``managed/<resource>``: as the
+        source by its own id, as the target by the source id its link names (no link: that mapping is left out).
+        The runs, in sync.json order (the TUI's "Reconcile this user")."""
+        from core.sync.links import MappingLinks
+
+        name = f"managed/{resource}"
+        runs = []
+        for mapping in self.config().mappings:
+            if mapping.source == name:
+                ids = [object_id]
+            elif mapping.target == name:
+                owners = await asyncio.to_thread(MappingLinks(self.repo, mapping).sources_of, [object_id])
+                if object_id not in owners:
+                    continue
+                ids = [owners[object_id]]
+            else:
+                continue
+            runs.append(await self.reconcile(mapping.name, ids=ids))
+        return runs
 
     def _begin(self, run: ReconRun, dry_run: bool) -> None:
         repo = self.repo

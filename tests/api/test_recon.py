@@ -92,3 +92,21 @@ async def test_allow_deletions_goes_past_the_deletion_safeguard(api, managed_pro
     assert bad.status_code == 400 and "allowDeletions" in bad.json()["message"]
     done = (await client.post(RECON + "&waitForCompletion=true&allowDeletions=true")).json()
     assert done["state"] == "SUCCESS" and backend.sync.repo.count(resource="account") == 1
+
+
+async def test_recon_by_id_over_rest(api):
+    client, backend = api
+    seed_users(backend, 3)
+    users = backend.sync.repo.query({"_queryFilter": "true"})["result"]
+    first, second = users[0]["_id"], users[1]["_id"]
+    response = await client.post(f"/openidm/recon?_action=reconById&mapping=userAccount&ids={first},{second}"
+                                 "&waitForCompletion=true")
+    assert response.status_code == 200 and response.json()["state"] == "SUCCESS"
+    run = (await client.get(f"/openidm/recon/{response.json()['_id']}")).json()
+    assert run["situationSummary"]["ABSENT"] == 2 and run["parameters"]["reconById"] is True
+    assert backend.sync.repo.count(resource="account") == 2
+    single = await client.post(f"/openidm/recon?_action=reconById&mapping=userAccount&id={users[2]['_id']}"
+                               "&waitForCompletion=true")
+    assert single.json()["state"] == "SUCCESS" and backend.sync.repo.count(resource="account") == 3
+    missing = await client.post("/openidm/recon?_action=reconById&mapping=userAccount")
+    assert missing.status_code == 400 and "id=ID" in missing.json()["message"]

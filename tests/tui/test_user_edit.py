@@ -92,3 +92,21 @@ async def test_an_edit_racing_a_change_elsewhere_is_refused_and_the_other_change
         assert "changed since it was opened" in str(result.render())
         stored = app.backend.repo.read(user_id)
         assert stored["sn"] == "ChangedElsewhere" and stored["givenName"] != "Mine"
+
+
+async def test_reconcile_this_user_brings_a_salesforce_edit_in(reconciled):
+    """ctrl+r on a user: reconById through every mapping that touches the user (inbound by its linked
+    Salesforce id, outbound by its own id); the screen reloads with the result."""
+    project, org = reconciled
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_first_user(pilot)
+        remote_id = str(screen.query_one("#user-link", Static).render()).removeprefix("linked to ")
+        org.org.update_user(remote_id, {"LastName": "Reconciled-ById"})
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: screen.user.get("sn") == "Reconciled-ById", "the reconciled user")
+        assert screen.query_one("#user-sn", Input).value == "Reconciled-ById"
+        runs = app.backend.runs(5)
+        assert {r["mapping"] for r in runs[:2]} == {"systemSalesforceUser_managedUser",
+                                                     "managedUser_systemSalesforceUser"}
+        assert all(r["parameters"].get("reconById") for r in runs[:2])

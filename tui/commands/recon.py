@@ -1,4 +1,4 @@
-"""``sfsync recon MAPPING [--json] [--dry-run] [--changed] [--allow-deletions]``: run a reconciliation from a terminal or a script.
+"""``sfsync recon MAPPING [--json] [--dry-run] [--changed] [--id ID]... [--allow-deletions]``: run a reconciliation from a terminal or a script.
 
 On a terminal, a progress line on stderr (stage, processed/total, rate, situations) redrawn in place; not on
 a terminal, one line per stage change. ``--json`` prints the final run object (IDM's shape) on stdout.
@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="decide and report every situation and action, change nothing")
     parser.add_argument("--changed", action="store_true",
                         help="only the Salesforce users changed or deactivated since the last successful run")
+    parser.add_argument("--id", action="append", dest="ids", metavar="ID",
+                        help="reconcile only this source id (repeatable; IDM's reconById: no target phase)")
     parser.add_argument("--allow-deletions", action="store_true",
                         help="apply the run's deletions however many there are (deletion_threshold in "
                              "conf/sfsync.toml holds back more than 500 by default and the run fails)")
@@ -113,7 +115,8 @@ def handle(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         run = asyncio.run(service.reconcile(args.mapping, dry_run=args.dry_run, changed_only=args.changed,
-                                            on_progress=line, cancel=cancel, allow_deletions=args.allow_deletions))
+                                            on_progress=line, cancel=cancel, allow_deletions=args.allow_deletions,
+                                            ids=args.ids))
     finally:
         signal.signal(signal.SIGINT, previous)
         line.end()

@@ -157,6 +157,10 @@ class Backend:
                                                  allow_deletions=allow_deletions))
         return as_run_dict(run)
 
+    def reconcile_user(self, user_id: str) -> list[dict[str, Any]]:
+        """reconById of this managed user through every mapping that touches it (in this thread)."""
+        return [as_run_dict(r) for r in asyncio.run(self.service.reconcile_object("user", user_id))]
+
     def cancel_run(self, run_id: str) -> None:
         self.service.cancel(run_id)
 

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from tui.messages import UserDetailLoaded, UserInvalid, UserSaved
+from tui.messages import UserDetailLoaded, UserInvalid, UserReconciled, UserSaved
 from tui.screens.base import set_field_error
 from tui.widgets.status_header import StatusHeader
 
@@ -52,6 +52,7 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
         Binding("escape", "close", "Back", id="user-back"),
         Binding("ctrl+s", "save", "Save", id="user-save"),
         Binding("f5", "refresh_remote", "Refresh", id="user-refresh"),
+        Binding("ctrl+r", "reconcile_user", "Reconcile this user", id="user-reconcile"),
     ]
 
     def __init__(self, user_id: str) -> None:
@@ -115,6 +116,27 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
             target.update(Text("No linked Salesforce record.", style="dim"))
         else:
             target.update(compare_table(self.user, self.remote, self.pairs))
+
+    def action_reconcile_user(self) -> None:
+        self.notify("Reconciling this user…", title="Reconcile")
+        self._reconcile_user()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="user-recon", description="Reconciling the user")
+    def _reconcile_user(self) -> None:
+        runs = self.app.backend.reconcile_user(self.user_id)  # type: ignore[attr-defined]
+        self.post_message(UserReconciled(runs))
+
+    @on(UserReconciled)
+    def _reconciled(self, message: UserReconciled) -> None:
+        if not message.runs:
+            self.notify("No mapping reconciles this user (not linked).", title="Reconcile", severity="warning")
+        for run in message.runs:
+            summary = ", ".join(f"{k} {v}" for k, v in (run.get("situationSummary") or {}).items() if v) or "nothing"
+            ok = run.get("state") == "SUCCESS"
+            self.notify(f"{run.get('mapping')}: {run.get('state')} ({summary})"
+                        + ("" if ok else f" — {run.get('failureReason', '')}"),
+                        title="Reconcile", severity="information" if ok else "warning", markup=False)
+        self._load()
 
     def changes(self) -> dict[str, Any]:
         """Fields whose text differs from what was loaded (empty text clears an optional field)."""
