@@ -91,6 +91,9 @@ async def recon_collection(request: Request) -> Response:
     mapping = request.query_params.get("mapping")
     if not mapping:
         raise ApiError(400, "The mapping parameter is required, e.g. mapping=systemSalesforceUser_managedUser")
+    if (await request.body()).strip():
+        raise ApiError(400, "recon: overriding the mapping in the request body (sourceQuery, targetQuery, "
+                            "runTargetPhase, ...) is not supported; send no body")
     ids = None
     if action == "reconById":  # IDM's id=ID; several as ids=A,B (or id repeated)
         ids = [i for raw in (*request.query_params.getlist("id"), *request.query_params.getlist("ids"))

@@ -49,7 +49,12 @@ class Repository:
 
     @classmethod
     def for_project(cls, project: Project, *, validate: bool = True) -> Repository:
-        """The project's repository (``db/sfsync.sqlite3``) with ``conf/managed.json``'s user schema."""
+        """The project's repository (``db/sfsync.sqlite3``) with ``conf/managed.json``'s user schema.
+
+        IDM puts its repository in PostgreSQL when ``conf/datasource.jdbc-default.json`` says so (and sfsync's
+        contract adds ``SFSYNC_REPO_URL``); sfsync's PostgreSQL repository is not built yet, so either is refused
+        with the reason instead of quietly using SQLite beside a team's shared database."""
+        refuse_external_repository(project)
         schema = ManagedSchema.load(project) if validate and project.managed_path.exists() else None
         return cls.open(project.db_path, schema)
 
@@ -191,3 +196,21 @@ class Repository:
     def iter_links(self, link_type: str) -> Iterator[Link]:
         return self.links.iter_links(link_type)
 
+
+def refuse_external_repository(project: Project) -> None:
+    """ConfigError when the project asks for a repository other than the SQLite file."""
+    from core.config.jsonfile import display_path, load_json
+    from core.errors import ConfigError
+
+    url = os.environ.get("SFSYNC_REPO_URL")
+    if url:
+        raise ConfigError("SFSYNC_REPO_URL is set, but a PostgreSQL repository is not supported yet; unset it "
+                          "to use the project's SQLite repository (db/sfsync.sqlite3)")
+    path = project.conf_dir / "datasource.jdbc-default.json"
+    if path.exists():
+        data, _ = load_json(path)
+        jdbc = data.get("jdbcUrl") if isinstance(data, dict) else None
+        if isinstance(jdbc, str) and jdbc.startswith("jdbc:postgresql:"):
+            raise ConfigError("jdbcUrl names PostgreSQL, but a PostgreSQL repository is not supported yet; "
+                              "remove the file (or point jdbcUrl elsewhere) to use the project's SQLite repository",
+                              path=display_path(path), field="jdbcUrl")

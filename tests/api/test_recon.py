@@ -110,3 +110,9 @@ async def test_recon_by_id_over_rest(api):
     assert single.json()["state"] == "SUCCESS" and backend.sync.repo.count(resource="account") == 3
     missing = await client.post("/openidm/recon?_action=reconById&mapping=userAccount")
     assert missing.status_code == 400 and "id=ID" in missing.json()["message"]
+
+
+async def test_a_recon_request_body_is_refused_not_ignored(api):
+    client, _ = api
+    response = await client.post(RECON + "&waitForCompletion=true", json={"runTargetPhase": False})
+    assert response.status_code == 400 and "request body" in response.json()["message"]
