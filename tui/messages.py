@@ -159,3 +159,36 @@ class UserInvalid(Message):
     """The edit broke ``managed.json``'s rules: field name -> reason."""
 
     errors: dict[str, str]
+
+
+@dataclass
+class SchedulesLoaded(Message):
+    """Every ``conf/schedule-*.json`` as a ``ScheduleRow`` (tui/screens/backend.py), broken files included."""
+
+    rows: list[Any]
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SchedulesLoaded)
+
+
+@dataclass
+class SchedulePaused(Message):
+    """A schedule was paused (``paused`` True) or resumed, in the repository."""
+
+    schedule_id: str
+    paused: bool
+
+
+@dataclass
+class ScheduleSaved(Message):
+    """``conf/schedule-<id>.json`` was written; ``row`` is the schedule as it now loads."""
+
+    row: Any
+
+
+@dataclass
+class ScheduleRefused(Message):
+    """Saving a schedule was refused: the field core named (None: the whole schedule) and why."""
+
+    field: str | None
+    reason: str
