@@ -355,9 +355,7 @@ class SfsyncApp(App[None]):
             def then() -> None:
                 screen = self.screen
                 if isinstance(screen, MappingsScreen):
-                    screen.show_schedules_tab()
-                    if action is not None:
-                        self.call_later(getattr(screen, f"action_{action}"))
+                    screen.show_schedules_tab(then=action)
             self.call_later(then)
         return run
 

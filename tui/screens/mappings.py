@@ -231,6 +231,7 @@ class MappingsScreen(BaseScreen):
             options.highlighted = 0
             self._describe(self.mappings[0])
         self._show_schedules()
+        self._run_pending_action()
 
     @property
     def selected(self) -> Any:
@@ -349,10 +350,20 @@ class MappingsScreen(BaseScreen):
         if event.pane.id == "tab-schedules":
             self.load_schedules()
 
-    def show_schedules_tab(self) -> None:
-        """Show the Schedules tab with the keyboard on its table (the command palette's "Schedules")."""
+    def show_schedules_tab(self, then: str | None = None) -> None:
+        """Show the Schedules tab with the keyboard on its table (the command palette's "Schedules"), then run
+        the action ``then`` (add_schedule, …) once the mappings and the schedules are read."""
         self.query_one("#mapping-tabs", TabbedContent).active = "tab-schedules"
         self.query_one("#schedule-table", DataTable).focus()
+        if then is not None:
+            self._pending_action = then
+            self._run_pending_action()
+
+    def _run_pending_action(self) -> None:
+        action = getattr(self, "_pending_action", None)
+        if action is not None and self.mappings and self.schedules_loaded:
+            self._pending_action = None
+            getattr(self, f"action_{action}")()
 
     def _refresh_schedules_if_shown(self) -> None:
         if self.app.screen is self and self.query_one("#mapping-tabs", TabbedContent).active == "tab-schedules":
@@ -367,6 +378,7 @@ class MappingsScreen(BaseScreen):
         self.schedule_rows = message.rows
         self.schedules_loaded = True
         self._show_schedules()
+        self._run_pending_action()
 
     def _mapping_key(self) -> tuple[str, str | None] | None:
         mapping = self.selected
