@@ -41,6 +41,14 @@ PROGRESS_DRAW_SECONDS = 0.5
 #: when, after the first screen, the other screens are built in the background, and in which order
 WARM_UP_AFTER = 0.3
 WARM_ORDER = ("users", "mappings", "login", "connector")
+#: the Schedules tab's actions in the command palette: (title, help, MappingsScreen action)
+SCHEDULE_COMMANDS = (
+    ("Add a schedule", "A new conf/schedule-<id>.json reconciling the selected mapping", "add_schedule"),
+    ("Edit the highlighted schedule", "Cron expression or interval, time zone, enabled, misfire policy",
+     "edit_schedule"),
+    ("Pause or resume the highlighted schedule", "Trigger state in the repository, for every process",
+     "pause_schedule"),
+)
 
 
 def describe_error(error: BaseException | None) -> str:
@@ -329,11 +337,27 @@ class SfsyncApp(App[None]):
                             self._palette_login)
         yield SystemCommand("Salesforce app setup", "How to create the External Client App sfsync logs in with",
                             lambda: self.push_screen(SalesforceAppHelp()))
+        yield SystemCommand("Schedules", "The selected mapping's schedules: next fire, last result, pause, edit",
+                            self._schedules(None))
+        for title, help_text, action in SCHEDULE_COMMANDS:
+            yield SystemCommand(title, help_text, self._schedules(action))
         for name in self.mapping_names:
             yield SystemCommand(f"Reconcile {name}", "Run a full reconciliation of this mapping",
                                 self._runner(name, False))
             yield SystemCommand(f"Dry run {name}", "Decide situations and actions, change nothing",
                                 self._runner(name, True))
+
+    def _schedules(self, action: str | None) -> Any:
+        """Show the Mappings screen's Schedules tab, then run one of its actions (add, edit, pause/resume)."""
+        def run() -> None:
+            self.switch_mode("mappings")
+
+            def then() -> None:
+                screen = self.screen
+                if isinstance(screen, MappingsScreen):
+                    screen.show_schedules_tab(then=action)
+            self.call_later(then)
+        return run
 
     def _switcher(self, mode: str) -> Any:
         return lambda: self.switch_mode(mode)

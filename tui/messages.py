@@ -166,3 +166,36 @@ class UserReconciled(Message):
     """A managed user was reconciled by id through every mapping that touches it: the runs, in order."""
 
     runs: list[dict[str, Any]]
+
+
+@dataclass
+class SchedulesLoaded(Message):
+    """Every ``conf/schedule-*.json`` as a ``ScheduleRow`` (tui/screens/backend.py), broken files included."""
+
+    rows: list[Any]
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SchedulesLoaded)
+
+
+@dataclass
+class SchedulePaused(Message):
+    """A schedule was paused (``paused`` True) or resumed, in the repository."""
+
+    schedule_id: str
+    paused: bool
+
+
+@dataclass
+class ScheduleSaved(Message):
+    """``conf/schedule-<id>.json`` was written; ``row`` is the schedule as it now loads."""
+
+    row: Any
+
+
+@dataclass
+class ScheduleRefused(Message):
+    """Saving a schedule was refused: the field core named (None: the whole schedule) and why."""
+
+    field: str | None
+    reason: str

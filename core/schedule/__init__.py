@@ -4,7 +4,8 @@
 - :mod:`core.schedule.config`: the files (``parse_schedule``, ``load_schedules``), fire times;
 - :mod:`core.schedule.scheduler`: :class:`Scheduler` (injectable :class:`Clock`), misfire and overlap rules;
 - :mod:`core.schedule.jobs`: IDM's ``scheduler/job`` objects, and the writes back to ``conf/``;
-- :mod:`core.schedule.runner`: :class:`SchedulerThread` for ``sfsync serve``.
+- :mod:`core.schedule.runner`: :class:`SchedulerThread` for ``sfsync serve``;
+- :mod:`core.schedule.describe`: expressions and intervals in words, for front ends.
 State shared by processes lives in the repository (``Repository.schedules``, ``core/repo/schedules.py``).
 """
 
@@ -20,6 +21,7 @@ from core.schedule.config import (
     schedule_path,
 )
 from core.schedule.cron import CronError, QuartzCron
+from core.schedule.describe import CronExplanation, describe_cron, describe_interval, explain_cron
 from core.schedule.runner import SchedulerThread
 from core.schedule.scheduler import (
     MISFIRE_THRESHOLD,
@@ -32,7 +34,8 @@ from core.schedule.scheduler import (
 )
 
 __all__ = [
-    "LIVESYNC_UNAVAILABLE", "MISFIRE_THRESHOLD", "Clock", "CronError", "FireResult", "Firing", "Loaded",
+    "LIVESYNC_UNAVAILABLE", "MISFIRE_THRESHOLD", "Clock", "CronError", "CronExplanation", "FireResult", "Firing", "Loaded",
     "QuartzCron", "Schedule", "ScheduleConfig", "Scheduler", "SchedulerThread", "SyncInvoker", "SystemClock",
-    "load_schedule", "load_schedules", "parse_schedule", "schedule_id", "schedule_path",
+    "describe_cron", "describe_interval", "explain_cron", "load_schedule", "load_schedules", "parse_schedule",
+    "schedule_id", "schedule_path",
 ]

@@ -142,3 +142,26 @@ def test_user_detail_of_an_unlinked_user_with_an_edit(project, snap_compare, see
         await settle(pilot)
 
     assert snap_compare(quiet(project), terminal_size=SIZE, run_before=run_before)
+
+
+def test_mappings_schedules_tab(project, snap_compare):
+    """The selected mapping's schedules: a refused file, a paused one, a disabled one, one with a last result
+    (fixed state in the repository, so the next fire times do not depend on the clock)."""
+    from test_schedules import seed_schedules
+
+    from core.repo import Repository
+
+    seed_schedules(project)
+    repo = Repository.for_project(project)
+    repo.schedules.set_paused("nightly", True, 0)
+    repo.close()
+
+    async def run_before(pilot):
+        await pilot.press("3")
+        await settle(pilot)
+        pilot.app.screen.show_schedules_tab()
+        await settle(pilot)
+        await pilot.press("down", "down", "down")
+        await settle(pilot)
+
+    assert snap_compare(quiet(project), terminal_size=SIZE, run_before=run_before)

@@ -11,6 +11,8 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +185,94 @@ class Backend:
         result = self.repo.audit.query(QueryRequest(query_filter=" and ".join(parts), page_size=limit))
         return list(result["result"])
 
+    # ---- schedules (conf/schedule-*.json; state in the repository) ---------------------------------
+    def _mapping_names(self) -> list[str] | None:
+        from core.errors import ConfigError
+        from core.sync.mapping import SyncConfig
+
+        try:
+            return SyncConfig.load(self.project).names()
+        except ConfigError:
+            return None  # sync.json itself is broken: a schedule's mapping cannot be checked
+
+    def _jobs(self) -> Any:
+        from core.schedule.jobs import Jobs
+
+        return Jobs(self.project.conf_dir, self.repo, self._mapping_names())
+
+    def schedules(self) -> list[ScheduleRow]:
+        """Every schedule file as a row: its timing, IDM's job view (next fire, paused, last result) from
+        ``core.schedule.jobs``, or the reason a broken file is refused."""
+        from core.errors import ConfigError
+        from core.schedule.config import load_schedule, schedule_files, schedule_id
+
+        jobs = self._jobs()
+        states = self.repo.schedules.all()
+        rows = []
+        for path in schedule_files(self.project.conf_dir):
+            sid = schedule_id(path)
+            state = states.get(sid) or {}
+            try:
+                schedule = load_schedule(path, mappings=jobs.mappings)
+            except ConfigError as exc:
+                file = self._shown_path(path)
+                rows.append(_broken_row(sid, path, file, _error_text(exc, file), state))
+                continue
+            rows.append(_schedule_row(schedule, jobs.to_job(schedule), self._shown_path(path), state))
+        return rows
+
+    def _shown_path(self, path: Path) -> str:
+        """A project file as the app names it: relative to the project folder (``conf/schedule-x.json``)."""
+        try:
+            return str(path.relative_to(self.project.root))
+        except ValueError:
+            return str(path)
+
+    def pause_schedule(self, schedule_id: str, paused: bool) -> None:
+        """Pause or resume a job: trigger state in the repository, shared by every process (``Jobs.pause``)."""
+        self._jobs().pause(schedule_id, paused)
+
+    def save_schedule(self, schedule_id: str, body: dict[str, Any], *, create: bool) -> ScheduleRow:
+        """Write ``conf/schedule-<id>.json`` through ``Jobs.put`` (atomic; key order and unknown keys kept);
+        ``create``: refuse when the id is taken. A refused body raises core's ConfigError naming the field."""
+        from core.schedule.config import load_schedule, schedule_path
+
+        jobs = self._jobs()
+        job, _ = jobs.put(schedule_id, body, create_only=create)
+        path = schedule_path(self.project.conf_dir, schedule_id)
+        schedule = load_schedule(path, mappings=jobs.mappings)
+        return _schedule_row(schedule, job, self._shown_path(path), self.repo.schedules.get(schedule_id) or {})
+
+    def check_cron(self, expression: str, zone_name: str, now: datetime | None = None) -> CronCheck:
+        """Check a Quartz expression with the scheduler's own parser and say it in words (pure and quick: the
+        form calls it as you type). ``zone_name`` empty: the machine's zone, as IDM's default."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from core.schedule.config import system_zone
+        from core.schedule.cron import CronError
+        from core.schedule.describe import explain_cron
+
+        name = zone_name.strip()
+        try:
+            zone = ZoneInfo(name) if name else system_zone()
+        except (ZoneInfoNotFoundError, ValueError):
+            return CronCheck(zone_error=f"unknown time zone {name!r} (an IANA name such as UTC or Europe/Paris)")
+        try:
+            explained = explain_cron(expression, zone, now or datetime.now(UTC))
+        except CronError as exc:
+            return CronCheck(error=str(exc), position=exc.position)
+        return CronCheck(words=explained.words, next_times=explained.next_times, zone=str(zone), tz=zone)
+
+    def describe_interval(self, milliseconds: int) -> str:
+        """A simple schedule's repeatInterval in words (pure)."""
+        from core.schedule.describe import describe_interval
+
+        return describe_interval(milliseconds)
+
+    def check_zone(self, zone_name: str) -> str | None:
+        """Why ``zone_name`` is not a time zone IDM accepts (None when it is, or when empty)."""
+        return self.check_cron("0 0 0 * * ?", zone_name).zone_error
+
     # ---- login --------------------------------------------------------------------------------------
     def login_session(self) -> Any:
         """A login flow to run in a thread worker (see :mod:`tui.screens.login_session`)."""
@@ -258,6 +348,122 @@ class Backend:
         ops = [{"operation": "remove", "field": f"/{k}"} if v is None
                else {"operation": "replace", "field": f"/{k}", "value": v} for k, v in changes.items()]
         return asyncio.run(self.service.patch_user(user_id, ops, rev=rev))
+
+
+@dataclass
+class CronCheck:
+    """A Quartz expression as the form shows it: the parser's error and its 1-based position, or the
+    expression in words (None when not put in words) and its next fire times (UTC)."""
+
+    error: str | None = None
+    position: int | None = None
+    words: str | None = None
+    next_times: list[datetime] = field(default_factory=list)
+    zone: str = ""
+    zone_error: str | None = None
+    tz: Any = None  # the zone itself (a tzinfo), to show the fire times in it
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.zone_error is None
+
+
+@dataclass
+class ScheduleRow:
+    """One ``conf/schedule-<id>.json`` for the Schedules tab (times are UTC)."""
+
+    id: str
+    file: str
+    data: dict[str, Any] | None  # the file's own object (None when it is not a JSON object)
+    action: str | None = None  # reconcile | liveSync
+    target: str | None = None  # the mapping (reconcile) or the source (liveSync)
+    type: str | None = None
+    when: str = ""  # the cron expression, or the interval
+    words: str | None = None
+    enabled: bool | None = None
+    paused: bool = False
+    zone: str = ""
+    misfire_policy: str = ""
+    concurrent: bool = False
+    next_fire: datetime | None = None
+    last_fire: datetime | None = None
+    last_result: dict[str, Any] | None = None
+    error: str | None = None
+
+    def concerns(self, mapping: str, source: str | None) -> bool:
+        """Shown under ``mapping``: a reconcile of it, a liveSync of its source; a broken file that names
+        neither under every mapping (it cannot be told whose it is)."""
+        if self.action == "reconcile":
+            return self.target == mapping
+        if self.action == "liveSync":
+            return source is not None and self.target == source
+        return self.error is not None
+
+
+def _error_text(exc: Any, file: str) -> str:
+    """core's ConfigError with the file named as the app names it (file:line:col: field: reason)."""
+    where = file if exc.line is None else f"{file}:{exc.line}:{exc.column or 1}"
+    return ": ".join([where, *([exc.field] if exc.field else []), exc.detail])
+
+
+def _parse_time(text: Any) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _last_fire(state: dict[str, Any]) -> datetime | None:
+    result = state.get("lastResult") or {}
+    if result.get("fireTime"):
+        return _parse_time(result["fireTime"])
+    if state.get("lastFire") is not None:
+        return datetime.fromtimestamp(state["lastFire"] / 1000, UTC)
+    return None
+
+
+def _schedule_row(schedule: Any, job: dict[str, Any], file: str, state: dict[str, Any]) -> ScheduleRow:
+    from core.schedule.describe import describe_cron, describe_interval
+
+    config = schedule.config
+    if schedule.cron is not None:
+        when, words = str(config.schedule), describe_cron(str(config.schedule))
+    else:
+        when, words = f"{config.repeatInterval} ms", describe_interval(config.repeatInterval)
+        if config.repeatCount >= 0:
+            words += f", {config.repeatCount + 1} time{'s' * (config.repeatCount != 0)}"
+    triggers = job.get("triggers") or []
+    return ScheduleRow(
+        id=schedule.id, file=file, data=dict(schedule.data), action=schedule.action, target=schedule.target,
+        type=config.type, when=when, words=words, enabled=config.enabled,
+        paused=bool(triggers and triggers[0].get("state") == "PAUSED") or bool(state.get("paused")),
+        zone=config.timeZone or f"{schedule.zone} (the machine's)", misfire_policy=config.misfirePolicy,
+        concurrent=config.concurrentExecution, next_fire=_parse_time(job.get("nextRunDate")),
+        last_fire=_last_fire(state), last_result=job.get("lastResult") or state.get("lastResult"))
+
+
+def _broken_row(sid: str, path: Path, file: str, error: str, state: dict[str, Any]) -> ScheduleRow:
+    """A refused file: its error, and what can still be read of it (so it is listed under its mapping, and
+    the form can open it to fix the field)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    row = ScheduleRow(id=sid, file=file, data=data if isinstance(data, dict) else None, error=error,
+                      paused=bool(state.get("paused")), last_fire=_last_fire(state),
+                      last_result=state.get("lastResult"))
+    if isinstance(data, dict):
+        ctx = data.get("invokeContext") if isinstance(data.get("invokeContext"), dict) else {}
+        if isinstance(ctx.get("mapping"), str):
+            row.action, row.target = "reconcile", ctx["mapping"]
+        elif isinstance(ctx.get("source"), str):
+            row.action, row.target = "liveSync", ctx["source"]
+        row.type = data.get("type", "cron") if isinstance(data.get("type", "cron"), str) else None
+        row.when = str(data.get("schedule") or "") if row.type != "simple" else f"{data.get('repeatInterval')} ms"
+        row.enabled = data.get("enabled", True) if isinstance(data.get("enabled", True), bool) else None
+    return row
 
 
 def as_run_dict(run: Any) -> dict[str, Any]:

@@ -1,13 +1,22 @@
-"""The Mappings screen: the mappings of ``sync.json``, Reconcile / Dry run with live progress, run history.
+"""The Mappings screen: the mappings of ``sync.json``, Reconcile / Dry run with live progress, run history,
+and the selected mapping's schedules.
 
 The reconciliation worker and the run watcher belong to the App (a run outlives a screen switch); this
-screen subscribes to the App's ``run`` and ``runs`` signals, so a run started by the CLI or the REST API is
-drawn exactly like one started here. Enter on a run in the history opens its audit entries.
+screen subscribes to the App's ``run`` and ``runs`` signals, so a run started by the CLI, the REST API or a
+schedule (``sfsync scheduler``, ``sfsync serve``) is drawn exactly like one started here. Enter on a run in
+the history opens its audit entries.
+
+The Schedules tab lists the ``conf/schedule-*.json`` that reconcile the selected mapping or liveSync its
+source (times in UTC, as IDM's ``nextRunDate``), broken files with their error; ``p`` pauses or resumes the
+highlighted one (state in the repository, through ``core.schedule.jobs``), ``a`` adds one, ``e`` or Enter
+edits one (:mod:`tui.screens.schedule_form`). The list is read in a worker when the tab is shown, when a run
+starts or ends, and every few seconds while the tab is shown.
 """
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -18,9 +27,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
-from tui.messages import MappingsLoaded
+from tui.messages import MappingsLoaded, SchedulePaused, SchedulesLoaded
 from tui.screens.audit import AuditScreen
 from tui.screens.base import BaseScreen
+from tui.screens.schedule_form import ScheduleForm
 from tui.widgets.recon_progress import STATE_STYLE, ReconProgress
 
 
@@ -71,6 +81,86 @@ def short_time(value: Any) -> str:
     return text[:19].replace("T", " ")
 
 
+#: how often the Schedules tab reads the schedules again while it is shown (runs starting or ending also do)
+SCHEDULES_REFRESH_SECONDS = 5.0
+#: a next fire time this far in the past has not been fired by any scheduler (Quartz's misfire threshold)
+OVERDUE = timedelta(seconds=60)
+RESULT_STYLE = {"SUCCESS": "green", "FAILED": "red", "SKIPPED": "yellow"}
+
+
+def utc(moment: datetime | None, *, full: bool = False) -> str:
+    """A UTC time: ``05-01 10:15`` in the table (80 columns), ``2026-05-01 10:15:00`` in the detail."""
+    if moment is None:
+        return "–"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S" if full else "%m-%d %H:%M")
+
+
+def schedule_state(row: Any) -> Text:
+    """enabled and paused in one word: on, paused, off (disabled in its file), broken (refused)."""
+    if row.error:
+        return Text("broken", style="bold red")
+    if not row.enabled:
+        return Text("off", style="dim")
+    return Text("paused", style="bold yellow") if row.paused else Text("on", style="green")
+
+
+def schedule_cells(row: Any, now: datetime) -> list[Any]:
+    """One line of the Schedules table: id, type, when, state, next, last result, last fire."""
+    nxt = Text(utc(row.next_fire) if row.enabled and not row.error else "–")
+    if row.enabled and not row.paused and row.next_fire is not None and row.next_fire < now - OVERDUE:
+        nxt.stylize("yellow")
+    result = "" if row.error else str((row.last_result or {}).get("status", ""))
+    return [Text(row.id), Text(row.type or "?"), Text(row.when or "?"), schedule_state(row), nxt,
+            Text(result, style=RESULT_STYLE.get(result, "")), Text(utc(row.last_fire))]
+
+
+def schedule_detail(row: Any, now: datetime) -> Text:
+    """The highlighted schedule in full: what it runs, its timing in words, next and last firing, its file."""
+    what = f"{row.action or '?'} {row.target or '?'}"
+    text = Text.assemble((row.id, "bold"), "  ", what, ("  " + row.file, "dim"))
+    if row.error:
+        text.append("\nrefused (never fires; e edits it): ", style="bold red")
+        text.append(row.error, style="red")
+        return text
+    kind = f"{row.type} {row.when}"
+    text.append(f"\n{kind}: ")
+    text.append(row.words or "(see the next fire times in the form)", style="bold" if row.words else "dim")
+    text.append(f"  timeZone {row.zone}", style="dim")
+    text.append("\nnext ")
+    if not row.enabled:
+        text.append("never: disabled in its file", style="dim")
+    else:
+        text.append(utc(row.next_fire, full=True) + " UTC" if row.next_fire else "never (ended)")
+        if row.next_fire is not None and getattr(row, "zone", "") and not str(row.zone).startswith("UTC"):
+            text.append(f" ({_in_zone(row)})", style="dim")
+        if row.paused:
+            text.append("  paused (p resumes)", style="yellow")
+        elif row.next_fire is not None and row.next_fire < now - OVERDUE:
+            text.append("  due: is sfsync scheduler or serve running?", style="yellow")
+    result = row.last_result or {}
+    if result:
+        status = str(result.get("status", ""))
+        text.append("\nlast ")
+        text.append(utc(row.last_fire, full=True) + " UTC " if row.last_fire else "")
+        text.append(status, style=RESULT_STYLE.get(status, "bold"))
+        text.append(f" {result.get('message', '')}")
+    else:
+        text.append("\nnever fired yet", style="dim")
+    text.append(f"\nmisfirePolicy {row.misfire_policy} · concurrentExecution {str(row.concurrent).lower()}",
+                style="dim")
+    return text
+
+
+def _in_zone(row: Any) -> str:
+    from zoneinfo import ZoneInfo
+
+    try:
+        zone = ZoneInfo(str(row.zone))
+    except (ValueError, KeyError, OSError):
+        return ""
+    return row.next_fire.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S ") + str(row.zone)
+
+
 class MappingsScreen(BaseScreen):
     """Mapping list and details, the live progress panel, and the run history."""
 
@@ -79,7 +169,12 @@ class MappingsScreen(BaseScreen):
         Binding("r", "reconcile(False)", "Reconcile", id="mappings-reconcile"),
         Binding("d", "reconcile(True)", "Dry run", id="mappings-dry-run"),
         Binding("c", "cancel_run", "Cancel run", id="mappings-cancel"),
+        # the Schedules tab's keys (shown in the footer on that tab only)
+        Binding("p", "pause_schedule", "Pause", id="schedules-pause", tooltip="Pause or resume the schedule"),
+        Binding("a", "add_schedule", "Add", id="schedules-add", tooltip="Add a schedule for this mapping"),
+        Binding("e", "edit_schedule", "Edit", id="schedules-edit", tooltip="Edit the schedule"),
     ]
+    SCHEDULE_ACTIONS = frozenset({"pause_schedule", "add_schedule", "edit_schedule"})
 
     def compose_body(self) -> ComposeResult:
         with TabbedContent(id="mapping-tabs", initial="tab-mappings"):
@@ -96,6 +191,10 @@ class MappingsScreen(BaseScreen):
                 yield ReconProgress(id="recon-progress")
             with TabPane("History", id="tab-history"):
                 yield DataTable(id="run-history", cursor_type="row", zebra_stripes=True)
+            with TabPane("Schedules", id="tab-schedules"):
+                yield Static("", id="schedules-title")
+                yield DataTable(id="schedule-table", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="schedule-detail")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -103,6 +202,12 @@ class MappingsScreen(BaseScreen):
         self._history_drawn = 0.0
         table = self.query_one("#run-history", DataTable)
         table.add_columns("started", "mapping", "state", "source", "ok", "failed", "run id")
+        self.schedule_rows: list[Any] = []
+        self.schedules_loaded = False
+        self._runs_key: Any = None
+        self.query_one("#schedule-table", DataTable).add_columns(
+            "id", "type", "when", "state", "next (UTC)", "result", "last fire (UTC)")
+        self.set_interval(SCHEDULES_REFRESH_SECONDS, self._refresh_schedules_if_shown)
         self.sfsync.run_signal.subscribe(self, self._show_run)
         self.sfsync.runs_signal.subscribe(self, self._show_runs)
         if self.sfsync.watched_run:
@@ -125,6 +230,8 @@ class MappingsScreen(BaseScreen):
         if self.mappings:
             options.highlighted = 0
             self._describe(self.mappings[0])
+        self._show_schedules()
+        self._run_pending_action()
 
     @property
     def selected(self) -> Any:
@@ -138,6 +245,7 @@ class MappingsScreen(BaseScreen):
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option_index < len(self.mappings):
             self._describe(self.mappings[event.option_index])
+            self._show_schedules()
 
     def _describe(self, mapping: Any) -> None:
         name = str(attr(mapping, "name"))
@@ -192,6 +300,10 @@ class MappingsScreen(BaseScreen):
             self.query_one("#mapping-tabs", TabbedContent).active = "tab-progress"
 
     def _show_runs(self, runs: list[dict[str, Any]]) -> None:
+        key = [(r.get("_id"), r.get("state")) for r in runs]
+        if key != self._runs_key:  # a run started or ended (a schedule's firing, perhaps): results changed
+            self._runs_key = key
+            self._refresh_schedules_if_shown()
         # while a run is going the watcher reports 4 times a second: rebuild the history at most once a second
         active = any(r.get("state") == "ACTIVE" for r in runs)
         now = time.monotonic()
@@ -223,3 +335,165 @@ class MappingsScreen(BaseScreen):
         run = next((r for r in self.sfsync.runs if str(r.get("_id")) == run_id), None)
         if run is not None:
             self.app.push_screen(AuditScreen(run))
+
+    # ---- schedules ----------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The schedule keys belong to the Schedules tab: elsewhere they are neither shown nor active."""
+        if action in self.SCHEDULE_ACTIONS:
+            tabs = self.query("#mapping-tabs")
+            return bool(tabs) and tabs.first(TabbedContent).active == "tab-schedules"
+        return True
+
+    @on(TabbedContent.TabActivated, "#mapping-tabs")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
+        if event.pane.id == "tab-schedules":
+            self.load_schedules()
+
+    def show_schedules_tab(self, then: str | None = None) -> None:
+        """Show the Schedules tab with the keyboard on its table (the command palette's "Schedules"), then run
+        the action ``then`` (add_schedule, …) once the mappings and the schedules are read."""
+        self.query_one("#mapping-tabs", TabbedContent).active = "tab-schedules"
+        self.query_one("#schedule-table", DataTable).focus()
+        if then is not None:
+            self._pending_action = then
+            self._run_pending_action()
+
+    def _run_pending_action(self) -> None:
+        action = getattr(self, "_pending_action", None)
+        if action is not None and self.mappings and self.schedules_loaded:
+            self._pending_action = None
+            getattr(self, f"action_{action}")()
+
+    def _refresh_schedules_if_shown(self) -> None:
+        if self.app.screen is self and self.query_one("#mapping-tabs", TabbedContent).active == "tab-schedules":
+            self.load_schedules()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="schedules-load", description="Reading schedules")
+    def load_schedules(self) -> None:
+        self.post_message(SchedulesLoaded(self.backend.schedules()))
+
+    @on(SchedulesLoaded)
+    def _schedules_loaded(self, message: SchedulesLoaded) -> None:
+        self.schedule_rows = message.rows
+        self.schedules_loaded = True
+        self._show_schedules()
+        self._run_pending_action()
+
+    def _mapping_key(self) -> tuple[str, str | None] | None:
+        mapping = self.selected
+        if mapping is None:
+            return None
+        source = attr(mapping, "source")
+        return str(attr(mapping, "name")), str(source) if source else None
+
+    @property
+    def shown_schedules(self) -> list[Any]:
+        """The schedules of the selected mapping, as the table lists them."""
+        key = self._mapping_key()
+        if key is None:
+            return []
+        return [row for row in self.schedule_rows if row.concerns(*key)]
+
+    def _show_schedules(self, select: str | None = None) -> None:
+        table = self.query_one("#schedule-table", DataTable)
+        key = self._mapping_key()
+        rows = self.shown_schedules
+        now = datetime.now(UTC)
+        current = select or self._highlighted_schedule_id()
+        table.clear()
+        for row in rows:
+            table.add_row(*schedule_cells(row, now), key=row.id)
+        title = self.query_one("#schedules-title", Static)
+        if key is None:
+            title.update(Text("No mapping selected.", style="dim"))
+        else:
+            count = f"{len(rows)} schedule{'s' * (len(rows) != 1)}" if self.schedules_loaded else "reading…"
+            title.update(Text.assemble((key[0], "bold"), f": {count}", ("  · times in UTC", "dim")))
+        ids = [row.id for row in rows]
+        if current in ids:
+            table.move_cursor(row=ids.index(current))
+        self._show_schedule_detail()
+
+    def _highlighted_schedule_id(self) -> str | None:
+        row = self.highlighted_schedule
+        return row.id if row is not None else None
+
+    @property
+    def highlighted_schedule(self) -> Any:
+        table = self.query_one("#schedule-table", DataTable)
+        rows = self.shown_schedules
+        if not rows or table.row_count == 0:
+            return None
+        index = table.cursor_row
+        return rows[index] if 0 <= index < len(rows) else None
+
+    @on(DataTable.RowHighlighted, "#schedule-table")
+    def _schedule_highlighted(self) -> None:
+        self._show_schedule_detail()
+
+    def _show_schedule_detail(self) -> None:
+        detail = self.query_one("#schedule-detail", Static)
+        row = self.highlighted_schedule
+        if row is not None:
+            detail.update(schedule_detail(row, datetime.now(UTC)))
+        elif self.schedules_loaded and self._mapping_key() is not None:
+            detail.update(Text("No schedule runs this mapping. a adds one (conf/schedule-<id>.json, IDM's format).",
+                               style="dim"))
+        else:
+            detail.update("")
+
+    def action_pause_schedule(self) -> None:
+        row = self.highlighted_schedule
+        if row is None:
+            self.notify("No schedule highlighted.", severity="warning")
+            return
+        if row.error:
+            self.notify(f"{row.file} is refused: fix it first (e).", severity="warning", markup=False)
+            return
+        if not row.enabled:
+            self.notify(f"{row.id} is disabled in its file: e to enable it.", severity="warning", markup=False)
+            return
+        self._pause(row.id, not row.paused)
+
+    @work(thread=True, exit_on_error=False, group="schedule-pause", description="Pausing the schedule")
+    def _pause(self, schedule_id: str, paused: bool) -> None:
+        self.backend.pause_schedule(schedule_id, paused)
+        self.post_message(SchedulePaused(schedule_id, paused))
+
+    @on(SchedulePaused)
+    def _paused(self, message: SchedulePaused) -> None:
+        verb = "Paused" if message.paused else "Resumed"
+        self.notify(f"{verb} {message.schedule_id}.", title="Schedules", markup=False)
+        self.load_schedules()
+
+    def action_add_schedule(self) -> None:
+        key = self._mapping_key()
+        if key is None:
+            self.notify("No mapping selected.", severity="warning")
+            return
+        taken = {row.id for row in self.schedule_rows}
+        self.app.push_screen(ScheduleForm(mapping=key[0], taken=taken), self._form_closed)
+
+    def action_edit_schedule(self) -> None:
+        row = self.highlighted_schedule
+        key = self._mapping_key()
+        if row is None or key is None:
+            self.notify("No schedule highlighted: a adds one.", severity="warning")
+            return
+        if row.data is None:
+            self.notify(f"{row.file} is not a JSON object: fix it in an editor.", severity="warning", markup=False)
+            return
+        self.app.push_screen(ScheduleForm(mapping=key[0], row=row), self._form_closed)
+
+    @on(DataTable.RowSelected, "#schedule-table")
+    def _schedule_selected(self) -> None:
+        self.action_edit_schedule()
+
+    def _form_closed(self, row: Any) -> None:
+        if row is None:
+            return
+        self.notify(f"Saved {row.file}.", title="Schedules", markup=False)
+        self.schedule_rows = [r for r in self.schedule_rows if r.id != row.id] + [row]
+        self._show_schedules(select=row.id)
+        self.load_schedules()
