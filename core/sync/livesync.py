@@ -628,6 +628,6 @@ def stage_answer(stage: dict[str, Any] | None, result: LiveSyncResult) -> dict[s
     if stage:
         out.update({k: v for k, v in stage.items() if k not in ("sfsyncState", "lastException")})
     if result.status != "SUCCESS":
-        out["lastException"] = {"throwable": result.message}
+        out["lastException"] = {"throwable": result.message, "syncDelta": list(result.failures)}
     out["sfsync"] = result.summary()
     return out

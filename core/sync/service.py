@@ -319,6 +319,10 @@ class SyncService:
         source = check_source(source)
         config = self.config()
         mappings = config.from_source(source)
+        if not mappings:
+            raise UsageError(f"source: no mapping of conf/sync.json reads {source} (with enableSync); liveSync "
+                             f"has nothing to do (the mappings read: "
+                             f"{', '.join(sorted({m.source for m in config.mappings})) or 'none'})")
         path = self.project.provisioner_path
         data = load_json(path)[0] if path.exists() else {}
         handler = FailureHandler.from_provisioner(data, str(path))
