@@ -111,6 +111,7 @@ class SyncInvoker:
 
     def __init__(self, service: Any) -> None:
         self.service = service
+        self._livesyncs: set[str] = set()  # sources with a tick in progress here
 
     async def __call__(self, schedule: Schedule) -> FireResult:
         from core.repo.errors import Conflict
@@ -134,11 +135,19 @@ class SyncInvoker:
 
 
     async def _livesync(self, schedule: Schedule) -> FireResult:
-        """One liveSync tick of the schedule's source (``SyncService.livesync``)."""
+        """One liveSync tick of the schedule's source (``SyncService.livesync``); with ``concurrentExecution``
+        false, a firing while this process's previous tick of the source still runs is SKIPPED (another
+        process's tick racing this one loses its page to the stage's revision check and FAILS)."""
+        source = schedule.target
+        if source in self._livesyncs and not schedule.config.concurrentExecution:
+            return FireResult("SKIPPED", f"skipped: liveSync of {source} still running")
+        self._livesyncs.add(source)
         try:
-            answer = await self.service.livesync(schedule.target)
+            answer = await self.service.livesync(source)
         except SfsyncError as exc:
             return FireResult("FAILED", str(exc))
+        finally:
+            self._livesyncs.discard(source)
         tick = answer.get("sfsync") or {}
         message = (f"liveSync {schedule.target}: {tick.get('status')}, {tick.get('changes', 0)} change(s), "
                    f"token {(answer.get('connectorData') or {}).get('syncToken')}")

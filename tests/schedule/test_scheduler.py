@@ -237,3 +237,26 @@ async def test_a_firing_that_raises_is_recorded_and_the_scheduler_goes_on(conf, 
     assert calls == ["quarter", "quarter"]
     results = [f["result"]["status"] for f in repo.schedules.fires("quarter")]
     assert results == ["SUCCESS", "FAILED"]
+
+
+async def test_a_livesync_firing_while_the_previous_tick_runs_is_skipped(conf, repo, clock):
+    from core.schedule import SyncInvoker, load_schedule
+
+    gate = asyncio.Event()
+
+    class Service:
+        async def livesync(self, source):
+            await gate.wait()
+            return {"connectorData": {"syncToken": "t"}, "sfsync": {"status": "SUCCESS", "changes": 0}}
+
+    path = conf / "schedule-live.json"
+    path.write_text(json.dumps({"type": "simple", "repeatInterval": 2000, "invokeService": "provisioner",
+                                "invokeContext": {"action": "liveSync", "source": "system/salesforce/User"}}))
+    schedule = load_schedule(path)
+    invoker = SyncInvoker(Service())
+    first = asyncio.create_task(invoker(schedule))
+    await asyncio.sleep(0)
+    second = await invoker(schedule)
+    assert (second.status, second.message) == ("SKIPPED", "skipped: liveSync of system/salesforce/User still running")
+    gate.set()
+    assert (await first).status == "SUCCESS"
