@@ -200,6 +200,14 @@ class Backend:
             return {"name": "salesforce", "enabled": False, "config": CONFIG_NAME, "displayName": DISPLAY_NAME,
                     "objectTypes": [], "ok": False, "error": str(exc)}
 
+    async def livesync(self, source: str, *, allow_deletions: bool = False) -> dict[str, Any]:
+        """One liveSync tick (``SyncService.livesync``) on a thread with its own loop, outside the readers'
+        queue; the service runs ticks one at a time."""
+        def main() -> dict[str, Any]:
+            return asyncio.run(self.sync.livesync(source, allow_deletions=allow_deletions))
+
+        return await run_in_threadpool(main)
+
     # --- recon ----------------------------------------------------------------------------------------
 
     def _prepare_run(self, mapping: str) -> float:

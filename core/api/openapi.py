@@ -66,6 +66,16 @@ def _schemas() -> dict[str, Any]:
             "connectorRef": {"type": "object"}, "displayName": {"type": "string"},
             "objectTypes": {"type": "array", "items": {"type": "string"}}, "ok": {"type": "boolean"},
             "error": {"type": "string"}}},
+        "LiveSyncStage": {"type": "object", "required": ["_id", "connectorData", "sfsync"], "properties": {
+            "_id": {"type": "string", "example": "SYSTEMSALESFORCEUSER"}, "_rev": {"type": "string"},
+            "connectorData": {"type": "object", "properties": {
+                "nativeType": {"type": "string", "enum": ["string"]},
+                "syncToken": {"type": "string", "description": "the newest SystemModstamp processed"}}},
+            "lastException": {"type": "object", "properties": {"throwable": {"type": "string"},
+                                                               "syncDelta": {"type": "array"}}},
+            "sfsync": {"type": "object", "description": "this tick: status, message, changes, situationSummary, "
+                       "statusSummary, implicitSync, retrying, fullReconciliation, deletionsHeld, apiCalls",
+                       "properties": {"status": {"type": "string", "enum": ["SUCCESS", "FAILED"]}}}}},
         "ReconStarted": {"type": "object", "required": ["_id", "state"], "properties": {
             "_id": {"type": "string"}, "state": {"type": "string",
                                                  "enum": ["ACTIVE", "SUCCESS", "FAILED", "CANCELED"]}}},
@@ -123,13 +133,32 @@ def build_openapi() -> dict[str, Any]:
     action = lambda *names: _query("_action", {"type": "string", "enum": list(names)}, "the action",  # noqa: E731
                                    required=True)
     user_body = {"required": True, "content": {"application/json": {"schema": _ref("User")}}}
+    livesync_params = [
+        _query("allowDeletions", {"type": "boolean"}, "liveSync: apply the tick's deletions however many (the "
+               "deletion safeguard holds back more than deletion_threshold and fails the tick)"),
+        _query("detailedFailure", {"type": "boolean"}, "liveSync: lastException.syncDelta lists the failed records")]
     from core.api.scheduler_routes import scheduler_openapi
 
     paths: dict[str, Any] = {
         "/openidm/system": {"post": {
-            "summary": "Test the Salesforce connector (system?_action=test)", "operationId": "testConnector",
-            "parameters": [action("test"), PRETTY],
-            "responses": {"200": _json(_ref("ConnectorTest"), "the connector test object"), **_errors(400)}}},
+            "summary": "Test the Salesforce connector (system?_action=test), or liveSync a source "
+                       "(system?_action=liveSync&source=system/salesforce/User)", "operationId": "testConnector",
+            "parameters": [action("test", "liveSync"),
+                           _query("source", {"type": "string"}, "liveSync: the object set, e.g. system/salesforce/User"),
+                           *livesync_params, PRETTY],
+            "responses": {"200": _json({"oneOf": [_ref("ConnectorTest"), _ref("LiveSyncStage")]},
+                                       "the connector test object, or liveSync's stage object"),
+                          **_errors(400)}}},
+        "/openidm/system/{name}/{object_type}": {
+            "parameters": [{"name": "name", "in": "path", "required": True,
+                            "schema": {"type": "string", "enum": ["salesforce"]}},
+                           {"name": "object_type", "in": "path", "required": True,
+                            "schema": {"type": "string", "example": "User"}}],
+            "post": {"summary": "liveSync: what changed in Salesforce since the stored sync token, through every "
+                                "mapping whose source is this object set", "operationId": "liveSync",
+                     "parameters": [action("liveSync"), *livesync_params, PRETTY],
+                     "responses": {"200": _json(_ref("LiveSyncStage"), "the stage object (the new sync token)"),
+                                   **_errors(400, 404)}}},
         "/openidm/system/{name}": {
             "parameters": [{"name": "name", "in": "path", "required": True,
                             "schema": {"type": "string", "enum": ["salesforce"]}}],

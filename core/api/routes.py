@@ -68,9 +68,33 @@ def _object_headers(obj: dict[str, Any], sync_results: dict[str, Any] | None = N
 # --- system -----------------------------------------------------------------------------------------------
 
 async def system_action(request: Request) -> Response:
-    """``system?_action=test``: the seed shows the Salesforce connector's test object (not IDM's array)."""
-    _action(request, ("test",), "system")
+    """``system?_action=test``: the seed shows the Salesforce connector's test object (not IDM's array);
+    ``system?_action=liveSync&source=system/salesforce/User``: IDM's schedule form of liveSync."""
+    if _action(request, ("test", "liveSync"), "system") == "liveSync":
+        source = request.query_params.get("source")
+        if not source:
+            raise ApiError(400, "The source parameter is required, e.g. source=system/salesforce/User")
+        return await _livesync(request, source)
     return json_response(request, await _backend(request).test_connector())
+
+
+async def _livesync(request: Request, source: str) -> Response:
+    """IDM's answer: the stage object (``connectorData.syncToken``; ``lastException`` when the tick failed,
+    with ``syncDelta`` under ``detailedFailure=true``), plus sfsync's ``sfsync`` summary of the tick."""
+    answer = await _backend(request).livesync(source, allow_deletions=crest.bool_param(request, "allowDeletions"))
+    detailed = crest.bool_param(request, "detailedFailure")
+    if not detailed and isinstance(answer.get("lastException"), dict):
+        answer["lastException"].pop("syncDelta", None)
+    return json_response(request, answer)
+
+
+async def object_set_action(request: Request) -> Response:
+    """``system/salesforce/User?_action=liveSync``: one liveSync tick of that object set."""
+    name, object_type = request.path_params["name"], request.path_params["object_type"]
+    if name != "salesforce":
+        raise ApiError(404, f"Resource 'system/{name}' not found (the one connector is system/salesforce)")
+    _action(request, ("liveSync",), f"system/{name}/{object_type}")
+    return await _livesync(request, f"system/{name}/{object_type}")
 
 
 async def connector_action(request: Request) -> Response:
@@ -216,6 +240,7 @@ async def audit_recon_entry(request: Request) -> Response:
 ROUTES = [
     Route("/openidm/system", system_action, methods=["POST"]),
     Route("/openidm/system/{name}", connector_action, methods=["POST"]),
+    Route("/openidm/system/{name}/{object_type}", object_set_action, methods=["POST"]),
     Route("/openidm/recon", recon_collection, methods=["GET", "POST"]),
     Route("/openidm/recon/{run_id}", recon_instance, methods=["GET", "POST"]),
     Route("/openidm/managed/user", users_collection, methods=["GET", "POST"]),

@@ -22,7 +22,7 @@ from core.repo.errors import RepoError
 #: the most values one statement binds (SQLite's default limit is 32,766; stay far below any build's)
 CHUNK = 500
 BUSY_TIMEOUT_MS = 15_000
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: page cache per connection (KiB): SQLite's 2 MB default makes bulk inserts into 100k-row indexes re-read pages
 CACHE_KIB = 65_536
 #: memory-mapped I/O for reads: 32 MB keeps its benefit for the hot pages while a 100k-user rerun, which reads
@@ -90,7 +90,15 @@ CREATE TABLE IF NOT EXISTS schedule_fires (
     result TEXT,
     UNIQUE (schedule_id, fire_time)
 );
+CREATE TABLE IF NOT EXISTS sync_stages (
+    id TEXT PRIMARY KEY,
+    rev INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
 """
+
+# version 5 -> 6: sync_stages (core/repo/stages.py): liveSync's stage objects, IDM's
+# repo/synchronisation/pooledSyncStage/<SOURCE> (the sync token, revision-checked). Created by _DDL.
 
 # version 4 -> 5: schedules (core/schedule): schedule_state (per schedule: where its times start, the last fire
 # time claimed or passed over, paused, the last result) and schedule_fires, whose UNIQUE (schedule_id,

@@ -26,6 +26,7 @@ from core.repo.query import QueryRequest, run_query
 from core.repo.runs import Runs
 from core.repo.schedules import Schedules
 from core.repo.schema import ManagedSchema
+from core.repo.stages import SyncStages
 
 
 class Repository:
@@ -41,6 +42,7 @@ class Repository:
         self.audit = Audit(db)
         self.runs = Runs(db, self.audit)
         self.schedules = Schedules(db)
+        self.stages = SyncStages(db)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], schema: ManagedSchema | None = None) -> Repository:

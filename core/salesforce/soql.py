@@ -58,7 +58,7 @@ def select(sobject: str, fields: Iterable[str], where: str | None = None, order_
     """``SELECT f1,f2 FROM sobject [WHERE …] [ORDER BY …] [LIMIT n]``.
 
     ``where`` must itself have been built with :func:`quote`/:func:`eq`/:func:`in_`; ``order_by`` is
-    checked as ``Field [ASC|DESC] [NULLS FIRST|LAST]``.
+    checked as ``Field [ASC|DESC] [NULLS FIRST|LAST]``, several separated by commas.
     """
     names = [ident(f) for f in dict.fromkeys(fields)]
     if not names:
@@ -67,12 +67,17 @@ def select(sobject: str, fields: Iterable[str], where: str | None = None, order_
     if where:
         text += f" WHERE {where}"
     if order_by:
-        parts = order_by.split()
-        ident(parts[0])
-        rest = " ".join(p.upper() for p in parts[1:])
-        if rest and not re.fullmatch(r"(ASC|DESC)?( ?NULLS (FIRST|LAST))?", rest):
-            raise ValueError(f"not an ORDER BY clause: {order_by!r}")
-        text += f" ORDER BY {' '.join([parts[0], rest]).strip()}"
+        keys = []
+        for key in order_by.split(","):
+            parts = key.split()
+            if not parts:
+                raise ValueError(f"not an ORDER BY clause: {order_by!r}")
+            ident(parts[0])
+            rest = " ".join(p.upper() for p in parts[1:])
+            if rest and not re.fullmatch(r"(ASC|DESC)?( ?NULLS (FIRST|LAST))?", rest):
+                raise ValueError(f"not an ORDER BY clause: {order_by!r}")
+            keys.append(" ".join([parts[0], rest]).strip())
+        text += f" ORDER BY {', '.join(keys)}"
     if limit is not None:
         text += f" LIMIT {int(limit)}"
     return text

@@ -10,7 +10,6 @@ State shared by processes lives in the repository (``Repository.schedules``, ``c
 """
 
 from core.schedule.config import (
-    LIVESYNC_UNAVAILABLE,
     Loaded,
     Schedule,
     ScheduleConfig,
@@ -34,7 +33,7 @@ from core.schedule.scheduler import (
 )
 
 __all__ = [
-    "LIVESYNC_UNAVAILABLE", "MISFIRE_THRESHOLD", "Clock", "CronError", "CronExplanation", "FireResult", "Firing", "Loaded",
+    "MISFIRE_THRESHOLD", "Clock", "CronError", "CronExplanation", "FireResult", "Firing", "Loaded",
     "QuartzCron", "Schedule", "ScheduleConfig", "Scheduler", "SchedulerThread", "SyncInvoker", "SystemClock",
     "describe_cron", "describe_interval", "explain_cron", "load_schedule", "load_schedules", "parse_schedule",
     "schedule_id", "schedule_path",

@@ -6,8 +6,8 @@ fireAndProceed, ``concurrentExecution`` false, ``invokeLogLevel`` info. Unknown 
 
 - ``invokeService`` ``sync`` (or ``org.forgerock.openidm.sync``) with ``invokeContext`` ``{"action": "reconcile",
   "mapping": NAME}``: a reconciliation of a mapping of ``conf/sync.json``;
-- ``invokeService`` ``provisioner`` with ``{"action": "liveSync", "source": "system/<name>/<type>"}``: loaded and
-  checked; firing it records "liveSync is not available yet in this version" as its result;
+- ``invokeService`` ``provisioner`` with ``{"action": "liveSync", "source": "system/<name>/<type>"}``: one liveSync
+  tick of that source (``SyncService.livesync``, :mod:`core.sync.livesync`);
 - any other service (``script``, ``taskscanner``, …) or action is refused at load, naming the file and field.
 
 A refused file is a :class:`~core.errors.ConfigError` naming the file, line and column where the field is, the
@@ -35,7 +35,6 @@ FILE_PREFIX = "schedule-"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 SERVICES = {"sync": "reconcile", "provisioner": "liveSync"}
 IDM_SERVICE_PREFIX = "org.forgerock.openidm."
-LIVESYNC_UNAVAILABLE = "liveSync is not available yet in this version"
 
 
 class ScheduleConfig(BaseModel):

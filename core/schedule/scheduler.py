@@ -16,8 +16,8 @@ How a schedule fires (each pass, :meth:`Scheduler.tick`):
 5. A reconcile runs ``SyncService.reconcile(mapping)`` as a task (the scheduler goes on ticking). When the
    mapping's run lock is held (a run is ACTIVE anywhere) the firing is ``SKIPPED`` with "skipped: <mapping> still
    running" if ``concurrentExecution`` is false (IDM's advice for recon), else ``FAILED`` with the lock's reason.
-   A liveSync firing is ``FAILED``: "liveSync is not available yet in this version". The result is stored as
-   the fire's record and the schedule's ``lastResult``.
+   A liveSync firing runs one tick, ``SyncService.livesync(source)`` (:mod:`core.sync.livesync`); a service runs
+   its ticks one at a time. The result is stored as the fire's record and the schedule's ``lastResult``.
 
 Time comes from an injectable :class:`Clock` (``now()`` and ``sleep_until()``), so tests run the loop on a
 fake clock without sleeping. Disabled schedules lose their state (enabled again, they start afresh, as IDM
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.errors import ConfigError, SfsyncError
-from core.schedule.config import LIVESYNC_UNAVAILABLE, Schedule, load_schedule, schedule_files, schedule_id
+from core.schedule.config import Schedule, load_schedule, schedule_files, schedule_id
 
 log = logging.getLogger("sfsync.schedule")
 
@@ -111,12 +111,13 @@ class SyncInvoker:
 
     def __init__(self, service: Any) -> None:
         self.service = service
+        self._livesyncs: set[str] = set()  # sources with a tick in progress here
 
     async def __call__(self, schedule: Schedule) -> FireResult:
         from core.repo.errors import Conflict
 
         if schedule.action == "liveSync":
-            return FireResult("FAILED", f"{LIVESYNC_UNAVAILABLE} (schedule {schedule.id}, source {schedule.target})")
+            return await self._livesync(schedule)
         mapping = schedule.target
         try:
             run = await self.service.reconcile(mapping)
@@ -131,6 +132,28 @@ class SyncInvoker:
         if run.get("failureReason"):
             message += f" ({run['failureReason']})"
         return FireResult("SUCCESS" if state == "SUCCESS" else "FAILED", message, run.get("_id"))
+
+
+    async def _livesync(self, schedule: Schedule) -> FireResult:
+        """One liveSync tick of the schedule's source (``SyncService.livesync``); with ``concurrentExecution``
+        false, a firing while this process's previous tick of the source still runs is SKIPPED (another
+        process's tick racing this one loses its page to the stage's revision check and FAILS)."""
+        source = schedule.target
+        if source in self._livesyncs and not schedule.config.concurrentExecution:
+            return FireResult("SKIPPED", f"skipped: liveSync of {source} still running")
+        self._livesyncs.add(source)
+        try:
+            answer = await self.service.livesync(source)
+        except SfsyncError as exc:
+            return FireResult("FAILED", str(exc))
+        finally:
+            self._livesyncs.discard(source)
+        tick = answer.get("sfsync") or {}
+        message = (f"liveSync {schedule.target}: {tick.get('status')}, {tick.get('changes', 0)} change(s), "
+                   f"token {(answer.get('connectorData') or {}).get('syncToken')}")
+        if tick.get("message"):
+            message += f" ({tick['message']})"
+        return FireResult("SUCCESS" if tick.get("status") == "SUCCESS" else "FAILED", message)
 
 
 @dataclass

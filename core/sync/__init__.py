@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from core.sync.actions import Action
     from core.sync.implicit import ImplicitResult
+    from core.sync.livesync import LiveSyncEngine, LiveSyncResult
     from core.sync.mapping import Mapping, SyncConfig
     from core.sync.observed import observed_fields
     from core.sync.recon import HeldDeletions
@@ -24,6 +25,8 @@ _WHERE = {
     "Action": "actions",
     "HeldDeletions": "recon",
     "ImplicitResult": "implicit",
+    "LiveSyncEngine": "livesync",
+    "LiveSyncResult": "livesync",
     "Mapping": "mapping",
     "ScriptEngine": "scripts",
     "ScriptError": "scripts",
@@ -37,6 +40,8 @@ __all__ = [
     "Action",
     "HeldDeletions",
     "ImplicitResult",
+    "LiveSyncEngine",
+    "LiveSyncResult",
     "Mapping",
     "ScriptEngine",
     "ScriptError",

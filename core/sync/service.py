@@ -44,6 +44,9 @@ class SyncService:
         self._implicit_scripts: ScriptEngine | None = None
         self._threads: list[threading.Thread] = []
         self._recon_pools: dict[str, tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = {}
+        #: liveSync runs in one thread of its own (its scripts are that thread's), one tick at a time
+        self._livesync = ThreadPoolExecutor(1, thread_name_prefix="sfsync-livesync")
+        self._livesync_scripts: ScriptEngine | None = None
         #: implicit sync's connector, kept (with its access token) across changes on a loop of its own
         self.implicit_connector = SharedConnector(project, connector_factory)
 
@@ -72,6 +75,15 @@ class SyncService:
         with contextlib.suppress(RuntimeError):
             self._implicit.submit(drop_scripts).result()
         self._implicit.shutdown(wait=True)
+
+        def drop_livesync_scripts() -> None:
+            if self._livesync_scripts is not None:
+                self._livesync_scripts.close()
+            self._livesync_scripts = None
+
+        with contextlib.suppress(RuntimeError):
+            self._livesync.submit(drop_livesync_scripts).result()
+        self._livesync.shutdown(wait=True)
         self.implicit_connector.close()
         for worker, committer in self._recon_pools.values():
             worker.shutdown(wait=True)
@@ -314,6 +326,88 @@ class SyncService:
     async def test_connector(self) -> dict[str, Any]:
         async with self._connector(True) as connector:
             return dict(await connector.test())
+
+    # ---- liveSync --------------------------------------------------------------------------------------
+    async def livesync(self, source: str = "system/salesforce/User", *, allow_deletions: bool = False,
+                       ) -> dict[str, Any]:
+        """One liveSync tick of ``source`` (:mod:`core.sync.livesync`): the changes since the stored sync token
+        through every mapping whose source it is; IDM's stage object plus ``sfsync`` (the tick's summary:
+        ``status`` SUCCESS or FAILED, ``message``, counters, ``fullReconciliation`` when the token was too old).
+
+        Ticks of one service run one at a time in its liveSync thread, on the service's shared connector (its
+        access token kept), so a tick with nothing changed costs one API call. ``allow_deletions``: apply the
+        tick's DELETE actions however many there are (see ``deletion_threshold``)."""
+        from core.config.jsonfile import load_json
+        from core.repo.stages import stage_id
+        from core.sync.livesync import (
+            LIVESYNC_AUDIT_ID,
+            FailureHandler,
+            LiveSyncEngine,
+            LiveSyncResult,
+            check_source,
+            stage_answer,
+        )
+
+        source = check_source(source)
+        config = self.config()
+        mappings = config.from_source(source)
+        if not mappings:
+            raise UsageError(f"source: no mapping of conf/sync.json reads {source} (with enableSync); liveSync "
+                             f"has nothing to do (the mappings read: "
+                             f"{', '.join(sorted({m.source for m in config.mappings})) or 'none'})")
+        path = self.project.provisioner_path
+        data = load_json(path)[0] if path.exists() else {}
+        handler = FailureHandler.from_provisioner(data, str(path))
+        threshold = self._deletion_threshold()
+        loop = asyncio.get_running_loop()
+        box: dict[str, Any] = {}
+
+        def work() -> LiveSyncResult:
+            connector, connector_loop = self.implicit_connector.get()
+            stats = getattr(getattr(connector, "session", None), "stats", None)
+            box["stats"], box["before"] = stats, (stats or {}).get("requests", 0)
+            sets: dict[str, ObjectSet] = {}
+
+            def object_sets(name: str) -> ObjectSet:
+                if name not in sets:
+                    sets[name] = self._object_set(name, connector, connector_loop)
+                return sets[name]
+
+            if self._livesync_scripts is None:
+                self._livesync_scripts = ScriptEngine()
+            engine = LiveSyncEngine(source, mappings, config.from_source, self.repo, self._livesync_scripts,
+                                    object_sets, deletion_threshold=threshold, allow_deletions=allow_deletions,
+                                    failure_handler=handler)
+            box["engine"] = engine
+            result = engine.run()
+            if result.needs_full:
+                box["baseline"] = engine._baseline()
+            return result
+
+        result = await loop.run_in_executor(self._livesync, work)
+        if result.needs_full:
+            runs = []
+            for mapping in mappings:
+                try:
+                    runs.append(await self.reconcile(mapping.name, allow_deletions=allow_deletions))
+                except (ConfigError, UsageError):
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a refused run (its lock) is that mapping's failure
+                    runs.append({"mapping": mapping.name, "state": "FAILED", "failureReason": str(exc)})
+            engine, baseline = box["engine"], box["baseline"]
+            result = await loop.run_in_executor(
+                self._livesync, lambda: engine.after_full_reconciliation(*baseline, runs))
+        stats = box.get("stats")
+        if stats is not None:
+            result.api_calls = stats.get("requests", 0) - box["before"]
+
+        def finish() -> dict[str, Any] | None:
+            if result.changes or result.deletions_held:
+                self.repo.audit.keep_newest(LIVESYNC_AUDIT_ID, self._keep_runs() * SYNC_ENTRIES_PER_RUN)
+            return self.repo.stages.get(stage_id(source))
+
+        stage = await loop.run_in_executor(self._livesync, finish)
+        return stage_answer(stage, result)
 
     # ---- managed users with implicit sync ------------------------------------------------------------
     async def _in_worker(self, fn: Callable[[], Any]) -> Any:

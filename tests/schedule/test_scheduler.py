@@ -196,18 +196,29 @@ async def test_a_broken_file_is_reported_and_the_others_fire(conf, repo, clock, 
     assert "schedule-script.json" in messages[2] and "invokeService: 'script' is not supported" in messages[2]
 
 
-async def test_liveSync_firing_is_refused_in_its_recorded_result(conf, repo, clock, make_scheduler):
+async def test_liveSync_firing_runs_a_livesync_tick_of_its_source(conf, repo, clock, make_scheduler):
     from core.schedule import SyncInvoker
+
+    class Service:  # records the call; the real tick runs in tests/schedule/test_livesync_schedule.py
+        sources: list[str] = []
+
+        async def livesync(self, source):
+            self.sources.append(source)
+            return {"connectorData": {"syncToken": "2026-05-01T10:00:00.000+0000"},
+                    "sfsync": {"status": "FAILED", "changes": 1, "message": "1 record(s) failed"}}
 
     (conf / "schedule-live.json").write_text(json.dumps({
         "type": "simple", "repeatInterval": 60000, "invokeService": "provisioner",
         "invokeContext": {"action": "liveSync", "source": "system/salesforce/User"}}))
-    scheduler, _ = make_scheduler(repo, invoke=SyncInvoker(service=None))
+    service = Service()
+    scheduler, _ = make_scheduler(repo, invoke=SyncInvoker(service=service))
     await scheduler.tick()
     await scheduler.drain()
+    assert service.sources == ["system/salesforce/User"]
     result = repo.schedules.get("live")["lastResult"]
     assert result["status"] == "FAILED"
-    assert "liveSync is not available yet in this version" in result["message"]
+    assert result["message"].startswith("liveSync system/salesforce/User: FAILED, 1 change(s)")
+    assert "1 record(s) failed" in result["message"]
 
 
 async def test_a_firing_that_raises_is_recorded_and_the_scheduler_goes_on(conf, repo, clock, make_scheduler):
@@ -226,3 +237,26 @@ async def test_a_firing_that_raises_is_recorded_and_the_scheduler_goes_on(conf, 
     assert calls == ["quarter", "quarter"]
     results = [f["result"]["status"] for f in repo.schedules.fires("quarter")]
     assert results == ["SUCCESS", "FAILED"]
+
+
+async def test_a_livesync_firing_while_the_previous_tick_runs_is_skipped(conf, repo, clock):
+    from core.schedule import SyncInvoker, load_schedule
+
+    gate = asyncio.Event()
+
+    class Service:
+        async def livesync(self, source):
+            await gate.wait()
+            return {"connectorData": {"syncToken": "t"}, "sfsync": {"status": "SUCCESS", "changes": 0}}
+
+    path = conf / "schedule-live.json"
+    path.write_text(json.dumps({"type": "simple", "repeatInterval": 2000, "invokeService": "provisioner",
+                                "invokeContext": {"action": "liveSync", "source": "system/salesforce/User"}}))
+    schedule = load_schedule(path)
+    invoker = SyncInvoker(Service())
+    first = asyncio.create_task(invoker(schedule))
+    await asyncio.sleep(0)
+    second = await invoker(schedule)
+    assert (second.status, second.message) == ("SKIPPED", "skipped: liveSync of system/salesforce/User still running")
+    gate.set()
+    assert (await first).status == "SUCCESS"
