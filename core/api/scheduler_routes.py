@@ -64,8 +64,9 @@ def _recorded(jobs: Any, repo: Any, actor: Any, method: str, args: tuple[Any, ..
         before, after, operation = job, None, "DELETE"
     else:
         after, operation = job, "UPDATE" if before is not None else "CREATE"
-    repo.activity.add(activity_entry(f"{JOB}/{job['_id']}", operation, _config_view(before), _config_view(after),
-                                     actor))
+    before, after = _config_view(before), _config_view(after)
+    if before != after:  # a GET then PUT writes the file back unchanged: nothing to record
+        repo.activity.add(activity_entry(f"{JOB}/{job['_id']}", operation, before, after, actor))
     return result
 
 
