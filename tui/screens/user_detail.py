@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
@@ -136,7 +136,7 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
                     yield Button("Save", id="user-save", variant="primary", compact=True)
                     yield Button("Back", id="user-back", compact=True)
                 yield Static("", id="user-result")
-            with Vertical(id="user-remote"):
+            with VerticalScroll(id="user-remote"):  # scrolls when the record and the activity outgrow it
                 yield Label("Linked Salesforce record", classes="section")
                 yield Static("", id="user-link", markup=False)
                 yield Static("Loading…", id="user-remote-table")
