@@ -23,7 +23,8 @@ REQUEST_ACTOR: contextvars.ContextVar[Any] = contextvars.ContextVar("sfsync_requ
 
 
 def request_actor() -> Any:
-    """The :class:`~core.repo.activity.Actor` of the current request; outside one, the OS user (origin rest)."""
+    """The :class:`~core.repo.activity.Actor` of the current request; outside one (a direct backend call),
+    ``sfsync`` with origin rest."""
     from core.repo.activity import Actor
 
     actor = REQUEST_ACTOR.get()
