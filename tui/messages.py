@@ -147,6 +147,14 @@ class UserDetailLoaded(Message):
 
 
 @dataclass
+class UserActivityLoaded(Message):
+    """The user's newest activity audit entries (who changed it, when, what), newest first."""
+
+    entries: list[dict[str, Any]]
+    error: str | None = None
+
+
+@dataclass
 class UserSaved(Message):
     """A managed user was saved; ``results`` holds each mapping's implicit-sync result."""
 

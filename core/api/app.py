@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.api.activity_routes import ACTIVITY_ROUTES, ActorMiddleware
 from core.api.auth import Authenticator, Credentials, Throttle, settings_credentials_loader
 from core.api.backend import Backend
 from core.api.errors import ApiError, error_body, handle_api_error, handle_http_exception
@@ -114,7 +115,7 @@ def create_app(project: Any, *, services: Backend | None = None, bind_host: str 
     backend = services if services is not None else Backend.open(project)
     authenticator = Authenticator(credentials or settings_credentials_loader(project), bind_host=bind_host)
     authenticator.check_startable()
-    routes = [Route(r.path, _guarded(r.endpoint), methods=sorted(r.methods or ())) for r in ROUTES + SCHEDULER_ROUTES]
+    routes = [Route(r.path, _guarded(r.endpoint), methods=sorted(r.methods or ())) for r in ROUTES + SCHEDULER_ROUTES + ACTIVITY_ROUTES]
     routes += [Route("/openapi.json", _guarded(openapi_document), methods=["GET"]),
                Route("/openidm/", _guarded(api_descriptor), methods=["GET"])]
     app = Starlette(routes=routes, exception_handlers={HTTPException: handle_http_exception},
@@ -123,6 +124,7 @@ def create_app(project: Any, *, services: Backend | None = None, bind_host: str 
     app.state.backend = backend
     app.state.openapi = build_openapi()
     app.state.authenticator = authenticator
+    app.add_middleware(ActorMiddleware)  # inside authentication: who the activity audit names
     app.add_middleware(AuthMiddleware, authenticator=authenticator, throttle=throttle or Throttle())
     if hsts:
         app.add_middleware(HstsMiddleware)  # added last: outside authentication

@@ -48,6 +48,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("sfsync.api")
 
 
+def _actor() -> Any:
+    """Who the activity audit names for this request's change (the authenticated admin)."""
+    from core.api.activity_routes import request_actor
+
+    return request_actor()
+
+
 def _result_name(result: Any) -> Any:
     """An implicit-sync result per mapping, reduced to JSON for the ``X-Sfsync-Implicit-Sync`` header."""
     for attr in ("to_dict", "model_dump"):
@@ -332,11 +339,11 @@ class Backend:
         return {name: _result_name(r) for name, r in (results or {}).items()}
 
     async def create_user(self, obj: dict[str, Any], user_id: str | None) -> tuple[dict[str, Any], dict]:
-        created, results = await self.sync.create_user(obj, id=user_id)
+        created, results = await self.sync.create_user(obj, id=user_id, actor=_actor())
         return created, self._results(results)
 
     async def update_user(self, user_id: str, obj: dict[str, Any], rev: str | None) -> tuple[dict[str, Any], dict]:
-        updated, results = await self.sync.update_user(user_id, obj, rev=rev)
+        updated, results = await self.sync.update_user(user_id, obj, rev=rev, actor=_actor())
         return updated, self._results(results)
 
     async def upsert_user(self, user_id: str, obj: dict[str, Any]) -> tuple[dict[str, Any], dict, bool]:
@@ -351,11 +358,11 @@ class Backend:
             return created, results, True
 
     async def patch_user(self, user_id: str, operations: list[Any], rev: str | None) -> tuple[dict, dict]:
-        patched, results = await self.sync.patch_user(user_id, operations, rev=rev)
+        patched, results = await self.sync.patch_user(user_id, operations, rev=rev, actor=_actor())
         return patched, self._results(results)
 
     async def delete_user(self, user_id: str, rev: str | None) -> tuple[dict[str, Any], dict]:
-        deleted, results = await self.sync.delete_user(user_id, rev=rev)
+        deleted, results = await self.sync.delete_user(user_id, rev=rev, actor=_actor())
         return deleted, self._results(results)
 
     # --- audit ----------------------------------------------------------------------------------------
@@ -368,4 +375,16 @@ class Backend:
         entry = await self._read(self.repo.audit.get, entry_id)
         if entry is None:
             raise ApiError(404, f"Audit entry audit/recon/{entry_id} not found")
+        return entry
+
+    # --- audit/activity -------------------------------------------------------------------------------
+
+    async def query_activity(self, params: QueryParameters) -> dict[str, Any]:
+        request = self._query_request(params)
+        return await self._read(self.repo.activity.query, request)
+
+    async def activity_entry(self, entry_id: str) -> dict[str, Any]:
+        entry = await self._read(self.repo.activity.get, entry_id)
+        if entry is None:
+            raise ApiError(404, f"Audit entry audit/activity/{entry_id} not found")
         return entry

@@ -232,6 +232,10 @@ def build_openapi() -> dict[str, Any]:
                               "responses": {"200": {"description": "OpenAPI 3 document"}, **_errors(400)}}},
     }
     paths.update(scheduler_openapi(action, _errors, _json, _query, PRETTY, FIELDS))
+    from core.api.activity_routes import activity_openapi
+
+    activity_paths, activity_schemas = activity_openapi(_query_params(), _errors, _json, PRETTY)
+    paths.update(activity_paths)
     return {
         "openapi": "3.0.3",
         "info": {"title": "sfsync REST API (IDM subset)", "version": "1.0",
@@ -244,7 +248,7 @@ def build_openapi() -> dict[str, Any]:
             "securitySchemes": {
                 "username": {"type": "apiKey", "in": "header", "name": "X-OpenIDM-Username"},
                 "password": {"type": "apiKey", "in": "header", "name": "X-OpenIDM-Password"}},
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **activity_schemas},
             "responses": _responses(),
         },
     }

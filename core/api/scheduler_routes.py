@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from core.api import crest
+from core.api.activity_routes import request_actor
 from core.api.errors import ApiError
 from core.api.routes import _action, json_response
 from core.errors import ConfigError
@@ -36,10 +37,47 @@ def _jobs(request: Request) -> Any:
     return make
 
 
+#: the job writes the activity audit records (a job is a file of conf/: its entry follows the atomic write)
+_RECORDED = ("create", "put", "delete")
+#: a job object's state rather than its configuration: left out of the entry's before and after
+_STATE = ("triggers", "previousRunDate", "nextRunDate", "lastResult")
+
+
+def _config_view(job: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if job is None else {k: v for k, v in job.items() if k not in _STATE}
+
+
+def _recorded(jobs: Any, repo: Any, actor: Any, method: str, args: tuple[Any, ...]) -> Any:
+    """Run a job write and record it in the activity audit (``scheduler/job/<id>``, CREATE/UPDATE/DELETE)."""
+    from core.repo.activity import activity_entry
+    from core.repo.errors import NotFound
+
+    before = None
+    if method == "put":
+        try:
+            before = jobs.read(args[0])
+        except (NotFound, ConfigError):  # absent, or a broken file the write replaces
+            before = None
+    result = getattr(jobs, method)(*args)
+    job = result[0] if method == "put" else result
+    if method == "delete":
+        before, after, operation = job, None, "DELETE"
+    else:
+        after, operation = job, "UPDATE" if before is not None else "CREATE"
+    before, after = _config_view(before), _config_view(after)
+    if before != after:  # a GET then PUT writes the file back unchanged: nothing to record
+        repo.activity.add(activity_entry(f"{JOB}/{job['_id']}", operation, before, after, actor))
+    return result
+
+
 async def _call(request: Request, method: str, *args: Any, bad_request: bool = False) -> Any:
     make = _jobs(request)
+    backend = request.app.state.backend
+    actor = request_actor()
 
     def work() -> Any:
+        if method in _RECORDED:
+            return _recorded(make(), backend.repo, actor, method, args)
         return getattr(make(), method)(*args)
 
     try:

@@ -22,7 +22,7 @@ from core.repo.errors import RepoError
 #: the most values one statement binds (SQLite's default limit is 32,766; stay far below any build's)
 CHUNK = 500
 BUSY_TIMEOUT_MS = 15_000
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 #: page cache per connection (KiB): SQLite's 2 MB default makes bulk inserts into 100k-row indexes re-read pages
 CACHE_KIB = 65_536
 #: memory-mapped I/O for reads: 32 MB keeps its benefit for the hot pages while a 100k-user rerun, which reads
@@ -95,10 +95,28 @@ CREATE TABLE IF NOT EXISTS sync_stages (
     rev INTEGER NOT NULL,
     data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS activity_audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    data TEXT NOT NULL,
+    object_id TEXT GENERATED ALWAYS AS (json_extract(data, '$.objectId')) VIRTUAL,
+    transaction_id TEXT GENERATED ALWAYS AS (json_extract(data, '$.transactionId')) VIRTUAL,
+    user_id TEXT GENERATED ALWAYS AS (json_extract(data, '$.userId')) VIRTUAL,
+    operation TEXT GENERATED ALWAYS AS (json_extract(data, '$.operation')) VIRTUAL,
+    origin TEXT GENERATED ALWAYS AS (json_extract(data, '$.origin')) VIRTUAL,
+    timestamp TEXT GENERATED ALWAYS AS (json_extract(data, '$.timestamp')) VIRTUAL
+);
+CREATE INDEX IF NOT EXISTS ix_activity_object ON activity_audit (object_id);
+CREATE INDEX IF NOT EXISTS ix_activity_transaction ON activity_audit (transaction_id);
 """
 
 # version 5 -> 6: sync_stages (core/repo/stages.py): liveSync's stage objects, IDM's
 # repo/synchronisation/pooledSyncStage/<SOURCE> (the sync token, revision-checked). Created by _DDL.
+
+# version 6 -> 7: the activity audit (core/repo/activity.py, IDM's audit/activity): who changed which object,
+# when, from where, before and after (secrets masked). Indexed by object (the app's user screen, REST filters
+# on objectId) and transaction (IDM's own example query); every index ends with seq, so an object's entries in
+# their order are an index walk. Created by _DDL, so a file of an older version gets it when it is opened.
 
 # version 4 -> 5: schedules (core/schedule): schedule_state (per schedule: where its times start, the last fire
 # time claimed or passed over, paused, the last result) and schedule_fires, whose UNIQUE (schedule_id,

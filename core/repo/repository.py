@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config.project import Project
+from core.repo.activity import ActivityLog
 from core.repo.audit import Audit
 from core.repo.db import Database
 from core.repo.errors import RepoError
@@ -40,6 +41,8 @@ class Repository:
         self.users = self.managed("user")
         self.links = Links(db)
         self.audit = Audit(db)
+        #: ``audit/activity``: who changed what (core/repo/activity.py)
+        self.activity = ActivityLog(db)
         self.runs = Runs(db, self.audit)
         self.schedules = Schedules(db)
         self.stages = SyncStages(db)

@@ -241,6 +241,10 @@ class SyncService:
             repo.runs.prune(keep)
             # the implicit-sync log belongs to no run: as many entries as the kept runs' worth of changes
             repo.audit.keep_newest(SYNC_AUDIT_ID, keep * SYNC_ENTRIES_PER_RUN)
+            # the activity audit too (it is also trimmed as it grows, every 1,000 entries)
+            from core.repo.activity import ENTRIES_PER_RUN
+
+            repo.activity.keep_newest(keep * ENTRIES_PER_RUN)
 
     def _pools(self, name: str, dry_run: bool) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
         """The run's worker thread and its commit thread, kept per mapping (one run of a mapping at a time;
@@ -414,10 +418,23 @@ class SyncService:
         return await asyncio.get_running_loop().run_in_executor(self._implicit, fn)
 
     async def _change(self, write: Callable[[Any], tuple[str, dict[str, Any] | None, dict[str, Any] | None, Any]],
-                      resource: str = "user") -> tuple[Any, dict[str, ImplicitResult]]:
+                      operation: str, actor: Any = None, resource: str = "user",
+                      ) -> tuple[Any, dict[str, ImplicitResult]]:
+        from core.repo.activity import ENTRIES_PER_RUN, Actor, activity_entry
+
         mappings = self.config().from_source(f"managed/{resource}")
         names = [n for m in mappings for n in (m.source, m.target)]
-        object_id, old, new, value = await self._in_worker(lambda: write(self.repo))
+        who = actor if actor is not None else Actor.local("sfsync")
+
+        def recorded(repo: Any) -> Any:
+            # the change and its activity entry commit together: an entry exists exactly when the change does
+            with repo.transaction():
+                object_id, old, new, value = write(repo)
+                repo.activity.add(activity_entry(f"managed/{resource}/{object_id}", operation, old, new, who),
+                                  keep=lambda: self._keep_runs() * ENTRIES_PER_RUN)
+            return object_id, old, new, value
+
+        object_id, old, new, value = await self._in_worker(lambda: recorded(self.repo))
         if not mappings:
             return value, {}
         needed = self._needs_connector(names)
@@ -438,13 +455,16 @@ class SyncService:
 
         return value, await self._in_worker(work)
 
-    async def create_user(self, obj: dict[str, Any], id: str | None = None) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
+    # ``actor`` (a core.repo.activity.Actor) is who the activity audit names: the REST admin, or the OS user of
+    # the app or the command line; without one, the OS user with origin "sfsync"
+    async def create_user(self, obj: dict[str, Any], id: str | None = None, *, actor: Any = None,
+                          ) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
         def write(repo: Any) -> Any:
             created = repo.create(obj, id)
             return created["_id"], None, created, created
-        return await self._change(write)
+        return await self._change(write, "CREATE", actor)
 
-    async def update_user(self, id: str, obj: dict[str, Any], rev: str | None = None,
+    async def update_user(self, id: str, obj: dict[str, Any], rev: str | None = None, *, actor: Any = None,
                           ) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
         """Replace the user (``rev`` = If-Match), then implicit sync."""
         def write(repo: Any) -> Any:
@@ -452,19 +472,20 @@ class SyncService:
                 old = repo.read(id)
                 new = repo.update(id, obj, rev)
             return id, old, new, new
-        return await self._change(write)
+        return await self._change(write, "UPDATE", actor)
 
-    async def patch_user(self, id: str, operations: list[dict[str, Any]], rev: str | None = None,
-                         ) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
+    async def patch_user(self, id: str, operations: list[dict[str, Any]], rev: str | None = None, *,
+                         actor: Any = None) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
         def write(repo: Any) -> Any:
             with repo.transaction():
                 old = repo.read(id)
                 new = repo.patch(id, operations, rev)
             return id, old, new, new
-        return await self._change(write)
+        return await self._change(write, "PATCH", actor)
 
-    async def delete_user(self, id: str, rev: str | None = None) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
+    async def delete_user(self, id: str, rev: str | None = None, *, actor: Any = None,
+                          ) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
         def write(repo: Any) -> Any:
             old = repo.delete(id, rev)
             return id, old, None, old
-        return await self._change(write)
+        return await self._change(write, "DELETE", actor)

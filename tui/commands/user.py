@@ -72,6 +72,7 @@ def parse_changes(changes: list[str]) -> list[dict[str, Any]]:
 
 def handle_update(args: argparse.Namespace) -> int:
     from core.config.project import Project
+    from core.repo.activity import Actor
     from core.repo.patch import apply_patch
     from core.sync.service import SyncService
 
@@ -81,7 +82,8 @@ def handle_update(args: argparse.Namespace) -> int:
     try:
         current = repo.read(args.id)
         changed = apply_patch(current, operations)
-        user, results = asyncio.run(service.update_user(args.id, changed, rev=current["_rev"]))
+        user, results = asyncio.run(service.update_user(args.id, changed, rev=current["_rev"],
+                                                        actor=Actor.local("cli")))
     finally:
         service.close()
     sync = [r.to_dict() for r in results.values()]

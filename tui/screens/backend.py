@@ -116,12 +116,16 @@ class Backend:
     def save_connector(self, changes: dict[str, Any], enabled: bool | None) -> Path:
         """Apply the form's changes to the provisioner file (only what changed; unknown keys survive)."""
         from core.config.provisioner import ProvisionerConfig
+        from core.repo.activity import PROVISIONER_OBJECT, Actor, record_config_save
 
         config = ProvisionerConfig.load(self.project, strict=False)  # a secret typed again replaces a lost one
+        before = config.to_data()
         config.update_properties(**changes)
         if enabled is not None:
             config.enabled = enabled
         config.save(self.project)
+        record_config_save(self.project, PROVISIONER_OBJECT, before, config.to_data(), Actor.local("tui"),
+                           message="Connector screen: save", repo=self.repo)
         return self.project.provisioner_path
 
     def test_connector(self) -> tuple[dict[str, Any], tuple[int, int] | None]:
@@ -347,7 +351,13 @@ class Backend:
         """Patch the changed fields; core runs implicit sync and returns each mapping's result."""
         ops = [{"operation": "remove", "field": f"/{k}"} if v is None
                else {"operation": "replace", "field": f"/{k}", "value": v} for k, v in changes.items()]
-        return asyncio.run(self.service.patch_user(user_id, ops, rev=rev))
+        from core.repo.activity import Actor
+
+        return asyncio.run(self.service.patch_user(user_id, ops, rev=rev, actor=Actor.local("tui")))
+
+    def user_activity(self, user_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest activity audit entries of ``managed/user/<user_id>``, newest first."""
+        return self.repo.activity.for_object(f"managed/user/{user_id}", limit)
 
 
 @dataclass

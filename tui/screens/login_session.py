@@ -81,9 +81,14 @@ class LoginSession:
             return LoginOutcome(False, str(exc))
         finally:
             self._flow = None
+        from core.repo.activity import PROVISIONER_OBJECT, Actor, record_config_save
+
         fresh = ProvisionerConfig.load(self.project, strict=False)
+        before = fresh.to_data()
         fresh.update_properties(refreshToken=SecretStr(token.refresh_token or ""), instanceUrl=token.instance_url)
         fresh.save(self.project)
+        record_config_save(self.project, PROVISIONER_OBJECT, before, fresh.to_data(), Actor.local("tui"),
+                           message="Login screen: log in")
         return LoginOutcome(True, f"Logged in as {who.describe()}", org=token.instance_url,
                             user=who.username or who.user_id)
 

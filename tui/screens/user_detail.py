@@ -14,11 +14,11 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from tui.messages import UserDetailLoaded, UserInvalid, UserReconciled, UserSaved
+from tui.messages import UserActivityLoaded, UserDetailLoaded, UserInvalid, UserReconciled, UserSaved
 from tui.screens.base import set_field_error
 from tui.widgets.status_header import StatusHeader
 
@@ -42,6 +42,66 @@ def compare_table(user: dict[str, Any], remote: dict[str, Any] | None, pairs: li
         same = theirs == ours
         table.add_row(Text(target), Text(theirs, style="" if same else "bold red"),
                       Text("=" if same else "≠", style="green" if same else "bold red"))
+    return table
+
+
+#: activity entries shown on the screen (the newest; all of them: REST audit/activity or the repository)
+ACTIVITY_SHOWN = 10
+#: changed fields spelled out per entry (the rest are counted)
+FIELDS_SHOWN = 3
+
+
+def _short(value: Any, width: int = 24) -> str:
+    text = "∅" if value is None else str(value)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _pointer_value(obj: dict[str, Any] | None, pointer: str) -> Any:
+    value: Any = obj or {}
+    for part in pointer.strip("/").split("/"):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def describe_change(entry: dict[str, Any]) -> Text:
+    """What an activity entry changed: ``PATCH sn: Smith → Lovelace`` (values as stored: secrets masked)."""
+    operation = str(entry.get("operation") or "?")
+    text = Text(operation, style="bold")
+    fields = [str(f) for f in entry.get("changedFields") or []]
+    if operation in ("CREATE", "DELETE"):
+        text.append(" created" if operation == "CREATE" else " deleted")
+        return text
+    if not fields:
+        text.append(" (no field changed)", style="dim")
+        return text
+    for pointer in fields[:FIELDS_SHOWN]:
+        name = pointer.strip("/")
+        text.append(f" {name}: ")
+        text.append(_short(_pointer_value(entry.get("before"), pointer)), style="red")
+        text.append(" → ")
+        text.append(_short(_pointer_value(entry.get("after"), pointer)), style="green")
+        text.append(";")
+    if len(fields) > FIELDS_SHOWN:
+        text.append(f" and {len(fields) - FIELDS_SHOWN} more")
+    else:
+        text.rstrip()
+        if text.plain.endswith(";"):
+            text.right_crop(1)
+    return text
+
+
+def activity_table(entries: list[dict[str, Any]]) -> Table:
+    """Who changed the user, when (UTC), from where, and what: one row per activity entry, newest first."""
+    table = Table(box=None, padding=(0, 1), show_header=True, header_style="bold", expand=True)
+    table.add_column("when (UTC)", no_wrap=True)
+    table.add_column("who", no_wrap=True)
+    table.add_column("what", overflow="fold", ratio=1)
+    for entry in entries:
+        when = str(entry.get("timestamp") or "")[:19].replace("T", " ")
+        who = f"{entry.get('userId') or '?'} ({entry.get('origin') or '?'})"
+        table.add_row(Text(when, style="dim"), Text(who), describe_change(entry))
     return table
 
 
@@ -77,10 +137,12 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
                     yield Button("Save", id="user-save", variant="primary", compact=True)
                     yield Button("Back", id="user-back", compact=True)
                 yield Static("", id="user-result")
-            with Vertical(id="user-remote"):
+            with VerticalScroll(id="user-remote"):  # scrolls when the record and the activity outgrow it
                 yield Label("Linked Salesforce record", classes="section")
                 yield Static("", id="user-link", markup=False)
                 yield Static("Loading…", id="user-remote-table")
+                yield Label("Recent activity", classes="section")
+                yield Static("Loading…", id="user-activity")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -91,10 +153,33 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
         header.org = (state.org or "").split("://", 1)[-1] or None
         header.api_usage = state.api_usage
         self._load()
+        self._load_activity()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="user-load", description="Loading the user")
     def _load(self) -> None:
         self.post_message(self.app.backend.user_detail(self.user_id))  # type: ignore[attr-defined]
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="user-activity",
+          description="Loading the user's activity")
+    def _load_activity(self) -> None:
+        try:
+            entries = self.app.backend.user_activity(self.user_id, ACTIVITY_SHOWN)  # type: ignore[attr-defined]
+        except Exception as exc:  # shown in the panel; the rest of the screen stays usable
+            from tui.app import describe_error
+
+            self.post_message(UserActivityLoaded([], describe_error(exc)))
+            return
+        self.post_message(UserActivityLoaded(entries))
+
+    @on(UserActivityLoaded)
+    def _activity_loaded(self, message: UserActivityLoaded) -> None:
+        target = self.query_one("#user-activity", Static)
+        if message.error:
+            target.update(Text(f"Could not read the activity audit: {message.error}", style="red"))
+        elif not message.entries:
+            target.update(Text("No changes recorded.", style="dim"))
+        else:
+            target.update(activity_table(message.entries))
 
     @on(UserDetailLoaded)
     def _loaded(self, message: UserDetailLoaded) -> None:
@@ -201,6 +286,7 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
 
     def action_refresh_remote(self) -> None:
         self._load()
+        self._load_activity()
 
     @on(Button.Pressed, "#user-back")
     def action_close(self) -> None:
