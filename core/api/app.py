@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.api import crest
 from core.api.auth import Authenticator, Credentials, Throttle, settings_credentials_loader
 from core.api.backend import Backend
 from core.api.errors import ApiError, error_body, handle_api_error, handle_http_exception
@@ -82,6 +83,7 @@ def _guarded(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapper(request: Request) -> Response:
         try:
+            crest.check_common(request)
             return await handler(request)
         except HTTPException:
             raise
@@ -121,7 +123,7 @@ def create_app(project: Any, *, services: Backend | None = None, bind_host: str 
                     lifespan=backend.lifespan)
     app.router.redirect_slashes = False  # IDM answers a wrong path with a 404 body, never a redirect
     app.state.backend = backend
-    app.state.openapi = build_openapi()
+    app.state.openapi = build_openapi(project)
     app.state.authenticator = authenticator
     app.add_middleware(AuthMiddleware, authenticator=authenticator, throttle=throttle or Throttle())
     if hsts:
