@@ -24,6 +24,7 @@ from core.api import crest
 from core.api.auth import Authenticator, Credentials, Throttle, settings_credentials_loader
 from core.api.backend import Backend
 from core.api.errors import ApiError, error_body, handle_api_error, handle_http_exception
+from core.api.limits import BodyLimitMiddleware, ExpensiveQueryLimiter, TokenBuckets
 from core.api.openapi import build_openapi
 from core.api.routes import ROUTES, json_response
 from core.api.scheduler_routes import SCHEDULER_ROUTES
@@ -103,6 +104,26 @@ async def api_descriptor(request: Request) -> Response:
     return json_response(request, request.app.state.openapi)
 
 
+def _add_limits(app: Starlette, project: Any) -> None:
+    """The expensive-query limiter, with sfsync.toml's figures (core/api/limits.py); the defaults when the file
+    cannot be read (every call then says why: the authentication reads it too)."""
+    from core.config.settings import Settings
+
+    try:
+        settings = Settings.load(project)
+    except SfsyncError:
+        settings = Settings()
+    try:
+        from core.repo.schema import ManagedSchema
+
+        indexed = ManagedSchema.load(project).searchable
+    except Exception:  # noqa: BLE001 - no managed.json: the repository's defaults
+        from core.repo.schema import DEFAULT_SEARCHABLE as indexed
+    app.state.limits = settings
+    buckets = TokenBuckets(settings.expensive_query_burst, settings.expensive_query_rate)
+    app.add_middleware(ExpensiveQueryLimiter, buckets=buckets, indexed=indexed)
+
+
 def create_app(project: Any, *, services: Backend | None = None, bind_host: str = "127.0.0.1",
                credentials: Callable[[], Credentials] | None = None,
                throttle: Throttle | None = None, hsts: bool = False) -> Starlette:
@@ -125,7 +146,9 @@ def create_app(project: Any, *, services: Backend | None = None, bind_host: str 
     app.state.backend = backend
     app.state.openapi = build_openapi(project)
     app.state.authenticator = authenticator
+    _add_limits(app, project)
     app.add_middleware(AuthMiddleware, authenticator=authenticator, throttle=throttle or Throttle())
+    app.add_middleware(BodyLimitMiddleware, limit=app.state.limits.max_request_body)  # before reading anything
     if hsts:
         app.add_middleware(HstsMiddleware)  # added last: outside authentication
     return app

@@ -22,7 +22,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    """References to the shared error responses: 400 (a malformed parameter), 401 and 500 always, plus ``codes``."""
+    """References to the shared error responses: 400 (a malformed parameter), 401 and 500 always, 413 (a body
+    over max_request_body) for every operation that takes one, plus ``codes``."""
     return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in sorted({400, 401, *codes, 500})}
 
 
@@ -336,7 +337,7 @@ def build_openapi(project: Any = None) -> dict[str, Any]:
                      "responses": {"200": _json(_ref("ReconCancel"), "cancel requested"), **_errors(400, 404)}}},
         "/openidm/managed/user": {
             "get": {"summary": "Query managed users", "operationId": "queryUsers", "parameters": _query_params(),
-                    "responses": {"200": _json(_ref("QueryResult"), "the query result"), **_errors(400)}},
+                    "responses": {"200": _json(_ref("QueryResult"), "the query result"), **_errors(400, 429)}},
             "post": {"summary": "Create a managed user (implicit sync runs)", "operationId": "createUser",
                      "parameters": [action("create"), FIELDS, PRETTY], "requestBody": user_body,
                      "responses": {"201": _json(_ref("ManagedUser"), "the created user"), **_errors(400, 409)}}},
@@ -361,7 +362,7 @@ def build_openapi(project: Any = None) -> dict[str, Any]:
         "/openidm/audit/recon": {"get": {
             "summary": "Query reconciliation audit entries", "operationId": "queryReconAudit",
             "parameters": _query_params(),
-            "responses": {"200": _json(_ref("QueryResult"), "entries (AuditEntry objects)"), **_errors(400)}}},
+            "responses": {"200": _json(_ref("QueryResult"), "entries (AuditEntry objects)"), **_errors(400, 429)}}},
         "/openidm/audit/recon/{entry_id}": {
             "parameters": [{"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "get": {"summary": "One reconciliation audit entry", "operationId": "readReconAudit",
@@ -377,6 +378,10 @@ def build_openapi(project: Any = None) -> dict[str, Any]:
     }
     paths.update(scheduler_openapi(action, _errors, _json, _query, PRETTY, FIELDS))
     _add_links(paths)
+    for item in paths.values():  # any request may carry a body: over max_request_body, a 413 (limits.py)
+        for op in item.values():
+            if isinstance(op, dict) and "responses" in op:
+                op["responses"]["413"] = {"$ref": "#/components/responses/E413"}
     return {
         "openapi": "3.0.3",
         "info": {"title": "sfsync REST API (IDM subset)", "version": "1.0",
