@@ -20,10 +20,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.api import crest
 from core.api.activity_routes import ACTIVITY_ROUTES, ActorMiddleware
 from core.api.auth import Authenticator, Credentials, Throttle, settings_credentials_loader
 from core.api.backend import Backend
 from core.api.errors import ApiError, error_body, handle_api_error, handle_http_exception
+from core.api.limits import BodyLimitMiddleware, ExpensiveQueryLimiter, TokenBuckets
 from core.api.openapi import build_openapi
 from core.api.routes import ROUTES, json_response
 from core.api.scheduler_routes import SCHEDULER_ROUTES
@@ -83,6 +85,7 @@ def _guarded(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapper(request: Request) -> Response:
         try:
+            crest.check_common(request)
             return await handler(request)
         except HTTPException:
             raise
@@ -100,6 +103,26 @@ async def api_descriptor(request: Request) -> Response:
     if "_api" not in request.query_params:
         raise ApiError(400, "GET /openidm/ serves the API descriptor only: add ?_api")
     return json_response(request, request.app.state.openapi)
+
+
+def _add_limits(app: Starlette, project: Any) -> None:
+    """The expensive-query limiter, with sfsync.toml's figures (core/api/limits.py); the defaults when the file
+    cannot be read (every call then says why: the authentication reads it too)."""
+    from core.config.settings import Settings
+
+    try:
+        settings = Settings.load(project)
+    except SfsyncError:
+        settings = Settings()
+    try:
+        from core.repo.schema import ManagedSchema
+
+        indexed = ManagedSchema.load(project).searchable
+    except Exception:  # noqa: BLE001 - no managed.json: the repository's defaults
+        from core.repo.schema import DEFAULT_SEARCHABLE as indexed
+    app.state.limits = settings
+    buckets = TokenBuckets(settings.expensive_query_burst, settings.expensive_query_rate)
+    app.add_middleware(ExpensiveQueryLimiter, buckets=buckets, indexed=indexed)
 
 
 def create_app(project: Any, *, services: Backend | None = None, bind_host: str = "127.0.0.1",
@@ -122,10 +145,12 @@ def create_app(project: Any, *, services: Backend | None = None, bind_host: str 
                     lifespan=backend.lifespan)
     app.router.redirect_slashes = False  # IDM answers a wrong path with a 404 body, never a redirect
     app.state.backend = backend
-    app.state.openapi = build_openapi()
+    app.state.openapi = build_openapi(project)
     app.state.authenticator = authenticator
     app.add_middleware(ActorMiddleware)  # inside authentication: who the activity audit names
+    _add_limits(app, project)
     app.add_middleware(AuthMiddleware, authenticator=authenticator, throttle=throttle or Throttle())
+    app.add_middleware(BodyLimitMiddleware, limit=app.state.limits.max_request_body)  # before reading anything
     if hsts:
         app.add_middleware(HstsMiddleware)  # added last: outside authentication
     return app

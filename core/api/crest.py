@@ -7,6 +7,7 @@ repository sees only well-formed requests and a fuzzer cannot reach a 500 throug
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from core.api.errors import ApiError
 
 TOTAL_POLICIES = ("NONE", "EXACT", "ESTIMATE")
+_SPACE = re.compile(r"\s")  # the document's patterns exclude \s from field names: the same characters
 MAX_PAGE_SIZE = 10_000
 
 
@@ -49,9 +51,9 @@ def _int_param(params: QueryParams, name: str, *, minimum: int = 0, maximum: int
 def fields_param(params: QueryParams) -> tuple[str, ...] | None:
     """``_fields=a,b`` (repeatable) -> ("a", "b"); absent or empty -> None (the whole object)."""
     values = [v for raw in params.getlist("_fields") for v in raw.split(",")]
-    fields = tuple(v.strip().lstrip("/") for v in values if v.strip())
+    fields = tuple(v.lstrip("/") for v in values if v)
     for field in fields:
-        if any(ch in field for ch in "\0\"'"):
+        if not field or any(ch in field for ch in "\0\"'") or _SPACE.search(field):
             raise ApiError(400, f"_fields: invalid field name {field!r}")
     return fields or None
 
@@ -75,10 +77,10 @@ def query_parameters(request: Request, *, allow_query_id: bool = True) -> QueryP
     policy = params.get("_totalPagedResultsPolicy") or "NONE"
     if policy.upper() not in TOTAL_POLICIES:
         raise ApiError(400, f"_totalPagedResultsPolicy: must be one of {', '.join(TOTAL_POLICIES)}, got {policy!r}")
-    sort_keys = tuple(k.strip() for raw in params.getlist("_sortKeys") for k in raw.split(",") if k.strip())
+    sort_keys = tuple(k for raw in params.getlist("_sortKeys") for k in raw.split(",") if k)
     for key in sort_keys:
         name = key.lstrip("+-").lstrip("/")
-        if not name or any(ch in name for ch in "\0\"'"):
+        if not name or any(ch in name for ch in "\0\"'\\") or _SPACE.search(name):
             raise ApiError(400, f"_sortKeys: invalid sort key {key!r}")
     return QueryParameters(
         query_filter=query_filter,
@@ -92,14 +94,30 @@ def query_parameters(request: Request, *, allow_query_id: bool = True) -> QueryP
 
 
 def bool_param(request: Request, name: str) -> bool:
+    """A boolean parameter: ``true`` or ``false`` (any case), as the document says; absent is false."""
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return False
-    if raw.lower() in ("true", "1", "yes"):
+    if raw.lower() == "true":
         return True
-    if raw.lower() in ("false", "0", "no"):
+    if raw.lower() == "false":
         return False
     raise ApiError(400, f"{name}: must be true or false, got {raw!r}")
+
+
+#: CREST's parameters that may be repeated (their values add up); every other one is single-valued
+MULTI_VALUED = ("_fields", "_sortKeys")
+
+
+def check_common(request: Request) -> None:
+    """What every endpoint refuses alike, as CREST does: a single-valued parameter given twice, and a
+    ``_prettyPrint`` that is not a boolean."""
+    params = request.query_params
+    for name in {k for k, _ in params.multi_items() if k not in MULTI_VALUED}:
+        if len(params.getlist(name)) > 1:
+            raise ApiError(400, f"Multiple values provided for the single-valued parameter '{name}'")
+    if "_prettyPrint" in params:
+        bool_param(request, "_prettyPrint")
 
 
 def revision(request: Request, header: str = "If-Match") -> str | None:
@@ -124,6 +142,11 @@ async def json_body(request: Request, *, expect: type) -> Any:
         data = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"The request could not be parsed: not valid JSON ({exc})") from None
+    try:  # a lone surrogate escape ("\\ud800") parses but is no Unicode text: nothing could store it
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "The request could not be parsed: a string holds a lone surrogate (not Unicode)") \
+            from None
     if not isinstance(data, expect):
         kind = "object" if expect is dict else "array"
         raise ApiError(400, f"The request body must be a JSON {kind}")

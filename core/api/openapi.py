@@ -22,7 +22,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    """References to the shared error responses: 400 (a malformed parameter), 401 and 500 always, plus ``codes``."""
+    """References to the shared error responses: 400 (a malformed parameter), 401 and 500 always, 413 (a body
+    over max_request_body) for every operation that takes one, plus ``codes``."""
     return {str(c): {"$ref": f"#/components/responses/E{c}"} for c in sorted({400, 401, *codes, 500})}
 
 
@@ -31,25 +32,70 @@ def _query(name: str, schema: dict[str, Any], description: str, *, required: boo
 
 
 PRETTY = _query("_prettyPrint", {"type": "boolean"}, "indent the JSON answer")
-FIELDS = _query("_fields", {"type": "string"}, "comma-separated fields to return (_id and _rev always come)")
+# A field is a JSON pointer (leading / optional); no empty segment, no whitespace, NUL or quote (refused)
+_SEGMENT = "[^/,\\s\\x00\"']+"
+POINTER = f"/?{_SEGMENT}(?:/{_SEGMENT})*"
+FIELDS = _query("_fields", {"type": "string", "pattern": f"^(?:{POINTER})?(?:,(?:{POINTER})?)*$"},
+                "comma-separated fields to return (_id and _rev always come); each a JSON pointer")
+_SORT_SEGMENT = "[^/,\\s\\x00\"'\\\\]+"  # a backslash cannot be addressed by SQLite's JSON paths
+_SORT_KEY = f"[+-]?/?{_SORT_SEGMENT}(?:/{_SORT_SEGMENT})*"
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
             "description": "the _rev the change is based on (quoted or not); * or absent: any"}
 USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
+def query_selector(filter_schema: dict[str, Any]) -> dict[str, Any]:
+    """Exactly one of ``_queryFilter`` / ``_queryId`` (CREST: both, or neither, is a 400). OpenAPI 3.0 has no
+    "one of these parameters"; the honest encoding is one form-exploded object parameter whose ``oneOf`` says
+    it: its properties are sent as the query parameters themselves (``?_queryFilter=true``)."""
+    def only(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "required": [name], "additionalProperties": False,
+                "properties": {name: schema}}
+
+    return {"name": "query", "in": "query", "required": True, "style": "form", "explode": True,
+            "description": "_queryFilter (a CREST filter, e.g. true or userName sw \"a\") or "
+                           "_queryId=query-all-ids, not both",
+            "schema": {"oneOf": [only("_queryFilter", filter_schema),
+                                 only("_queryId", {"type": "string", "enum": ["query-all-ids"]})]}}
+
+
 def _query_params() -> list[dict[str, Any]]:
     return [
-        _query("_queryFilter", {"type": "string"}, "CREST query filter, e.g. true or userName sw \"a\""),
-        _query("_queryId", {"type": "string", "enum": ["query-all-ids"]}, "predefined query"),
+        # crest-query-filter: CREST's filter grammar (not a regular language, so no pattern can say it)
+        query_selector({"type": "string", "format": "crest-query-filter"}),
         FIELDS,
         _query("_pageSize", {"type": "integer", "minimum": 0, "maximum": 10000}, "results per page; 0 = all"),
-        _query("_pagedResultsCookie", {"type": "string"}, "the previous page's pagedResultsCookie"),
-        _query("_pagedResultsOffset", {"type": "integer", "minimum": 0}, "results to skip"),
-        _query("_sortKeys", {"type": "string"}, "comma-separated fields, - prefix for descending"),
+        _query("_pagedResultsCookie", {"type": "string"},
+               "the previous page's pagedResultsCookie, as returned (with the same _sortKeys); "
+               "not with _pagedResultsOffset"),
+        _query("_pagedResultsOffset", {"type": "integer", "minimum": 0},
+               "results to skip; not with _pagedResultsCookie"),
+        _query("_sortKeys", {"type": "string", "pattern": f"^(?:{_SORT_KEY})?(?:,(?:{_SORT_KEY})?)*$"},
+               "comma-separated fields (JSON pointers), - prefix for descending"),
         _query("_totalPagedResultsPolicy", {"type": "string", "enum": ["NONE", "EXACT", "ESTIMATE"]},
                "whether to count all results"),
         PRETTY,
     ]
+
+
+#: a patch operation's field: a JSON pointer with no empty segment, not _id or _rev (which cannot be patched)
+PATCH_POINTER = "^/?(?!(?:_id|_rev)(?:/|$))[^/]+(?:/[^/]+)*$"
+
+
+def patch_operation_schema() -> dict[str, Any]:
+    """IDM's patch operations as the server checks them: what each operation needs (a value, a numeric value,
+    a from), with fields as JSON pointers. (IDM's ``transform`` runs a script: sfsync refuses it.)"""
+    pointer = {"type": "string", "pattern": PATCH_POINTER}
+
+    def op(names: list[str], **props: Any) -> dict[str, Any]:
+        return {"type": "object", "required": ["operation", "field", *props],
+                "properties": {"operation": {"type": "string", "enum": names}, "field": pointer, **props}}
+
+    return {"oneOf": [op(["add", "replace"], value={}), op(["remove"]),
+                      op(["increment"], value={"type": "number"}), op(["copy", "move"], **{"from": pointer})],
+            "description": "a patch operation; whether it applies depends on the stored user (a field to "
+                           "remove or copy must exist, the result must still satisfy managed.json): a 400 "
+                           "names the operation otherwise"}
 
 
 def _schemas() -> dict[str, Any]:
@@ -104,10 +150,7 @@ def _schemas() -> dict[str, Any]:
         "ManagedUser": {"type": "object", "additionalProperties": True, "required": ["_id", "_rev"],
                         "description": "a managed user as answered (only the _fields asked for, with _id, _rev)",
                         "properties": {"_id": {"type": "string"}, "_rev": {"type": "string"}, **user_fields}},
-        "PatchOperation": {"type": "object", "required": ["operation", "field"], "properties": {
-            "operation": {"type": "string",
-                          "enum": ["add", "remove", "replace", "increment", "copy", "move", "transform"]},
-            "field": {"type": "string"}, "value": {}, "from": {"type": "string"}}},
+        "PatchOperation": patch_operation_schema(),
         "QueryResult": {"type": "object", "required": ["result", "resultCount", "pagedResultsCookie",
                                                        "totalPagedResultsPolicy", "totalPagedResults",
                                                        "remainingPagedResults"], "properties": {
@@ -116,20 +159,151 @@ def _schemas() -> dict[str, Any]:
             "totalPagedResultsPolicy": {"type": "string"}, "totalPagedResults": count,
             "remainingPagedResults": count}},
         "AuditEntry": {"type": "object", "properties": {
-            k: {"type": "string"} for k in ("_id", "timestamp", "eventName", "reconId", "mapping", "situation",
+            k: {"type": "string", "nullable": True} for k in ("_id", "timestamp", "eventName", "reconId", "mapping", "situation",
                                             "action", "status", "sourceObjectId", "targetObjectId",
                                             "entryType", "message")}},
     }
 
 
+_JSON_TYPES = ("string", "boolean", "number", "integer", "object", "array")
+
+
+def _property_schema(prop: dict[str, Any], required: bool) -> dict[str, Any]:
+    """What :class:`~core.repo.schema.ManagedSchema` checks of one property, as JSON Schema: its JSON type(s),
+    ``minLength``, ``pattern``, the email and forbidden-characters policies; null is accepted unless required
+    (a required field must be present, not null and not empty)."""
+    declared = prop.get("type")
+    names = declared if isinstance(declared, list) else [declared] if declared else []
+    out: dict[str, Any] = {}
+    if names and all(n in _JSON_TYPES or n == "null" for n in names):
+        kinds = [n for n in names if n != "null"]
+        if len(kinds) == 1:
+            out["type"] = kinds[0]
+        elif kinds:
+            out["anyOf"] = [{"type": k} for k in kinds]
+        if "null" in names and not required:
+            out["nullable"] = True
+    if prop.get("description"):
+        out["description"] = str(prop["description"])
+    if out.get("type") == "string":
+        patterns = []
+        if isinstance(prop.get("minLength"), int):
+            out["minLength"] = prop["minLength"]
+        if isinstance(prop.get("pattern"), str):
+            patterns.append(prop["pattern"])
+        policies = [p for p in prop.get("policies") or () if isinstance(p, dict)]
+        if any(p.get("policyId") == "valid-email-address-format" for p in policies):
+            patterns.append("^$|^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$")  # IDM's policy.js; "" is left to required
+        forbidden = [c for p in policies if p.get("policyId") == "cannot-contain-characters"
+                     for c in (p.get("params") or {}).get("forbiddenChars", ()) if isinstance(c, str)]
+        if forbidden:
+            import re
+
+            patterns.append("^[^" + "".join(re.escape(c) for c in forbidden) + "]*$")
+        if required:
+            out["minLength"] = max(out.get("minLength", 0), 1)
+        if len(patterns) == 1:
+            out["pattern"] = patterns[0]
+        elif patterns:
+            out["allOf"] = [{"pattern": p} for p in patterns]
+    if not required and "type" in out:
+        out["nullable"] = True
+    return out
+
+
+def user_schema(managed: Any | None) -> dict[str, Any]:
+    """The managed user as sent, from the project's managed.json (``ManagedSchema``): its required fields and
+    the type, length, pattern and policies of each declared one; undeclared fields are kept, as IDM keeps them.
+    Without a schema (no project), the sample's four required strings."""
+    if managed is None or not managed.properties:
+        fields = {n: {"type": "string", "minLength": 1} for n in ("userName", "givenName", "sn", "mail")}
+        required = list(fields)
+    else:
+        required = list(managed.required)
+        fields = {name: _property_schema(prop, name in required) for name, prop in managed.properties.items()
+                  if name not in ("_id", "_rev")}
+    fields["_id"] = {"type": "string", "minLength": 1, "pattern": "^[^/]*$",
+                     "description": "the new user's id (POST ?_action=create); ignored by PUT (the path's id)"}
+    fields["_rev"] = {"description": "ignored (If-Match says the revision)"}
+    return {"type": "object", "additionalProperties": True, "required": required, "properties": fields,
+            "description": "a managed user as sent (managed.json's schema; others fields are kept)"}
+
+
+def answered_user(managed: Any | None) -> dict[str, Any]:
+    """A managed user as answered: ``_id`` and ``_rev``, then what is stored (only the ``_fields`` asked for);
+    each declared field with its JSON type, or null (a user stored before managed.json changed keeps its
+    values)."""
+    props: dict[str, Any] = {}
+    for name, schema in user_schema(managed)["properties"].items():
+        if name in ("_id", "_rev"):
+            continue
+        kept = {k: v for k, v in schema.items() if k in ("type", "anyOf", "description")}
+        props[name] = {**kept, "nullable": True} if "type" in kept else kept
+    return {"type": "object", "additionalProperties": True, "required": ["_id", "_rev"],
+            "description": "a managed user as answered (only the _fields asked for, with _id and _rev)",
+            "properties": {"_id": {"type": "string"}, "_rev": {"type": "string"}, **props}}
+
+
 def _responses() -> dict[str, Any]:
     names = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-             409: "Conflict", 412: "Precondition Failed", 500: "Internal Server Error"}
+             409: "Conflict", 412: "Precondition Failed", 413: "Content Too Large", 429: "Too Many Requests",
+             500: "Internal Server Error"}
     return {f"E{code}": _json(_ref("Error"), name) for code, name in names.items()}
 
 
-def build_openapi() -> dict[str, Any]:
-    """The document; ``paths`` keys use the app's route templates exactly."""
+def _link(operation_id: str, parameter: str, expression: str, description: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "parameters": {parameter: expression}, "description": description}
+
+
+#: (operation, status) -> the operations its answer's id leads to, and the path parameter it fills
+_LINKS = {
+    ("createUser", "201"): ("user_id", "$response.body#/_id", ("readUser", "patchUser", "putUser", "deleteUser")),
+    ("putUser", "201"): ("user_id", "$response.body#/_id", ("readUser", "patchUser", "deleteUser")),
+    ("startRecon", "200"): ("run_id", "$response.body#/_id", ("getRecon", "cancelRecon")),
+    ("jobsAction", "201"): ("job_id", "$response.body#/_id", ("readJob", "pauseJob", "putJob", "deleteJob")),
+    ("putJob", "201"): ("job_id", "$response.body#/_id", ("readJob", "pauseJob", "deleteJob")),
+    ("queryReconAudit", "200"): ("entry_id", "$response.body#/result/0/_id", ("readReconAudit",)),
+}
+
+
+def _add_links(paths: dict[str, Any]) -> None:
+    """OpenAPI ``links``: what an answer's id lets a client call next (schemathesis's stateful phase follows
+    them: create a user, then read, patch, replace and delete it; start a run, then read and cancel it)."""
+    by_id = {op["operationId"]: op for item in paths.values() for op in item.values()
+             if isinstance(op, dict) and "operationId" in op}
+    for (source, status), (parameter, expression, targets) in _LINKS.items():
+        response = by_id[source]["responses"][status]
+        response["links"] = {target: _link(target, parameter, expression, f"{target} the {parameter[:-3]}")
+                             for target in targets}
+
+
+def _project_facts(project: Any) -> tuple[Any, list[str] | None]:
+    """The project's managed user schema and mapping names (None for what cannot be read: the document then
+    says less, and the server refuses what it cannot run)."""
+    managed = mappings = None
+    if project is None:
+        return None, None
+    try:
+        from core.repo.schema import ManagedSchema
+
+        managed = ManagedSchema.load(project)
+    except Exception:  # noqa: BLE001 - a broken managed.json is reported by the calls that need it
+        managed = None
+    try:
+        import json as _json
+
+        data = _json.loads(project.sync_path.read_text(encoding="utf-8"))
+        mappings = [m["name"] for m in data["mappings"] if isinstance(m.get("name"), str)]
+    except Exception:  # noqa: BLE001 - likewise sync.json
+        mappings = None
+    return managed, mappings
+
+
+def build_openapi(project: Any = None) -> dict[str, Any]:
+    """The document; ``paths`` keys use the app's route templates exactly. With ``project``, what depends on
+    it is exact: the user schema follows its managed.json and ``mapping`` names its sync.json mappings (as
+    they are when the server starts)."""
+    managed, mappings = _project_facts(project)
     action = lambda *names: _query("_action", {"type": "string", "enum": list(names)}, "the action",  # noqa: E731
                                    required=True)
     user_body = {"required": True, "content": {"application/json": {"schema": _ref("User")}}}
@@ -172,7 +346,9 @@ def build_openapi() -> dict[str, Any]:
                     "responses": {"200": _json(_ref("ReconList"), "the runs"), **_errors()}},
             "post": {"summary": "Start a reconciliation", "operationId": "startRecon",
                      "parameters": [action("recon", "reconById"),
-                                    _query("mapping", {"type": "string"}, "the mapping name", required=True),
+                                    _query("mapping", {"type": "string", "enum": mappings} if mappings
+                                           else {"type": "string", "minLength": 1},
+                                           "the mapping name (one of conf/sync.json's)", required=True),
                                     _query("waitForCompletion", {"type": "boolean"},
                                            "answer when the run has ended"),
                                     _query("id", {"type": "string"}, "reconById: a source id"),
@@ -192,7 +368,7 @@ def build_openapi() -> dict[str, Any]:
                      "responses": {"200": _json(_ref("ReconCancel"), "cancel requested"), **_errors(400, 404)}}},
         "/openidm/managed/user": {
             "get": {"summary": "Query managed users", "operationId": "queryUsers", "parameters": _query_params(),
-                    "responses": {"200": _json(_ref("QueryResult"), "the query result"), **_errors(400)}},
+                    "responses": {"200": _json(_ref("QueryResult"), "the query result"), **_errors(400, 429)}},
             "post": {"summary": "Create a managed user (implicit sync runs)", "operationId": "createUser",
                      "parameters": [action("create"), FIELDS, PRETTY], "requestBody": user_body,
                      "responses": {"201": _json(_ref("ManagedUser"), "the created user"), **_errors(400, 409)}}},
@@ -217,7 +393,7 @@ def build_openapi() -> dict[str, Any]:
         "/openidm/audit/recon": {"get": {
             "summary": "Query reconciliation audit entries", "operationId": "queryReconAudit",
             "parameters": _query_params(),
-            "responses": {"200": _json(_ref("QueryResult"), "entries (AuditEntry objects)"), **_errors(400)}}},
+            "responses": {"200": _json(_ref("QueryResult"), "entries (AuditEntry objects)"), **_errors(400, 429)}}},
         "/openidm/audit/recon/{entry_id}": {
             "parameters": [{"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "get": {"summary": "One reconciliation audit entry", "operationId": "readReconAudit",
@@ -236,6 +412,11 @@ def build_openapi() -> dict[str, Any]:
 
     activity_paths, activity_schemas = activity_openapi(_query_params(), _errors, _json, PRETTY)
     paths.update(activity_paths)
+    _add_links(paths)
+    for item in paths.values():  # any request may carry a body: over max_request_body, a 413 (limits.py)
+        for op in item.values():
+            if isinstance(op, dict) and "responses" in op:
+                op["responses"]["413"] = {"$ref": "#/components/responses/E413"}
     return {
         "openapi": "3.0.3",
         "info": {"title": "sfsync REST API (IDM subset)", "version": "1.0",
@@ -248,7 +429,8 @@ def build_openapi() -> dict[str, Any]:
             "securitySchemes": {
                 "username": {"type": "apiKey", "in": "header", "name": "X-OpenIDM-Username"},
                 "password": {"type": "apiKey", "in": "header", "name": "X-OpenIDM-Password"}},
-            "schemas": {**_schemas(), **activity_schemas},
+            "schemas": {**_schemas(), **activity_schemas, "User": user_schema(managed),
+                        "ManagedUser": answered_user(managed)},
             "responses": _responses(),
         },
     }

@@ -119,14 +119,34 @@ async def job_collection(request: Request) -> Response:
         job = await _call(request, "create", body, bad_request=True)
         headers = {"Location": f"/openidm/{JOB}/{job['_id']}"}
         return json_response(request, job, status=201, headers=headers)
+    if await request.body():  # the body, if any, must be a job as documented (it is not used)
+        body = await crest.json_body(request, expect=dict)
+        await _call(request, "check", body, bad_request=True)
     if action == "listCurrentlyExecutingJobs":
         return json_response(request, await _call(request, "executing"))
     await _call(request, "pause_all", action == "pauseJobs")
     return json_response(request, {"success": True})
 
 
+#: a job id is a file name (conf/schedule-<id>.json): the characters parse_schedule allows, and short enough
+#: for any file system (an over-long name was a 500: the file system's ENAMETOOLONG)
+MAX_JOB_ID = 200
+
+
+def _check_job_id(request: Request, job_id: str) -> None:
+    from core.schedule.config import ID_PATTERN
+
+    if len(job_id) <= MAX_JOB_ID and ID_PATTERN.fullmatch(job_id):
+        return
+    if request.method == "PUT":
+        raise ApiError(400, f"scheduler/job/{job_id[:40]}: a job id is 1 to {MAX_JOB_ID} letters, digits, "
+                            "'.', '_' or '-', starting with a letter or digit")
+    raise ApiError(404, f"Schedule {job_id[:40]} not found")
+
+
 async def job_instance(request: Request) -> Response:
     job_id = request.path_params["job_id"]
+    _check_job_id(request, job_id)
     if request.method == "GET":
         return json_response(request, _select(await _call(request, "read", job_id),
                                               crest.fields_param(request.query_params)))
@@ -169,15 +189,14 @@ SCHEDULER_ROUTES = [
 def scheduler_openapi(action: Any, errors: Any, json_: Any, query: Any, pretty: Any,
                       fields: Any) -> dict[str, Any]:
     """The OpenAPI paths of :data:`SCHEDULER_ROUTES` (helpers passed in from ``core.api.openapi``)."""
-    job = {"type": "object", "additionalProperties": True, "description": "a schedule (IDM's job object)",
-           "properties": {k: {} for k in ("_id", "enabled", "type", "schedule", "repeatInterval", "repeatCount",
-                                          "startTime", "endTime", "timeZone", "persisted", "misfirePolicy",
-                                          "concurrentExecution", "invokeService", "invokeContext",
-                                          "invokeLogLevel", "triggers", "previousRunDate", "nextRunDate",
-                                          "lastResult")}}
+    from core.api.openapi import query_selector
+
+    job = job_schema()
+    answer = {**job, "required": ["_id", *job["required"]]}
     body = {"required": True, "content": {"application/json": {"schema": job}}}
     success = json_({"type": "object", "properties": {"success": {"type": "boolean"}}}, "done")
-    job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    job_id = {"name": "job_id", "in": "path", "required": True, "schema": {
+        "type": "string", "maxLength": MAX_JOB_ID, "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"}}
     return {
         "/openidm/scheduler": {"post": {
             "summary": "Check a Quartz cron expression", "operationId": "validateQuartzCronExpression",
@@ -190,9 +209,7 @@ def scheduler_openapi(action: Any, errors: Any, json_: Any, query: Any, pretty: 
         "/openidm/scheduler/job": {
             "get": {"summary": "List the schedules (_queryFilter=true or _queryId=query-all-ids)",
                     "operationId": "listJobs",
-                    "parameters": [query("_queryFilter", {"type": "string", "enum": ["true"]}, "all jobs"),
-                                   query("_queryId", {"type": "string", "enum": ["query-all-ids"]}, "ids"),
-                                   fields, pretty],
+                    "parameters": [query_selector({"type": "string", "enum": ["true"]}), fields, pretty],
                     "responses": {"200": json_({"type": "object"}, "IDM's query result of jobs"), **errors(400)}},
             "post": {"summary": "Create a job with a new id, list the jobs firing now, or pause/resume all",
                      "operationId": "jobsAction",
@@ -200,21 +217,50 @@ def scheduler_openapi(action: Any, errors: Any, json_: Any, query: Any, pretty: 
                                     pretty],
                      "requestBody": {"required": False, "content": {"application/json": {"schema": job}}},
                      "responses": {"200": json_({}, "the executing jobs, or success"),
-                                   "201": json_(job, "the created job"), **errors(400, 412)}}},
+                                   "201": json_(answer, "the created job"), **errors(400, 412)}}},
         "/openidm/scheduler/job/{job_id}": {
             "parameters": [job_id],
             "get": {"summary": "Read a job", "operationId": "readJob", "parameters": [fields, pretty],
-                    "responses": {"200": json_(job, "the job"), **errors(404)}},
+                    "responses": {"200": json_(answer, "the job"), **errors(404)}},
             "put": {"summary": "Create or replace a job (written to conf/schedule-<id>.json)",
                     "operationId": "putJob", "requestBody": body,
                     "parameters": [{"name": "If-None-Match", "in": "header", "required": False,
                                     "schema": {"type": "string", "enum": ["*"]}}, pretty],
-                    "responses": {"200": json_(job, "replaced"), "201": json_(job, "created"),
+                    "responses": {"200": json_(answer, "replaced"), "201": json_(answer, "created"),
                                   **errors(400, 404, 412)}},
             "post": {"summary": "Pause or resume a job", "operationId": "pauseJob",
                      "parameters": [action("pause", "resume"), pretty],
                      "responses": {"200": success, **errors(400, 404)}},
             "delete": {"summary": "Delete a job (and its file)", "operationId": "deleteJob",
-                       "parameters": [pretty], "responses": {"200": json_(job, "the deleted job"),
+                       "parameters": [pretty], "responses": {"200": json_(answer, "the deleted job"),
                                                               **errors(404)}}},
     }
+
+
+def _openapi_3_0(schema: Any) -> Any:
+    """Pydantic's JSON Schema in OpenAPI 3.0's dialect: ``anyOf [X, null]`` is ``X`` with ``nullable``."""
+    if isinstance(schema, list):
+        return [_openapi_3_0(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _openapi_3_0(v) for k, v in schema.items() if k != "title"}
+    options = out.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [o for o in options if o != {"type": "null"}]
+        del out["anyOf"]
+        out.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+        out["nullable"] = True
+    return out
+
+
+def job_schema() -> dict[str, Any]:
+    """A job as sent: the schedule file's keys with their types (``ScheduleConfig``, the model the server
+    checks them with); the read-only keys a GET adds are accepted and ignored. What JSON Schema cannot say
+    (a Quartz expression, a time zone, a mapping of sync.json) is a 400 naming the field."""
+    from core.schedule.config import ScheduleConfig
+
+    schema = _openapi_3_0(ScheduleConfig.model_json_schema())
+    schema["description"] = "a schedule (IDM's job object)"
+    for key in ("_id", "_rev", "triggers", "previousRunDate", "nextRunDate", "lastResult"):
+        schema["properties"][key] = {"description": "read-only: answered by a GET, ignored when sent"}
+    return schema

@@ -53,6 +53,12 @@ class Settings(BaseModel):
     #: take (after each read its slot stays idle for the rest); the rest is left to the run. 1: no pause.
     #: At least 0.1, so a read never holds its slot for more than 9 times its own time
     read_share_during_recon: float = Field(default=DEFAULT_READ_SHARE_DURING_RECON, ge=0.1, le=1, strict=True)
+    #: ``sfsync serve``: the largest request body accepted, in bytes (larger: 413)
+    max_request_body: int = Field(default=1024 * 1024, ge=1, strict=True)
+    #: ``sfsync serve``: expensive queries (a total count, or a sort on an unindexed field) per client address:
+    #: a burst of this many, then ``expensive_query_rate`` a second (more: 429 with Retry-After); 0: no limit
+    expensive_query_burst: int = Field(default=10, ge=0, strict=True)
+    expensive_query_rate: float = Field(default=1.0, gt=0)
     #: UI preferences: the Textual theme, and a free-form table the app may extend
     theme: str | None = None
     ui: dict[str, Any] = Field(default_factory=dict)

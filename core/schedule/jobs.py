@@ -103,6 +103,10 @@ class Jobs:
         schedule.path = path
         return self.to_job(schedule), not exists
 
+    def check(self, body: dict[str, Any]) -> None:
+        """Refuse (ConfigError naming the field) a body that would not be a valid new job; writes nothing."""
+        parse_schedule("check", _file_object({}, body, False), mappings=self.mappings)
+
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         job_id = str(uuid.uuid4())
         job, _ = self.put(job_id, body, create_only=True)

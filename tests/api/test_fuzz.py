@@ -65,7 +65,8 @@ def body_for(op: dict[str, Any]) -> st.SearchStrategy[bytes | None]:
     if schema.get("type") == "array":
         item = resolve(schema["items"])
         patch_op = st.fixed_dictionaries(
-            {"operation": st.sampled_from(item["properties"]["operation"]["enum"]) | st.text(max_size=8),
+            {"operation": st.sampled_from([n for alt in item["oneOf"] for n in alt["properties"]["operation"]["enum"]])
+             | st.text(max_size=8),
              "field": st.sampled_from(["/mail", "/sn", "/x/y", "/roles/-", "", "/"]) | st.text(max_size=8)},
             optional={"value": JSON, "from": st.sampled_from(["/mail", "/nope"])})
         shaped: st.SearchStrategy[Any] = st.lists(patch_op | JSON, max_size=4)
@@ -102,6 +103,11 @@ def requests(draw, ids: list[str]) -> tuple[str, str, str, dict[str, str], dict[
             url = url.replace("{" + param["name"] + "}", quote(value, safe=""))
             continue
         if not param.get("required") and draw(st.booleans()):
+            continue
+        if param["in"] == "query" and param.get("explode") and "oneOf" in param["schema"]:
+            # an exploded object (_queryFilter or _queryId): its properties are the query parameters
+            for name, schema in draw(st.sampled_from(param["schema"]["oneOf"]))["properties"].items():
+                params[name] = draw(value_for({"name": name, "schema": schema}))
             continue
         value = draw(value_for(param) if param["in"] == "query" else
                      (st.sampled_from(["*", '"0"']) | HEADER_TEXT))

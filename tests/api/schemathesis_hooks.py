@@ -1,0 +1,55 @@
+"""Schemathesis hooks for ``test_schemathesis.py`` (loaded by ``st run`` through ``SCHEMATHESIS_HOOKS``).
+
+The OpenAPI document gives ``_queryFilter`` the custom format ``crest-query-filter``: CREST's filter grammar
+(nested parentheses, ``and``/``or``/``!``) is not a regular language, so no ``pattern`` can say which strings
+the server accepts. The format is honest (OpenAPI allows formats of one's own) and this strategy writes valid
+filters from that grammar, so schema-valid queries are really valid; invalid strings are still sent by the
+negative phases and must be refused.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import schemathesis
+from hypothesis import strategies as st
+
+FIELDS = ["userName", "givenName", "sn", "mail", "accountStatus", "description", "/userName", "/address/city",
+          "reconId", "situation", "mapping", "_id"]
+VALUES = st.one_of(st.text(max_size=8).map(json.dumps), st.integers(-5, 5).map(str),
+                   st.sampled_from(["true", "false", "1.5"]))
+COMPARISON = st.builds(lambda f, op, v: f"{f} {op} {v}", st.sampled_from(FIELDS),
+                       st.sampled_from(["eq", "co", "sw", "lt", "le", "gt", "ge"]), VALUES)
+PRIMARY = st.one_of(st.sampled_from(["true", "false"]), COMPARISON,
+                    st.sampled_from(FIELDS).map(lambda f: f"{f} pr"))
+FILTERS = st.recursive(PRIMARY, lambda inner: st.one_of(
+    st.builds(lambda a, b: f"{a} and {b}", inner, inner),
+    st.builds(lambda a, b: f"{a} or {b}", inner, inner),
+    inner.map(lambda a: f"!({a})"),
+    inner.map(lambda a: f"({a})")), max_leaves=4)
+
+schemathesis.openapi.format("crest-query-filter", FILTERS)
+
+
+def _is_server_cookie(value: Any) -> bool:
+    """A ``pagedResultsCookie`` as the server writes them (base64url JSON with the last row's sort values)."""
+    import base64
+
+    try:
+        data = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (ValueError, TypeError):
+        return False
+    return isinstance(data, dict) and {"v", "seq", "s"} <= set(data)
+
+
+@schemathesis.hook
+def filter_query(ctx: Any, query: dict[str, Any] | None) -> bool:
+    """``_pagedResultsCookie`` is opaque: only a cookie a previous page returned is valid, which no schema can
+    describe; the stateful phase follows the ``nextPage`` link with real ones. Generated requests keep the
+    parameter only when it is absent, empty or such a cookie, so the checks are never asked to accept a made-up
+    cookie (nor to refuse one: a made-up cookie is not schema-violating either)."""
+    if not query or not query.get("_pagedResultsCookie"):
+        return True
+    # the two are exclusive (the document says so in words: a 400 otherwise), but OpenAPI cannot say it
+    return _is_server_cookie(query["_pagedResultsCookie"]) and not query.get("_pagedResultsOffset")
