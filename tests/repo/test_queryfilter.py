@@ -160,3 +160,27 @@ def test_utf16_escape_pairs_decode_to_one_character_and_lone_halves_are_refused(
 def test_a_raw_unpaired_surrogate_is_a_syntax_error_not_a_crash():
     with pytest.raises(FilterSyntaxError, match="position 7"):
         parse('/s eq "\ud800"')
+
+
+def test_co_and_sw_match_strings_only_never_numbers_or_booleans(repo, new_user):
+    """``co``/``sw`` are substring tests of strings (the ``typeof(...) = 'text'`` guard in ``to_sql``): a number
+    or a boolean whose SQL text would contain the value (12345 contains "23"; true is stored as 1) never
+    matches, while the same characters in a string do. Deterministic: the property test met this only by luck."""
+    as_text = repo.create(new_user(sn="Text", employeeNumber="12345", flag="1"))
+    repo.create(new_user(sn="Number", employeeNumber=12345, flag=1))
+    repo.create(new_user(sn="Boolean", employeeNumber=1.23, flag=True, preferences={"updates": True}))
+
+    def found(query: str) -> list[str]:
+        return sorted(u["sn"] for u in repo.query({"_queryFilter": query})["result"])
+
+    assert found('/employeeNumber co "23"') == ["Text"]
+    assert found('/employeeNumber sw "123"') == ["Text"]
+    assert found('/employeeNumber sw "1"') == ["Text"]
+    assert found('/flag co "1"') == ["Text"]
+    assert found('/flag sw "1"') == ["Text"]
+    assert found('/preferences/updates co "1"') == []
+    assert found('/preferences/updates sw "t"') == []
+    # the guard is on the type, not the operator: eq still compares numbers and booleans
+    assert found("/employeeNumber eq 12345") == ["Number"]
+    assert found("/flag eq true") == ["Boolean"]
+    assert as_text["employeeNumber"] == "12345"

@@ -104,3 +104,44 @@ def test_cli_test_exits_2_on_a_broken_file(tmp_path: Path, bad: str) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "provisioner.openicf-salesforce.json" in result.stderr
+
+
+def sfsync_test(project: Project) -> tuple[int, dict[str, Any], str]:
+    """The real ``sfsync test`` command in a process of its own: exit code, the printed test object, stderr."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "tui", "-p", str(project.root), "test"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, json.loads(result.stdout), result.stderr
+
+
+async def test_cli_test_exits_1_whenever_the_test_object_is_not_ok(tmp_path: Path, live_org: Any,
+                                                                   logged_in_project: Any) -> None:
+    """README and CONTRACT: ``sfsync test`` exits 0 only when ``ok``; a refused token, an unreachable org and a
+    disabled connector each print ``ok: false`` with the reason and exit 1 (a failed test)."""
+    project = await logged_in_project(tmp_path, live_org)
+    good = project.provisioner_path.read_bytes()
+    code, result, _ = sfsync_test(project)
+    assert (code, result["ok"]) == (0, True)
+
+    edit(project, refreshToken="5AepNOTAREALTOKEN00000000")
+    code, result, _ = sfsync_test(project)
+    assert result["ok"] is False and result["error"].startswith("token refused"), result
+    assert code == 1
+
+    project.provisioner_path.write_bytes(good)
+    edit(project, enabled=False)
+    code, result, _ = sfsync_test(project)
+    assert result["ok"] is False and result["error"].startswith("connector is disabled"), result
+    assert code == 1
+
+    project.provisioner_path.write_bytes(good)
+    live_org.stop()
+    try:
+        code, result, _ = sfsync_test(project)
+    finally:
+        live_org.start()
+    assert result["ok"] is False and result["error"].startswith("unreachable"), result
+    assert code == 1

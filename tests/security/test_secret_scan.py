@@ -207,10 +207,14 @@ def test_no_secret_in_anything_the_product_writes(live_org_factory, tmp_path, ca
             found[str(path.relative_to(root))] = leaks(path.read_bytes().decode("latin-1"), windows) + leaks(
                 path.read_bytes().decode("utf-8", "replace"), windows)
     assert not {k: v for k, v in found.items() if v}, "secrets found"
-    # the scan looked where the data is: the audit rows and the users are in db/
-    db_text = project.db_path.read_bytes().decode("latin-1") + "".join(
-        p.read_bytes().decode("latin-1") for p in project.db_dir.glob("*-wal"))
-    assert "Scanned" in db_text or "Scanned" in outputs["user update stdout"]
+    # the scan looked where the data is: the users and the audit rows are in db/ (the database or its WAL),
+    # and those are files the loop above scanned
+    db_files = [p for p in project.db_dir.iterdir() if p.name.startswith("sfsync.sqlite3")]
+    assert project.db_path in db_files and all(str(p.relative_to(root)) in found for p in db_files), sorted(found)
+    db_text = "".join(p.read_bytes().decode("latin-1") for p in db_files)
+    run_id = json.loads(outputs["recon in stdout"])["_id"]
+    assert users[0]["_id"] in db_text and "Scanned" in db_text, "the edited user is not in the scanned db/ files"
+    assert f"{run_id}-1" in db_text, "the recon's audit entries are not in the scanned db/ files"
 
 
 def test_the_provisioner_file_keeps_its_secrets_0600_through_every_save(live_org_factory, tmp_path):

@@ -13,7 +13,8 @@ from core.sync.actions import Action
 from core.sync.mapping import SyncConfig
 from core.sync.situations import Situation
 
-REFERENCE = Path("/work/shared/reference/idm-6.5-sample-conf/sync.json")
+#: a copy of the IDM 6.5 sample's own sync.json (reference/idm-6.5-sample-conf/), kept with the tests
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "idm-6.5-sample-conf" / "sync.json"
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf" / "sync.json"
 
 
@@ -25,8 +26,8 @@ def sample() -> dict:
     return json.loads(REPO_CONF.read_text())
 
 
-@pytest.mark.skipif(not REFERENCE.exists(), reason="reference copy of the IDM sample not present")
 def test_idm_sample_sync_json_loads_unchanged(tmp_path):
+    """CONTRACT: the IDM 6.5 sample's own sync.json loads unchanged (its mappings, policies and properties)."""
     config = load(json.loads(REFERENCE.read_text()), tmp_path)
     inbound, outbound = config.mappings
     assert inbound.name == "systemSalesforceUser_managedUser"

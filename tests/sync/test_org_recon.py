@@ -186,10 +186,9 @@ async def test_dry_run_against_the_org_changes_nothing(setup):
     assert sorted((u["Id"], u["SystemModstamp"]) for u in org.iter_users()) == before
 
 
-REFERENCE = Path("/work/shared/reference/idm-6.5-sample-conf/sync.json")
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "idm-6.5-sample-conf" / "sync.json"
 
 
-@pytest.mark.skipif(not REFERENCE.exists(), reason="reference copy of the IDM sample not present")
 async def test_the_idm_sample_sync_json_runs_unchanged(setup):
     org, service = setup(sync_json=REFERENCE)
     first = await service.reconcile(INBOUND)

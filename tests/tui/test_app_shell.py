@@ -129,32 +129,87 @@ def test_starting_the_app_imports_neither_pydantic_nor_the_repository():
     assert out.strip() == "[]"
 
 
-async def test_progress_is_drawn_a_few_times_a_second_and_the_final_state_at_once(project, sample_run):
-    """The engine reports every page; the panel draws at most every PROGRESS_DRAW_SECONDS (the newest state,
-    never a stale one), and the finished run at once."""
-    import asyncio
-
+async def test_progress_is_drawn_at_most_once_per_interval_and_the_final_state_at_once(project, sample_run,
+                                                                                       monkeypatch):
+    """The engine reports every page; the panel draws at most once per PROGRESS_DRAW_SECONDS (then the newest
+    state, never a stale one), and the finished run at once, cancelling a pending draw. The app's clock and its
+    draw timer are the test's: what is drawn depends on the events, not on how fast this machine is."""
+    import tui.app
     from tui.app import PROGRESS_DRAW_SECONDS
     from tui.messages import RunFinished, RunProgress
 
+    now = [1000.0]
+    monkeypatch.setattr(tui.app, "time", FrozenClock(now))  # tui.app's own view of time only, not asyncio's
     app = make_app(project, watch_runs=False)
+    pending: list[ManualTimer] = []
+    real_set_timer = app.set_timer
+
+    def set_timer(delay, callback=None, *args, **kwargs):
+        if callback == app._draw_progress:
+            pending.append(ManualTimer(callback))
+            return pending[-1]
+        return real_set_timer(delay, callback, *args, **kwargs)
+
+    monkeypatch.setattr(app, "set_timer", set_timer)
+
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         drawn: list[dict] = []
         app.run_signal.subscribe(app, drawn.append)
-        sent = 0
-        loop = asyncio.get_running_loop()
-        until = loop.time() + 4 * PROGRESS_DRAW_SECONDS
-        while loop.time() < until:  # about 40 reports over two seconds
-            sent += 1
-            app.post_message(RunProgress({**sample_run, "duration": sent}))
-            await asyncio.sleep(PROGRESS_DRAW_SECONDS / 10)
-        await wait_for(pilot, lambda: drawn and drawn[-1]["duration"] == sent, "the newest state drawn")
-        assert sent >= 20
-        assert 2 <= len(drawn) <= sent // 3, (len(drawn), sent)  # drawn ~5 times, not ~40
-        assert [d["duration"] for d in drawn] == sorted(d["duration"] for d in drawn)
-        app.post_message(RunProgress({**sample_run, "duration": sent + 1}))
-        app.post_message(RunFinished({**sample_run, "state": "SUCCESS", "duration": sent + 2}))
-        await wait_for(pilot, lambda: drawn[-1]["state"] == "SUCCESS", "the finished run")
-        await asyncio.sleep(2 * PROGRESS_DRAW_SECONDS)
-        assert drawn[-1]["state"] == "SUCCESS"  # no stale progress drawn over it afterwards
+
+        app.post_message(RunProgress({**sample_run, "duration": 1}))
+        await pilot.pause()
+        assert [d["duration"] for d in drawn] == [1]  # the first report is drawn at once
+        for n in range(2, 41):  # 39 more reports within one interval
+            app.post_message(RunProgress({**sample_run, "duration": n}))
+        await pilot.pause()
+        assert [d["duration"] for d in drawn] == [1] and len(pending) == 1  # none drawn, one draw pending
+
+        now[0] += PROGRESS_DRAW_SECONDS
+        pending.pop().fire()
+        await pilot.pause()
+        assert [d["duration"] for d in drawn] == [1, 40]  # the newest state, not the one that set the timer
+
+        now[0] += PROGRESS_DRAW_SECONDS  # an interval later a report is drawn at once again
+        app.post_message(RunProgress({**sample_run, "duration": 41}))
+        await pilot.pause()
+        assert [d["duration"] for d in drawn] == [1, 40, 41] and not pending
+
+        app.post_message(RunProgress({**sample_run, "duration": 42}))  # within the interval: pending
+        await pilot.pause()
+        assert len(pending) == 1 and not pending[0].stopped
+        app.post_message(RunFinished({**sample_run, "state": "SUCCESS", "duration": 43}))
+        await pilot.pause()
+        assert drawn[-1]["state"] == "SUCCESS" and drawn[-1]["duration"] == 43  # the final state at once
+        assert pending[0].stopped, "the pending draw of stale progress was not cancelled"
+        assert [d["duration"] for d in drawn] == [1, 40, 41, 43]
+
+
+class FrozenClock:
+    """``time`` as tui.app sees it: ``monotonic()`` reads the test's clock; everything else is the real module."""
+
+    def __init__(self, now: list[float]) -> None:
+        self.now = now
+
+    def monotonic(self) -> float:
+        return self.now[0]
+
+    def __getattr__(self, name: str):
+        import time
+
+        return getattr(time, name)
+
+
+class ManualTimer:
+    """Stands in for the app's draw timer: fired by the test, stopped by the app."""
+
+    def __init__(self, callback) -> None:
+        self.callback = callback
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def fire(self) -> None:
+        assert not self.stopped
+        self.callback()
