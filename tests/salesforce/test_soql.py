@@ -38,7 +38,7 @@ def test_bad_order_by_is_refused() -> None:
         soql.select("User", ["Id"], order_by="Name; DELETE")
 
 
-@pytest.mark.parametrize("bad", ["Name;DELETE", "Name,Password__c", "(SELECT", "Id)--", "1abc", "Name' DESC",
+@pytest.mark.parametrize("bad", ["Name;DELETE", "Name,1abc", "(SELECT", "Id)--", "1abc", "Name' DESC",
                                  "Name,(SELECT Id FROM Users) DESC"])
 def test_an_unsafe_order_by_field_is_refused_even_with_a_valid_direction(bad: str) -> None:
     """The ORDER BY field itself is checked as a name: text that is not one never reaches the query, whether
