@@ -136,6 +136,9 @@ def serve(project: Project, host: str, port: int, tls: ssl.SSLContext | None = N
             if not self.should_exit:
                 print(f"sfsync: serving the IDM REST API at {scheme}://{shown}:{bound_port}/openidm/ "
                       f"(OpenAPI: /openapi.json); Ctrl-C stops", flush=True)
+                jobs = sorted(p.stem.removeprefix("schedule-") for p in project.conf_dir.glob("schedule-*.json"))
+                print(f"sfsync: running the schedules of {project.conf_dir.name}/ ({', '.join(jobs) or 'none yet'};"
+                      " files are read again when they change)", flush=True)
 
         def handle_exit(self, sig: int, frame: object) -> None:
             # Ctrl-C: the runs this server started stop at their next page and end CANCELED, so a client
