@@ -219,6 +219,30 @@ class SyncService:
             runs.append(await self.reconcile(mapping.name, ids=ids))
         return runs
 
+    def names_of(self, object_ids: Sequence[str]) -> dict[str, str]:
+        """Who each qualified id is (``managed/user/<id>``, ``system/salesforce/User/<id>``): the managed user's
+        userName, directly or through the link of a mapping between the two (an audit shows it beside ids)."""
+        from core.sync.links import MappingLinks
+
+        managed = {i.rsplit("/", 1)[1]: i for i in object_ids if i.startswith("managed/user/")}
+        remote = {i.rsplit("/", 1)[1]: i for i in object_ids if i.startswith("system/")}
+        via: dict[str, str] = {}  # managed id -> the remote qualified id it names
+        for mapping in self.config().mappings:
+            if remote and mapping.target == "managed/user" and mapping.source.startswith("system/"):
+                for source_id, target_id in MappingLinks(self.repo, mapping).targets_of(list(remote)).items():
+                    via.setdefault(target_id, remote[source_id])
+        users = self.repo.read_many([*managed, *via]) if (managed or via) else {}
+        out: dict[str, str] = {}
+        for uid, user in users.items():
+            name = user.get("userName")
+            if not isinstance(name, str):
+                continue
+            if uid in managed:
+                out[managed[uid]] = name
+            if uid in via:
+                out[via[uid]] = name
+        return out
+
     def _begin(self, run: ReconRun, dry_run: bool) -> None:
         repo = self.repo
         if not dry_run:

@@ -117,3 +117,41 @@ async def test_held_deletions_are_shown_and_applied_only_when_confirmed(logged_i
         assert run["state"] == "SUCCESS", run
         assert app.backend.repo.count() == before - held["count"]
         assert not isinstance(app.screen, ConfirmDeletions)
+
+
+async def test_a_runs_audit_names_who_and_shows_a_failures_whole_message(logged_in):
+    """The audit screen shows the managed userName beside the ids (through the link for a Salesforce id) and
+    the highlighted entry's whole message, however long."""
+    from textual.widgets import DataTable, Static
+
+    from tui.screens.audit import AuditScreen
+
+    project, org = logged_in
+    messages = []
+    app = make_app(project, watch_runs=False)
+    async with app.run_test(size=(120, 36), message_hook=messages.append) as pilot:
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.screen.query_one("#mapping-list").option_count == 2, "the mappings")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: any(isinstance(m, RunFinished) for m in messages), "the run")
+        run = next(m.run for m in messages if isinstance(m, RunFinished))
+        link = next(iter(app.backend.repo.iter_links(INBOUND)))
+        name = app.backend.repo.read(link.second_id)["userName"]
+        long = "x" * 50 + " the end of a long failure message " + "y" * 300
+        app.backend.repo.audit.add_many([{
+            "reconId": run["_id"], "entryType": "entry", "situation": "CONFIRMED", "action": "UPDATE",
+            "status": "FAILURE", "sourceObjectId": f"system/salesforce/User/{link.first_id}",
+            "timestamp": "2026-12-04T00:00:00Z", "message": long}])
+        app.push_screen(AuditScreen(run))
+        await wait_for(pilot, lambda: isinstance(app.screen, AuditScreen) and app.screen.entries, "the audit")
+        screen = app.screen
+        screen.query_one("#audit-status").value = "FAILURE"
+        await wait_for(pilot, lambda: any(e.get("message") == long for e in screen.entries), "the failure")
+        table = screen.query_one("#audit-table", DataTable)
+        row = [e.get("message") for e in screen.entries].index(long)
+        assert str(table.get_row_at(row)[3]) == name
+        table.focus()
+        table.move_cursor(row=row)
+        await pilot.pause()
+        await wait_for(pilot, lambda: str(screen.query_one("#audit-message", Static).render()).replace("\n", "")
+                       == long, "the whole message")

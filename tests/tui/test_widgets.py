@@ -205,3 +205,21 @@ async def test_header_keeps_connection_state_visible_at_80_columns():
         line = str(header.render())
         assert "127.0.0.1:34363" in line and "API 1,234/15,000" in line and "Users" in line
         assert len(line) <= 80
+
+
+def test_users_table_columns_use_the_terminal_width():
+    """Narrow: shrink the widest first, never below the minimum; wide: grow names and mail to fill the line,
+    never past their maximum."""
+    from tui.widgets.users_table import DEFAULT_COLUMNS, fit_widths
+
+    natural = [c.width for c in DEFAULT_COLUMNS]
+    used = sum(w + 1 for w in natural)
+    assert fit_widths(DEFAULT_COLUMNS, used) == natural
+    narrow = fit_widths(DEFAULT_COLUMNS, 60)
+    assert sum(w + 1 for w in narrow) <= 60 or narrow == [c.min_width for c in DEFAULT_COLUMNS]
+    assert all(w >= c.min_width for w, c in zip(narrow, DEFAULT_COLUMNS, strict=True))
+    wide = fit_widths(DEFAULT_COLUMNS, 160)
+    assert sum(w + 1 for w in wide) == 160 and wide[3] > natural[3] and wide[0] > natural[0]
+    assert wide[4:] == natural[4:]  # status and link keep their width
+    huge = fit_widths(DEFAULT_COLUMNS, 1000)
+    assert huge[:4] == [c.max_width for c in DEFAULT_COLUMNS[:4]]

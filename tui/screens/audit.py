@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Select, Static
 
@@ -38,11 +38,12 @@ class AuditScreen(ModalScreen[None]):
                 yield Select([("SUCCESS", "SUCCESS"), ("FAILURE", "FAILURE")], prompt="any status",
                              id="audit-status", compact=True)
             yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
-            yield Static("", id="audit-message", markup=False)
+            with VerticalScroll(id="audit-message-box"):  # a failure's whole message, scrolled when long
+                yield Static("", id="audit-message", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#audit-table", DataTable).add_columns(
-            "situation", "action", "status", "source", "target", "message")
+            "situation", "action", "status", "who", "source", "target", "message")
         self._reload()
 
     @on(Select.Changed)
@@ -66,7 +67,7 @@ class AuditScreen(ModalScreen[None]):
             status = str(entry.get("status", ""))
             table.add_row(
                 Text(str(entry.get("situation") or "")), Text(str(entry.get("action") or "")),
-                Text(status, style="red" if status == "FAILURE" else "green"),
+                Text(status, style="red" if status == "FAILURE" else "green"), Text(str(entry.get("_who") or "")),
                 Text(_short_id(entry.get("sourceObjectId"))), Text(_short_id(entry.get("targetObjectId"))),
                 Text(str(entry.get("message") or "")), key=str(i),
             )

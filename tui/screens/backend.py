@@ -187,7 +187,12 @@ class Backend:
         if status:
             parts.append(f"status eq {json.dumps(status)}")
         result = self.repo.audit.query(QueryRequest(query_filter=" and ".join(parts), page_size=limit))
-        return list(result["result"])
+        entries = list(result["result"])
+        ids = {e[k] for e in entries for k in ("sourceObjectId", "targetObjectId") if e.get(k)}
+        names = self.service.names_of(sorted(ids)) if ids else {}
+        for e in entries:  # who: the managed userName of either side, beside the ids
+            e["_who"] = names.get(e.get("targetObjectId") or "") or names.get(e.get("sourceObjectId") or "") or ""
+        return entries
 
     # ---- schedules (conf/schedule-*.json; state in the repository) ---------------------------------
     def _mapping_names(self) -> list[str] | None:

@@ -43,12 +43,22 @@ class Column:
     width: int
     #: the narrowest the column may get when the terminal is too narrow for every natural width
     min_width: int = 6
+    #: the widest it may grow on a wide terminal (0: keeps its natural width); names and mail grow
+    max_width: int = 0
 
 
 def fit_widths(columns: tuple[Column, ...], available: int) -> list[int]:
-    """Natural widths when they fit; otherwise shrink the widest columns first, never below ``min_width``."""
+    """Natural widths, grown to fill a wide terminal (the growable columns in turn, up to ``max_width``), or
+    shrunk on a narrow one (the widest first, never below ``min_width``)."""
     widths = [c.width for c in columns]
     excess = sum(w + 1 for w in widths) - available
+    while excess < 0:  # room to spare: one cell at a time to the growable column that is furthest from its max
+        candidates = [i for i, c in enumerate(columns) if c.max_width and widths[i] < c.max_width]
+        if not candidates:
+            break
+        neediest = min(candidates, key=lambda i: (widths[i] / columns[i].max_width, i))
+        widths[neediest] += 1
+        excess += 1
     while excess > 0:
         candidates = [i for i, c in enumerate(columns) if widths[i] > c.min_width]
         if not candidates:
@@ -60,10 +70,10 @@ def fit_widths(columns: tuple[Column, ...], available: int) -> list[int]:
 
 
 DEFAULT_COLUMNS: tuple[Column, ...] = (
-    Column("userName", "userName", 24, 14),
-    Column("givenName", "givenName", 12, 9),
-    Column("sn", "sn", 14, 9),
-    Column("mail", "mail", 28, 14),
+    Column("userName", "userName", 24, 14, 48),
+    Column("givenName", "givenName", 12, 9, 24),
+    Column("sn", "sn", 14, 9, 28),
+    Column("mail", "mail", 28, 14, 56),
     Column("accountStatus", "status", 8, 8),
     Column("_link", "link", 6, 6),
 )
