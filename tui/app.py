@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.config.project import Project
 from core.errors import SfsyncError
+from tui._textual_compat import build_mode, css_update_count, has_built_mode
 from tui.messages import ConnectionState, MappingsLoaded, RunFinished, RunProgress, RunsListed, ThemeLoaded
 from tui.screens.backend import Backend
 from tui.screens.connector import ConnectorScreen
@@ -111,7 +112,7 @@ class SfsyncApp(App[None]):
         self.call_after_refresh(self._start_background)
 
     def refresh_css(self, animate: bool = True) -> None:
-        count = self._css_update_count  # a change during the refresh must still count as pending
+        count = css_update_count(self)  # a change during the refresh must still count as pending
         super().refresh_css(animate)
         self.css_refreshed_at = count
 
@@ -136,8 +137,8 @@ class SfsyncApp(App[None]):
         if self._exit or self._closing or not self.is_running:
             return  # quitting: never add screens while Textual closes them
         for mode in WARM_ORDER:
-            if mode not in self._screen_stacks:
-                self._init_mode(mode)  # Textual (pinned) builds a mode's screen without showing it
+            if not has_built_mode(self, mode):
+                build_mode(self, mode)  # Textual (pinned) builds a mode's screen without showing it
                 self.set_timer(0.05, self._warm_next_mode)
                 return
 

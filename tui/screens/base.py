@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual._context import active_app
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
+from tui._textual_compat import active_app_or_none, css_update_count, mark_css_current
 from tui.messages import ConnectionState
 from tui.widgets.status_header import StatusHeader
 
@@ -31,10 +31,10 @@ class BaseScreen(Screen[None]):
         # screen's widgets are styled as they mount, as a pushed screen's are. So such a screen starts marked
         # current; a theme change later still restyles it when shown. The first screen keeps the full refresh
         # (the App node's own styles are settled by it).
-        app = active_app.get(None)
+        app = active_app_or_none()
         refreshed = getattr(app, "css_refreshed_at", None)
-        if app is not None and refreshed is not None and refreshed == app._css_update_count:
-            self._css_update_count = refreshed
+        if app is not None and refreshed is not None and refreshed == css_update_count(app):
+            mark_css_current(self, refreshed)
 
     @property
     def sfsync(self) -> SfsyncApp:
