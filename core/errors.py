@@ -1,8 +1,25 @@
 """The root of sfsync's exception hierarchy.
 
 Every error a user can cause or meet derives from :class:`SfsyncError`, so front ends catch one type and
-show its message. Each layer defines its own subclasses next to its code (``core.salesforce.errors``,
-``core.repo.errors``, …); the ones here are shared by every layer.
+show its message. Each layer defines its own subclasses next to its code; the ones here are shared by every
+layer. Each class says how a front end reports it: ``exit_code`` for the command line, ``http_status`` for the
+REST API (``core/api/errors.py`` maps by ``isinstance``, never by a class's name)::
+
+    SfsyncError                       exit 1   HTTP 500
+    ├── ConfigError                   exit 2   HTTP 500  (the server's own files: the operator's problem)
+    ├── UsageError                    exit 2   HTTP 400
+    ├── core.repo.errors.RepoError             HTTP 500
+    │   ├── NotFound                           HTTP 404
+    │   ├── PreconditionFailed                 HTTP 412
+    │   ├── Conflict                           HTTP 409
+    │   ├── ValidationError           exit 2   HTTP 400  (with IDM's failedPolicyRequirements)
+    │   └── FilterSyntaxError         exit 2   HTTP 400
+    ├── core.salesforce.errors.SalesforceError HTTP 502  (Salesforce refused or failed: a gateway error)
+    │   ├── AuthError, TransientError          HTTP 502
+    │   ├── RecordNotFound                     HTTP 502  (a route that reads a record answers 404 itself)
+    │   └── RecordError                        HTTP 502
+    ├── core.salesforce.errors.LoginError
+    └── core.sync.scripts.ScriptError
 """
 
 from __future__ import annotations
@@ -13,6 +30,8 @@ class SfsyncError(Exception):
 
     #: the process exit code a command line should use for this error (see CONTRACT: 1 failed, 2 usage/config)
     exit_code: int = 1
+    #: the HTTP status the REST API answers it with
+    http_status: int = 500
 
 
 class ConfigError(SfsyncError):
@@ -43,3 +62,4 @@ class UsageError(SfsyncError):
     """A command was called wrongly (an unknown mapping, a bad argument)."""
 
     exit_code = 2
+    http_status = 400

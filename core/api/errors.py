@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from core.errors import ConfigError, SfsyncError
+from core.errors import SfsyncError
 
 log = logging.getLogger("sfsync.api")
 
@@ -45,33 +45,6 @@ def error_response(status: int, message: str, *, detail: dict[str, Any] | None =
     return JSONResponse(error_body(status, message, detail), status_code=status, headers=headers)
 
 
-_STATUS_BY_CLASS = {
-    "NotFound": 404,
-    "PreconditionFailed": 412,
-    "Conflict": 409,
-    "FilterSyntaxError": 400,
-    "ValidationError": 400,
-    "UsageError": 400,
-}
-
-
-def status_for_class_names(names: list[str] | tuple[str, ...]) -> int | None:
-    """Status for an exception known by its class names, most specific first (its MRO).
-
-    Matching names rather than importing every layer's classes keeps this module importable on its own,
-    lets a new backend (e.g. PostgreSQL) raise its own ``NotFound`` without touching the API, and maps
-    errors reported by a reconciliation process (which sends its exception's MRO names).
-    """
-    for name in names:
-        if name in _STATUS_BY_CLASS:
-            return _STATUS_BY_CLASS[name]
-    return None
-
-
-def _status_by_class_name(exc: BaseException) -> int | None:
-    return status_for_class_names([cls.__name__ for cls in type(exc).__mro__])
-
-
 def validation_detail(exc: BaseException) -> dict[str, Any] | None:
     """IDM's ``failedPolicyRequirements`` for a schema validation failure, one entry per failing field."""
     errors = getattr(exc, "errors", None)
@@ -90,16 +63,12 @@ def to_api_error(exc: BaseException) -> ApiError:
     """Translate any exception into the ApiError the client sees."""
     if isinstance(exc, ApiError):
         return exc
-    status = _status_by_class_name(exc)
-    if status == 400 and getattr(exc, "errors", None):
-        return ApiError(400, str(exc), detail=validation_detail(exc))
-    if status is not None:
+    if isinstance(exc, SfsyncError):  # each class names its status (core/errors.py draws the hierarchy)
+        status = exc.http_status
+        if status == 400 and getattr(exc, "errors", None):
+            return ApiError(400, str(exc), detail=validation_detail(exc))
+        # a broken project file (ConfigError, 500) is the operator's problem: it names the file, no internals
         return ApiError(status, str(exc) or HTTPStatus(status).phrase)
-    if isinstance(exc, ConfigError):
-        # A broken project file is the operator's problem, not the caller's; say which file, no internals.
-        return ApiError(500, str(exc))
-    if isinstance(exc, SfsyncError):
-        return ApiError(500, str(exc))
     log.error("unexpected error answering a request", exc_info=exc)
     return ApiError(500, "Internal Server Error")
 

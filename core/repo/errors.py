@@ -20,13 +20,19 @@ class RepoError(SfsyncError):
 class NotFound(RepoError):
     """The object (managed user, run, link) does not exist."""
 
+    http_status = 404
+
 
 class PreconditionFailed(RepoError):
     """A write carried ``If-Match`` with a ``_rev`` that is no longer current: the write is refused, not lost."""
 
+    http_status = 412
+
 
 class Conflict(RepoError):
     """The write collides with existing state: an ``_id`` already used, a side already linked, an active run."""
+
+    http_status = 409
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class ValidationError(RepoError):
     """An object (or a query parameter) breaks the schema; ``errors`` lists every failing field."""
 
     exit_code = 2
+    http_status = 400
 
     def __init__(self, errors: list[FieldError], *, resource: str = "managed/user") -> None:
         self.errors = list(errors)
@@ -55,6 +62,7 @@ class FilterSyntaxError(RepoError):
     """A ``_queryFilter`` that does not parse; ``position`` is the 0-based character offset of the fault."""
 
     exit_code = 2
+    http_status = 400
 
     def __init__(self, reason: str, *, text: str, position: int) -> None:
         self.reason = reason

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from core.salesforce.errors import (
         AuthError,
         LoginError,
-        NotFound,
         RecordError,
+        RecordNotFound,
         SalesforceError,
         TransientError,
     )
@@ -28,7 +28,7 @@ _WHERE = {
     "AuthError": "errors",
     "LoginError": "errors",
     "LoginFlow": "oauth",
-    "NotFound": "errors",
+    "RecordNotFound": "errors",
     "RecordError": "errors",
     "RetryPolicy": "retry",
     "SalesforceConnector": "connector",
@@ -41,7 +41,7 @@ __all__ = [
     "AuthError",
     "LoginError",
     "LoginFlow",
-    "NotFound",
+    "RecordNotFound",
     "RecordError",
     "RetryPolicy",
     "SalesforceConnector",

@@ -23,7 +23,7 @@ from core.config.provisioner import ProvisionerConfig
 from core.salesforce import soql
 from core.salesforce.bulk import bulk_query, converters
 from core.salesforce.client import RestSession
-from core.salesforce.errors import ErrorDetail, NotFound, RecordError, SalesforceError
+from core.salesforce.errors import ErrorDetail, RecordError, RecordNotFound, SalesforceError
 from core.salesforce.rest import TRANSIENT_CODES, strip_attributes
 from core.salesforce.retry import RetryPolicy
 from core.salesforce.testop import run_test
@@ -280,7 +280,7 @@ class SalesforceConnector:
         params = {"fields": ",".join(soql.ident(f) for f in fields)} if fields else None
         try:
             data = await self.session.get_json(f"sobjects/{soql.ident(sobject)}/{id}", params=params)
-        except NotFound:
+        except RecordNotFound:
             return None
         return strip_attributes(data)
 

@@ -36,6 +36,9 @@ class ErrorDetail:
 class SalesforceError(SfsyncError):
     """Salesforce refused a request; carries the HTTP status and Salesforce's first error."""
 
+    #: to a REST client, Salesforce failing is a gateway error (its own 404 is not the client's missing object)
+    http_status = 502
+
     def __init__(self, message: str, *, status: int | None = None, error_code: str | None = None,
                  fields: list[str] | None = None, details: list[ErrorDetail] | None = None) -> None:
         super().__init__(message)
@@ -60,8 +63,8 @@ class TransientError(SalesforceError):
     """A failure that may pass (network, 5xx, request limit, row lock); raised once retries are exhausted."""
 
 
-class NotFound(SalesforceError):
-    """The record or resource does not exist (HTTP 404)."""
+class RecordNotFound(SalesforceError):
+    """The record or resource does not exist in Salesforce (HTTP 404)."""
 
 
 class RecordError(SalesforceError):

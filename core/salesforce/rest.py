@@ -9,8 +9,8 @@ import httpx
 
 from core.salesforce.errors import (
     ErrorDetail,
-    NotFound,
     RecordError,
+    RecordNotFound,
     SalesforceError,
     TransientError,
 )
@@ -68,7 +68,7 @@ def raise_for(response: httpx.Response, *, record: bool = False) -> None:
     if is_transient(response):
         cls: type[SalesforceError] = TransientError
     elif status == 404:
-        cls = NotFound
+        cls = RecordNotFound
     elif record and status == 400:
         cls = RecordError
     else:

@@ -49,3 +49,21 @@ def test_unexpected_exception_is_a_500_that_leaks_nothing():
     assert err.message == "Internal Server Error"
     config = to_api_error(ConfigError("not valid JSON", path="conf/sync.json", line=3, column=1))
     assert config.status == 500 and config.message == "conf/sync.json:3:1: not valid JSON"
+
+
+def test_statuses_come_from_the_exception_classes_not_their_names():
+    """core/errors.py draws the hierarchy; the API maps by isinstance: a Salesforce record missing is Salesforce
+    failing (502), not the client's missing managed user (404), whatever the classes are called."""
+    from core.api.errors import to_api_error
+    from core.errors import ConfigError, SfsyncError, UsageError
+    from core.repo.errors import Conflict, NotFound, PreconditionFailed
+    from core.salesforce.errors import RecordNotFound
+
+    class NotFoundElsewhere(SfsyncError):  # a name alone means nothing
+        pass
+
+    cases = {NotFound("gone"): 404, PreconditionFailed("stale"): 412, Conflict("taken"): 409,
+             UsageError("bad"): 400, ConfigError("broken", path="conf/sync.json"): 500,
+             RecordNotFound("no such record", status=404): 502, NotFoundElsewhere("x"): 500}
+    for exc, status in cases.items():
+        assert to_api_error(exc).status == status, type(exc).__name__

@@ -10,7 +10,7 @@ import pytest
 
 from core.salesforce import soql
 from core.salesforce.connector import SalesforceConnector
-from core.salesforce.errors import NotFound, RecordError
+from core.salesforce.errors import RecordError, RecordNotFound
 
 Connect = Callable[..., Awaitable[SalesforceConnector]]
 
@@ -76,7 +76,7 @@ async def test_create_update_get_and_deactivate_a_user(org_factory: Any, org_con
         with pytest.raises(RecordError) as info:
             await conn.create("User", dict(new_user(1, "crud"), ProfileId=profile))
         assert info.value.error_code == "DUPLICATE_USERNAME"
-        with pytest.raises(NotFound):
+        with pytest.raises(RecordNotFound):
             await conn.describe("NoSuchObject")
         # values with quotes reach SOQL escaped, and find exactly that user
         pages = [p async for p in conn.select_pages("User", ["Id"], soql.eq("Title", "O'Neil's \"boss\""))]

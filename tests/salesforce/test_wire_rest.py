@@ -14,7 +14,7 @@ import respx
 
 from core.config import ProvisionerConfig
 from core.salesforce.connector import SalesforceConnector
-from core.salesforce.errors import NotFound, RecordError, SalesforceError, TransientError
+from core.salesforce.errors import RecordError, RecordNotFound, SalesforceError, TransientError
 from core.salesforce.retry import RetryPolicy
 
 LOGIN_URL = "https://login.salesforce.com/services/oauth2/token"
@@ -103,7 +103,7 @@ async def test_permanent_errors_are_typed_and_not_retried(org: respx.MockRouter,
             async for _ in conn.query_pages("SELECT Id FORM User"):
                 pass
         assert (info.value.status, info.value.error_code) == (400, "MALFORMED_QUERY")
-        with pytest.raises(NotFound):
+        with pytest.raises(RecordNotFound):
             await conn.describe()
         with pytest.raises(RecordError) as rec:
             await conn.create("User", {"Username": "a@b.c"})
