@@ -157,3 +157,60 @@ def test_livesync_on_a_terminal_shows_a_live_line_and_its_summary_once(live_org_
     assert "liveSync system/salesforce/User polling" in text  # the live line, before the summary
     assert text.count("liveSync system/salesforce/User: SUCCESS") == 1
     assert all(cell_len(p) <= 50 for p in pieces(raw))
+
+
+def test_ctrl_c_on_a_terminal_stops_at_a_page_boundary_and_leaves_the_terminal_clean(live_org_factory, tmp_path):
+    """A real pseudo-terminal (stdout and stderr on it, 80 columns): the live line, the Ctrl-C message above it,
+    then the CANCELED summary once; the cursor shown again; exit 130."""
+    import fcntl
+    import os
+    import pty
+    import signal
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    live = live_org_factory(users=6000, seed=8, latency_ms=200)
+    project = make_project(tmp_path / "p", live.org, live.url)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR", "TERM")}
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "-p", str(project.root), "recon", INBOUND],
+                            cwd=root, env={**env, "PYTHONPATH": str(root), "TERM": "xterm"},
+                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def read(until: float) -> None:
+        import select
+        while time.monotonic() < until:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    return
+                if not data:
+                    return
+                chunks.append(data)
+            elif proc.poll() is not None:
+                return
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and b"source" not in b"".join(chunks):
+        read(time.monotonic() + 0.2)
+    proc.send_signal(signal.SIGINT)
+    read(time.monotonic() + 60)
+    proc.wait(timeout=60)
+    os.close(master)
+    raw = b"".join(chunks).decode("utf-8", "replace")
+    text = ANSI.sub("", raw)
+    assert proc.returncode == 130, text
+    assert "stopping at the next page boundary" in text
+    assert text.count("COMPLETED_CANCELED") == 1
+    assert raw.rfind("\x1b[?25h") > raw.rfind("\x1b[?25l")  # the cursor the live line hid is back
+    assert all(cell_len(p) <= 80 for p in pieces(raw))
