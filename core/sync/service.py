@@ -357,14 +357,15 @@ class SyncService:
 
     # ---- liveSync --------------------------------------------------------------------------------------
     async def livesync(self, source: str = "system/salesforce/User", *, allow_deletions: bool = False,
-                       ) -> dict[str, Any]:
+                       on_progress: ProgressCallback | None = None) -> dict[str, Any]:
         """One liveSync tick of ``source`` (:mod:`core.sync.livesync`): the changes since the stored sync token
         through every mapping whose source it is; IDM's stage object plus ``sfsync`` (the tick's summary:
         ``status`` SUCCESS or FAILED, ``message``, counters, ``fullReconciliation`` when the token was too old).
 
         Ticks of one service run one at a time in its liveSync thread, on the service's shared connector (its
         access token kept), so a tick with nothing changed costs one API call. ``allow_deletions``: apply the
-        tick's DELETE actions however many there are (see ``deletion_threshold``)."""
+        tick's DELETE actions however many there are (see ``deletion_threshold``). ``on_progress``: the run
+        object of a full reconciliation the tick runs instead (as :meth:`reconcile`'s)."""
         from core.config.jsonfile import load_json
         from core.repo.stages import stage_id
         from core.sync.livesync import (
@@ -417,7 +418,8 @@ class SyncService:
             runs = []
             for mapping in mappings:
                 try:
-                    runs.append(await self.reconcile(mapping.name, allow_deletions=allow_deletions))
+                    runs.append(await self.reconcile(mapping.name, allow_deletions=allow_deletions,
+                                                     on_progress=on_progress))
                 except (ConfigError, UsageError):
                     raise
                 except Exception as exc:  # noqa: BLE001 - a refused run (its lock) is that mapping's failure

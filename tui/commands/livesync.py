@@ -3,7 +3,7 @@
 What changed in Salesforce since the stored sync token, through every mapping whose source is that object set
 (``core/sync/livesync.py``). The first pass stores the token and processes nothing. Prints one line (status,
 changes, situations, the token; the reason on stderr when it fails), or with ``--json`` IDM's stage object plus
-``sfsync`` (the pass's summary). Exit codes: 0 SUCCESS, 1 FAILED (a record failed and waits for the next pass,
+``sfsync`` (the pass's summary). On a terminal a live line on stderr while the pass runs (:mod:`tui.progress`). Exit codes: 0 SUCCESS, 1 FAILED (a record failed and waits for the next pass,
 deletions held back, a failed full reconciliation, an outage), 2 bad usage or configuration.
 """
 
@@ -14,6 +14,8 @@ import asyncio
 import json
 import sys
 from typing import Any
+
+from tui.progress import CliProgress, print_summary
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,15 +57,18 @@ def handle(args: argparse.Namespace) -> int:
 
     project = Project.resolve(args.project)
     service = SyncService(project)
+    line = CliProgress(f"liveSync {args.source}", "POLLING")
     try:
-        answer = asyncio.run(service.livesync(args.source, allow_deletions=args.allow_deletions))
+        with line:  # a live line on a terminal; a full reconciliation instead shows its progress there
+            answer = asyncio.run(service.livesync(args.source, allow_deletions=args.allow_deletions,
+                                                  on_progress=line.update))
     finally:
         service.close()
     tick = answer.get("sfsync") or {}
     if args.json:
         print(json.dumps(answer, indent=2, ensure_ascii=False))
     else:
-        print(format_answer(answer))
+        print_summary(format_answer(answer))
     if tick.get("message") and (tick.get("status") != "SUCCESS" or not args.json):
         print(f"{'reason' if tick.get('status') != 'SUCCESS' else 'note'}: {tick['message']}", file=sys.stderr)
     return 0 if tick.get("status") == "SUCCESS" else 1
