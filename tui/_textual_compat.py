@@ -29,7 +29,7 @@ def css_update_count(app: App[Any]) -> int:
 
 def mark_css_current(node: DOMNode, count: int) -> None:
     """Tell Textual ``node`` is styled for CSS update ``count``, so showing it skips a full restyle."""
-    node._css_update_count = count
+    node._css_update_count = count  # type: ignore[attr-defined]  # set on Widget/Screen, not declared on DOMNode
 
 
 def has_built_mode(app: App[Any], mode: str) -> bool:

@@ -275,6 +275,7 @@ def _open_secrets(data: Any, store: KeyStore, shown: str, *,
         value = props.get(name)
         if is_crypto(value):
             field = f"configurationProperties.{name}"
+            assert isinstance(value, dict)  # is_crypto: a {"$crypto": ...} object
             try:
                 opened[name] = open_value(value, store, field)
             except UnreadableSecret as exc:

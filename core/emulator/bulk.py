@@ -17,6 +17,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import ids
 from .clock import now
@@ -39,7 +40,7 @@ class QueryJob:
     created_by: str
     created: str
     header: list[str]
-    rows: list[tuple[object, ...]] = field(repr=False)
+    rows: list[tuple[Any, ...]] = field(repr=False)
     state: str = "UploadComplete"
 
     def info(self, *, full: bool) -> dict:

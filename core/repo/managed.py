@@ -292,8 +292,9 @@ class ManagedObjects:
                 given.append(str(chosen))
             candidates.append((str(chosen) if chosen else fresh[i], obj))
             index_of.append(i)
-        expected = list(results)
-        rows = self._insert_rows(candidates, index_of, set(), {}, expected)
+        filled: list[dict[str, Any] | RepoError | None] = list(results)
+        rows = self._insert_rows(candidates, index_of, set(), {}, filled)
+        expected = [r for r in filled if r is not None]  # _insert_rows gives every object its outcome
         return PreparedCreates(results, candidates, index_of, given, rows, expected)
 
     def insert_prepared(self, prepared: PreparedCreates) -> list[dict[str, Any] | RepoError]:
@@ -305,10 +306,13 @@ class ManagedObjects:
             # look-up (and its friendlier message) is only needed when the index refused the batch
             optimistic = bool(self.unique) and self._unique_indexed(conn)
             for checked in ((False, True) if optimistic else (bool(self.unique),)):
+                results: list[dict[str, Any] | RepoError | None]
                 if not checked and not taken:
-                    rows, results = p.rows, p.expected  # as prepared: the common case
+                    rows, results = p.rows, list(p.expected)  # as prepared: the common case
+                    as_prepared = True
                 else:
                     results = list(p.results)
+                    as_prepared = False
                     clashes = self._unique_clashes(conn, p.candidates) if checked else {}
                     rows = self._insert_rows(p.candidates, p.index_of, taken, clashes, results)
                 if checked:
@@ -326,7 +330,7 @@ class ManagedObjects:
                 conn.execute("RELEASE create_many")
                 break
             self._grew(len(rows))
-        if results is p.expected:
+        if as_prepared:
             return p.expected  # (the same list: the caller can tell nothing differed from what was prepared)
         return [r for r in results if r is not None]
 

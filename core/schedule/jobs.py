@@ -11,6 +11,7 @@ file back byte for byte). Pausing is trigger state, as in IDM: it lives in the r
 
 from __future__ import annotations
 
+import builtins
 import os
 import uuid
 from datetime import UTC, datetime
@@ -132,7 +133,7 @@ class Jobs:
         for schedule in load_schedules(self.conf_dir, mappings=self.mappings).schedules.values():
             self.repo.schedules.set_paused(schedule.id, paused, to_ms(self._now()))
 
-    def executing(self) -> list[dict[str, Any]]:
+    def executing(self) -> builtins.list[dict[str, Any]]:
         """The jobs firing now, in every process on this project (they share the repository)."""
         out = []
         for fire in self.repo.schedules.executing():

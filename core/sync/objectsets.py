@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -210,7 +210,7 @@ class SalesforceObjects(ObjectSet):
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
-    def _iterate(self, agen: Any) -> Iterator[Any]:
+    def _iterate(self, agen: Any) -> Generator[Any, None, None]:
         """Pull an async iterator from this thread; the loop prefetches while we process."""
         try:
             while True:
@@ -256,6 +256,7 @@ class SalesforceObjects(ObjectSet):
         names = self._fields(fields)
         rest = self._iterate(self.connector.select_pages(self.sobject, names, order_by="Id"))
         first = next(rest, None)
+        pages: Iterator[Any]
         if first is not None and not first.done and 0 < self.bulk_threshold <= first.total_size:
             rest.close()
             log.info("%s: %d records, reading them through a Bulk API 2.0 query job", self.name, first.total_size)

@@ -76,7 +76,7 @@ class ReconAudit:
             text = head
             if r.source_id:
                 text += ',"sourceObjectId":' + dumps(source_prefix + r.source_id).decode()
-            if target_shown(r):
+            if r.target_id and target_shown(r):
                 text += ',"targetObjectId":' + dumps(target_prefix + r.target_id).decode()
             rows.append((f"{id_prefix}{n}", run_id, text + "}"))
         return rows

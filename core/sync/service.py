@@ -117,6 +117,7 @@ class SyncService:
             return ManagedObjects(self.repo, name.split("/", 1)[1])
         parts = name.split("/")
         if len(parts) == 3 and parts[0] == "system" and parts[1] == "salesforce":
+            assert loop is not None  # a Salesforce set runs its calls on the connector's loop
             return SalesforceObjects(connector, loop, sobject=parts[2], bulk_threshold=self._bulk_threshold())
         raise ConfigError(f"unknown object set {name!r} (managed/<name> or system/salesforce/<sobject>)",
                           path="conf/sync.json")

@@ -470,7 +470,8 @@ def _broken_row(sid: str, path: Path, file: str, error: str, state: dict[str, An
                       paused=bool(state.get("paused")), last_fire=_last_fire(state),
                       last_result=state.get("lastResult"))
     if isinstance(data, dict):
-        ctx = data.get("invokeContext") if isinstance(data.get("invokeContext"), dict) else {}
+        raw_ctx = data.get("invokeContext")
+        ctx: dict[str, Any] = raw_ctx if isinstance(raw_ctx, dict) else {}
         if isinstance(ctx.get("mapping"), str):
             row.action, row.target = "reconcile", ctx["mapping"]
         elif isinstance(ctx.get("source"), str):

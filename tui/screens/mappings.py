@@ -131,7 +131,8 @@ def schedule_detail(row: Any, now: datetime) -> Text:
         text.append("never: disabled in its file", style="dim")
     else:
         text.append(utc(row.next_fire, full=True) + " UTC" if row.next_fire else "never (ended)")
-        if row.next_fire is not None and getattr(row, "zone", "") and not str(row.zone).startswith("UTC"):
+        zone = getattr(row, "zone", None)
+        if row.next_fire is not None and zone and not str(zone).startswith("UTC"):
             text.append(f" ({_in_zone(row)})", style="dim")
         if row.paused:
             text.append("  paused (p resumes)", style="yellow")
@@ -356,11 +357,11 @@ class MappingsScreen(BaseScreen):
         self.query_one("#mapping-tabs", TabbedContent).active = "tab-schedules"
         self.query_one("#schedule-table", DataTable).focus()
         if then is not None:
-            self._pending_action = then
+            self._pending_action: str | None = then
             self._run_pending_action()
 
     def _run_pending_action(self) -> None:
-        action = getattr(self, "_pending_action", None)
+        action: str | None = getattr(self, "_pending_action", None)
         if action is not None and self.mappings and self.schedules_loaded:
             self._pending_action = None
             getattr(self, f"action_{action}")()
