@@ -47,8 +47,10 @@ def error_response(status: int, message: str, *, detail: dict[str, Any] | None =
 
 _STATUS_BY_CLASS = {
     "NotFound": 404,
+    "SourceNotFound": 404,
     "PreconditionFailed": 412,
     "Conflict": 409,
+    "UniqueConflict": 409,
     "FilterSyntaxError": 400,
     "ValidationError": 400,
     "UsageError": 400,
@@ -91,8 +93,8 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     status = _status_by_class_name(exc)
-    if status == 400 and getattr(exc, "errors", None):
-        return ApiError(400, str(exc), detail=validation_detail(exc))
+    if status in (400, 409) and getattr(exc, "errors", None):
+        return ApiError(status, str(exc), detail=validation_detail(exc))
     if status is not None:
         return ApiError(status, str(exc) or HTTPStatus(status).phrase)
     if isinstance(exc, ConfigError):
