@@ -8,11 +8,13 @@ REST API (``core/api/errors.py`` maps by ``isinstance``, never by a class's name
     SfsyncError                       exit 1   HTTP 500
     ├── ConfigError                   exit 2   HTTP 500  (the server's own files: the operator's problem)
     ├── UsageError                    exit 2   HTTP 400
+    │   └── core.sync.service.SourceNotFound   HTTP 404  (liveSync of a set no mapping reads)
     ├── core.repo.errors.RepoError             HTTP 500
     │   ├── NotFound                           HTTP 404
     │   ├── PreconditionFailed                 HTTP 412
     │   ├── Conflict                           HTTP 409
     │   ├── ValidationError           exit 2   HTTP 400  (with IDM's failedPolicyRequirements)
+    │   │   └── UniqueConflict        exit 2   HTTP 409  (a unique value held by another object)
     │   └── FilterSyntaxError         exit 2   HTTP 400
     ├── core.salesforce.errors.SalesforceError HTTP 502  (Salesforce refused or failed: a gateway error)
     │   ├── AuthError, TransientError          HTTP 502

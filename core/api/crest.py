@@ -7,7 +7,6 @@ repository sees only well-formed requests and a fuzzer cannot reach a 500 throug
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +14,18 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from core.api.errors import ApiError
+from core.repo.ecma import SPACE, ecma_regex
 
 TOTAL_POLICIES = ("NONE", "EXACT", "ESTIMATE")
-_SPACE = re.compile(r"\s")  # the document's patterns exclude \s from field names: the same characters
+# A field is a JSON pointer (leading / optional); no empty segment, no white space (ECMA-262's \s, spelled out:
+# Python's \s is not JavaScript's), NUL or quote. These are the OpenAPI document's patterns, and the server
+# checks each parameter value with them, with JSON Schema's (ECMA-262) meaning: the two cannot differ.
+_SEGMENT = f"[^/,{SPACE}\\x00\"']+"
+POINTER = f"/?{_SEGMENT}(?:/{_SEGMENT})*"
+FIELDS_PATTERN = f"^(?:{POINTER})?(?:,(?:{POINTER})?)*$"
+_SORT_SEGMENT = f"[^/,{SPACE}\\x00\"'\\\\]+"  # a backslash cannot be addressed by SQLite's JSON paths
+_SORT_KEY = f"[+-]?/?{_SORT_SEGMENT}(?:/{_SORT_SEGMENT})*"
+SORT_KEYS_PATTERN = f"^(?:{_SORT_KEY})?(?:,(?:{_SORT_KEY})?)*$"
 MAX_PAGE_SIZE = 10_000
 
 
@@ -50,11 +58,12 @@ def _int_param(params: QueryParams, name: str, *, minimum: int = 0, maximum: int
 
 def fields_param(params: QueryParams) -> tuple[str, ...] | None:
     """``_fields=a,b`` (repeatable) -> ("a", "b"); absent or empty -> None (the whole object)."""
+    for raw in params.getlist("_fields"):
+        if not ecma_regex(FIELDS_PATTERN).search(raw):
+            bad = next((f for f in raw.split(",") if f and not ecma_regex(FIELDS_PATTERN).search(f)), raw)
+            raise ApiError(400, f"_fields: invalid field name {bad!r}")
     values = [v for raw in params.getlist("_fields") for v in raw.split(",")]
     fields = tuple(v.lstrip("/") for v in values if v)
-    for field in fields:
-        if not field or any(ch in field for ch in "\0\"'") or _SPACE.search(field):
-            raise ApiError(400, f"_fields: invalid field name {field!r}")
     return fields or None
 
 
@@ -77,11 +86,11 @@ def query_parameters(request: Request, *, allow_query_id: bool = True) -> QueryP
     policy = params.get("_totalPagedResultsPolicy") or "NONE"
     if policy.upper() not in TOTAL_POLICIES:
         raise ApiError(400, f"_totalPagedResultsPolicy: must be one of {', '.join(TOTAL_POLICIES)}, got {policy!r}")
+    for raw in params.getlist("_sortKeys"):
+        if not ecma_regex(SORT_KEYS_PATTERN).search(raw):
+            bad = next((k for k in raw.split(",") if k and not ecma_regex(SORT_KEYS_PATTERN).search(k)), raw)
+            raise ApiError(400, f"_sortKeys: invalid sort key {bad!r}")
     sort_keys = tuple(k for raw in params.getlist("_sortKeys") for k in raw.split(",") if k)
-    for key in sort_keys:
-        name = key.lstrip("+-").lstrip("/")
-        if not name or any(ch in name for ch in "\0\"'\\") or _SPACE.search(name):
-            raise ApiError(400, f"_sortKeys: invalid sort key {key!r}")
     return QueryParameters(
         query_filter=query_filter,
         fields=fields,

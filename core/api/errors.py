@@ -65,8 +65,8 @@ def to_api_error(exc: BaseException) -> ApiError:
         return exc
     if isinstance(exc, SfsyncError):  # each class names its status (core/errors.py draws the hierarchy)
         status = exc.http_status
-        if status == 400 and getattr(exc, "errors", None):
-            return ApiError(400, str(exc), detail=validation_detail(exc))
+        if status in (400, 409) and getattr(exc, "errors", None):
+            return ApiError(status, str(exc), detail=validation_detail(exc))
         # a broken project file (ConfigError, 500) is the operator's problem: it names the file, no internals
         return ApiError(status, str(exc) or HTTPStatus(status).phrase)
     log.error("unexpected error answering a request", exc_info=exc)

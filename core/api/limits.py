@@ -10,7 +10,8 @@
   index (a sort of every match through ``json_extract``; indexed are ``_id``, ``_rev`` and managed.json's
   searchable fields).
 
-Header size and count limits and the slow-client timeouts are uvicorn's, set in ``tui/commands/serve.py``.
+The request head's size and count limits (431) and the slow-client timeouts (408) are in the HTTP protocol
+itself, :mod:`core.api.protocol`, given to uvicorn by ``tui/commands/serve.py``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.api.crest import FIELDS_PATTERN, SORT_KEYS_PATTERN
+from core.repo.schema import EMAIL_PATTERN
+
 SITUATIONS = ["CONFIRMED", "FOUND", "ABSENT", "AMBIGUOUS", "MISSING", "UNQUALIFIED", "UNASSIGNED",
               "SOURCE_MISSING", "SOURCE_IGNORED", "TARGET_IGNORED", "FOUND_ALREADY_LINKED"]
 
@@ -32,13 +35,8 @@ def _query(name: str, schema: dict[str, Any], description: str, *, required: boo
 
 
 PRETTY = _query("_prettyPrint", {"type": "boolean"}, "indent the JSON answer")
-# A field is a JSON pointer (leading / optional); no empty segment, no whitespace, NUL or quote (refused)
-_SEGMENT = "[^/,\\s\\x00\"']+"
-POINTER = f"/?{_SEGMENT}(?:/{_SEGMENT})*"
-FIELDS = _query("_fields", {"type": "string", "pattern": f"^(?:{POINTER})?(?:,(?:{POINTER})?)*$"},
+FIELDS = _query("_fields", {"type": "string", "pattern": FIELDS_PATTERN},
                 "comma-separated fields to return (_id and _rev always come); each a JSON pointer")
-_SORT_SEGMENT = "[^/,\\s\\x00\"'\\\\]+"  # a backslash cannot be addressed by SQLite's JSON paths
-_SORT_KEY = f"[+-]?/?{_SORT_SEGMENT}(?:/{_SORT_SEGMENT})*"
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
             "description": "the _rev the change is based on (quoted or not); * or absent: any"}
 USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -59,6 +57,41 @@ def query_selector(filter_schema: dict[str, Any]) -> dict[str, Any]:
                                  only("_queryId", {"type": "string", "enum": ["query-all-ids"]})]}}
 
 
+def _selector(name: str, description: str, *branches: dict[str, Any]) -> dict[str, Any]:
+    """Parameters whose rules depend on each other (``_action`` and what that action needs), as one
+    form-exploded object parameter (its properties are the query parameters themselves), like
+    :func:`query_selector`: each branch an object with exactly its parameters."""
+    return {"name": name, "in": "query", "required": True, "style": "form", "explode": True,
+            "description": description, "schema": {"anyOf": list(branches)}}
+
+
+def _branch(action: str, required: tuple[str, ...] = (), **props: Any) -> dict[str, Any]:
+    return {"type": "object", "required": ["_action", *required], "additionalProperties": False,
+            "properties": {"_action": {"type": "string", "enum": [action]}, **props}}
+
+
+#: liveSync's source as ``check_source`` reads it: system/salesforce/<object type> (outer slashes ignored)
+SOURCE_PATTERN = "^/*system/salesforce/[^/]+/*$"
+
+
+def system_selector() -> dict[str, Any]:
+    """``_action=test``, or ``_action=liveSync`` with its ``source`` (required there, refused with test)."""
+    return _selector("system", "_action=test, or _action=liveSync&source=system/salesforce/User (an object set "
+                     "a mapping of conf/sync.json reads with enableSync; another is a 404)",
+                     _branch("test"),
+                     _branch("liveSync", ("source",), source={"type": "string", "pattern": SOURCE_PATTERN}))
+
+
+def recon_selector() -> dict[str, Any]:
+    """``_action=recon``, or ``_action=reconById`` with the source ids (``id`` and/or ``ids``; refused with
+    recon). An id list must name at least one id (something besides commas)."""
+    ids = {"type": "string", "pattern": "[^,]"}
+    return _selector("run", "_action=recon, or _action=reconById with id=ID and/or ids=A,B (source ids)",
+                     _branch("recon"),
+                     _branch("reconById", ("id",), id=ids, ids={"type": "string"}),
+                     _branch("reconById", ("ids",), id={"type": "string"}, ids=ids))
+
+
 def _query_params() -> list[dict[str, Any]]:
     return [
         # crest-query-filter: CREST's filter grammar (not a regular language, so no pattern can say it)
@@ -70,7 +103,7 @@ def _query_params() -> list[dict[str, Any]]:
                "not with _pagedResultsOffset"),
         _query("_pagedResultsOffset", {"type": "integer", "minimum": 0},
                "results to skip; not with _pagedResultsCookie"),
-        _query("_sortKeys", {"type": "string", "pattern": f"^(?:{_SORT_KEY})?(?:,(?:{_SORT_KEY})?)*$"},
+        _query("_sortKeys", {"type": "string", "pattern": SORT_KEYS_PATTERN},
                "comma-separated fields (JSON pointers), - prefix for descending"),
         _query("_totalPagedResultsPolicy", {"type": "string", "enum": ["NONE", "EXACT", "ESTIMATE"]},
                "whether to count all results"),
@@ -193,7 +226,7 @@ def _property_schema(prop: dict[str, Any], required: bool) -> dict[str, Any]:
             patterns.append(prop["pattern"])
         policies = [p for p in prop.get("policies") or () if isinstance(p, dict)]
         if any(p.get("policyId") == "valid-email-address-format" for p in policies):
-            patterns.append("^$|^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$")  # IDM's policy.js; "" is left to required
+            patterns.append("^$|" + EMAIL_PATTERN)  # IDM's policy.js (the server's very pattern); "" is left to required
         forbidden = [c for p in policies if p.get("policyId") == "cannot-contain-characters"
                      for c in (p.get("params") or {}).get("forbiddenChars", ()) if isinstance(c, str)]
         if forbidden:
@@ -222,8 +255,9 @@ def user_schema(managed: Any | None) -> dict[str, Any]:
         required = list(managed.required)
         fields = {name: _property_schema(prop, name in required) for name, prop in managed.properties.items()
                   if name not in ("_id", "_rev")}
-    fields["_id"] = {"type": "string", "minLength": 1, "pattern": "^[^/]*$",
-                     "description": "the new user's id (POST ?_action=create); ignored by PUT (the path's id)"}
+    fields["_id"] = {"type": "string", "nullable": True, "minLength": 1, "pattern": "^[^/]*$",
+                     "description": "the new user's id (POST ?_action=create; null or absent: the server picks "
+                                    "one, as IDM reads a null _id); ignored by PUT (the path's id)"}
     fields["_rev"] = {"description": "ignored (If-Match says the revision)"}
     return {"type": "object", "additionalProperties": True, "required": required, "properties": fields,
             "description": "a managed user as sent (managed.json's schema; others fields are kept)"}
@@ -317,12 +351,10 @@ def build_openapi(project: Any = None) -> dict[str, Any]:
         "/openidm/system": {"post": {
             "summary": "Test the Salesforce connector (system?_action=test), or liveSync a source "
                        "(system?_action=liveSync&source=system/salesforce/User)", "operationId": "testConnector",
-            "parameters": [action("test", "liveSync"),
-                           _query("source", {"type": "string"}, "liveSync: the object set, e.g. system/salesforce/User"),
-                           *livesync_params, PRETTY],
+            "parameters": [system_selector(), *livesync_params, PRETTY],
             "responses": {"200": _json({"oneOf": [_ref("ConnectorTest"), _ref("LiveSyncStage")]},
                                        "the connector test object, or liveSync's stage object"),
-                          **_errors(400)}}},
+                          **_errors(400, 404)}}},
         "/openidm/system/{name}/{object_type}": {
             "parameters": [{"name": "name", "in": "path", "required": True,
                             "schema": {"type": "string", "enum": ["salesforce"]}},
@@ -345,14 +377,12 @@ def build_openapi(project: Any = None) -> dict[str, Any]:
                     "parameters": [PRETTY],
                     "responses": {"200": _json(_ref("ReconList"), "the runs"), **_errors()}},
             "post": {"summary": "Start a reconciliation", "operationId": "startRecon",
-                     "parameters": [action("recon", "reconById"),
+                     "parameters": [recon_selector(),
                                     _query("mapping", {"type": "string", "enum": mappings} if mappings
                                            else {"type": "string", "minLength": 1},
                                            "the mapping name (one of conf/sync.json's)", required=True),
                                     _query("waitForCompletion", {"type": "boolean"},
                                            "answer when the run has ended"),
-                                    _query("id", {"type": "string"}, "reconById: a source id"),
-                                    _query("ids", {"type": "string"}, "reconById: source ids, comma-separated"),
                                     _query("allowDeletions", {"type": "boolean"},
                                            "apply the run's deletions however many (the deletion safeguard "
                                            "holds back more than deletion_threshold and fails the run)"), PRETTY],
@@ -386,7 +416,7 @@ def build_openapi(project: Any = None) -> dict[str, Any]:
                       "parameters": [IF_MATCH, FIELDS, PRETTY],
                       "requestBody": {"required": True, "content": {"application/json": {"schema": {
                           "type": "array", "items": _ref("PatchOperation")}}}},
-                      "responses": {"200": _json(_ref("ManagedUser"), "patched"), **_errors(400, 404, 412)}},
+                      "responses": {"200": _json(_ref("ManagedUser"), "patched"), **_errors(400, 404, 409, 412)}},
             "delete": {"summary": "Delete a managed user", "operationId": "deleteUser",
                        "parameters": [IF_MATCH, FIELDS, PRETTY],
                        "responses": {"200": _json(_ref("ManagedUser"), "the deleted user"), **_errors(404, 412)}}},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.requests import Request
@@ -70,19 +71,27 @@ def _object_headers(obj: dict[str, Any], sync_results: dict[str, Any] | None = N
 async def system_action(request: Request) -> Response:
     """``system?_action=test``: the seed shows the Salesforce connector's test object (not IDM's array);
     ``system?_action=liveSync&source=system/salesforce/User``: IDM's schedule form of liveSync."""
+    source = request.query_params.get("source")
     if _action(request, ("test", "liveSync"), "system") == "liveSync":
-        source = request.query_params.get("source")
         if not source:
             raise ApiError(400, "The source parameter is required, e.g. source=system/salesforce/User")
         return await _livesync(request, source)
+    if source is not None:
+        raise ApiError(400, "source: only with _action=liveSync (the test action tests the connector)")
+    _livesync_flags(request)  # typed alike for either action: a non-boolean is a 400
     return json_response(request, await _backend(request).test_connector())
+
+
+def _livesync_flags(request: Request) -> tuple[bool, bool]:
+    """``allowDeletions`` and ``detailedFailure`` (booleans: anything else is a 400)."""
+    return crest.bool_param(request, "allowDeletions"), crest.bool_param(request, "detailedFailure")
 
 
 async def _livesync(request: Request, source: str) -> Response:
     """IDM's answer: the stage object (``connectorData.syncToken``; ``lastException`` when the tick failed,
     with ``syncDelta`` under ``detailedFailure=true``), plus sfsync's ``sfsync`` summary of the tick."""
-    answer = await _backend(request).livesync(source, allow_deletions=crest.bool_param(request, "allowDeletions"))
-    detailed = crest.bool_param(request, "detailedFailure")
+    allow, detailed = _livesync_flags(request)
+    answer = await _backend(request).livesync(source, allow_deletions=allow)
     if not detailed and isinstance(answer.get("lastException"), dict):
         answer["lastException"].pop("syncDelta", None)
     return json_response(request, answer)
@@ -94,6 +103,8 @@ async def object_set_action(request: Request) -> Response:
     if name != "salesforce":
         raise ApiError(404, f"Resource 'system/{name}' not found (the one connector is system/salesforce)")
     _action(request, ("liveSync",), f"system/{name}/{object_type}")
+    if not object_type or "/" in object_type:  # a decoded %2F: no such object set
+        raise ApiError(404, f"Resource 'system/{name}/{object_type}' not found")
     return await _livesync(request, f"system/{name}/{object_type}")
 
 
@@ -119,9 +130,11 @@ async def recon_collection(request: Request) -> Response:
         raise ApiError(400, "recon: overriding the mapping in the request body (sourceQuery, targetQuery, "
                             "runTargetPhase, ...) is not supported; send no body")
     ids = None
-    if action == "reconById":  # IDM's id=ID; several as ids=A,B (or id repeated)
-        ids = [i for raw in (*request.query_params.getlist("id"), *request.query_params.getlist("ids"))
-               for i in raw.split(",") if i.strip()]
+    given = (*request.query_params.getlist("id"), *request.query_params.getlist("ids"))
+    if action == "recon" and given:
+        raise ApiError(400, "id/ids: only with _action=reconById (recon reads every source object)")
+    if action == "reconById":  # IDM's id=ID (7.5+); several as ids=A,B (5.x)
+        ids = [i for raw in given for i in raw.split(",") if i]
         if not ids:
             raise ApiError(400, "reconById needs the source ids: id=ID (repeatable) or ids=A,B")
     backend = _backend(request)
@@ -154,7 +167,8 @@ async def users_collection(request: Request) -> Response:
     new_id = _body_id(body)
     obj, results = await backend.create_user(body, new_id)
     headers = _object_headers(obj, results)
-    headers["Location"] = str(request.url.replace(query="").path).rstrip("/") + "/" + obj["_id"]
+    # the id percent-encoded: a header is Latin-1 text, an id any Unicode
+    headers["Location"] = request.url.path.rstrip("/") + "/" + quote(obj["_id"], safe="")
     return json_response(request, _select(obj, crest.fields_param(request.query_params)), status=201,
                          headers=headers)
 

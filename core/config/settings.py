@@ -59,6 +59,13 @@ class Settings(BaseModel):
     #: a burst of this many, then ``expensive_query_rate`` a second (more: 429 with Retry-After); 0: no limit
     expensive_query_burst: int = Field(default=10, ge=0, strict=True)
     expensive_query_rate: float = Field(default=1.0, gt=0)
+    #: ``sfsync serve``: the request head (target and header fields) at most this many bytes and header fields
+    #: (more: 431, or 414 for the target alone), and the seconds a client has to send the headers (from the
+    #: connection's opening or the request's first byte) and then the body (later: 408, connection closed)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, strict=True)
+    max_header_count: int = Field(default=100, ge=10, strict=True)
+    request_header_timeout: float = Field(default=10.0, gt=0)
+    request_body_timeout: float = Field(default=30.0, gt=0)
     #: UI preferences: the Textual theme, and a free-form table the app may extend
     theme: str | None = None
     ui: dict[str, Any] = Field(default_factory=dict)

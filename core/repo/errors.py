@@ -58,6 +58,13 @@ class ValidationError(RepoError):
         super().__init__(f"{resource}: " + "; ".join(str(e) for e in self.errors))
 
 
+class UniqueConflict(ValidationError):
+    """A unique field's value is held by another object: the write conflicts with what is stored (409 over
+    REST, with the failing fields, as IDM's failedPolicyRequirements), not with the schema."""
+
+    http_status = 409
+
+
 class FilterSyntaxError(RepoError):
     """A ``_queryFilter`` that does not parse; ``position`` is the 0-based character offset of the fault."""
 

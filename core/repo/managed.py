@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.repo.db import Database, chunks, insert_many, placeholders
-from core.repo.errors import Conflict, FieldError, NotFound, PreconditionFailed, RepoError, ValidationError
+from core.repo.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    PreconditionFailed,
+    RepoError,
+    UniqueConflict,
+    ValidationError,
+)
 from core.repo.ids import matches_rev, new_ids, next_rev
 from core.repo.jsoncodec import encode
 from core.repo.query import Collection
@@ -345,7 +353,7 @@ class ManagedObjects:
             if id_ in taken or id_ in seen_ids:
                 results[i] = Conflict(f"{self.name}/{id_} already exists")
             elif k in clashes:
-                results[i] = ValidationError(clashes[k], resource=self.name)
+                results[i] = UniqueConflict(clashes[k], resource=self.name)
             else:
                 data = _encode(obj)
                 rev = next_rev(None, data)
@@ -398,7 +406,7 @@ class ManagedObjects:
             for k, (id_, obj) in enumerate(prepared):
                 i = index_of[k]
                 if k in clashes:
-                    results[i] = ValidationError(clashes[k], resource=self.name)
+                    results[i] = UniqueConflict(clashes[k], resource=self.name)
                     continue
                 data = dumps(obj)
                 rev = next_rev(current[id_], data)

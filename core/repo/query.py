@@ -29,6 +29,10 @@ from core.repo.jsoncodec import decode
 POLICIES = ("NONE", "EXACT", "ESTIMATE")
 
 
+#: SQLite's largest INTEGER: a larger Python int cannot be bound (OverflowError)
+SQLITE_MAX_INT = 2**63 - 1
+
+
 @dataclass(frozen=True)
 class QueryRequest:
     """IDM's query parameters (``_queryFilter``, ``_fields``, ``_pageSize``, …) as Python values."""
@@ -308,7 +312,7 @@ def run_query(conn: sqlite3.Connection, coll: Collection, request: QueryRequest,
             args.append(wanted - len(rows))
             if request.paged_results_offset:
                 text += " OFFSET ?"
-                args.append(request.paged_results_offset)
+                args.append(min(request.paged_results_offset, SQLITE_MAX_INT))  # past every row anyway
         rows.extend(conn.execute(text, args).fetchall())
         if wanted is not None and len(rows) >= wanted:
             break

@@ -112,6 +112,8 @@ def _tokenize(text: str) -> list[_Token]:
             if m and m.end() == word_end:
                 raw = m.group()
                 number: Value = float(raw) if any(c in raw for c in ".eE") else int(raw)
+                if isinstance(number, int) and not -2**63 <= number < 2**63:
+                    number = float(number)  # as JSON's numbers are (SQLite cannot bind a larger int)
                 tokens.append(_Token("number", raw, number, i))
             else:
                 tokens.append(_Token("word", text[i:word_end], None, i))

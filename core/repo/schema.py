@@ -14,13 +14,13 @@ is applied by :meth:`ManagedSchema.apply_create_defaults` when the ``onCreate`` 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from core.config.project import Project
+from core.repo.ecma import SPACE, ecma_regex
 from core.repo.errors import FieldError
 
 __all__ = ["FieldError", "ManagedSchema", "DEFAULT_SEARCHABLE"]
@@ -28,8 +28,10 @@ __all__ = ["FieldError", "ManagedSchema", "DEFAULT_SEARCHABLE"]
 #: the sample's searchable user fields, used when a repository is opened without a schema
 DEFAULT_SEARCHABLE = ("userName", "givenName", "sn", "mail", "accountStatus", "description")
 
-# IDM's policy.js valid-email-address-format: something@something.something, no spaces
-_EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+# IDM's policy.js valid-email-address-format: something@something.something, no spaces (ECMA-262's \s, spelled
+# out: the OpenAPI document's pattern is this text, and Python's \s is not JavaScript's)
+EMAIL_PATTERN = f"^[^{SPACE}@]+@[^{SPACE}@]+\\.[^{SPACE}@]+$"
+_EMAIL = ecma_regex(EMAIL_PATTERN)
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -53,7 +55,7 @@ def _compile(prop: Mapping[str, Any]) -> Callable[[Any], str | None]:
     type_text = declared if isinstance(declared, str) else " or ".join(declared or ())
     no_bool = bool(declared) and kinds is not None and bool not in kinds
     min_length = prop.get("minLength") if isinstance(prop.get("minLength"), int) else None
-    pattern = re.compile(prop["pattern"]) if isinstance(prop.get("pattern"), str) else None
+    pattern = ecma_regex(prop["pattern"]) if isinstance(prop.get("pattern"), str) else None  # JSON Schema's meaning
     policies = [p for p in prop.get("policies") or () if isinstance(p, dict)]
     email = any(p.get("policyId") == "valid-email-address-format" for p in policies)
     forbidden = [c for p in policies if p.get("policyId") == "cannot-contain-characters"
@@ -67,7 +69,7 @@ def _compile(prop: Mapping[str, Any]) -> Callable[[Any], str | None]:
                 return f"must be at least {min_length} characters long"
             if pattern is not None and value and not pattern.search(value):
                 return f"does not match the pattern {pattern.pattern}"
-            if email and value and not _EMAIL.match(value):
+            if email and value and not _EMAIL.search(value):
                 return "is not a valid email address"
             if forbidden:
                 bad = [c for c in forbidden if c in value]

@@ -31,6 +31,13 @@ SYNC_ENTRIES_PER_RUN = 1000
 ProgressCallback = Callable[[dict[str, Any]], None]
 
 
+class SourceNotFound(UsageError):
+    """liveSync of an object set no mapping reads (with enableSync): nothing to sync there. A usage error on
+    the command line (exit 2); a 404 over REST (core/api/errors.py)."""
+
+    http_status = 404
+
+
 class SyncService:
     """Mappings, reconciliations, runs and implicit sync of one project."""
 
@@ -382,7 +389,7 @@ class SyncService:
         config = self.config()
         mappings = config.from_source(source)
         if not mappings:
-            raise UsageError(f"source: no mapping of conf/sync.json reads {source} (with enableSync); liveSync "
+            raise SourceNotFound(f"source: no mapping of conf/sync.json reads {source} (with enableSync); liveSync "
                              f"has nothing to do (the mappings read: "
                              f"{', '.join(sorted({m.source for m in config.mappings})) or 'none'})")
         path = self.project.provisioner_path

@@ -32,15 +32,19 @@ FILTERS = st.recursive(PRIMARY, lambda inner: st.one_of(
 schemathesis.openapi.format("crest-query-filter", FILTERS)
 
 
-def _is_server_cookie(value: Any) -> bool:
-    """A ``pagedResultsCookie`` as the server writes them (base64url JSON with the last row's sort values)."""
+def _is_server_cookie(value: Any, sort_keys: Any) -> bool:
+    """A ``pagedResultsCookie`` as the server writes them (base64url JSON with the last row's sort values and
+    the ``_sortKeys`` they are values of), for a query with those very ``_sortKeys``: a cookie names a place in
+    one ordering (the document says so: "with the same _sortKeys"). Schemathesis reuses values it saw in
+    answers, so a real cookie also reaches queries sorted otherwise."""
     import base64
 
     try:
         data = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
     except (ValueError, TypeError):
         return False
-    return isinstance(data, dict) and {"v", "seq", "s"} <= set(data)
+    sorted_by = ",".join(k for k in str(sort_keys or "").split(",") if k)  # as core.api.crest reads it
+    return isinstance(data, dict) and {"v", "seq", "s"} <= set(data) and data["s"] == sorted_by
 
 
 @schemathesis.hook
@@ -52,4 +56,5 @@ def filter_query(ctx: Any, query: dict[str, Any] | None) -> bool:
     if not query or not query.get("_pagedResultsCookie"):
         return True
     # the two are exclusive (the document says so in words: a 400 otherwise), but OpenAPI cannot say it
-    return _is_server_cookie(query["_pagedResultsCookie"]) and not query.get("_pagedResultsOffset")
+    return _is_server_cookie(query["_pagedResultsCookie"], query.get("_sortKeys")) \
+        and not query.get("_pagedResultsOffset")

@@ -65,7 +65,21 @@ async def test_livesync_errors_are_idm_shaped(served, asgi_client):
         no_source = await client.post("/openidm/system?_action=liveSync")
         get = await client.get("/openidm/system/salesforce/User?_action=liveSync")
     assert other.status_code == 404 and other.json()["code"] == 404
-    assert unmapped.status_code == 400 and "no mapping" in unmapped.json()["message"]
+    # an object set no mapping reads: nothing to liveSync there, a 404 (the document's source pattern takes any
+    # system/salesforce/<type>, so a schema-valid request is never a 400)
+    assert unmapped.status_code == 404 and "no mapping" in unmapped.json()["message"]
     assert no_action.status_code == 400 and "liveSync" in no_action.json()["message"]
     assert no_source.status_code == 400 and "source" in no_source.json()["message"]
     assert get.status_code == 405
+
+
+async def test_the_test_action_takes_no_source_and_typed_flags(served, asgi_client):
+    """The document's one selector: _action=test alone, or _action=liveSync with its source."""
+    _, _, app = served
+    async with asgi_client(app, headers=ADMIN) as client:
+        with_source = await client.post("/openidm/system?_action=test&source=system/salesforce/User")
+        mistyped = await client.post("/openidm/system?_action=test&detailedFailure=3246")
+        typed = await client.post("/openidm/system?_action=test&detailedFailure=false")
+    assert with_source.status_code == 400 and "source" in with_source.json()["message"]
+    assert mistyped.status_code == 400 and "detailedFailure" in mistyped.json()["message"]
+    assert typed.status_code == 200

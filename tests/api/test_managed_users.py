@@ -129,3 +129,21 @@ async def test_unknown_or_missing_action_is_400(api):
     client, _ = api
     assert (await client.post("/openidm/managed/user?_action=explode", json=person("ivy"))).status_code == 400
     assert (await client.post("/openidm/managed/user", json=person("ivy"))).status_code == 400
+
+
+async def test_a_used_unique_value_is_a_409_naming_the_field_and_a_unicode_id_a_percent_encoded_location(api):
+    """Whether a userName is free depends on the stored users: a conflict with what is stored (409), not a
+    malformed request; the answer still lists the failing field as IDM's failedPolicyRequirements."""
+    client, _ = api
+    first = await client.post("/openidm/managed/user?_action=create", json={**person("cy"), "_id": "ü/\U000f4cdf"})
+    assert first.status_code == 400  # "/" cannot be in an id
+    first = await client.post("/openidm/managed/user?_action=create", json={**person("cy"), "_id": "ü\U000f4cdf"})
+    assert first.status_code == 201
+    assert first.headers["Location"].endswith("/openidm/managed/user/%C3%BC%F3%B4%B3%9F")
+    again = await client.post("/openidm/managed/user?_action=create", json=person("cy"))
+    assert again.status_code == 409 and again.json()["reason"] == "Conflict"
+    assert again.json()["detail"]["failedPolicyRequirements"][0]["property"] == "userName"
+    other = (await client.post("/openidm/managed/user?_action=create", json=person("di"))).json()
+    patched = await client.patch(f"/openidm/managed/user/{other['_id']}",
+                                 json=[{"operation": "replace", "field": "/userName", "value": "cy"}])
+    assert patched.status_code == 409

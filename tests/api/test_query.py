@@ -85,3 +85,29 @@ async def test_pretty_print_indents(people):
     client, _ = people
     response = await client.get("/openidm/managed/user?_queryFilter=true&_fields=_id&_prettyPrint=true")
     assert response.text.startswith('{\n  "result"')
+
+
+@pytest.mark.parametrize(("fields", "ok"), [
+    ("userName,/mail", True), ("", True), (",userName,", True),
+    ("user\x1dName", True),      # U+001D: white space to Python's \s, not to JSON Schema's (ECMA-262) \s
+    ("user\u00a0Name", False),   # U+00A0: white space to both
+    ("userName\n", False),       # Python's $ would match before the final newline; ECMA-262's does not
+    ("a//b", False), ("us'er", False),
+])
+async def test_fields_are_checked_with_the_documents_pattern_as_json_schema_reads_it(people, fields, ok):
+    client, _ = people
+    for url in ("/openidm/managed/user", "/openidm/audit/recon"):
+        response = await client.get(url, params={"_queryFilter": "true", "_fields": fields,
+                                                 "_sortKeys": fields.replace("/mail", "-mail")})
+        assert (response.status_code == 200) is ok, response.text
+
+
+async def test_numbers_past_sqlites_integers_are_answered_not_a_500(people):
+    client, _ = people
+    huge = str(10**30)
+    for url in ("/openidm/managed/user", "/openidm/audit/recon"):
+        filtered = await client.get(url, params={"_queryFilter": f"userName lt {huge}"})
+        offset = await client.get(url, params={"_queryFilter": "true", "_pageSize": "5",
+                                               "_pagedResultsOffset": huge})
+        assert filtered.status_code == 200 and offset.status_code == 200
+        assert offset.json()["result"] == []

@@ -110,6 +110,10 @@ async def test_recon_by_id_over_rest(api):
     assert single.json()["state"] == "SUCCESS" and backend.sync.repo.count(resource="account") == 3
     missing = await client.post("/openidm/recon?_action=reconById&mapping=userAccount")
     assert missing.status_code == 400 and "id=ID" in missing.json()["message"]
+    commas = await client.post("/openidm/recon?_action=reconById&mapping=userAccount&ids=,,")
+    assert commas.status_code == 400  # the document's id lists need an id: something besides commas
+    plain = await client.post(f"/openidm/recon?_action=recon&mapping=userAccount&id={users[2]['_id']}")
+    assert plain.status_code == 400 and "reconById" in plain.json()["message"]  # not silently a full recon
 
 
 async def test_a_recon_request_body_is_refused_not_ignored(api):

@@ -146,7 +146,14 @@ def serve(project: Project, host: str, port: int, tls: ssl.SSLContext | None = N
             backend.cancel_started_runs()
             super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    from core.api.protocol import limited_protocol
+
+    limits = app.state.limits  # conf/sfsync.toml: the request head's size and the slow-client timeouts
+    protocol = limited_protocol(max_header_bytes=limits.max_header_bytes, max_header_count=limits.max_header_count,
+                                request_header_timeout=limits.request_header_timeout,
+                                request_body_timeout=limits.request_body_timeout)
+    config = uvicorn.Config(app, http=protocol, log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=10)
     config.load()
     config.ssl = tls  # the context built and checked up front (uvicorn's own would re-read the files)
     server = Server(config)
