@@ -23,6 +23,7 @@ from core.sync.mapping import Mapping, SyncConfig
 from core.sync.objectsets import ManagedObjects, ObjectSet, SalesforceObjects
 from core.sync.recon import ReconEngine, ReconOptions
 from core.sync.run import ReconRun, ReconStage
+from core.sync.scriptenv import ScriptEnv
 from core.sync.scripts import ScriptEngine
 
 #: implicit-sync audit entries kept per kept run (``keep_runs`` 100: the newest 100,000)
@@ -51,6 +52,19 @@ class SyncService:
         self.implicit_connector = SharedConnector(project, connector_factory)
 
     # ---- plumbing ------------------------------------------------------------------------------------
+    def script_env(self, origin: str, mappings: Sequence[Mapping], *, writes: bool, refused_because: str = "",
+                   user: str | None = None, salesforce: Any = None) -> ScriptEnv:
+        """What this project's scripts reach (``core/sync/scriptenv.py``): ``script/``, ``logs/``,
+        ``resolver/boot.properties``, the repository's managed objects and the Salesforce User set."""
+        from core.repo.activity import Actor
+
+        managed = {"user"}  # and the managed sets the running mappings name
+        for m in mappings:
+            managed.update(n.split("/", 1)[1] for n in (m.source, m.target) if n.startswith("managed/"))
+        return ScriptEnv(project_dir=self.project.root, repo=self.repo, salesforce=salesforce,
+                         authentication_id=user or Actor.local(origin).user_id, origin=origin, writes=writes,
+                         refused_because=refused_because, managed=frozenset(managed))
+
     @property
     def repo(self) -> Any:
         with self._lock:
@@ -165,7 +179,9 @@ class SyncService:
                 return flag.is_set() or bool(cancel is not None and cancel.is_set())
 
         executor, commit_pool = self._pools(name, dry_run)
-        options = ReconOptions(dry_run=dry_run, changed_only=changed_only, since=since,
+        options = ReconOptions(script_env=self.script_env("recon", [mapping], writes=False,
+                                                          refused_because="a reconciliation"),
+                               dry_run=dry_run, changed_only=changed_only, since=since,
                                on_progress=on_progress, cancel=_Either(), commit_pool=commit_pool,
                                deletion_threshold=self._deletion_threshold(), allow_deletions=allow_deletions,
                                ids=list(ids) if ids is not None else None)
@@ -377,8 +393,11 @@ class SyncService:
                     sets[name] = self._object_set(name, connector, connector_loop)
                 return sets[name]
 
+            env = self.script_env("liveSync", mappings, writes=False, refused_because="liveSync",
+                                  salesforce=lambda: object_sets("system/salesforce/User"))
             if self._livesync_scripts is None:
-                self._livesync_scripts = ScriptEngine()
+                self._livesync_scripts = ScriptEngine(env=env)
+            self._livesync_scripts.env = env
             engine = LiveSyncEngine(source, mappings, config.from_source, self.repo, self._livesync_scripts,
                                     object_sets, deletion_threshold=threshold, allow_deletions=allow_deletions,
                                     failure_handler=handler)
@@ -449,8 +468,11 @@ class SyncService:
                     sets[name] = self._object_set(name, connector, loop)
                 return sets[name]
 
+            env = self.script_env("implicitSync", mappings, writes=True, user=who.user_id,
+                                  salesforce=(lambda: object_sets("system/salesforce/User")) if needed else None)
             if self._implicit_scripts is None:
-                self._implicit_scripts = ScriptEngine()
+                self._implicit_scripts = ScriptEngine(env=env)
+            self._implicit_scripts.env = env
             return sync_object(mappings, self._implicit_scripts, self.repo, object_sets, object_id, old, new)
 
         return value, await self._in_worker(work)
