@@ -218,3 +218,61 @@ def test_observed_fields_are_whole_when_a_script_calls_openidm():
                                                  ".resultCount === 0"})
     mapping = SyncConfig.from_data({"mappings": [raw]}, path=Path("sync.json")).mappings[0]
     assert observed_fields(mapping, "source") is WHOLE
+
+
+# ---- in a reconciliation (the real engine: managed/user -> managed/account) ----------------------------------
+def js(text: str) -> dict:
+    return {"type": "text/javascript", "source": text}
+
+
+def test_in_a_reconciliation_a_malformed_filter_fails_that_record_with_its_position(make_env):
+    env = make_env(account_mapping(validSource=js(
+        "openidm.query('managed/user', {_queryFilter: source.userName === 'bad' ? 'userName eq' : 'true'})"
+        ".resultCount > 0")))
+    env.user("good")
+    env.user("bad")
+    run = env.recon()
+    assert run["statusSummary"] == {"SUCCESS": 1, "FAILURE": 1}
+    failed = [e for e in env.audit(run) if e["status"] == "FAILURE"]
+    assert len(failed) == 1 and "position 11" in failed[0]["message"]
+    assert "userAccount.validSource" in failed[0]["message"]
+    assert [a["login"] for a in env.accounts()] == ["good"]
+
+
+def test_in_a_reconciliation_scripts_read_but_a_write_fails_its_record_and_writes_nothing(make_env):
+    env = make_env(account_mapping(onCreate=js(
+        "target.kind = openidm.read('managed/user/' + sourceId).sn + '/' + context.trigger.origin;"
+        "if (source.userName === 'w') { openidm.create('managed/user', null, {userName: 'x', givenName: 'X',"
+        " sn: 'X', mail: 'x@example.com'}); }")))
+    env.user("r", sn="Reader")
+    env.user("w")
+    run = env.recon()
+    assert run["statusSummary"] == {"SUCCESS": 1, "FAILURE": 1}
+    failed = [e for e in env.audit(run) if e["status"] == "FAILURE"]
+    assert "may not write during a reconciliation" in failed[0]["message"]
+    assert [(a["login"], a["kind"]) for a in env.accounts()] == [("r", "Reader/recon")]
+    assert env.repo.count() == 2  # no user 'x'
+    assert len(env.links()) == 1
+
+
+def test_in_a_reconciliation_an_unknown_resource_is_named(make_env):
+    env = make_env(account_mapping(validSource=js("openidm.read('managed/people/' + source._id) === null")))
+    env.user("a")
+    run = env.recon()
+    failed = [e for e in env.audit(run) if e["status"] == "FAILURE"]
+    assert "unknown resource 'managed/people/" in failed[0]["message"]
+    assert env.accounts() == []
+
+
+def test_implicit_sync_scripts_may_write(make_env):
+    env = make_env(account_mapping(onCreate=js(
+        "openidm.patch('managed/user/' + sourceId, null, [{operation: 'replace', field: 'description',"
+        " value: 'synced by ' + context.security.authenticationId}]); target.kind = 'implicit';")))
+    import asyncio
+
+    from core.repo.activity import Actor
+
+    user, results = asyncio.run(env.service.create_user(
+        {"userName": "i", "givenName": "I", "sn": "I", "mail": "i@example.com"}, actor=Actor.rest("admin")))
+    assert [a["kind"] for a in env.accounts()] == ["implicit"]
+    assert env.repo.read(user["_id"])["description"] == "synced by admin"
