@@ -276,3 +276,33 @@ def test_implicit_sync_scripts_may_write(make_env):
         {"userName": "i", "givenName": "I", "sn": "I", "mail": "i@example.com"}, actor=Actor.rest("admin")))
     assert [a["kind"] for a in env.accounts()] == ["implicit"]
     assert env.repo.read(user["_id"])["description"] == "synced by admin"
+
+
+# ---- the variables IDM binds per trigger (idm-beyond-the-sample.md §5.2) ------------------------------------
+BOUND = ("['source', 'target', 'oldTarget', 'oldSource', 'situation', 'linkQualifier', 'sourceId', 'targetId',"
+         " 'mappingConfig', 'context'].filter(function(n){ return eval('typeof ' + n) !== 'undefined'"
+         " && eval(n) !== undefined; }).join(',')")
+
+
+def test_event_scripts_see_every_variable_idm_binds(make_env):
+    env = make_env(account_mapping(
+        onCreate=js(f"target.kind = {BOUND}; logger.info('{{}}', target.kind)"),
+        onUpdate=js(f"target.kind = {BOUND}"),
+        onLink=js(f"openidm.read('managed/user/' + sourceId); logger.info('onLink {{}}', {BOUND})"),
+        onDelete=js(f"logger.info('onDelete {{}}', {BOUND})"),
+        policies=[{"situation": "SOURCE_MISSING", "action": "DELETE"}]))
+    user = env.user("v")
+    env.user("w")  # an empty source set is refused
+    env.recon()
+    assert env.accounts()[0]["kind"] == "source,target,situation,linkQualifier,sourceId,targetId,mappingConfig,context"
+    env.repo.update(user["_id"], {**env.repo.read(user["_id"]), "sn": "Changed"})
+    env.recon()
+    # oldSource (null outside implicit sync) is sfsync's extension for onUpdate
+    assert env.accounts()[0]["kind"] == ("source,target,oldTarget,oldSource,situation,linkQualifier,sourceId,"
+                                         "targetId,mappingConfig,context")
+    env.repo.delete(user["_id"])
+    env.recon()
+    text = log_text(env.root)
+    assert "userAccount.onLink: onLink source,target,linkQualifier,sourceId,targetId,mappingConfig,context" in text
+    assert ("userAccount.onDelete: onDelete source,target,oldTarget,situation,linkQualifier,sourceId,targetId,"
+            "mappingConfig,context") in text
