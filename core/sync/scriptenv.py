@@ -38,16 +38,20 @@ LOG_MAX_BYTES = 5 * 1024 * 1024
 LOG_BACKUPS = 5
 SCRIPT_DIR = "script"
 
-_handlers: dict[Path, logging.Handler] = {}
+_handlers: dict[Path, tuple[logging.Handler, int]] = {}  # per file: the handler and how many opened it
 _handlers_lock = threading.Lock()
 
 
 def project_log(project_dir: Path | str) -> Path:
     """Send the ``sfsync`` loggers (scripts' ``logger`` among them) to ``<project>/logs/sfsync.log``, rotated
-    (:data:`LOG_MAX_BYTES`, :data:`LOG_BACKUPS`). Idempotent per project; returns the file's path."""
+    (:data:`LOG_MAX_BYTES`, :data:`LOG_BACKUPS`); the engine's own warnings (``core.*``) too. Counted: each
+    call is undone by one :func:`close_project_log` (a SyncService opens it and closes it). Returns the path."""
     path = (Path(project_dir) / "logs" / LOG_FILE).resolve()
     with _handlers_lock:
-        if path not in _handlers:
+        if path in _handlers:
+            handler, count = _handlers[path]
+            _handlers[path] = (handler, count + 1)
+        else:
             path.parent.mkdir(parents=True, exist_ok=True)
             handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS,
                                                            encoding="utf-8", delay=True)
@@ -57,16 +61,24 @@ def project_log(project_dir: Path | str) -> Path:
             root.addHandler(handler)
             if root.level == logging.NOTSET or root.level > logging.INFO:
                 root.setLevel(logging.INFO)
-            _handlers[path] = handler
+            logging.getLogger("core").addHandler(handler)  # the engine's own warnings (at their own level)
+            _handlers[path] = (handler, 1)
     return path
 
 
 def close_project_log(project_dir: Path | str) -> None:
     path = (Path(project_dir) / "logs" / LOG_FILE).resolve()
     with _handlers_lock:
-        handler = _handlers.pop(path, None)
-    if handler is not None:
+        entry = _handlers.get(path)
+        if entry is None:
+            return
+        handler, count = entry
+        if count > 1:
+            _handlers[path] = (handler, count - 1)
+            return
+        del _handlers[path]
         logging.getLogger("sfsync").removeHandler(handler)
+        logging.getLogger("core").removeHandler(handler)
         handler.close()
 
 
@@ -119,7 +131,6 @@ class ScriptEnv:
                     self.properties.update({k: v for k, v in read_properties(candidate).items()
                                             if k not in self.properties})
             self.properties.setdefault("openidm.project.location", str(self.project_dir.resolve()))
-            project_log(self.project_dir)
 
     def bound(self, **changes: Any) -> ScriptEnv:
         """A copy with ``changes`` (the properties already read are kept)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from core.sync.mapping import Mapping, SyncConfig
 from core.sync.objectsets import ManagedObjects, ObjectSet, SalesforceObjects
 from core.sync.recon import ReconEngine, ReconOptions
 from core.sync.run import ReconRun, ReconStage
-from core.sync.scriptenv import ScriptEnv
+from core.sync.scriptenv import ScriptEnv, close_project_log, project_log
 from core.sync.scripts import ScriptEngine
 
 #: implicit-sync audit entries kept per kept run (``keep_runs`` 100: the newest 100,000)
@@ -50,6 +51,13 @@ class SyncService:
         self._livesync_scripts: ScriptEngine | None = None
         #: implicit sync's connector, kept (with its access token) across changes on a loop of its own
         self.implicit_connector = SharedConnector(project, connector_factory)
+        #: scripts' ``logger`` and the engine's warnings go to ``<project>/logs/sfsync.log`` (README, Scripts)
+        try:
+            project_log(project.root)
+            self._log_open = True
+        except OSError as exc:  # a read-only project still syncs; its scripts' lines go to stderr's handlers
+            logging.getLogger(__name__).warning("cannot write %s/logs: %s", project.root, exc)
+            self._log_open = False
 
     # ---- plumbing ------------------------------------------------------------------------------------
     def script_env(self, origin: str, mappings: Sequence[Mapping], *, writes: bool, refused_because: str = "",
@@ -104,6 +112,9 @@ class SyncService:
             committer.shutdown(wait=True)
         if self._repo is not None:
             self._repo.close()
+        if self._log_open:
+            self._log_open = False
+            close_project_log(self.project.root)
 
     def config(self) -> SyncConfig:
         return SyncConfig.load(self.project)

@@ -11,7 +11,7 @@ import pytest
 from core.repo.repository import Repository
 from core.sync.mapping import SyncConfig
 from core.sync.observed import WHOLE, observed_fields
-from core.sync.scriptenv import LOG_FILE, ScriptEnv, close_project_log
+from core.sync.scriptenv import LOG_FILE, ScriptEnv, close_project_log, project_log
 from core.sync.scripts import ScriptEngine, ScriptError, ScriptSpec, variables_used
 from tests.sync.conftest import account_mapping
 
@@ -19,6 +19,7 @@ from tests.sync.conftest import account_mapping
 @pytest.fixture
 def project(tmp_path: Path):
     (tmp_path / "script").mkdir()
+    project_log(tmp_path)
     yield tmp_path
     close_project_log(tmp_path)
 
