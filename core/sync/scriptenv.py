@@ -256,7 +256,8 @@ PRELUDE = r"""
   function idm(op, minArgs) {
     return function() {
       var args = Array.prototype.slice.call(arguments);
-      if (args.length < minArgs) throw new Error("openidm." + op + " needs at least " + minArgs + " arguments");
+      if (args.length < minArgs) throw new Error("openidm." + op + " needs at least " + minArgs +
+                                            (minArgs > 1 ? " arguments" : " argument"));
       return call("openidm." + op, args);
     };
   }

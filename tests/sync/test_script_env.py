@@ -138,6 +138,18 @@ def test_openidm_crud_and_query_shapes(engine, repo):
     assert deleted["_id"] == "u1" and repo.count() == 0
 
 
+def test_openidm_action_patch_and_unknown_actions(engine, repo):
+    repo.create({"userName": "c", "givenName": "C", "sn": "C", "mail": "c@example.com"}, "c")
+    assert run(engine, "openidm.action('managed/user/c', 'patch',"
+                       " [{operation: 'replace', field: 'sn', value: 'Sea'}]).sn") == "Sea"
+    with pytest.raises(ScriptError, match="action 'triggerSyncCheck' on 'managed/user' is not supported"):
+        run(engine, "openidm.action('managed/user', 'triggerSyncCheck')")
+    with pytest.raises(ScriptError, match="openidm.read needs at least 1 argument$"):
+        run(engine, "openidm.read()")
+    with pytest.raises(ScriptError, match="TypeError: not a function"):
+        run(engine, "openidm.encrypt('x')")
+
+
 def test_a_stale_revision_is_the_scripts_error(engine, repo):
     repo.create({"userName": "b", "givenName": "B", "sn": "B", "mail": "b@example.com"}, "b")
     with pytest.raises(ScriptError, match=r"openidm\.update\('managed/user/b'\)"):
