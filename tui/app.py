@@ -33,6 +33,7 @@ from tui.screens.connector_help import SalesforceAppHelp
 from tui.screens.login import LoginScreen
 from tui.screens.mappings import MappingsScreen
 from tui.screens.users import UsersScreen
+from tui.script_log import ScriptLogged, ScriptLogNotifier
 
 MODE_TITLES = {"connector": "Connector", "login": "Login", "mappings": "Mappings", "users": "Users"}
 POLL_SECONDS = 0.25
@@ -108,6 +109,7 @@ class SfsyncApp(App[None]):
     # ---- lifecycle ----------------------------------------------------------------------------------
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
+        self._script_log = ScriptLogNotifier(self.post_message).attach()
         # background work starts once the first screen is drawn: its threads would compete for the GIL
         self.call_after_refresh(self._start_background)
 
@@ -145,6 +147,15 @@ class SfsyncApp(App[None]):
     def on_unmount(self) -> None:
         if self._cancel_event is not None:
             self._cancel_event.set()
+        notifier = getattr(self, "_script_log", None)
+        if notifier is not None:
+            notifier.detach()
+
+    @on(ScriptLogged)
+    def _script_logged(self, message: ScriptLogged) -> None:
+        """A script's warning or error (all its lines are in logs/sfsync.log)."""
+        more = f"\n(and {message.more} more in logs/sfsync.log)" if message.more else ""
+        self.notify(message.text + more, title="Script", severity="error" if message.error else "warning")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="mapping-names", description="Reading sync.json")
     def _load_mapping_names(self) -> None:

@@ -302,7 +302,7 @@ class SyncOperation(TargetWrites):
             if m.on_create is not None:
                 _, out = self.scripts.script(m.on_create).call_capturing(
                     ("target",), source=r.source, target=new, situation=str(r.situation),
-                    linkQualifier=LINK_QUALIFIER, sourceId=r.source_id, mappingConfig=m.raw)
+                    linkQualifier=LINK_QUALIFIER, sourceId=r.source_id, targetId=None, mappingConfig=m.raw)
                 new = out["target"] if isinstance(out["target"], dict) else new
             r.new_target, r.link_after = new, True
         elif action in (Action.UPDATE, Action.LINK):
@@ -326,8 +326,9 @@ class SyncOperation(TargetWrites):
                 r.changes = changed_fields(r.target, new)
         elif action == Action.DELETE:
             if r.target is not None and m.on_delete is not None:
-                self.scripts.script(m.on_delete)(source=r.source, target=r.target, situation=str(r.situation),
-                                                 linkQualifier=LINK_QUALIFIER, targetId=r.target_id)
+                self.scripts.script(m.on_delete)(source=r.source, target=r.target, oldTarget=r.target,
+                                                 situation=str(r.situation), linkQualifier=LINK_QUALIFIER,
+                                                 sourceId=r.source_id, targetId=r.target_id, mappingConfig=m.raw)
             r.unlink = r.linked or r.phase == "target"
             self._on_unlink(r)
         elif action == Action.UNLINK:
@@ -337,7 +338,8 @@ class SyncOperation(TargetWrites):
             r.message = f"Situation {r.situation} marked as EXCEPTION"
         if r.link_after and m.on_link is not None:
             self.scripts.script(m.on_link)(source=r.source, target=r.new_target or r.target,
-                                           linkQualifier=LINK_QUALIFIER, sourceId=r.source_id)
+                                           linkQualifier=LINK_QUALIFIER, sourceId=r.source_id,
+                                           targetId=r.target_id, mappingConfig=m.raw)
 
     def _on_unlink(self, r: Record) -> None:
         """``onUnlink`` runs before an existing link is removed (``SyncOperation.performAction``: DELETE falls

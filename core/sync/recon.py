@@ -23,12 +23,13 @@ from core.repo.audit import AuditRow
 from core.sync.actions import Action
 from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping
-from core.sync.objectsets import ObjectSet, Preloaded, chunked
+from core.sync.objectsets import ObjectSet, Preloaded, SalesforceObjects, chunked
 from core.sync.observed import observed_fields
 from core.sync.operation import SyncOperation
 from core.sync.recon_audit import ReconAudit
 from core.sync.record import Record, failures
 from core.sync.run import PageTally, ReconRun, ReconStage
+from core.sync.scriptenv import ScriptEnv
 from core.sync.scripts import ScriptEngine
 from core.sync.writer import PageWriter
 from core.sync.writes import StagedPage
@@ -58,6 +59,8 @@ class ReconOptions:
     allow_deletions: bool = False
     #: reconById: only these source ids, no target phase (IDM's ``_action=reconById``)
     ids: list[str] | None = None
+    #: what the run's scripts reach (project, logs); the engine binds its repository and Salesforce set
+    script_env: ScriptEnv | None = field(default=None, repr=False)
 
 
 class ReconEngine:
@@ -71,7 +74,7 @@ class ReconEngine:
         self.repo = repo
         self.run = run
         self.options = options
-        self.scripts = ScriptEngine()
+        self.scripts = ScriptEngine(env=self._script_env(options.script_env, source, target, repo))
         self.links = MappingLinks(repo, mapping)
         self.audit = ReconAudit(run.id, mapping.name, source.name, target.name, dry_run=options.dry_run)
         #: what a remote read fetches: the attributes the mapping can observe, or None for whole records
@@ -97,6 +100,16 @@ class ReconEngine:
             self._writer = PageWriter(options.commit_pool)
         else:
             self._writer = PageWriter.owning()
+
+    @staticmethod
+    def _script_env(env: ScriptEnv | None, source: ObjectSet, target: ObjectSet, repo: Any) -> ScriptEnv:
+        """Reads only: a script's write could neither join the page's transaction (committed later, maybe in
+        the commit thread) nor be undone when its record fails (README, Scripts)."""
+        salesforce = next((s for s in (source, target) if isinstance(s, SalesforceObjects) and s.sobject == "User"),
+                          None)
+        base = env if env is not None else ScriptEnv(refused_because="a reconciliation")
+        return base.bound(repo=repo, salesforce=salesforce, writes=False, origin="recon",
+                          refused_because=base.refused_because or "a reconciliation")
 
     # ---- the run ---------------------------------------------------------------------------------------
     def execute(self) -> ReconRun:

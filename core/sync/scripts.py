@@ -5,8 +5,10 @@ millisecond), so a script can run once per record even in a 100,000-user reconci
 compiled ONCE, as a function that receives IDM's variables (``source``, ``target``, ``oldSource``,
 ``linkQualifier``, ``object``, …) in one JSON object; a call is one ``parse_json`` plus one function call.
 
-The sandbox is QuickJS itself: it has no I/O (no ``require``, no files, no network) unless the host adds it,
-and we add nothing. A time limit (per call) and a memory limit (per context) stop runaway scripts. A context
+The sandbox is QuickJS itself: it has no I/O (no files, no network) unless the host adds it. The host adds
+IDM's script environment and nothing else (:mod:`core.sync.scriptenv`): ``openidm.*`` over ``managed/user`` and
+``system/salesforce/User``, ``logger``/``console`` (to the project's ``logs/sfsync.log``), ``identityServer``,
+``require()`` of ``<project>/script/*.js``, and ``context``. A time limit (per call) and a memory limit (per context) stop runaway scripts. A context
 that hit its memory limit is unusable afterwards, so the engine recreates it and recompiles lazily.
 
 A QuickJS context is not thread-safe: use one :class:`ScriptEngine` per thread (the reconciliation engine
@@ -27,6 +29,7 @@ import quickjs
 
 from core.errors import ConfigError, SfsyncError
 from core.repo.jsoncodec import decode, encode_any
+from core.sync.scriptenv import HOST_NAMES, PRELUDE, ScriptEnv, log_lines, perform
 
 #: every variable IDM binds in one script scope or another; a script sees ``undefined`` for those not given
 SCRIPT_VARIABLES: tuple[str, ...] = (
@@ -38,6 +41,7 @@ SCRIPT_VARIABLES: tuple[str, ...] = (
 JS_TYPES = ("text/javascript", "javascript", "application/javascript")
 DEFAULT_TIME_LIMIT = 2.0  # seconds of CPU per call
 DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024  # bytes per context
+MAX_HOST_CALLS = 200  # openidm calls (and modules required) per script call
 
 
 class ScriptError(SfsyncError):
@@ -60,6 +64,8 @@ class ScriptSpec:
     name: str
     source: str
     globals: Mapping[str, Any] = field(default_factory=dict)
+    #: the file a ``"file"`` script was read from (error messages name it)
+    file: str | None = None
 
     @classmethod
     def parse(cls, value: Any, *, name: str, path: str, field_path: str,
@@ -80,13 +86,15 @@ class ScriptSpec:
             if not isinstance(source, str):
                 raise ConfigError("source must be a string", path=path, field=f"{field_path}.source")
         elif "file" in value:
-            source = _read_script_file(value["file"], base_dir, path, f"{field_path}.file")
+            source, file = _read_script_file(value["file"], base_dir, path, f"{field_path}.file")
+            return cls(name=f"{name} ({file})", source=source, globals=dict(globals_), file=file)
         else:
             raise ConfigError("a script needs \"source\" or \"file\"", path=path, field=field_path)
         return cls(name=name, source=source, globals=dict(globals_))
 
 
-def _read_script_file(file: Any, base_dir: Path | None, path: str, field_path: str) -> str:
+def _read_script_file(file: Any, base_dir: Path | None, path: str, field_path: str) -> tuple[str, str]:
+    """``(text, file as named)``: project-relative as IDM 8 (``script/x.js``), else in ``conf/`` or ``script/``."""
     if not isinstance(file, str) or not file:
         raise ConfigError("file must be a path", path=path, field=field_path)
     candidates = [Path(file)]
@@ -94,8 +102,9 @@ def _read_script_file(file: Any, base_dir: Path | None, path: str, field_path: s
         candidates = [base_dir / file, base_dir / "conf" / file, base_dir / "script" / file]
     for candidate in candidates:
         if candidate.is_file():
-            return candidate.read_text(encoding="utf-8")
-    raise ConfigError(f"script file {file!r} not found", path=path, field=field_path)
+            return candidate.read_text(encoding="utf-8"), file
+    searched = ", ".join(str(c) for c in candidates)
+    raise ConfigError(f"script file {file!r} not found (searched {searched})", path=path, field=field_path)
 
 
 _TRAILING = re.compile(r"[\s;]+$")
@@ -149,9 +158,12 @@ class ScriptEngine:
     """One QuickJS context and the scripts compiled in it. Not thread-safe: one per thread."""
 
     def __init__(self, *, time_limit: float = DEFAULT_TIME_LIMIT,
-                 memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT, env: ScriptEnv | None = None) -> None:
         self.time_limit = time_limit
         self.memory_limit = memory_limit
+        #: what ``openidm``, ``logger``, ``require``, ``identityServer`` and ``context`` reach (None: no project,
+        #: no repository, no connector: ``openidm`` calls throw naming what is missing)
+        self.env = env if env is not None else ScriptEnv()
         self._compiled: dict[tuple[int, Any], Any] = {}
         self._scripts: dict[tuple[str, str], Script] = {}
         self._new_context()
@@ -161,6 +173,14 @@ class ScriptEngine:
         self._ctx.set_time_limit(self.time_limit)
         self._ctx.set_memory_limit(self.memory_limit)
         self._compiled.clear()
+        self._prelude = False  # installed with the first script that names the environment
+
+    def _install_prelude(self) -> None:
+        """IDM's objects (``openidm``, ``logger``…), only in contexts whose scripts name them: a context the
+        memory limit killed is freed, and the less it holds the safer that is (see :meth:`_lost_context`)."""
+        self._ctx.eval(PRELUDE)
+        self._ctx.eval(f"__sfsync_init({json.dumps(self.env.properties)}, {json.dumps(self.env.location())})")
+        self._prelude = True
 
     def _out_of_memory(self, script: Script) -> bool:
         """Whether a bare ``null`` thrown by ``script`` was QuickJS failing to allocate its "out of memory"
@@ -208,6 +228,8 @@ class ScriptEngine:
         if fn is not None:
             return fn
         spec = script.spec
+        if script.environment and not self._prelude:
+            self._install_prelude()
         globals_js = self._ctx.parse_json(json.dumps(spec.globals, default=str))
         try:
             factory = self._ctx.eval(_function_text(spec, capture, True, columns))
@@ -226,21 +248,60 @@ class ScriptEngine:
         """Run ``script`` with IDM's variables; with ``capture``, also return those variables afterwards
         (``onCreate`` scripts change ``target`` in place)."""
         fn = self._function(script, capture)
+        if script.host:
+            return self._call_with_host(script, fn, variables)
         try:
             arg = self._ctx.parse_json(json.dumps(variables, default=str))
             result = fn(arg)
-        except quickjs.JSException as exc:
-            message = _first_line(exc)
-            if self._lost_context(message):
-                if message == "null" and self._out_of_memory(script):
-                    message = "InternalError: out of memory"
-                self._new_context()
-            elif "interrupted" in message:
-                message = f"exceeded the time limit of {self.time_limit:g} s"
-            raise ScriptError(script.spec.name, message) from None
-        except quickjs.StackOverflow:
-            raise ScriptError(script.spec.name, "stack overflow") from None
+        except (quickjs.JSException, quickjs.StackOverflow) as exc:
+            raise self._failure(script, exc) from None
         return _to_python(result)
+
+    def _failure(self, script: Script, exc: BaseException) -> ScriptError:
+        if isinstance(exc, quickjs.StackOverflow):
+            return ScriptError(script.spec.name, "stack overflow")
+        message = _first_line(exc)
+        if self._lost_context(message):
+            if message == "null" and self._out_of_memory(script):
+                message = "InternalError: out of memory"
+            self._new_context()
+        elif "interrupted" in message:
+            message = f"exceeded the time limit of {self.time_limit:g} s"
+        return ScriptError(script.spec.name, message)
+
+    def _call_with_host(self, script: Script, fn: Any, variables: Mapping[str, Any]) -> Any:
+        """A script naming ``openidm``/``require``/``logger``/``console``: run, and while it stops on a host
+        call not answered yet, make that call and run it again (see ``core.sync.scriptenv.PRELUDE``)."""
+        name = script.spec.name
+        text = json.dumps(variables, default=str)
+        memo: list[list[Any]] = []
+        for _ in range(MAX_HOST_CALLS + 1):
+            self._ctx.eval(f"__sfsync_reset({json.dumps(memo)})")
+            failure: BaseException | None = None
+            result: Any = None
+            try:
+                result = fn(self._ctx.parse_json(text))
+            except (quickjs.JSException, quickjs.StackOverflow) as exc:
+                if isinstance(exc, quickjs.JSException) and self._lost_context(_first_line(exc)):
+                    raise self._failure(script, exc) from None  # the context is gone: so is its state
+                failure = exc
+            state = json.loads(self._ctx.eval("__sfsync_state()"))
+            pending = state["pending"]
+            if pending is not None and not state["mismatch"]:
+                op, args = pending
+                if op == "require":
+                    module = json.loads(args)[0]
+                    self._ctx.eval(f"__sfsync_module({json.dumps(module)}, {json.dumps(self.env.module(module))})")
+                else:
+                    memo.append(perform(self.env, name, op, args))
+                continue
+            log_lines(name, state["logs"])
+            if state["mismatch"]:
+                raise ScriptError(name, state["mismatch"])
+            if failure is not None:
+                raise self._failure(script, failure) from None
+            return _to_python(result)
+        raise ScriptError(name, f"made more than {MAX_HOST_CALLS} openidm calls and require()s in one call")
 
 
     def call_many(self, script: Script, batch: list[dict[str, Any]],
@@ -253,6 +314,14 @@ class ScriptEngine:
         """
         if not batch:
             return []
+        if script.host:  # host calls replay per record (see _call_with_host)
+            out: list[tuple[bool, Any]] = []
+            for variables in batch:
+                try:
+                    out.append((True, self.call(script, script.trim(variables))))
+                except ScriptError as err:
+                    out.append((False, err.detail))
+            return out
         if columns is not None:
             fn = self._function(script, None, (columns[0], columns[1]))
             payload: Any = columns[2]
@@ -281,7 +350,7 @@ class ScriptEngine:
 class Script:
     """A compiled script bound to its engine: ``script(source=..., target=...)``."""
 
-    __slots__ = ("engine", "spec", "key", "uses")
+    __slots__ = ("engine", "spec", "key", "uses", "host", "environment")
     _counter = 0
 
     def __init__(self, engine: ScriptEngine, spec: ScriptSpec) -> None:
@@ -291,6 +360,10 @@ class Script:
         self.key = Script._counter
 
         self.uses = variables_used(spec)
+        #: whether the script can reach the host (then it runs through ScriptEngine._call_with_host)
+        self.host = re.search(r"\b(" + "|".join(HOST_NAMES) + r")\b", spec.source) is not None
+        #: whether it names any of IDM's objects (then the context gets them)
+        self.environment = self.host or re.search(r"\bidentityServer\b", spec.source) is not None
 
     @property
     def name(self) -> str:
@@ -303,8 +376,12 @@ class Script:
         out: dict[str, Any] = {}
         for name, props in self.uses.items():
             if name not in variables:
-                continue
+                if name != "context":
+                    continue
+                variables = {**variables, "context": None}  # every trigger has ``context``
             value = variables[name]
+            if name == "context" and value is None:
+                value = self.engine.env.context(self.spec.name)
             if props is not None and isinstance(value, Mapping):
                 value = {p: value[p] for p in props if p in value}
             out[name] = value
@@ -369,6 +446,11 @@ def variables_used(spec: ScriptSpec) -> dict[str, tuple[str, ...] | None]:
 def _variables_used(source: str) -> dict[str, tuple[str, ...] | None]:
     if re.search(r"\beval\b|\barguments\b|\bthis\b|\\u", source):
         return {name: None for name in SCRIPT_VARIABLES}
+    if re.search(r"\bopenidm\b", source):
+        # ``openidm.*`` reaches records by other roads (a query, a read by id, a write of what it was given):
+        # not provably limited to ``name.prop`` reads, so every variable the script names is passed whole
+        return {name: None for name in SCRIPT_VARIABLES
+                if re.search(r"(?<![\w$.])" + re.escape(name) + r"(?![\w$])", source)}
     used: dict[str, tuple[str, ...] | None] = {}
     for name in SCRIPT_VARIABLES:
         mentions = list(re.finditer(r"(?<![\w$.])" + re.escape(name) + r"(?![\w$])", source))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from core.sync.mapping import Mapping, SyncConfig
 from core.sync.objectsets import ManagedObjects, ObjectSet, SalesforceObjects
 from core.sync.recon import ReconEngine, ReconOptions
 from core.sync.run import ReconRun, ReconStage
+from core.sync.scriptenv import ScriptEnv, close_project_log, project_log
 from core.sync.scripts import ScriptEngine
 
 #: implicit-sync audit entries kept per kept run (``keep_runs`` 100: the newest 100,000)
@@ -56,8 +58,28 @@ class SyncService:
         self._livesync_scripts: ScriptEngine | None = None
         #: implicit sync's connector, kept (with its access token) across changes on a loop of its own
         self.implicit_connector = SharedConnector(project, connector_factory)
+        #: scripts' ``logger`` and the engine's warnings go to ``<project>/logs/sfsync.log`` (README, Scripts)
+        try:
+            project_log(project.root)
+            self._log_open = True
+        except OSError as exc:  # a read-only project still syncs; its scripts' lines go to stderr's handlers
+            logging.getLogger(__name__).warning("cannot write %s/logs: %s", project.root, exc)
+            self._log_open = False
 
     # ---- plumbing ------------------------------------------------------------------------------------
+    def script_env(self, origin: str, mappings: Sequence[Mapping], *, writes: bool, refused_because: str = "",
+                   user: str | None = None, salesforce: Any = None) -> ScriptEnv:
+        """What this project's scripts reach (``core/sync/scriptenv.py``): ``script/``, ``logs/``,
+        ``resolver/boot.properties``, the repository's managed objects and the Salesforce User set."""
+        from core.repo.activity import Actor
+
+        managed = {"user"}  # and the managed sets the running mappings name
+        for m in mappings:
+            managed.update(n.split("/", 1)[1] for n in (m.source, m.target) if n.startswith("managed/"))
+        return ScriptEnv(project_dir=self.project.root, repo=self.repo, salesforce=salesforce,
+                         authentication_id=user or Actor.local(origin).user_id, origin=origin, writes=writes,
+                         refused_because=refused_because, managed=frozenset(managed))
+
     @property
     def repo(self) -> Any:
         with self._lock:
@@ -97,6 +119,9 @@ class SyncService:
             committer.shutdown(wait=True)
         if self._repo is not None:
             self._repo.close()
+        if self._log_open:
+            self._log_open = False
+            close_project_log(self.project.root)
 
     def config(self) -> SyncConfig:
         return SyncConfig.load(self.project)
@@ -173,7 +198,9 @@ class SyncService:
                 return flag.is_set() or bool(cancel is not None and cancel.is_set())
 
         executor, commit_pool = self._pools(name, dry_run)
-        options = ReconOptions(dry_run=dry_run, changed_only=changed_only, since=since,
+        options = ReconOptions(script_env=self.script_env("recon", [mapping], writes=False,
+                                                          refused_because="a reconciliation"),
+                               dry_run=dry_run, changed_only=changed_only, since=since,
                                on_progress=on_progress, cancel=_Either(), commit_pool=commit_pool,
                                deletion_threshold=self._deletion_threshold(), allow_deletions=allow_deletions,
                                ids=list(ids) if ids is not None else None)
@@ -410,8 +437,11 @@ class SyncService:
                     sets[name] = self._object_set(name, connector, connector_loop)
                 return sets[name]
 
+            env = self.script_env("liveSync", mappings, writes=False, refused_because="liveSync",
+                                  salesforce=lambda: object_sets("system/salesforce/User"))
             if self._livesync_scripts is None:
-                self._livesync_scripts = ScriptEngine()
+                self._livesync_scripts = ScriptEngine(env=env)
+            self._livesync_scripts.env = env
             engine = LiveSyncEngine(source, mappings, config.from_source, self.repo, self._livesync_scripts,
                                     object_sets, deletion_threshold=threshold, allow_deletions=allow_deletions,
                                     failure_handler=handler)
@@ -483,8 +513,11 @@ class SyncService:
                     sets[name] = self._object_set(name, connector, loop)
                 return sets[name]
 
+            env = self.script_env("implicitSync", mappings, writes=True, user=who.user_id,
+                                  salesforce=(lambda: object_sets("system/salesforce/User")) if needed else None)
             if self._implicit_scripts is None:
-                self._implicit_scripts = ScriptEngine()
+                self._implicit_scripts = ScriptEngine(env=env)
+            self._implicit_scripts.env = env
             return sync_object(mappings, self._implicit_scripts, self.repo, object_sets, object_id, old, new)
 
         return value, await self._in_worker(work)

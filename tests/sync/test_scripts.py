@@ -97,10 +97,16 @@ def test_memory_limit_stops_a_script_and_the_engine_recovers():
     assert lines[1::2] == ["3"] * 6
 
 
-@pytest.mark.parametrize("text", ["require('fs')", "console.log('x')", "fetch('http://x')", "std.open('/etc/passwd')"])
+@pytest.mark.parametrize("text", ["fetch('http://x')", "std.open('/etc/passwd')", "os.exec(['ls'])"])
 def test_the_sandbox_has_no_io(engine, text):
     with pytest.raises(ScriptError, match="ReferenceError"):
         engine.compile(ScriptSpec("io", text))()
+
+
+def test_require_reaches_only_the_projects_script_folder(engine):
+    # IDM's environment (tests/sync/test_script_env.py) is all a script reaches: no Node modules, no project here
+    with pytest.raises(ScriptError, match="require\\('fs'\\): no project folder"):
+        engine.compile(ScriptSpec("io", "require('fs')"))()
 
 
 def test_only_the_properties_a_script_reads_are_passed(engine):
