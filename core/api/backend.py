@@ -387,6 +387,18 @@ class Backend:
             raise ApiError(404, f"Audit entry audit/sync/{entry_id} not found")
         return entry
 
+    # --- repo/link ------------------------------------------------------------------------------------
+
+    async def query_links(self, params: QueryParameters) -> dict[str, Any]:
+        request = self._query_request(params)
+        return await self._read(self.repo.links.query, request)
+
+    async def link(self, link_id: str) -> dict[str, Any]:
+        link = await self._read(self.repo.links.get, link_id)
+        if link is None:
+            raise ApiError(404, f"Object repo/link/{link_id} not found")
+        return link
+
     # --- audit/activity -------------------------------------------------------------------------------
 
     async def query_activity(self, params: QueryParameters) -> dict[str, Any]:

@@ -28,9 +28,23 @@ async def audit_sync_entry(request: Request) -> Response:
     return json_response(request, await backend.sync_audit_entry(request.path_params["entry_id"]))
 
 
+# --- repo/link --------------------------------------------------------------------------------------------
+
+async def repo_link(request: Request) -> Response:
+    backend = request.app.state.backend
+    return json_response(request, await backend.query_links(crest.query_parameters(request)))
+
+
+async def repo_link_entry(request: Request) -> Response:
+    backend = request.app.state.backend
+    return json_response(request, await backend.link(request.path_params["link_id"]))
+
+
 SYNC_ROUTES = [
     Route("/openidm/audit/sync", audit_sync, methods=["GET"]),
     Route("/openidm/audit/sync/{entry_id}", audit_sync_entry, methods=["GET"]),
+    Route("/openidm/repo/link", repo_link, methods=["GET"]),
+    Route("/openidm/repo/link/{link_id}", repo_link_entry, methods=["GET"]),
 ]
 
 
@@ -63,4 +77,17 @@ def sync_openapi(query_params: list[dict[str, Any]], errors: Any, json_: Any, qu
                     "responses": {"200": json_({"$ref": "#/components/schemas/SyncAuditEntry"}, "the event"),
                                   **errors(404)}}},
     }
-    return paths, {"SyncAuditEntry": sync_entry}
+    text = {"type": "string"}
+    link = {"type": "object", "required": ["_id", "_rev", "linkType", "linkQualifier", "firstId", "secondId"],
+            "description": "IDM's link: linkType is the mapping that owns the links; firstId its source side, "
+                           "secondId its target side (reversed for a mapping with links: OTHER)",
+            "properties": {k: text for k in ("_id", "_rev", "linkType", "linkQualifier", "firstId", "secondId")}}
+    paths["/openidm/repo/link"] = {"get": {
+        "summary": "Query links, e.g. linkType eq \"systemSalesforceUser_managedUser\" and firstId eq \"005…\"",
+        "operationId": "queryLinks", "parameters": query_params,
+        "responses": {"200": json_({"type": "object"}, "IDM's query result of Link objects"), **errors(400, 429)}}}
+    paths["/openidm/repo/link/{link_id}"] = {
+        "parameters": [{"name": "link_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "get": {"summary": "One link", "operationId": "readLink", "parameters": [pretty],
+                "responses": {"200": json_({"$ref": "#/components/schemas/Link"}, "the link"), **errors(404)}}}
+    return paths, {"SyncAuditEntry": sync_entry, "Link": link}

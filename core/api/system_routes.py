@@ -113,6 +113,8 @@ def system_openapi(paths: dict[str, Any], query_params: list[dict[str, Any]], er
     ref = {"$ref": "#/components/schemas/SystemObject"}
     body = {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "additionalProperties": True,
+        "properties": {n: {"type": "string"} for n in ("Username", "Email", "LastName", "FirstName", "Alias",
+                                                       "ProfileId", "Title")},
         "description": "attributes under objectTypes' names (e.g. Username, Email, LastName, Alias, ProfileId)"}}}}
     keep = ("query", "_fields", "_pageSize", "_pagedResultsCookie", "_prettyPrint")
     set_path = paths.setdefault("/openidm/system/{name}/{object_type}", {"parameters": [name, object_type]})
