@@ -14,7 +14,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from core.api import crest
-from core.api.routes import json_response
+from core.api.errors import ApiError
+from core.api.routes import _action, json_response
+
+#: performAction's actions (IDM's ten)
+ACTIONS = ("CREATE", "UPDATE", "DELETE", "LINK", "UNLINK", "EXCEPTION", "IGNORE", "REPORT", "NOREPORT", "ASYNC")
 
 # --- audit/sync -------------------------------------------------------------------------------------------
 
@@ -40,7 +44,41 @@ async def repo_link_entry(request: Request) -> Response:
     return json_response(request, await backend.link(request.path_params["link_id"]))
 
 
+# --- sync ------------------------------------------------------------------------------------------------
+
+def _param(request: Request, name: str, example: str) -> str:
+    value = request.query_params.get(name)
+    if not value:
+        raise ApiError(400, f"The {name} parameter is required, e.g. {name}={example}")
+    return value
+
+
+async def sync_action(request: Request) -> Response:
+    """``sync?_action=getLinkedResources&resourceName=managed/user/ID``: the objects linked to it (IDM's array);
+    ``sync?_action=performAction&mapping=M&sourceId=ID&action=A[&targetId=T]``: that action, whatever the
+    situation, answered ``{"status": "OK"}`` (a failed action: IDM's error object with the reason)."""
+    sync = request.app.state.backend.sync
+    if _action(request, ("getLinkedResources", "performAction"), "sync") == "getLinkedResources":
+        resource, _, object_id = _param(request, "resourceName", "managed/user/ID").rpartition("/")
+        if not resource or not object_id:
+            raise ApiError(400, "resourceName: expected a resource path and an id, e.g. managed/user/ID")
+        return json_response(request, await sync.linked_resources(resource, object_id))
+    mapping = _param(request, "mapping", "systemSalesforceUser_managedUser")
+    source_id = _param(request, "sourceId", "ID")
+    action = _param(request, "action", "LINK").upper()
+    if action not in ACTIONS:
+        raise ApiError(400, f"action: {action!r} is not one of {', '.join(ACTIONS)}")
+    qualifier = request.query_params.get("linkQualifier")
+    if qualifier not in (None, "", "default"):
+        raise ApiError(400, "linkQualifier: only the default link qualifier is supported")
+    result = await sync.perform_action(mapping, source_id, action, request.query_params.get("targetId") or None)
+    if result.result != "SUCCESSFUL":
+        raise ApiError(500, f"performAction {action} on {mapping} for {source_id} failed: {result.message}")
+    return json_response(request, {"status": "OK"})
+
+
 SYNC_ROUTES = [
+    Route("/openidm/sync", sync_action, methods=["POST"]),
     Route("/openidm/audit/sync", audit_sync, methods=["GET"]),
     Route("/openidm/audit/sync/{entry_id}", audit_sync_entry, methods=["GET"]),
     Route("/openidm/repo/link", repo_link, methods=["GET"]),
@@ -90,4 +128,28 @@ def sync_openapi(query_params: list[dict[str, Any]], errors: Any, json_: Any, qu
         "parameters": [{"name": "link_id", "in": "path", "required": True, "schema": {"type": "string"}}],
         "get": {"summary": "One link", "operationId": "readLink", "parameters": [pretty],
                 "responses": {"200": json_({"$ref": "#/components/schemas/Link"}, "the link"), **errors(404)}}}
-    return paths, {"SyncAuditEntry": sync_entry, "Link": link}
+    linked = {"type": "object", "required": ["resourceName", "content", "linkQualifier", "linkType"],
+              "properties": {"resourceName": text, "content": {"type": "object", "nullable": True},
+                             "linkQualifier": text, "linkType": text, "error": text,
+                             "mappings": {"type": "array", "items": {"type": "object", "properties": {
+                                 "name": text, "type": {"type": "string", "enum": ["source", "target"]}}}}}}
+    paths["/openidm/sync"] = {"post": {
+        "summary": "getLinkedResources (the objects linked to resourceName) or performAction (an action for a "
+                   "source through a mapping, whatever its situation)", "operationId": "syncAction",
+        "parameters": [
+            query("_action", {"type": "string", "enum": ["getLinkedResources", "performAction"]}, "the action",
+                  required=True),
+            query("resourceName", {"type": "string"}, "getLinkedResources: e.g. managed/user/ID"),
+            query("mapping", {"type": "string"}, "performAction: the mapping"),
+            query("sourceId", {"type": "string"}, "performAction: the source object's id"),
+            query("targetId", {"type": "string"}, "performAction: the target object's id (default: the linked "
+                                                  "or the one correlated target)"),
+            query("action", {"type": "string", "enum": list(ACTIONS)}, "performAction: the action"),
+            query("linkQualifier", {"type": "string", "enum": ["default"]}, "performAction: the link qualifier"),
+            pretty],
+        "responses": {"200": json_({"oneOf": [{"type": "array", "items": {"$ref": "#/components/schemas/LinkedResource"}},
+                                              {"type": "object", "required": ["status"], "properties": {
+                                                  "status": {"type": "string", "enum": ["OK"]}}}]},
+                                   "getLinkedResources: the linked objects; performAction: {\"status\": \"OK\"}"),
+                      **errors(400)}}}
+    return paths, {"SyncAuditEntry": sync_entry, "Link": link, "LinkedResource": linked}
