@@ -89,3 +89,33 @@ async def test_sync_errors_are_idm_shaped(api):
         answer = await client.post("/openidm/sync", params=params)
         assert answer.status_code == 400, (params, answer.text)
         assert answer.json()["code"] == 400 and says in answer.json()["message"], params
+
+
+async def test_the_samples_two_mappings_share_one_link_and_read_salesforce(org_factory, tmp_path, asgi_client):
+    from core.api import create_app
+    from core.api.backend import Backend
+    from tests.sync.orgproject import in_process_service, make_project
+
+    handle = org_factory(users=6, seed=7)
+    project = make_project(tmp_path / "p", handle.org, "http://localhost")
+    service = in_process_service(project, handle.app)
+    try:
+        assert (await service.reconcile("systemSalesforceUser_managedUser"))["state"] == "SUCCESS"
+        link = next(iter(service.repo.iter_links("systemSalesforceUser_managedUser")))
+        app = create_app(project, services=Backend(project, sync=service))
+        admin = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin"}
+        async with asgi_client(app, headers=admin) as client:
+            [entry] = await linked(client, f"managed/user/{link.second_id}")
+            assert entry["resourceName"] == f"system/salesforce/User/{link.first_id}"
+            assert entry["linkType"] == "systemSalesforceUser_managedUser"
+            assert entry["content"]["Id"] == link.first_id and entry["content"]["_id"] == link.first_id
+            assert sorted((m["name"], m["type"]) for m in entry["mappings"]) == [
+                ("managedUser_systemSalesforceUser", "source"), ("systemSalesforceUser_managedUser", "target")]
+            unlinked = await client.post("/openidm/sync", params={
+                "_action": "performAction", "mapping": "managedUser_systemSalesforceUser",
+                "sourceId": link.second_id, "action": "UNLINK"})
+            assert unlinked.json() == {"status": "OK"}
+            assert await linked(client, f"managed/user/{link.second_id}") == []
+            assert await linked(client, f"system/salesforce/User/{link.first_id}") == []
+    finally:
+        service.close()
