@@ -56,7 +56,7 @@ def _param(request: Request, name: str, example: str) -> str:
 async def sync_action(request: Request) -> Response:
     """``sync?_action=getLinkedResources&resourceName=managed/user/ID``: the objects linked to it (IDM's array);
     ``sync?_action=performAction&mapping=M&sourceId=ID&action=A[&targetId=T]``: that action, whatever the
-    situation, answered ``{"status": "OK"}`` (a failed action: IDM's error object with the reason)."""
+    situation, answered ``{"status": "OK"}`` (a failed action: a 409 in IDM's error shape with the reason)."""
     sync = request.app.state.backend.sync
     if _action(request, ("getLinkedResources", "performAction"), "sync") == "getLinkedResources":
         resource, _, object_id = _param(request, "resourceName", "managed/user/ID").rpartition("/")
@@ -73,7 +73,9 @@ async def sync_action(request: Request) -> Response:
         raise ApiError(400, "linkQualifier: only the default link qualifier is supported")
     result = await sync.perform_action(mapping, source_id, action, request.query_params.get("targetId") or None)
     if result.result != "SUCCESSFUL":
-        raise ApiError(500, f"performAction {action} on {mapping} for {source_id} failed: {result.message}")
+        # the action cannot be done in this state (CREATE over an existing target, LINK with no target, a
+        # refused write): 409 with the reason, as a conflict with the objects' state rather than a server fault
+        raise ApiError(409, f"performAction {action} on {mapping} for {source_id} failed: {result.message}")
     return json_response(request, {"status": "OK"})
 
 
@@ -151,5 +153,5 @@ def sync_openapi(query_params: list[dict[str, Any]], errors: Any, json_: Any, qu
                                               {"type": "object", "required": ["status"], "properties": {
                                                   "status": {"type": "string", "enum": ["OK"]}}}]},
                                    "getLinkedResources: the linked objects; performAction: {\"status\": \"OK\"}"),
-                      **errors(400)}}}
+                      **errors(400, 409)}}}
     return paths, {"SyncAuditEntry": sync_entry, "Link": link, "LinkedResource": linked}

@@ -36,6 +36,9 @@ async def _call(request: Request, method: str, *args: Any) -> Any:
         from core.salesforce.errors import RecordError
         from core.salesforce.systemobjects import SystemObjects
 
+        if not backend.project.provisioner_path.exists():  # no connector configured: IDM has no such resource
+            raise ApiError(404, f"Resource 'system/{name}/{object_type}' not found: no connector is configured "
+                                f"(conf/{backend.project.provisioner_path.name} is missing)")
         connector, loop = backend.sync.implicit_connector.get()
         if not connector.config.enabled:
             raise ApiError(404, f"Resource 'system/{name}/{object_type}' not found: the connector is disabled "
@@ -130,8 +133,8 @@ def system_openapi(paths: dict[str, Any], query_params: list[dict[str, Any]], er
                           *[p for p in post["parameters"] if p["name"] not in ("_action", "_fields")]]
     post["requestBody"] = {"required": False, "content": body["content"]}
     post["responses"]["201"] = json_(ref, "create: the new record (_id = its Salesforce Id)")
-    for code in (409,):
-        post["responses"].update(errors(code))
+    # 409: a duplicate record; 405: an object_type with '/' names a record's path, which takes no POST
+    post["responses"].update(errors(405, 409))
     paths["/openidm/system/{name}/{object_type}/{object_id}"] = {
         "parameters": [name, object_type, {"name": "object_id", "in": "path", "required": True,
                                            "schema": {"type": "string"}}],

@@ -45,7 +45,7 @@ async def test_perform_action_unlink_link_and_delete_answer_status_ok(api):
     assert backend.repo.read(account_id, resource="account")["login"] == "ada"  # UNLINK changes nothing else
 
     no_target = await perform(client, sourceId=ada["_id"], action="LINK")  # no link, no correlation query
-    assert no_target.status_code == 500 and "no target object to link" in no_target.json()["message"]
+    assert no_target.status_code == 409 and "no target object to link" in no_target.json()["message"]
     relinked = await perform(client, sourceId=ada["_id"], action="LINK", targetId=account_id)
     assert relinked.json() == {"status": "OK"}
     assert [e["resourceName"] for e in await linked(client, f"managed/user/{ada['_id']}")] == [
@@ -70,7 +70,7 @@ async def test_perform_action_create_for_an_unlinked_source(api):
     [entry] = await linked(client, f"managed/user/{bob['_id']}")
     assert entry["content"]["login"] == "bob"
     again = await perform(client, sourceId=bob["_id"], action="CREATE")
-    assert again.status_code == 500 and "already exists" in again.json()["message"]
+    assert again.status_code == 409 and "already exists" in again.json()["message"]
 
 
 async def test_sync_errors_are_idm_shaped(api):

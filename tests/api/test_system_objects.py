@@ -155,3 +155,9 @@ async def test_a_disabled_connector_is_404_in_idm_shape(sample_project, asgi_cli
     async with asgi_client(app, headers=ADMIN) as client:
         answer = await client.get(USERS, params={"_queryFilter": "true"})
     assert answer.status_code == 404 and "disabled" in answer.json()["message"]
+
+
+async def test_a_project_without_a_provisioner_file_has_no_system_objects(api):
+    client, _ = api  # managed_project: managed.json and sync.json only
+    answer = await client.get(USERS, params={"_queryFilter": "true"})
+    assert answer.status_code == 404 and "no connector is configured" in answer.json()["message"]
