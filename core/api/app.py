@@ -29,6 +29,8 @@ from core.api.limits import BodyLimitMiddleware, ExpensiveQueryLimiter, TokenBuc
 from core.api.openapi import build_openapi
 from core.api.routes import ROUTES, json_response
 from core.api.scheduler_routes import SCHEDULER_ROUTES
+from core.api.sync_routes import SYNC_ROUTES
+from core.api.system_routes import SYSTEM_ROUTES
 from core.api.tls import HstsMiddleware
 from core.errors import SfsyncError
 
@@ -138,7 +140,8 @@ def create_app(project: Any, *, services: Backend | None = None, bind_host: str 
     backend = services if services is not None else Backend.open(project)
     authenticator = Authenticator(credentials or settings_credentials_loader(project), bind_host=bind_host)
     authenticator.check_startable()
-    routes = [Route(r.path, _guarded(r.endpoint), methods=sorted(r.methods or ())) for r in ROUTES + SCHEDULER_ROUTES + ACTIVITY_ROUTES]
+    routes = [Route(r.path, _guarded(r.endpoint), methods=sorted(r.methods or ())) for r in ROUTES + SCHEDULER_ROUTES + ACTIVITY_ROUTES
+              + SYNC_ROUTES + SYSTEM_ROUTES]
     routes += [Route("/openapi.json", _guarded(openapi_document), methods=["GET"]),
                Route("/openidm/", _guarded(api_descriptor), methods=["GET"])]
     app = Starlette(routes=routes, exception_handlers={HTTPException: handle_http_exception},

@@ -369,13 +369,35 @@ class Backend:
 
     async def query_audit(self, params: QueryParameters) -> dict[str, Any]:
         request = self._query_request(params)
-        return await self._read(self.repo.audit.query, request)
+        return await self._read(self.repo.audit.query_recon, request)
 
     async def audit_entry(self, entry_id: str) -> dict[str, Any]:
-        entry = await self._read(self.repo.audit.get, entry_id)
+        entry = await self._read(self.repo.audit.get_recon, entry_id)
         if entry is None:
             raise ApiError(404, f"Audit entry audit/recon/{entry_id} not found")
         return entry
+
+    async def query_sync_audit(self, params: QueryParameters) -> dict[str, Any]:
+        request = self._query_request(params)
+        return await self._read(self.repo.audit.query_sync, request)
+
+    async def sync_audit_entry(self, entry_id: str) -> dict[str, Any]:
+        entry = await self._read(self.repo.audit.get_sync, entry_id)
+        if entry is None:
+            raise ApiError(404, f"Audit entry audit/sync/{entry_id} not found")
+        return entry
+
+    # --- repo/link ------------------------------------------------------------------------------------
+
+    async def query_links(self, params: QueryParameters) -> dict[str, Any]:
+        request = self._query_request(params)
+        return await self._read(self.repo.links.query, request)
+
+    async def link(self, link_id: str) -> dict[str, Any]:
+        link = await self._read(self.repo.links.get, link_id)
+        if link is None:
+            raise ApiError(404, f"Object repo/link/{link_id} not found")
+        return link
 
     # --- audit/activity -------------------------------------------------------------------------------
 

@@ -442,6 +442,13 @@ def build_openapi(project: Any = None) -> dict[str, Any]:
 
     activity_paths, activity_schemas = activity_openapi(_query_params(), _errors, _json, PRETTY)
     paths.update(activity_paths)
+    from core.api.sync_routes import sync_openapi
+
+    sync_paths, sync_schemas = sync_openapi(_query_params(), _errors, _json, _query, PRETTY)
+    paths.update(sync_paths)
+    from core.api.system_routes import system_openapi
+
+    system_schemas = system_openapi(paths, _query_params(), _errors, _json, _query, PRETTY, FIELDS, action)
     _add_links(paths)
     for item in paths.values():  # any request may carry a body: over max_request_body, a 413 (limits.py)
         for op in item.values():
@@ -459,7 +466,7 @@ def build_openapi(project: Any = None) -> dict[str, Any]:
             "securitySchemes": {
                 "username": {"type": "apiKey", "in": "header", "name": "X-OpenIDM-Username"},
                 "password": {"type": "apiKey", "in": "header", "name": "X-OpenIDM-Password"}},
-            "schemas": {**_schemas(), **activity_schemas, "User": user_schema(managed),
+            "schemas": {**_schemas(), **activity_schemas, **sync_schemas, **system_schemas, "User": user_schema(managed),
                         "ManagedUser": answered_user(managed)},
             "responses": _responses(),
         },

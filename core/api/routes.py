@@ -98,13 +98,18 @@ async def _livesync(request: Request, source: str) -> Response:
 
 
 async def object_set_action(request: Request) -> Response:
-    """``system/salesforce/User?_action=liveSync``: one liveSync tick of that object set."""
+    """``system/salesforce/User?_action=liveSync``: one liveSync tick of that object set;
+    ``?_action=create``: a new record (``core.api.system_routes``)."""
     name, object_type = request.path_params["name"], request.path_params["object_type"]
     if name != "salesforce":
         raise ApiError(404, f"Resource 'system/{name}' not found (the one connector is system/salesforce)")
-    _action(request, ("liveSync",), f"system/{name}/{object_type}")
+    action = _action(request, ("liveSync", "create"), f"system/{name}/{object_type}")
     if not object_type or "/" in object_type:  # a decoded %2F: no such object set
         raise ApiError(404, f"Resource 'system/{name}/{object_type}' not found")
+    if action == "create":
+        from core.api.system_routes import create_object
+
+        return await create_object(request)
     return await _livesync(request, f"system/{name}/{object_type}")
 
 

@@ -37,6 +37,26 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+#: the ``reconId`` values under which sync events (``eventName: "sync"``) are stored, apart from every run:
+#: implicit sync's (``core.sync.implicit.SYNC_AUDIT_ID``) and liveSync's (``core.sync.livesync.LIVESYNC_AUDIT_ID``).
+#: ``audit/sync`` serves them; ``audit/recon`` does not.
+SYNC_STREAMS = ("implicit-sync", "livesync")
+#: IDM's ``audit/sync`` event fields (reference idm-beyond-the-sample.md §6.5), in IDM's order
+SYNC_EVENT_FIELDS = ("_id", "transactionId", "timestamp", "eventName", "userId", "trackingIds", "action",
+                     "exception", "linkQualifier", "mapping", "message", "messageDetail", "situation",
+                     "sourceObjectId", "status", "targetObjectId")
+_IN_SYNC_STREAMS = (f"recon_id IN ({placeholders(len(SYNC_STREAMS))})", list(SYNC_STREAMS))
+_NOT_IN_SYNC_STREAMS = (f"recon_id NOT IN ({placeholders(len(SYNC_STREAMS))})", list(SYNC_STREAMS))
+
+
+def sync_event(entry: dict[str, Any], whole: bool = True) -> dict[str, Any]:
+    """A stored sync entry as IDM's ``audit/sync`` event: the recon-only keys (``reconId``, ``entryType``,
+    ``reconciling``) dropped; the whole entry has every sync event field (null when unknown)."""
+    if whole:
+        return {k: entry.get(k) for k in SYNC_EVENT_FIELDS}
+    return {k: v for k, v in entry.items() if k not in ("reconId", "entryType", "reconciling")}
+
+
 _STATUS_OK = (None, *STATUSES)
 _RECONCILING_OK = (None, "source", "target")
 
@@ -109,6 +129,28 @@ class Audit:
         if isinstance(request, str):
             request = QueryRequest(query_filter=request, **params)
         return run_query(self.db.conn(), COLLECTION, request)
+
+    def get_recon(self, entry_id: str) -> dict[str, Any] | None:
+        """One ``audit/recon`` entry (a run's; sync events are ``audit/sync``'s)."""
+        entry = self.get(entry_id)
+        return None if entry is None or entry.get("reconId") in SYNC_STREAMS else entry
+
+    def query_recon(self, request: QueryRequest) -> dict[str, Any]:
+        """``audit/recon``: the runs' entries only (implicit sync's and liveSync's are ``audit/sync``'s)."""
+        return run_query(self.db.conn(), COLLECTION, request, _NOT_IN_SYNC_STREAMS)
+
+    def get_sync(self, entry_id: str) -> dict[str, Any] | None:
+        """One ``audit/sync`` event, in IDM's sync event shape."""
+        entry = self.get(entry_id)
+        return sync_event(entry) if entry is not None and entry.get("reconId") in SYNC_STREAMS else None
+
+    def query_sync(self, request: QueryRequest) -> dict[str, Any]:
+        """``audit/sync``: implicit sync's and liveSync's events, in IDM's sync event shape (filters and sort
+        keys name its fields: ``sourceObjectId``, ``mapping``, ``targetObjectId``, ``situation``, …)."""
+        answer = run_query(self.db.conn(), COLLECTION, request, _IN_SYNC_STREAMS)
+        whole = not request.fields or "*" in request.fields
+        answer["result"] = [sync_event(e, whole) for e in answer["result"]]
+        return answer
 
     def count(self, recon_id: str, situation: str | None = None) -> int:
         sql, args = "SELECT count(*) FROM recon_audit WHERE recon_id = ?", [recon_id]

@@ -15,6 +15,13 @@ from dataclasses import dataclass
 from core.repo.db import Database, chunks, insert_many, placeholders
 from core.repo.errors import Conflict
 from core.repo.ids import new_ids
+from core.repo.query import Collection, QueryRequest, run_query
+
+#: ``repo/link`` as a CREST collection: every field of IDM's link object is a column (``data`` is built)
+LINK_COLLECTION = Collection("links", {"linkType": "link_type", "linkQualifier": "link_qualifier",
+                                       "firstId": "first_id", "secondId": "second_id"}, has_rev=True,
+                             data_column="json_object('linkType', link_type, 'linkQualifier', link_qualifier, "
+                                         "'firstId', first_id, 'secondId', second_id)")
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,16 @@ class Links:
             if len(rows) < batch:
                 return
             last = rows[-1][0]
+
+    def query(self, request: QueryRequest) -> dict[str, object]:
+        """IDM's query result over ``repo/link`` (``linkType eq X and firstId eq I``, …), link objects as
+        :meth:`Link.as_idm` shows them."""
+        return run_query(self.db.conn(), LINK_COLLECTION, request)
+
+    def get(self, link_id: str) -> dict[str, str] | None:
+        """One link by its ``_id``, as IDM's ``repo/link/<id>`` answers it."""
+        row = self.db.conn().execute(f"SELECT {_COLS} FROM links WHERE id = ?", (link_id,)).fetchone()
+        return _link(row).as_idm() if row else None
 
     def count(self, link_type: str) -> int:
         return int(self.db.conn().execute("SELECT count(*) FROM links WHERE link_type = ?",

@@ -91,3 +91,21 @@ def eq(field: str, value: object) -> str:
 def in_(field: str, values: Iterable[object]) -> str:
     """``Field IN ('a','b')``."""
     return f"{ident(field)} IN {quote_list(values)}"
+
+
+#: the comparison operators :func:`compare` writes
+COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
+
+
+def compare(field: str, op: str, value: object) -> str:
+    """``Field op value`` (``Id > '005…'``, ``Email != null``), the value quoted by :func:`quote`."""
+    if op not in COMPARISONS:
+        raise ValueError(f"not a SOQL comparison operator: {op!r}")
+    return f"{ident(field)} {op} {quote(value)}"
+
+
+def like(field: str, value: str, *, starts_with: bool) -> str:
+    """``Field LIKE 'value%'`` (``starts_with``) or ``Field LIKE '%value%'``: the value escaped as by
+    :func:`quote`, and its ``%`` and ``_`` escaped too, so they match themselves rather than anything."""
+    text = "".join(_ESCAPES.get(ch, ch) for ch in str(value)).replace("%", "\\%").replace("_", "\\_")
+    return f"{ident(field)} LIKE '{'' if starts_with else '%'}{text}%'"

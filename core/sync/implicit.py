@@ -69,8 +69,24 @@ def sync_object(mappings: list[Mapping], scripts: ScriptEngine, repo: Any, objec
     return results
 
 
+def perform_action(mapping: Mapping, scripts: ScriptEngine, repo: Any, object_sets: Any, source_id: str,
+                   action: Action, target_id: str | None = None) -> ImplicitResult:
+    """IDM's ``sync?_action=performAction``: the source object through ``mapping`` as implicit sync takes it
+    (situation included), but with ``action`` whatever the situation and policies say; ``target_id`` names the
+    target (LINK a given account); otherwise the linked or the one correlated target. A source that no longer
+    exists is taken as deleted (the link and the target decide, as for a deletion)."""
+    source, target = object_sets(mapping.source), object_sets(mapping.target)
+    found = source.read_many([source_id]).get(source_id)
+    try:
+        return _sync_one(mapping, scripts, repo, source, target, source_id, None, found, force=action,
+                         force_target=target_id)
+    except SfsyncError as exc:
+        return ImplicitResult(mapping.name, FAILED, mapping.target, action=action.value, message=str(exc))
+
+
 def _sync_one(mapping: Mapping, scripts: ScriptEngine, repo: Any, source: ObjectSet, target: ObjectSet,
-              source_id: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> ImplicitResult:
+              source_id: str, old: dict[str, Any] | None, new: dict[str, Any] | None, *,
+              force: Action | None = None, force_target: str | None = None) -> ImplicitResult:
     links = MappingLinks(repo, mapping)
     op = SyncOperation(mapping, scripts, source, target, links, target_fields=observed_fields(mapping, "target"),
                        source_fields=observed_fields(mapping, "source"))
@@ -97,6 +113,13 @@ def _sync_one(mapping: Mapping, scripts: ScriptEngine, repo: Any, source: Object
         op.correlate([r])
         op.mark_linked_elsewhere([r])
     op.decide([r])
+    if force is not None and r.ok:  # performAction: this action, regardless of situation and policy
+        if force_target is not None and force_target != r.target_id:
+            found = target.read_many([force_target], op.target_fields).get(force_target)
+            if found is None:
+                r.fail(f"{force.value}: {target.name}/{force_target} not found")
+            r.target, r.target_id = found, force_target
+        r.action, r.policy = force, None
     op.plan([r])
     if r.ok and r.action == Action.EXCEPTION:
         # IDM throws: implicit sync of this mapping fails, while its audit entry says SUCCESS (intentional)

@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from core.config.project import Project
-from core.errors import ConfigError, UsageError
+from core.errors import ConfigError, SfsyncError, UsageError
 from core.sync.connection import SharedConnector
-from core.sync.implicit import SYNC_AUDIT_ID, ImplicitResult, sync_object
+from core.sync.implicit import SYNC_AUDIT_ID, ImplicitResult, perform_action, sync_object
 from core.sync.mapping import Mapping, SyncConfig
 from core.sync.objectsets import ManagedObjects, ObjectSet, SalesforceObjects
 from core.sync.recon import ReconEngine, ReconOptions
@@ -521,6 +521,85 @@ class SyncService:
             return sync_object(mappings, self._implicit_scripts, self.repo, object_sets, object_id, old, new)
 
         return value, await self._in_worker(work)
+
+    # ---- the sync service's actions (IDM's ``sync`` endpoint) -----------------------------------------
+    def _mapping(self, name: str) -> Mapping:
+        for mapping in self.mappings():
+            if mapping.name == name:
+                return mapping
+        known = ", ".join(m.name for m in self.mappings()) or "none"
+        raise UsageError(f"mapping: no mapping named {name!r} in conf/sync.json (known: {known})")
+
+    async def _with_object_sets(self, names: Sequence[str], fn: Callable[[Any, Any], Any]) -> Any:
+        """``fn(object_sets, scripts)`` in the implicit-sync thread, with its connector, object sets and script
+        engine (as a managed change's implicit sync has them)."""
+        needed = self._needs_connector(names)
+
+        def work() -> Any:
+            connector, loop = self.implicit_connector.get() if needed else (None, None)
+            sets: dict[str, ObjectSet] = {}
+
+            def object_sets(name: str) -> ObjectSet:
+                if name not in sets:
+                    sets[name] = self._object_set(name, connector, loop)
+                return sets[name]
+
+            if self._implicit_scripts is None:
+                self._implicit_scripts = ScriptEngine()
+            return fn(object_sets, self._implicit_scripts)
+
+        return await self._in_worker(work)
+
+    async def perform_action(self, mapping: str, source_id: str, action: str,
+                             target_id: str | None = None) -> ImplicitResult:
+        """IDM's ``sync?_action=performAction``: ``action`` (one of the ten) for ``source_id`` through ``mapping``,
+        whatever its situation (``core.sync.implicit.perform_action``); audited in ``audit/sync``."""
+        from core.sync.actions import Action
+
+        m = self._mapping(mapping)
+        try:
+            chosen = Action(action.upper())
+        except ValueError:
+            raise UsageError(f"action: {action!r} is not one of {', '.join(a.value for a in Action)}") from None
+        return await self._with_object_sets(
+            [m.source, m.target],
+            lambda sets, scripts: perform_action(m, scripts, self.repo, sets, source_id, chosen, target_id))
+
+    async def linked_resources(self, resource: str, object_id: str) -> list[dict[str, Any]]:
+        """IDM's ``sync?_action=getLinkedResources``: each object linked to ``resource/object_id`` by a mapping
+        whose source or target is ``resource``, once per link type, with ``mappings`` naming the mappings and the
+        object's side; ``content`` is the linked object (null with ``error`` when it cannot be read)."""
+        from core.sync.links import MappingLinks
+        from core.sync.transform import LINK_QUALIFIER
+
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for m in self.mappings():
+            for side, other in (("source", m.target), ("target", m.source)):
+                if (m.source if side == "source" else m.target) != resource:
+                    continue
+                links = MappingLinks(self.repo, m)
+                ids = links.targets_of([object_id]) if side == "source" else links.sources_of([object_id])
+                if object_id in ids:
+                    entry = found.setdefault((m.link_type, f"{other}/{ids[object_id]}"), {
+                        "resourceName": f"{other}/{ids[object_id]}", "content": None,
+                        "linkQualifier": LINK_QUALIFIER, "linkType": m.link_type, "mappings": []})
+                    entry["mappings"].append({"name": m.name, "type": side})
+        entries = list(found.values())
+        if not entries:
+            return []
+
+        def read(sets: Any, _scripts: Any) -> None:
+            for entry in entries:
+                name, _, linked_id = entry["resourceName"].rpartition("/")
+                try:
+                    entry["content"] = sets(name).read_many([linked_id]).get(linked_id)
+                    if entry["content"] is None:
+                        entry["error"] = f"{entry['resourceName']} not found"
+                except SfsyncError as exc:
+                    entry["error"] = str(exc)
+
+        await self._with_object_sets([e["resourceName"].rpartition("/")[0] for e in entries], read)
+        return entries
 
     # ``actor`` (a core.repo.activity.Actor) is who the activity audit names: the REST admin, or the OS user of
     # the app or the command line; without one, the OS user with origin "sfsync"

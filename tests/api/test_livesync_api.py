@@ -70,7 +70,8 @@ async def test_livesync_errors_are_idm_shaped(served, asgi_client):
     assert unmapped.status_code == 404 and "no mapping" in unmapped.json()["message"]
     assert no_action.status_code == 400 and "liveSync" in no_action.json()["message"]
     assert no_source.status_code == 400 and "source" in no_source.json()["message"]
-    assert get.status_code == 405
+    # GET on the object set is now IDM's query (system_routes): without _queryFilter, a 400 saying so
+    assert get.status_code == 400 and "_queryFilter" in get.json()["message"]
 
 
 async def test_the_test_action_takes_no_source_and_typed_flags(served, asgi_client):

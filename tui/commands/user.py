@@ -1,4 +1,5 @@
-"""``sfsync user get ID`` and ``sfsync user update ID FIELD=VALUE…``: one managed user.
+"""``sfsync user get ID``, ``user create FIELD=VALUE…``, ``user update ID FIELD=VALUE…``, ``user delete ID``: one
+managed user.
 
 ``get`` prints the user as JSON (exit 1 and ``managed/user/ID not found`` when absent). ``update`` changes
 the given fields (``FIELD=text`` sets a string, ``FIELD:=JSON`` a typed value such as ``true`` or ``3``,
@@ -6,6 +7,11 @@ the given fields (``FIELD=text`` sets a string, ``FIELD:=JSON`` a typed value su
 revision it read (a concurrent change is refused, not overwritten), then runs implicit sync through
 ``SyncService.update_user``. It prints ``{"user": …, "sync": [per mapping: mapping, result, …]}``; the exit code
 is 1 when a mapping FAILED (the managed change stays, as in IDM).
+
+``create`` takes the same arguments (``FIELD=`` with nothing leaves the field out; ``--id`` chooses the _id, as
+IDM's ``PUT`` with ``If-None-Match: *``; otherwise a new UUID) and runs ``SyncService.create_user``; ``delete``
+removes the user (``--rev`` = only at that revision, as ``If-Match``) through ``SyncService.delete_user``. Both
+print ``{"user": …, "sync": […]}`` and exit as ``update`` does (an invalid user: 2; an unknown id: 1).
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ from tui.commands.users import open_repository
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("user", help="show or change one managed user",
-                                   description="Show (get) or change (update) one managed user.")
+    parser = subparsers.add_parser("user", help="show, create, change or delete one managed user",
+                                   description="Show (get), create, change (update) or delete one managed user.")
     actions = parser.add_subparsers(dest="user_action", metavar="ACTION", required=True)
     get = actions.add_parser("get", help="print one managed user as JSON",
                              description="Print the managed user with this _id as JSON.")
@@ -36,6 +42,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     update.add_argument("changes", metavar="FIELD=VALUE", nargs="+",
                         help="e.g. sn=Jensen, accountStatus=inactive, preferences/updates:=true, description=")
     update.set_defaults(func=handle_update)
+    create = actions.add_parser(
+        "create", help="create a managed user, then run implicit sync",
+        description="Create a managed user from FIELD=text and FIELD:=JSON arguments (managed.json's rules "
+                    "apply), then run implicit sync to the mapped systems.")
+    create.add_argument("changes", metavar="FIELD=VALUE", nargs="+",
+                        help="e.g. userName=bjensen givenName=Barbara sn=Jensen mail=bjensen@example.com")
+    create.add_argument("--id", dest="new_id", metavar="ID", help="the new user's _id (default: a new UUID)")
+    create.set_defaults(func=handle_create)
+    delete = actions.add_parser(
+        "delete", help="delete a managed user, then run implicit sync",
+        description="Delete the managed user with this _id, then run implicit sync (the mappings decide what "
+                    "happens to the linked accounts).")
+    delete.add_argument("id", metavar="ID", help="the user's _id")
+    delete.add_argument("--rev", metavar="REV", help="delete only at this _rev (IDM's If-Match)")
+    delete.set_defaults(func=handle_delete)
 
 
 def handle_get(args: argparse.Namespace) -> int:
@@ -68,6 +89,51 @@ def parse_changes(changes: list[str]) -> list[dict[str, Any]]:
         else:
             operations.append({"operation": "replace", "field": "/" + field, "value": value})
     return operations
+
+
+def build_user(changes: list[str]) -> dict[str, Any]:
+    """``FIELD=VALUE`` arguments as a new user object (``FIELD=`` with nothing leaves the field out)."""
+    from core.repo.patch import apply_patch
+
+    operations = [{**op, "operation": "add"} for op in parse_changes(changes) if op["operation"] != "remove"]
+    return apply_patch({}, operations)
+
+
+def _run_change(args: argparse.Namespace, change: Any, user_id: str | None, done: str) -> int:
+    """Run ``change(service)`` (a SyncService write), print ``{"user", "sync"}``; exit 1 when a mapping FAILED."""
+    from core.config.project import Project
+    from core.sync.service import SyncService
+
+    repo = open_repository(args.project)
+    service = SyncService(Project.resolve(args.project), repo=repo)
+    try:
+        user, results = asyncio.run(change(service))
+    finally:
+        service.close()
+    sync = [r.to_dict() for r in results.values()]
+    print(json.dumps({"user": user, "sync": sync}, indent=2, ensure_ascii=False))
+    failed = [r for r in sync if r.get("result") == "FAILED"]
+    for r in failed:
+        print(f"sfsync: managed/user/{user_id or user.get('_id')} was {done}, but mapping {r['mapping']} FAILED: "
+              f"{r.get('message')}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def handle_create(args: argparse.Namespace) -> int:
+    from core.repo.activity import Actor
+
+    if args.new_id is not None and (not args.new_id or "/" in args.new_id):
+        raise UsageError(f"--id {args.new_id!r}: must be a non-empty id without '/'")
+    obj = build_user(args.changes)
+    return _run_change(args, lambda service: service.create_user(obj, id=args.new_id, actor=Actor.local("cli")),
+                       args.new_id, "created")
+
+
+def handle_delete(args: argparse.Namespace) -> int:
+    from core.repo.activity import Actor
+
+    return _run_change(args, lambda service: service.delete_user(args.id, rev=args.rev, actor=Actor.local("cli")),
+                       args.id, "deleted")
 
 
 def handle_update(args: argparse.Namespace) -> int:

@@ -1,0 +1,157 @@
+"""IDM's synchronization endpoints beyond reconciliation: ``audit/sync`` (implicit sync's and liveSync's events,
+apart from ``audit/recon``), ``repo/link`` queries, and ``sync`` (``getLinkedResources``, ``performAction``).
+
+A route module of its own (as ``activity_routes``): the routes are added in ``core.api.app`` and documented by
+:func:`sync_openapi`, which ``core.api.openapi`` calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from core.api import crest
+from core.api.errors import ApiError
+from core.api.routes import _action, json_response
+
+#: performAction's actions (IDM's ten)
+ACTIONS = ("CREATE", "UPDATE", "DELETE", "LINK", "UNLINK", "EXCEPTION", "IGNORE", "REPORT", "NOREPORT", "ASYNC")
+
+# --- audit/sync -------------------------------------------------------------------------------------------
+
+async def audit_sync(request: Request) -> Response:
+    backend = request.app.state.backend
+    return json_response(request, await backend.query_sync_audit(crest.query_parameters(request)))
+
+
+async def audit_sync_entry(request: Request) -> Response:
+    backend = request.app.state.backend
+    return json_response(request, await backend.sync_audit_entry(request.path_params["entry_id"]))
+
+
+# --- repo/link --------------------------------------------------------------------------------------------
+
+async def repo_link(request: Request) -> Response:
+    backend = request.app.state.backend
+    return json_response(request, await backend.query_links(crest.query_parameters(request)))
+
+
+async def repo_link_entry(request: Request) -> Response:
+    backend = request.app.state.backend
+    return json_response(request, await backend.link(request.path_params["link_id"]))
+
+
+# --- sync ------------------------------------------------------------------------------------------------
+
+def _param(request: Request, name: str, example: str) -> str:
+    value = request.query_params.get(name)
+    if not value:
+        raise ApiError(400, f"The {name} parameter is required, e.g. {name}={example}")
+    return value
+
+
+async def sync_action(request: Request) -> Response:
+    """``sync?_action=getLinkedResources&resourceName=managed/user/ID``: the objects linked to it (IDM's array);
+    ``sync?_action=performAction&mapping=M&sourceId=ID&action=A[&targetId=T]``: that action, whatever the
+    situation, answered ``{"status": "OK"}`` (a failed action: a 409 in IDM's error shape with the reason)."""
+    sync = request.app.state.backend.sync
+    if _action(request, ("getLinkedResources", "performAction"), "sync") == "getLinkedResources":
+        resource, _, object_id = _param(request, "resourceName", "managed/user/ID").rpartition("/")
+        if not resource or not object_id:
+            raise ApiError(400, "resourceName: expected a resource path and an id, e.g. managed/user/ID")
+        return json_response(request, await sync.linked_resources(resource, object_id))
+    mapping = _param(request, "mapping", "systemSalesforceUser_managedUser")
+    source_id = _param(request, "sourceId", "ID")
+    action = _param(request, "action", "LINK").upper()
+    if action not in ACTIONS:
+        raise ApiError(400, f"action: {action!r} is not one of {', '.join(ACTIONS)}")
+    qualifier = request.query_params.get("linkQualifier")
+    if qualifier not in (None, "", "default"):
+        raise ApiError(400, "linkQualifier: only the default link qualifier is supported")
+    result = await sync.perform_action(mapping, source_id, action, request.query_params.get("targetId") or None)
+    if result.result != "SUCCESSFUL":
+        # the action cannot be done in this state (CREATE over an existing target, LINK with no target, a
+        # refused write): 409 with the reason, as a conflict with the objects' state rather than a server fault
+        raise ApiError(409, f"performAction {action} on {mapping} for {source_id} failed: {result.message}")
+    return json_response(request, {"status": "OK"})
+
+
+SYNC_ROUTES = [
+    Route("/openidm/sync", sync_action, methods=["POST"]),
+    Route("/openidm/audit/sync", audit_sync, methods=["GET"]),
+    Route("/openidm/audit/sync/{entry_id}", audit_sync_entry, methods=["GET"]),
+    Route("/openidm/repo/link", repo_link, methods=["GET"]),
+    Route("/openidm/repo/link/{link_id}", repo_link_entry, methods=["GET"]),
+]
+
+
+def sync_openapi(query_params: list[dict[str, Any]], errors: Any, json_: Any, query: Any, pretty: Any) -> tuple[
+        dict[str, Any], dict[str, Any]]:
+    """The OpenAPI paths of :data:`SYNC_ROUTES` and their schemas (helpers passed in from ``core.api.openapi``)."""
+    nullable_text = {"type": "string", "nullable": True}
+    sync_entry = {"type": "object", "required": ["_id", "timestamp", "eventName", "mapping", "sourceObjectId"],
+                  "description": "IDM's sync audit event: one per mapping an implicit sync or a liveSync change ran",
+                  "properties": {
+                      "_id": {"type": "string"}, "transactionId": nullable_text, "timestamp": {"type": "string"},
+                      "eventName": {"type": "string", "enum": ["sync"]}, "userId": nullable_text,
+                      "trackingIds": {"type": "array", "nullable": True, "items": {"type": "string"}},
+                      "action": nullable_text, "exception": nullable_text, "linkQualifier": nullable_text,
+                      "mapping": {"type": "string"}, "message": nullable_text, "messageDetail": {"nullable": True},
+                      "situation": nullable_text, "sourceObjectId": {"type": "string"},
+                      "status": {"type": "string", "nullable": True, "enum": ["SUCCESS", "FAILURE", None]},
+                      "targetObjectId": nullable_text}}
+    entry_id = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    paths: dict[str, Any] = {
+        "/openidm/audit/sync": {"get": {
+            "summary": "Query sync audit events (implicit sync and liveSync), e.g. "
+                       "sourceObjectId eq \"managed/user/ID\"", "operationId": "querySyncAudit",
+            "parameters": query_params,
+            "responses": {"200": json_({"type": "object"}, "IDM's query result of SyncAuditEntry objects"),
+                          **errors(400, 429)}}},
+        "/openidm/audit/sync/{entry_id}": {
+            "parameters": [entry_id],
+            "get": {"summary": "One sync audit event", "operationId": "readSyncAudit", "parameters": [pretty],
+                    "responses": {"200": json_({"$ref": "#/components/schemas/SyncAuditEntry"}, "the event"),
+                                  **errors(404)}}},
+    }
+    text = {"type": "string"}
+    link = {"type": "object", "required": ["_id", "_rev", "linkType", "linkQualifier", "firstId", "secondId"],
+            "description": "IDM's link: linkType is the mapping that owns the links; firstId its source side, "
+                           "secondId its target side (reversed for a mapping with links: OTHER)",
+            "properties": {k: text for k in ("_id", "_rev", "linkType", "linkQualifier", "firstId", "secondId")}}
+    paths["/openidm/repo/link"] = {"get": {
+        "summary": "Query links, e.g. linkType eq \"systemSalesforceUser_managedUser\" and firstId eq \"005…\"",
+        "operationId": "queryLinks", "parameters": query_params,
+        "responses": {"200": json_({"type": "object"}, "IDM's query result of Link objects"), **errors(400, 429)}}}
+    paths["/openidm/repo/link/{link_id}"] = {
+        "parameters": [{"name": "link_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "get": {"summary": "One link", "operationId": "readLink", "parameters": [pretty],
+                "responses": {"200": json_({"$ref": "#/components/schemas/Link"}, "the link"), **errors(404)}}}
+    linked = {"type": "object", "required": ["resourceName", "content", "linkQualifier", "linkType"],
+              "properties": {"resourceName": text, "content": {"type": "object", "nullable": True},
+                             "linkQualifier": text, "linkType": text, "error": text,
+                             "mappings": {"type": "array", "items": {"type": "object", "properties": {
+                                 "name": text, "type": {"type": "string", "enum": ["source", "target"]}}}}}}
+    paths["/openidm/sync"] = {"post": {
+        "summary": "getLinkedResources (the objects linked to resourceName) or performAction (an action for a "
+                   "source through a mapping, whatever its situation)", "operationId": "syncAction",
+        "parameters": [
+            query("_action", {"type": "string", "enum": ["getLinkedResources", "performAction"]}, "the action",
+                  required=True),
+            query("resourceName", {"type": "string"}, "getLinkedResources: e.g. managed/user/ID"),
+            query("mapping", {"type": "string"}, "performAction: the mapping"),
+            query("sourceId", {"type": "string"}, "performAction: the source object's id"),
+            query("targetId", {"type": "string"}, "performAction: the target object's id (default: the linked "
+                                                  "or the one correlated target)"),
+            query("action", {"type": "string", "enum": list(ACTIONS)}, "performAction: the action"),
+            query("linkQualifier", {"type": "string", "enum": ["default"]}, "performAction: the link qualifier"),
+            pretty],
+        "responses": {"200": json_({"oneOf": [{"type": "array", "items": {"$ref": "#/components/schemas/LinkedResource"}},
+                                              {"type": "object", "required": ["status"], "properties": {
+                                                  "status": {"type": "string", "enum": ["OK"]}}}]},
+                                   "getLinkedResources: the linked objects; performAction: {\"status\": \"OK\"}"),
+                      **errors(400, 409)}}}
+    return paths, {"SyncAuditEntry": sync_entry, "Link": link, "LinkedResource": linked}
