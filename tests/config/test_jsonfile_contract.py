@@ -177,3 +177,9 @@ def test_a_failed_write_removes_its_temporary_file(tmp_path: Path, monkeypatch, 
         assert str(err.value) == "x.json: cannot write: No space left on device"
     assert path.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+
+def test_a_multi_line_file_without_indent_stays_multi_line() -> None:
+    """One item a line with no indent is a style too: a rewrite keeps the lines, not one long line."""
+    style = JsonStyle.detect('{\n"a": 1,\n"b": 2\n}\n')
+    assert style.dumps({"a": 1, "b": 3}) == '{\n"a": 1,\n"b": 3\n}\n'

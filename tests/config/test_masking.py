@@ -80,3 +80,8 @@ def test_mask_secrets_walks_nested_objects_and_lists_without_touching_the_input(
     assert mask_secrets({"$crypto": {"value": 1}}) == ENCRYPTED_MASK
     assert mask_secrets("text") == "text" and mask_secrets(None) is None
     assert mask_secrets({1: "one"}) == {1: "one"}
+
+
+def test_sixteen_characters_are_enough_to_show_the_ends() -> None:
+    """16 is the first length that shows its first and last four (8 of 16: half, never more)."""
+    assert mask_secret("abcdefghijklmnop") == "abcd…mnop"

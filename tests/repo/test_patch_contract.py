@@ -132,7 +132,7 @@ def test_the_result_shares_nothing_with_the_operations():
         value[0]["k"] = 2
         assert out[op["field"][1:]] == [{"k": 1}]
         value[0]["k"] = 1
-    doc = {"src": {"k": 1}}
+    doc = {"src": {"k": {"deep": 1}}}
     out = apply_patch(doc, [{"operation": "copy", "from": "/src", "field": "/dst"}])
-    out["src"]["k"] = 2
-    assert out["dst"] == {"k": 1}
+    out["src"]["k"]["deep"] = 2
+    assert out["dst"] == {"k": {"deep": 1}}

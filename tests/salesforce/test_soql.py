@@ -90,3 +90,19 @@ def test_a_refused_query_says_why(kwargs, message) -> None:
     """No field, an empty ORDER BY key or an unknown direction: the error says what is wrong."""
     with pytest.raises(ValueError, match=message):
         soql.select("User", **kwargs)
+
+
+def test_datetimes_do_not_depend_on_the_machine_zone(monkeypatch) -> None:
+    """A naive datetime means UTC and an aware one is sent in UTC, whatever zone the machine runs in."""
+    import time
+    from datetime import timedelta, timezone
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        naive = soql.datetime_literal(datetime(2026, 5, 1, 12, 0))
+        aware = soql.datetime_literal(datetime(2026, 5, 1, 14, 0, tzinfo=timezone(timedelta(hours=2))))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert naive == aware == "2026-05-01T12:00:00Z"
