@@ -77,8 +77,8 @@ class JsonStyle:
         if m:
             ws = m.group(1)
             indent = len(ws) if set(ws) == {" "} else ws
-        elif "\n" not in text.strip():
-            indent = None
+        elif "\n" in text.strip():
+            indent = 0  # one item a line, not indented
         key_sep = " : " if re.search(r'"\s+:\s', text) else ": "
         if indent is None:
             key_sep = key_sep if key_sep == " : " else ": "

@@ -75,8 +75,7 @@ def _set(obj: dict[str, Any], pointer: tuple[str, ...], value: Any, index: int, 
             raise _fail(index, f"/{'/'.join(pointer)}: bad array index")
     elif isinstance(parent, dict):
         if last == "-" and append_ok:
-            current = parent.get(pointer[-2]) if len(pointer) > 1 else None
-            raise _fail(index, f"/{'/'.join(pointer)}: not an array ({type(current).__name__})")
+            raise _fail(index, f"/{'/'.join(pointer)}: not an array ({type(parent).__name__})")
         parent[last] = value
     else:
         raise _fail(index, f"/{'/'.join(pointer)}: parent is not an object")

@@ -58,3 +58,53 @@ async def test_a_long_outage_never_waits_more_than_max_delay_between_tries(sleep
             with pytest.raises(TransientError, match="gave up after 8 tries"):
                 await conn.describe()
     assert sleeps.waits == [0.5, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0]
+
+
+class Clock:
+    """A clock that reads whatever the test set."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_retry_must_fit_in_max_elapsed_counting_the_wait() -> None:
+    """The next try is allowed only if the time spent since the first try plus the wait stays within
+    max_elapsed (the limit itself included), and only while tries are left."""
+    clock = Clock(1170.0)
+    policy = RetryPolicy(attempts=8, max_elapsed=180.0, clock=clock)
+    started = 1000.0  # 170 s spent
+    assert policy.allows(1, started, 10.0)  # exactly 180: still allowed
+    assert not policy.allows(1, started, 10.5)
+    assert not policy.allows(1, started, 20.0)
+    clock.now = 1010.0  # 10 s spent
+    assert policy.allows(7, started, 0.0)
+    assert not policy.allows(8, started, 0.0)  # the 9th try is one too many
+
+
+@pytest.mark.parametrize(("header", "seconds"), [
+    ("120", 120.0), (" 7 ", 7.0), ("0", 0.0), ("1.5", 1.5), ("-3", 0.0),
+    ("Wed, 21 Oct 2026 07:28:30 GMT", 30.0),   # an HTTP date: seconds from now
+    ("Wed, 21 Oct 2026 07:27:00 GMT", 0.0),    # a date already past: no wait
+    (" Wed, 21 Oct 2026 07:28:00 GMT ", 0.0),
+    ("soon", None), ("", None), (None, None),
+])
+def test_retry_after_is_read_as_seconds_or_as_an_http_date(header, seconds) -> None:
+    """``Retry-After`` is a number of seconds or an HTTP date; never negative; anything else is ignored."""
+    from datetime import UTC, datetime
+
+    from core.salesforce.retry import parse_retry_after
+
+    now = datetime(2026, 10, 21, 7, 28, tzinfo=UTC).timestamp()
+    assert parse_retry_after(header, now=now) == seconds
+
+
+def test_retry_after_as_a_date_counts_from_the_current_time_by_default() -> None:
+    """Without ``now`` the date is compared with the real clock: a date long past means no wait, one far
+    ahead means a long one."""
+    from core.salesforce.retry import parse_retry_after
+
+    assert parse_retry_after("Tue, 01 Jan 2002 00:00:00 GMT") == 0.0
+    assert parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT") > 365 * 24 * 3600

@@ -45,3 +45,64 @@ def test_an_unsafe_order_by_field_is_refused_even_with_a_valid_direction(bad: st
     or not a valid ``ASC|DESC NULLS …`` follows it."""
     with pytest.raises(ValueError, match="not a Salesforce field or object name"):
         soql.select("User", ["Id"], order_by=bad)
+
+
+def test_false_and_dates_are_literals_too() -> None:
+    """``false`` is lowercase like ``true``; a date is ``YYYY-MM-DD``."""
+    from datetime import date
+
+    assert soql.quote(False) == "false"
+    assert soql.quote(date(2026, 5, 1)) == "2026-05-01"
+
+
+def test_datetimes_are_sent_in_utc_with_milliseconds() -> None:
+    """A naive datetime is taken as UTC, an aware one is converted to UTC, and sub-second parts are
+    kept to the millisecond."""
+    from datetime import timedelta, timezone
+
+    assert soql.datetime_literal(datetime(2026, 5, 1, 12, 0)) == "2026-05-01T12:00:00Z"
+    paris = timezone(timedelta(hours=2))
+    assert soql.datetime_literal(datetime(2026, 5, 1, 14, 30, 5, tzinfo=paris)) == "2026-05-01T12:30:05Z"
+    assert soql.datetime_literal(datetime(2026, 5, 1, 12, 0, 1, 987654, tzinfo=UTC)) == \
+        "2026-05-01T12:00:01.987Z"
+    assert soql.datetime_literal(datetime(2026, 5, 1, 12, 0, 1, 5000, tzinfo=UTC)) == \
+        "2026-05-01T12:00:01.005Z"
+
+
+def test_in_lists_every_value_quoted() -> None:
+    """``Field IN ('a','b')``: each value escaped, separated by commas."""
+    assert soql.in_("Id", ["005A", "O'B", 3]) == r"Id IN ('005A','O\'B',3)"
+    assert soql.quote_list([]) == "()"
+
+
+def test_order_by_takes_several_keys() -> None:
+    """Several ORDER BY keys, each with its own direction, are kept in order."""
+    assert soql.select("User", ["Id"], order_by="SystemModstamp asc,Id") == \
+        "SELECT Id FROM User ORDER BY SystemModstamp ASC, Id"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"fields": []}, r"^a query needs at least one field$"),
+    ({"fields": ["Id"], "order_by": "Name,"}, r"^not an ORDER BY clause: 'Name,'$"),
+    ({"fields": ["Id"], "order_by": "Name SIDEWAYS"}, r"^not an ORDER BY clause: 'Name SIDEWAYS'$"),
+])
+def test_a_refused_query_says_why(kwargs, message) -> None:
+    """No field, an empty ORDER BY key or an unknown direction: the error says what is wrong."""
+    with pytest.raises(ValueError, match=message):
+        soql.select("User", **kwargs)
+
+
+def test_datetimes_do_not_depend_on_the_machine_zone(monkeypatch) -> None:
+    """A naive datetime means UTC and an aware one is sent in UTC, whatever zone the machine runs in."""
+    import time
+    from datetime import timedelta, timezone
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        naive = soql.datetime_literal(datetime(2026, 5, 1, 12, 0))
+        aware = soql.datetime_literal(datetime(2026, 5, 1, 14, 0, tzinfo=timezone(timedelta(hours=2))))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert naive == aware == "2026-05-01T12:00:00Z"

@@ -65,3 +65,68 @@ def test_refusals_name_the_position(expr, position, words):
         QuartzCron.parse(expr)
     assert caught.value.position == position
     assert words in str(caught.value)
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ("0 0 0 ? * 2,4", ["2026-03-30 Mon 00:00:00", "2026-04-01 Wed 00:00:00", "2026-04-06 Mon 00:00:00"]),
+    ("0 0 0 ? * 2/2", ["2026-03-30 Mon 00:00:00", "2026-04-01 Wed 00:00:00", "2026-04-03 Fri 00:00:00"]),
+    ("0 0 0 ? * MON-THU/2", ["2026-03-30 Mon 00:00:00", "2026-04-01 Wed 00:00:00", "2026-04-06 Mon 00:00:00"]),
+    ("0 0 0 ? * */3", ["2026-03-29 Sun 00:00:00", "2026-04-01 Wed 00:00:00", "2026-04-04 Sat 00:00:00"]),
+    ("0 0 0 ? * L", ["2026-04-04 Sat 00:00:00", "2026-04-11 Sat 00:00:00", "2026-04-18 Sat 00:00:00"]),
+])
+def test_day_of_week_lists_steps_and_last(expr, expected):
+    """Lists, ``a/n`` (from a to Saturday every n), ranges with a step, ``*/n`` and ``L`` alone (Saturday)."""
+    assert times(expr, START, len(expected)) == expected
+
+
+@pytest.mark.parametrize("expr, position, message", [
+    ("", 1, 'a Quartz cron expression is required, e.g. "0 0/15 * * * ?"'),
+    ("0 0 0", 1, "a Quartz expression has 6 or 7 fields (seconds minutes hours day-of-month month day-of-week "
+                 "[year]), this one has 3"),
+    ("0 ? 0 * * ?", 3, 'position 3 (minutes "?"): ? (no specific value) is allowed only alone, in day-of-month '
+                       "or day-of-week"),
+    ("0 0 0 * * *", 11, 'position 11 (day-of-week "*"): exactly one of day-of-month and day-of-week must be ? '
+                        '(Quartz cannot combine them), e.g. "0 0 2 * * ?" or "0 0 2 ? * MON"'),
+    ("0 0 0 lw * ?", 7, 'position 7 (day-of-month "LW"): LW (last weekday of the month) is not supported; '
+                        "use L or a W day"),
+    ("0 0 0 1,LW * ?", 7, 'position 7 (day-of-month "1,LW"): LW (last weekday of the month) is not supported; '
+                          "use L or a W day"),
+    ("0 0 0 L-3 * ?", 7, 'position 7 (day-of-month "L-3"): L-n (n days before the last day) is not supported; '
+                         "use L"),
+    ("0 0 0 ? * 2,8", 11, 'position 11 (day-of-week "2,8"): days are 1-7 or SUN-SAT (1 = Sunday), with - , / L '
+                          "or #, e.g. MON-FRI, 6L (last Friday), 2#1 (first Monday)"),
+    ("0 61 * * * ?", 3, 'position 3 (minutes "61"): not a valid value for this field'),
+])
+def test_refusals_say_exactly_what_is_wrong(expr, position, message):
+    """The whole message a user sees: the position, the field's name and text as read, and the rule."""
+    with pytest.raises(CronError) as caught:
+        QuartzCron.parse(expr)
+    assert (caught.value.position, str(caught.value)) == (position, message)
+
+
+def test_a_missing_expression_is_refused_and_a_good_one_is_kept_as_written():
+    """``None`` is refused like an empty text; a parsed expression keeps its own text; ``validate`` passes a
+    good expression and refuses a bad one; a CronError without a position points at the start."""
+    from core.schedule.cron import validate
+
+    with pytest.raises(CronError, match="is required"):
+        QuartzCron.parse(None)  # type: ignore[arg-type]
+    assert QuartzCron.parse("0 0 3 ? * mon").expression == "0 0 3 ? * mon"
+    assert validate("0 0 3 ? * MON") is None
+    with pytest.raises(CronError):
+        validate("0 0 3 * * MON")
+    assert CronError("any").position == 1
+
+
+def test_fire_times_are_in_utc_whatever_the_machine_zone(monkeypatch):
+    """The answer is in UTC, not in the zone the machine happens to run in."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        nxt = QuartzCron.parse("0 0 9 * * ?").next_after(START, UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert nxt.utcoffset().total_seconds() == 0 and nxt.hour == 9

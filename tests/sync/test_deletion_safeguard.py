@@ -126,3 +126,33 @@ async def test_salesforce_deactivations_are_deletions_too(org_factory, tmp_path)
         assert not any(handle.org.user(link.first_id)["IsActive"] for link in links)
     finally:
         service.close()
+
+
+def test_the_held_deletions_summary_shows_how_many_and_a_few_by_name():
+    """What a front end shows before asking: the count, the threshold, and the first five deletions with
+    their source and target ids, situation and a name (the target's userName, else the source's Username)."""
+    from core.sync.actions import Action
+    from core.sync.recon import HeldDeletions
+    from core.sync.record import Record
+    from core.sync.situations import Situation
+
+    def deletion(i: int, source: dict | None, target: dict) -> Record:
+        return Record("source", source, f"005{i}" if source is not None else None, target=target,
+                      target_id=f"u{i}", action=Action.DELETE, situation=Situation.UNQUALIFIED)
+
+    held = HeldDeletions(threshold=2)
+    page = [deletion(0, {"Username": "zoe@x"}, {"userName": "zoe"}),
+            deletion(1, {"Username": "bob@x"}, {"mail": "b@x"}),
+            deletion(2, None, {"mail": "c@x"})]
+    page += [deletion(i, {}, {"userName": f"n{i}"}) for i in range(3, 8)]
+    held.hold(page)
+    summary = held.summary("system/sf/User", "managed/user")
+    assert (summary["count"], summary["threshold"], len(summary["examples"])) == (8, 2, 5)
+    assert summary["examples"][:3] == [
+        {"sourceObjectId": "system/sf/User/0050", "targetObjectId": "managed/user/u0", "situation": "UNQUALIFIED",
+         "name": "zoe"},
+        {"sourceObjectId": "system/sf/User/0051", "targetObjectId": "managed/user/u1", "situation": "UNQUALIFIED",
+         "name": "bob@x"},
+        {"sourceObjectId": None, "targetObjectId": "managed/user/u2", "situation": "UNQUALIFIED", "name": None},
+    ]
+    assert [e["name"] for e in held.summary("s", "t", examples=8)["examples"]][3:] == [f"n{i}" for i in range(3, 8)]

@@ -77,3 +77,13 @@ def test_run_summary_has_idms_eleven_situations():
     assert [s.value for s in SUMMARY_SITUATIONS] == [
         "CONFIRMED", "FOUND", "ABSENT", "AMBIGUOUS", "MISSING", "UNQUALIFIED", "UNASSIGNED", "SOURCE_MISSING",
         "SOURCE_IGNORED", "TARGET_IGNORED", "FOUND_ALREADY_LINKED"]
+
+
+def test_the_optional_facts_default_to_the_ordinary_case():
+    """Left out, the optional facts mean the common case: the correlated target is free, the source still
+    qualifies, the linked target is valid, the deleted source used to qualify."""
+    assert source_situation(qualifies=True, linked=False, target_exists=False, correlated=1) is Situation.FOUND
+    assert target_situation(target_valid=True, linked=True, source_exists=True) is Situation.CONFIRMED
+    assert delete_situation(linked=True, target_exists=True) is Situation.SOURCE_MISSING
+    assert delete_situation(linked=False, target_exists=False, correlated=1) is Situation.UNASSIGNED
+    assert delete_situation(linked=False, target_exists=False, correlated=2) is Situation.AMBIGUOUS

@@ -1,0 +1,207 @@
+"""Mutation testing of the core's decision-making modules, one module at a time, with its own tests.
+
+Each module is run by mutmut 3 in a fresh copy of the project (``.mutation/<name>/``, ignored by git), with
+only the tests that aim at it, one worker (``--max-children``), xdist off, and a wall-clock budget. It prints
+a table (module, mutants, killed, survived, timeout, equivalent, score) and a JSON line.
+
+    pip install -e '.[test,mutation]'
+    python scripts/mutation.py                      # every module
+    python scripts/mutation.py --module situations  # one (repeatable)
+    python scripts/mutation.py --module soql --show-survivors
+
+The score is (killed + timeout) / (mutants - equivalent): a mutant listed in ``EQUIVALENT`` changes no
+behaviour any caller can see (the reason is beside it), so no test can kill it. ``--show-survivors`` prints
+the diff of every other survivor. Mutant names (``core.x.y.f__mutmut_N``) are mutmut's: they number the
+mutants of a function in order, so they hold as long as that function's text does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutation"
+#: what a copy needs besides the mutated package: the tests, the TUI (some tests drive the CLI), the conf
+COPY = ("core", "tui", "tests", "conf")
+
+
+@dataclass(frozen=True)
+class Module:
+    source: str                       # the file mutmut mutates
+    tests: tuple[str, ...]            # the tests that aim at it
+    pattern: str = "*"                # which of its mutants count (a class in a larger file)
+    budget: int = 900                 # seconds for the whole module, then it is stopped
+    equivalent: dict[str, str] = field(default_factory=dict)  # mutant name -> why no test can kill it
+
+
+MODULES: dict[str, Module] = {
+    "situations": Module("core/sync/situations.py", ("tests/sync/test_situations.py",)),
+    "masking": Module("core/config/masking.py", ("tests/config/test_masking.py", "tests/repo/test_activity.py"),
+                      equivalent={f"core.config.masking.x_mask_secrets__mutmut_{n}":
+                                  "mask_secrets passes _name down but never reads it" for n in (1, 14, 16, 17, 19, 21)}),
+    "retry": Module("core/salesforce/retry.py", ("tests/salesforce/test_retry.py",)),
+    "soql": Module("core/salesforce/soql.py", ("tests/salesforce/test_soql.py",)),
+    "jsonfile": Module("core/config/jsonfile.py",
+                       ("tests/config/test_jsonfile.py", "tests/config/test_jsonfile_contract.py"), equivalent={
+        **{f"core.config.jsonfile.x__same_types__mutmut_{n}": "zip's strict: the lists are already known equal, "
+           "so of one length" for n in (21, 24, 25)},
+        **{f"core.config.jsonfile.x_read_text__mutmut_{n}": "encoding: 'UTF-8' is 'utf-8', and the locale's "
+           "is UTF-8 on every machine of the project" for n in (4, 7, 10)},
+        **{f"core.config.jsonfile.x_write_text_atomic__mutmut_{n}": "encoding: 'UTF-8' is 'utf-8', and the "
+           "locale's is UTF-8 on every machine of the project" for n in (31, 35, 40)},
+        **{f"core.config.jsonfile.x_write_text_atomic__mutmut_{n}": "newline translation: os.linesep is '\\n' "
+           "on POSIX, the only systems sfsync runs on" for n in (32, 36)},
+        **{f"core.config.jsonfile.xǁJsonStyleǁdetect__mutmut_{n}": "the 'if indent is None' block is a no-op: "
+           "key_sep is already ' : ' or ': '" for n in (38, 41)},
+        "core.config.jsonfile.xǁJsonStyleǁdetect__mutmut_55": "a text ending in '\\r\\n' also ends in '\\n'",
+        "core.config.jsonfile.xǁJsonStyleǁdumps__mutmut_11": "ensure_ascii=None is as falsy as False",
+        "core.config.jsonfile.xǁJsonStyleǁdumps__mutmut_18": "replacing '\\n' by '\\n' changes nothing",
+    }),
+    "patch": Module("core/repo/patch.py", ("tests/repo/test_patch.py", "tests/repo/test_patch_contract.py"),
+                    equivalent={
+        "core.repo.patch.x__remove__mutmut_4": "create=None is as falsy as False",
+        "core.repo.patch.x_apply_patch__mutmut_142": "append_ok=None is as falsy as False",
+        "core.repo.patch.x_apply_patch__mutmut_180": "the index is unused: the source was just found, so the "
+                                                     "walk to its parent cannot fail",
+        "core.repo.patch.x_apply_patch__mutmut_67": "the '-' guard only saves a lookup: '-' is never found",
+    }),
+    "queryfilter": Module("core/repo/queryfilter.py",
+                          ("tests/repo/test_queryfilter.py", "tests/repo/test_query.py"), budget=2400),
+    "cron": Module("core/schedule/cron.py", ("tests/schedule/test_cron.py",), equivalent={
+        **{f"core.schedule.cron.xǁQuartzCronǁparse__mutmut_{n}":
+           "the final whole-expression check: croniter has no cross-field rule the per-field probes miss"
+           for n in (153, 154, 155, 156, 157)},
+        **{f"core.schedule.cron.xǁQuartzCronǁparse__mutmut_{n}": "position left out: CronError's default is the "
+           "same 1" for n in (7, 27)},
+        "core.schedule.cron.xǁQuartzCronǁparse__mutmut_97": "'?' kept in day-of-month: croniter reads '?' as '*'",
+        "core.schedule.cron.xǁQuartzCronǁparse__mutmut_101": "'?' kept in day-of-month: croniter reads '?' as '*'",
+        "core.schedule.cron.xǁQuartzCronǁnext_after__mutmut_13": "unreachable: parse() has checked the expression",
+        "core.schedule.cron.xǁQuartzCronǁnext_after__mutmut_14": "unreachable: parse() has checked the expression",
+    }),
+    "deletion_safeguard": Module("core/sync/recon.py", ("tests/sync/test_deletion_safeguard.py",),
+                                 pattern="core.sync.recon.xǁHeldDeletionsǁ*"),
+    "operation": Module("core/sync/operation.py",
+                        ("tests/sync/test_idm_decisions.py", "tests/sync/test_situations.py"),
+                        budget=1800),
+    "scheduler": Module("core/schedule/scheduler.py", ("tests/schedule/test_scheduler.py",), budget=1800),
+}
+
+#: mutmut's exit codes, as its ``stats.status_by_exit_code`` reads them
+KILLED = {1, 3}
+SURVIVED = {0, 5, 33}  # 5 and 33: no test even runs the mutated code
+TIMEOUT = {36, 24, -24, 152, 255}
+
+
+def _pyproject(module: Module) -> str:
+    tests = ", ".join(json.dumps(t) for t in module.tests)
+    return f"""[tool.pytest.ini_options]
+testpaths = ["tests"]
+asyncio_mode = "auto"
+asyncio_default_fixture_loop_scope = "function"
+addopts = "-q -p no:xdist -p no:cacheprovider"
+
+[tool.mutmut]
+source_paths = ["core/"]
+only_mutate = [{json.dumps(module.source)}]
+also_copy = ["tests/", "tui/", "conf/"]
+pytest_add_cli_args_test_selection = [{tests}]
+"""
+
+
+def _prepare(name: str, module: Module) -> Path:
+    work = WORK / name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "__snapshots__")
+    for part in COPY:
+        if (ROOT / part).exists():
+            shutil.copytree(ROOT / part, work / part, ignore=ignore)
+    (work / "pyproject.toml").write_text(_pyproject(module), encoding="utf-8")
+    return work
+
+
+def run_module(name: str, module: Module, children: int) -> dict:
+    work = _prepare(name, module)
+    args = [sys.executable, "-m", "mutmut", "run", "--max-children", str(children)]
+    if module.pattern != "*":
+        args.append(module.pattern)
+    started = time.monotonic()
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    log = (work / "mutmut.log").open("w", encoding="utf-8")
+    try:
+        subprocess.run(args, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env,
+                       timeout=module.budget, check=False)
+        stopped = False
+    except subprocess.TimeoutExpired:
+        stopped = True
+    finally:
+        log.close()
+    meta = work / "mutants" / (module.source + ".meta")
+    codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+    codes = {k: v for k, v in codes.items() if fnmatch(k, module.pattern)}
+    survivors = sorted(k for k, v in codes.items() if v in SURVIVED)
+    equivalent = [k for k in survivors if k in module.equivalent]
+    stale = sorted(set(module.equivalent) - set(equivalent))
+    killed = sum(v in KILLED for v in codes.values())
+    timeout = sum(v in TIMEOUT for v in codes.values())
+    counted = len(codes) - len(equivalent)
+    return {
+        "module": name, "source": module.source, "mutants": len(codes), "killed": killed,
+        "survived": len(survivors) - len(equivalent), "timeout": timeout, "equivalent": len(equivalent),
+        "other": len(codes) - killed - timeout - len(survivors),
+        "score": round(100 * (killed + timeout) / counted, 1) if counted else None,
+        "seconds": round(time.monotonic() - started, 1), "stopped": stopped,
+        "survivors": [k for k in survivors if k not in module.equivalent], "stale_equivalents": stale,
+        "work": str(work),
+    }
+
+
+def show(result: dict) -> None:
+    for mutant in result["survivors"]:
+        diff = subprocess.run([sys.executable, "-m", "mutmut", "show", mutant], cwd=result["work"],
+                              capture_output=True, text=True, check=False).stdout
+        print(f"\n# {mutant}\n" + "\n".join(line for line in diff.splitlines()
+                                            if line[:1] in "+-" and line[:3] not in ("+++", "---")))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", action="append", choices=sorted(MODULES),
+                        help="a module to run (repeatable); default: all")
+    parser.add_argument("--max-children", type=int, default=1, help="mutmut workers (default 1)")
+    parser.add_argument("--show-survivors", action="store_true", help="print each survivor's diff")
+    parser.add_argument("--goal", type=float, default=90.0, help="score each module must reach")
+    opts = parser.parse_args(argv)
+    names = opts.module or list(MODULES)
+    results = []
+    head = f"{'module':<20} {'mutants':>7} {'killed':>6} {'survived':>8} {'timeout':>7} {'equiv':>5} {'score':>6}"
+    print(head)
+    for name in names:
+        r = run_module(name, MODULES[name], opts.max_children)
+        results.append(r)
+        score = "-" if r["score"] is None else f"{r['score']:.1f}%"
+        note = " (stopped: budget)" if r["stopped"] else ""
+        note += f" ({r['other']} not run)" if r["other"] else ""
+        print(f"{name:<20} {r['mutants']:>7} {r['killed']:>6} {r['survived']:>8} {r['timeout']:>7} "
+              f"{r['equivalent']:>5} {score:>6}{note}", flush=True)
+        for stale in r["stale_equivalents"]:
+            print(f"  note: {stale} is listed as equivalent but did not survive (renumbered?)")
+    if opts.show_survivors:
+        for r in results:
+            show(r)
+    print(json.dumps({"mutation": [{k: v for k, v in r.items() if k != "work"} for r in results]}))
+    failed = [r for r in results if r["score"] is None or r["score"] < opts.goal or r["stopped"]]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
