@@ -126,10 +126,11 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, mode: int = 0o600
         except OSError:
             pass
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (its directory entry written); best effort where unsupported."""
     try:
         dfd = os.open(folder, os.O_RDONLY)
     except OSError:

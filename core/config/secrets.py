@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.config.jsonfile import fsync_dir
 from core.errors import ConfigError
 
 CRYPTO = "$crypto"
@@ -254,7 +255,7 @@ class KeyStore:
             os.replace(staged, self.path)
         except OSError as exc:
             raise ConfigError(f"cannot replace the key: {exc.strerror}", path=self._show(self.path)) from None
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
 
     def unstage(self, key: Key) -> None:
         """Delete a staged key nothing was sealed with."""
@@ -299,21 +300,8 @@ class KeyStore:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
         return True
 
     def _show(self, path: Path) -> str:
         return f"{self.shown}/{path.name}"
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)

@@ -236,14 +236,19 @@ class ReconEngine:
                                                    target_valid=valid)
                 except SfsyncError as exc:
                     r.fail(str(exc))
-            self.op.decide(records)
-            self.op.plan(records)
-            self.deletions.hold(records)
-            self._writer.submit(self._commit, records, self._stage_page(records))
-            self._writer.wait()
-            if self._cancelled():
+            if not self._decide_and_commit(records):
                 return False
         return True
+
+    def _decide_and_commit(self, records: list[Record]) -> bool:
+        """A page whose situations are known (target phase, reconById's missing sources): action, plan, the
+        deletion safeguard, then its commit; False when a cancel was asked meanwhile."""
+        self.op.decide(records)
+        self.op.plan(records)
+        self.deletions.hold(records)
+        self._writer.submit(self._commit, records, self._stage_page(records))
+        self._writer.wait()
+        return not self._cancelled()
 
     def _cancelled(self) -> bool:
         cancel = self.options.cancel
@@ -352,13 +357,7 @@ class ReconEngine:
         remaining = sorted(self.remaining)
         self.remaining = set()
         for ids in chunked(remaining, 2000):
-            records = self.op.target_records(ids)
-            self.op.decide(records)
-            self.op.plan(records)
-            self.deletions.hold(records)
-            self._writer.submit(self._commit, records, self._stage_page(records))
-            self._writer.wait()
-            if self._cancelled():
+            if not self._decide_and_commit(self.op.target_records(ids)):
                 return False
         return True
 
