@@ -444,7 +444,7 @@ def build_openapi(project: Any = None) -> dict[str, Any]:
     paths.update(activity_paths)
     from core.api.sync_routes import sync_openapi
 
-    sync_paths, sync_schemas = sync_openapi(_query_params(), _errors, _json, _query, PRETTY)
+    sync_paths, sync_schemas = sync_openapi(_query_params(), _errors, _json, _query, PRETTY, mappings)
     paths.update(sync_paths)
     from core.api.system_routes import system_openapi
 

@@ -99,7 +99,12 @@ async def _livesync(request: Request, source: str) -> Response:
 
 async def object_set_action(request: Request) -> Response:
     """``system/salesforce/User?_action=liveSync``: one liveSync tick of that object set;
-    ``?_action=create``: a new record (``core.api.system_routes``)."""
+    ``?_action=create``: a new record; GET: a query (``core.api.system_routes``). One route for the path, so a
+    405 names every method it takes."""
+    if request.method == "GET":
+        from core.api.system_routes import query_objects
+
+        return await query_objects(request)
     name, object_type = request.path_params["name"], request.path_params["object_type"]
     if name != "salesforce":
         raise ApiError(404, f"Resource 'system/{name}' not found (the one connector is system/salesforce)")
@@ -264,7 +269,7 @@ async def audit_recon_entry(request: Request) -> Response:
 ROUTES = [
     Route("/openidm/system", system_action, methods=["POST"]),
     Route("/openidm/system/{name}", connector_action, methods=["POST"]),
-    Route("/openidm/system/{name}/{object_type}", object_set_action, methods=["POST"]),
+    Route("/openidm/system/{name}/{object_type}", object_set_action, methods=["GET", "POST"]),
     Route("/openidm/recon", recon_collection, methods=["GET", "POST"]),
     Route("/openidm/recon/{run_id}", recon_instance, methods=["GET", "POST"]),
     Route("/openidm/managed/user", users_collection, methods=["GET", "POST"]),

@@ -53,23 +53,35 @@ def _param(request: Request, name: str, example: str) -> str:
     return value
 
 
+#: the parameters each sync action takes (the OpenAPI selector below says the same)
+_SYNC_PARAMS = {"getLinkedResources": ("resourceName",),
+                "performAction": ("mapping", "sourceId", "targetId", "action", "linkQualifier")}
+#: resource path / id, as the server splits it (the last "/" separates them; neither side empty)
+RESOURCE_PATTERN = r"^[\s\S]+/[^/]+$"
+
+
 async def sync_action(request: Request) -> Response:
     """``sync?_action=getLinkedResources&resourceName=managed/user/ID``: the objects linked to it (IDM's array);
     ``sync?_action=performAction&mapping=M&sourceId=ID&action=A[&targetId=T]``: that action, whatever the
     situation, answered ``{"status": "OK"}`` (a failed action: a 409 in IDM's error shape with the reason)."""
     sync = request.app.state.backend.sync
-    if _action(request, ("getLinkedResources", "performAction"), "sync") == "getLinkedResources":
+    which = _action(request, ("getLinkedResources", "performAction"), "sync")
+    allowed = {"_action", "_prettyPrint", *_SYNC_PARAMS[which]}
+    extra = sorted(k for k in request.query_params if k not in allowed)
+    if extra:  # the document's selector: each action takes exactly its own parameters
+        raise ApiError(400, f"{extra[0]}: not a parameter of sync?_action={which}")
+    if which == "getLinkedResources":
         resource, _, object_id = _param(request, "resourceName", "managed/user/ID").rpartition("/")
         if not resource or not object_id:
             raise ApiError(400, "resourceName: expected a resource path and an id, e.g. managed/user/ID")
         return json_response(request, await sync.linked_resources(resource, object_id))
     mapping = _param(request, "mapping", "systemSalesforceUser_managedUser")
     source_id = _param(request, "sourceId", "ID")
-    action = _param(request, "action", "LINK").upper()
-    if action not in ACTIONS:
+    action = _param(request, "action", "LINK")
+    if action not in ACTIONS:  # an action's exact name, as IDM's ReconAction.valueOf
         raise ApiError(400, f"action: {action!r} is not one of {', '.join(ACTIONS)}")
     qualifier = request.query_params.get("linkQualifier")
-    if qualifier not in (None, "", "default"):
+    if qualifier not in (None, "default"):
         raise ApiError(400, "linkQualifier: only the default link qualifier is supported")
     result = await sync.perform_action(mapping, source_id, action, request.query_params.get("targetId") or None)
     if result.result != "SUCCESSFUL":
@@ -88,9 +100,10 @@ SYNC_ROUTES = [
 ]
 
 
-def sync_openapi(query_params: list[dict[str, Any]], errors: Any, json_: Any, query: Any, pretty: Any) -> tuple[
-        dict[str, Any], dict[str, Any]]:
+def sync_openapi(query_params: list[dict[str, Any]], errors: Any, json_: Any, query: Any, pretty: Any,
+                 mappings: list[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The OpenAPI paths of :data:`SYNC_ROUTES` and their schemas (helpers passed in from ``core.api.openapi``)."""
+    from core.api.openapi import _branch, _selector
     nullable_text = {"type": "string", "nullable": True}
     sync_entry = {"type": "object", "required": ["_id", "timestamp", "eventName", "mapping", "sourceObjectId"],
                   "description": "IDM's sync audit event: one per mapping an implicit sync or a liveSync change ran",
@@ -135,19 +148,22 @@ def sync_openapi(query_params: list[dict[str, Any]], errors: Any, json_: Any, qu
                              "linkQualifier": text, "linkType": text, "error": text,
                              "mappings": {"type": "array", "items": {"type": "object", "properties": {
                                  "name": text, "type": {"type": "string", "enum": ["source", "target"]}}}}}}
+    perform = _branch("performAction", ("mapping", "sourceId", "action"),
+                      mapping=({"type": "string", "enum": list(mappings)} if mappings
+                               else {"type": "string", "minLength": 1}),
+                      sourceId={"type": "string", "minLength": 1}, targetId={"type": "string"},
+                      linkQualifier={"type": "string", "enum": ["default"]})
+    perform["properties"]["action"] = {"type": "string", "enum": list(ACTIONS)}  # (_branch's own first argument)
     paths["/openidm/sync"] = {"post": {
         "summary": "getLinkedResources (the objects linked to resourceName) or performAction (an action for a "
                    "source through a mapping, whatever its situation)", "operationId": "syncAction",
         "parameters": [
-            query("_action", {"type": "string", "enum": ["getLinkedResources", "performAction"]}, "the action",
-                  required=True),
-            query("resourceName", {"type": "string"}, "getLinkedResources: e.g. managed/user/ID"),
-            query("mapping", {"type": "string"}, "performAction: the mapping"),
-            query("sourceId", {"type": "string"}, "performAction: the source object's id"),
-            query("targetId", {"type": "string"}, "performAction: the target object's id (default: the linked "
-                                                  "or the one correlated target)"),
-            query("action", {"type": "string", "enum": list(ACTIONS)}, "performAction: the action"),
-            query("linkQualifier", {"type": "string", "enum": ["default"]}, "performAction: the link qualifier"),
+            _selector("action", "getLinkedResources with resourceName (e.g. managed/user/ID), or performAction with "
+                      "mapping, sourceId and action (targetId: default the linked or the one correlated target; "
+                      "linkQualifier: default only)",
+                      _branch("getLinkedResources", ("resourceName",),
+                              resourceName={"type": "string", "pattern": RESOURCE_PATTERN}),
+                      perform),
             pretty],
         "responses": {"200": json_({"oneOf": [{"type": "array", "items": {"$ref": "#/components/schemas/LinkedResource"}},
                                               {"type": "object", "required": ["status"], "properties": {

@@ -46,6 +46,8 @@ async def _call(request: Request, method: str, *args: Any) -> Any:
         if object_type not in connector.config.objectTypes:
             raise ApiError(404, f"Resource 'system/{name}/{object_type}' not found (objectTypes declares "
                                 f"{', '.join(connector.config.objectTypes) or 'none'})")
+        if method == "exists":  # only the checks above: the object set is there (else a 404)
+            return None
         objects = SystemObjects(connector, object_type, name)
         try:
             return asyncio.run_coroutine_threadsafe(getattr(objects, method)(*args), loop).result()
@@ -58,6 +60,7 @@ async def _call(request: Request, method: str, *args: Any) -> Any:
 
 async def create_object(request: Request) -> Response:
     """``POST system/salesforce/User?_action=create`` (called by ``routes.object_set_action``)."""
+    await _call(request, "exists")  # an object set that is not there is a 404 whatever the body
     body = await crest.json_body(request, expect=dict)
     if body.get("_id") is not None:
         raise ApiError(400, "_id: Salesforce chooses a new record's Id; send none")
@@ -91,6 +94,7 @@ async def object_instance(request: Request) -> Response:
         return json_response(request, await _call(request, "read", object_id, fields))
     _no_revision(request)
     if request.method == "DELETE":
+        await _call(request, "exists")  # an object set that is not there is a 404
         if request.path_params["object_type"] != "User":
             raise ApiError(400, "DELETE: only Users can be deleted (deactivated) through sfsync")
         return json_response(request, await _call(request, "delete", object_id, fields))
@@ -100,8 +104,7 @@ async def object_instance(request: Request) -> Response:
     return json_response(request, await _call(request, "update", object_id, body, fields))
 
 
-SYSTEM_ROUTES = [
-    Route("/openidm/system/{name}/{object_type}", query_objects, methods=["GET"]),
+SYSTEM_ROUTES = [  # the object set's path (GET: query, POST: create/liveSync) is one route in core/api/routes.py
     Route("/openidm/system/{name}/{object_type}/{object_id}", object_instance, methods=["GET", "PUT", "DELETE"]),
 ]
 

@@ -70,9 +70,6 @@ def served(tmp_path: Path):
 
 
 @pytest.mark.skipif(ST is None, reason="schemathesis is in the test extra: pip install -e '.[test]'")
-@pytest.mark.xfail(strict=True, reason="#18 item 4, open: 4 mismatches in the routes added last (seed 18): the Allow "
-                   "header of a 405 on OPTIONS system/{name}/{object_type}; schema-valid requests refused by DELETE "
-                   "system/{name}/{object_type}/{object_id}, POST sync and one stateful chain")
 def test_the_served_openapi_document_is_what_the_server_does(served, tmp_path: Path):
     url, server = served
     report = tmp_path / "report.json"

@@ -66,7 +66,9 @@ async def test_perform_action_unlink_link_and_delete_answer_status_ok(api):
 async def test_perform_action_create_for_an_unlinked_source(api):
     client, backend = api
     bob = backend.repo.create(person("bob"))  # no implicit sync: no account yet
-    assert (await perform(client, sourceId=bob["_id"], action="create")).json() == {"status": "OK"}
+    lower = await perform(client, sourceId=bob["_id"], action="create")  # an action's exact name, as IDM's enum
+    assert lower.status_code == 400 and "action" in lower.json()["message"]
+    assert (await perform(client, sourceId=bob["_id"], action="CREATE")).json() == {"status": "OK"}
     [entry] = await linked(client, f"managed/user/{bob['_id']}")
     assert entry["content"]["login"] == "bob"
     again = await perform(client, sourceId=bob["_id"], action="CREATE")
