@@ -25,7 +25,8 @@ DEFAULT_KEEP = 100
 STALE_AFTER = 120.0
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host with that pid still runs (a lock or a firing it holds is live)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -126,7 +127,7 @@ class Runs:
                                (mapping,)).fetchone()
             if row is not None and row[0] != run_id:
                 owner_run, owner_pid, owner_host, beat = row
-                alive = _pid_alive(owner_pid) if owner_host == host else True
+                alive = pid_alive(owner_pid) if owner_host == host else True
                 if alive and now - beat < stale_after:
                     raise Conflict(f"mapping {mapping} already has an active reconciliation {owner_run} "
                                    f"(process {owner_pid} on {owner_host})")

@@ -14,19 +14,10 @@ import socket
 from typing import Any
 
 from core.repo.db import Database
+from core.repo.runs import pid_alive
 
 #: fire records kept per schedule (the newest)
 KEEP_FIRES = 100
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def node_id() -> str:
@@ -139,6 +130,6 @@ class Schedules:
         rows = self.db.conn().execute("SELECT schedule_id, fire_time, node, pid, host, started FROM schedule_fires "
                                       "WHERE ended IS NULL ORDER BY seq")
         return [{"scheduleId": sid, "fireTime": fire, "node": node, "started": started}
-                for sid, fire, node, pid, host, started in rows if host != here or _pid_alive(pid)]
+                for sid, fire, node, pid, host, started in rows if host != here or pid_alive(pid)]
 
 

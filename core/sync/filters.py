@@ -15,7 +15,15 @@ from typing import Any
 from core.repo.errors import FilterSyntaxError as FilterError
 from core.repo.queryfilter import And, Comparison, Literal, Not, Or, Presence, parse, render
 
-__all__ = ["FilterError", "Or", "describe", "equalities", "evaluate", "parse", "render", "resolve"]
+__all__ = ["FilterError", "Or", "describe", "equalities", "evaluate", "parse", "render", "resolve", "skeleton"]
+
+
+def skeleton(template: str) -> str:
+    """A correlation query template (``userName eq "${source.Username}"``) with each ``${...}`` replaced by a
+    plain value, so it parses as a filter: to check it at load and to read the fields it compares."""
+    import re
+
+    return re.sub(r"\$\{[^}]*\}", "x", template)
 
 
 def describe(exc: FilterError) -> str:

@@ -8,7 +8,6 @@ Scripts are held as :class:`ScriptSpec` and compiled per :class:`ScriptEngine` (
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -353,7 +352,7 @@ class _Parser:
     def _template(self, text: Any, at: str) -> str:
         if not isinstance(text, str):
             raise self.fail(at, "must be a query filter string")
-        probe = re.sub(r"\$\{[^}]*\}", "x", text)
+        probe = filters.skeleton(text)
         try:
             filters.parse(probe)
         except filters.FilterError as exc:

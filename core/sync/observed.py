@@ -145,7 +145,7 @@ def _target_uses(m: Mapping, out: _Fields) -> None:
             from core.sync import filters
 
             try:
-                tree = filters.parse(_template_skeleton(corr.template))
+                tree = filters.parse(filters.skeleton(corr.template))
             except filters.FilterError:
                 raise _Whole from None
             for pointer in _pointers(tree):
@@ -170,9 +170,3 @@ def _template_heads(template: str, variable: str) -> list[str]:
             heads.append(parts[1])
     return heads
 
-
-def _template_skeleton(template: str) -> str:
-    """The correlation filter with each ``${...}`` replaced by a plain value, to read its field pointers."""
-    import re
-
-    return re.sub(r"\$\{[^}]*\}", "x", template)

@@ -96,23 +96,9 @@ class SyncService:
         for thread in list(self._threads):
             thread.join(timeout=60)
 
-        def drop_scripts() -> None:
-            if self._implicit_scripts is not None:
-                self._implicit_scripts.close()
-            self._implicit_scripts = None
-
-        with contextlib.suppress(RuntimeError):
-            self._implicit.submit(drop_scripts).result()
-        self._implicit.shutdown(wait=True)
-
-        def drop_livesync_scripts() -> None:
-            if self._livesync_scripts is not None:
-                self._livesync_scripts.close()
-            self._livesync_scripts = None
-
-        with contextlib.suppress(RuntimeError):
-            self._livesync.submit(drop_livesync_scripts).result()
-        self._livesync.shutdown(wait=True)
+        # a QuickJS context belongs to its thread: each worker frees its own engine, then stops
+        self._close_worker(self._implicit, "_implicit_scripts")
+        self._close_worker(self._livesync, "_livesync_scripts")
         self.implicit_connector.close()
         for worker, committer in self._recon_pools.values():
             worker.shutdown(wait=True)
@@ -122,6 +108,19 @@ class SyncService:
         if self._log_open:
             self._log_open = False
             close_project_log(self.project.root)
+
+    def _close_worker(self, worker: ThreadPoolExecutor, engine_attr: str) -> None:
+        """Free the script engine held in ``engine_attr`` in ``worker``'s thread (where it was made), then stop
+        the worker."""
+        def drop() -> None:
+            engine = getattr(self, engine_attr)
+            if engine is not None:
+                engine.close()
+            setattr(self, engine_attr, None)
+
+        with contextlib.suppress(RuntimeError):
+            worker.submit(drop).result()
+        worker.shutdown(wait=True)
 
     def config(self) -> SyncConfig:
         return SyncConfig.load(self.project)
