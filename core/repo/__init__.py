@@ -1,9 +1,16 @@
-"""The managed repository: managed objects, links, reconciliation runs and audit, in one SQLite file.
+"""The managed repository: managed objects, links, reconciliation runs and audit — in one SQLite file, or in
+a PostgreSQL database in IDM's own table layout (shared by several sfsync processes and hosts).
 
-Public names: :class:`Repository` (``Repository.open(path, schema)`` / ``Repository.for_project(project)``),
+Public names: :class:`RepositoryApi` (the interface both backends implement), :class:`Repository` (SQLite;
+``Repository.for_project(project)`` opens whichever backend the project asks for), :class:`PgRepository`
+(PostgreSQL), :func:`pg_settings` (which PostgreSQL, from SFSYNC_REPO_URL or conf/datasource.jdbc-default.json),
 :class:`QueryRequest`, :class:`Link`, :class:`ManagedSchema`, and the errors of :mod:`core.repo.errors`.
 """
 
+from typing import TYPE_CHECKING, Any
+
+from core.repo.api import RepositoryApi
+from core.repo.datasource import PgSettings, pg_settings
 from core.repo.errors import (
     Conflict,
     FieldError,
@@ -18,7 +25,20 @@ from core.repo.query import QueryRequest
 from core.repo.repository import Repository
 from core.repo.schema import ManagedSchema
 
+if TYPE_CHECKING:
+    from core.repo.pgrepository import PgRepository
+
+
+def __getattr__(name: str) -> Any:
+    """``PgRepository`` on first use: psycopg takes ~0.15 s to import, which a SQLite project never pays."""
+    if name == "PgRepository":
+        from core.repo.pgrepository import PgRepository
+
+        return PgRepository
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
-    "Conflict", "FieldError", "FilterSyntaxError", "Link", "ManagedSchema", "NotFound", "PreconditionFailed",
-    "QueryRequest", "RepoError", "Repository", "ValidationError",
+    "Conflict", "FieldError", "FilterSyntaxError", "Link", "ManagedSchema", "NotFound", "PgRepository",
+    "PgSettings", "PreconditionFailed", "QueryRequest", "RepoError", "Repository", "RepositoryApi",
+    "ValidationError", "pg_settings",
 ]

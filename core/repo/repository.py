@@ -17,6 +17,7 @@ from typing import Any
 
 from core.config.project import Project
 from core.repo.activity import ActivityLog
+from core.repo.api import RepositoryApi
 from core.repo.audit import Audit
 from core.repo.db import Database
 from core.repo.errors import RepoError
@@ -53,19 +54,32 @@ class Repository:
         return cls(Database(path), schema)
 
     @classmethod
-    def for_project(cls, project: Project, *, validate: bool = True) -> Repository:
-        """The project's repository (``db/sfsync.sqlite3``) with ``conf/managed.json``'s user schema.
+    def for_project(cls, project: Project, *, validate: bool = True) -> RepositoryApi:
+        """The project's repository with ``conf/managed.json``'s user schema: PostgreSQL when
+        ``SFSYNC_REPO_URL`` or IDM's ``conf/datasource.jdbc-default.json`` names one (core/repo/datasource.py),
+        else the SQLite file ``db/sfsync.sqlite3``."""
+        from core.repo.datasource import pg_settings
 
-        IDM puts its repository in PostgreSQL when ``conf/datasource.jdbc-default.json`` says so (and sfsync's
-        contract adds ``SFSYNC_REPO_URL``); sfsync's PostgreSQL repository is not built yet, so either is refused
-        with the reason instead of quietly using SQLite beside a team's shared database."""
-        refuse_external_repository(project)
+        settings = pg_settings(project.conf_dir)
         schema = ManagedSchema.load(project) if validate and project.managed_path.exists() else None
+        if settings is not None:
+            from core.errors import ConfigError
+            from core.repo.pgrepository import PgRepository
+
+            try:
+                return PgRepository.open(settings.url, schema, origin=settings.origin, timeout=settings.timeout,
+                                         min_size=settings.min_size, max_size=settings.max_size)
+            except RepoError as exc:
+                raise ConfigError(str(exc)) from None
         return cls.open(project.db_path, schema)
 
     @property
     def path(self) -> Path:
         return self.db.path
+
+    @property
+    def location(self) -> str:
+        return str(self.db.path)
 
     def close(self) -> None:
         self.db.close()
@@ -202,20 +216,6 @@ class Repository:
         return self.links.iter_links(link_type)
 
 
-def refuse_external_repository(project: Project) -> None:
-    """ConfigError when the project asks for a repository other than the SQLite file."""
-    from core.config.jsonfile import display_path, load_json
-    from core.errors import ConfigError
-
-    url = os.environ.get("SFSYNC_REPO_URL")
-    if url:
-        raise ConfigError("SFSYNC_REPO_URL is set, but a PostgreSQL repository is not supported yet; unset it "
-                          "to use the project's SQLite repository (db/sfsync.sqlite3)")
-    path = project.conf_dir / "datasource.jdbc-default.json"
-    if path.exists():
-        data, _ = load_json(path)
-        jdbc = data.get("jdbcUrl") if isinstance(data, dict) else None
-        if isinstance(jdbc, str) and jdbc.startswith("jdbc:postgresql:"):
-            raise ConfigError("jdbcUrl names PostgreSQL, but a PostgreSQL repository is not supported yet; "
-                              "remove the file (or point jdbcUrl elsewhere) to use the project's SQLite repository",
-                              path=display_path(path), field="jdbcUrl")
+#: mypy checks here that the SQLite repository implements the whole interface
+def _implements(r: Repository) -> RepositoryApi:
+    return r

@@ -1,4 +1,9 @@
-"""Fixtures for the repository tests: a real SQLite file in a temporary folder, with the sample's schema."""
+"""Fixtures for the repository tests: a real SQLite file in a temporary folder, with the sample's schema.
+
+A test (or module) marked ``@pytest.mark.backends("sqlite", "postgresql")`` runs once per backend: its ``repo``
+and ``bare_repo`` are then a PostgreSQL repository in a fresh database of the test server (tests/fixtures/pg.py)
+as well. Unmarked tests look at SQLite internals and run on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -21,17 +26,40 @@ def schema() -> ManagedSchema:
     return ManagedSchema.load(Project(ROOT))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends(*names): run the test on each repository backend named")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None and {"repo", "bare_repo"} & set(metafunc.fixturenames):
+        metafunc.parametrize("backend", marker.args, indirect=True)
+
+
 @pytest.fixture
-def repo(tmp_path: Path, schema: ManagedSchema) -> Iterator[Repository]:
-    r = Repository.open(tmp_path / "db" / "sfsync.sqlite3", schema)
+def backend(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+def _open(request: pytest.FixtureRequest, backend: str, path: Path, schema: ManagedSchema | None) -> Any:
+    if backend == "postgresql":
+        from core.repo.pgrepository import PgRepository
+
+        return PgRepository.open(request.getfixturevalue("pg_url"), schema)
+    return Repository.open(path, schema)
+
+
+@pytest.fixture
+def repo(request: pytest.FixtureRequest, backend: str, tmp_path: Path, schema: ManagedSchema) -> Iterator[Any]:
+    r = _open(request, backend, tmp_path / "db" / "sfsync.sqlite3", schema)
     yield r
     r.close()
 
 
 @pytest.fixture
-def bare_repo(tmp_path: Path) -> Iterator[Repository]:
+def bare_repo(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Any]:
     """A repository opened without a schema: no validation, the default searchable columns."""
-    r = Repository.open(tmp_path / "bare.sqlite3")
+    r = _open(request, backend, tmp_path / "bare.sqlite3", None)
     yield r
     r.close()
 

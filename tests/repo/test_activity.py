@@ -12,6 +12,8 @@ from core.repo import Repository, ValidationError
 from core.repo.activity import TRIM_EVERY, Actor, activity_entry, changed_fields
 from core.repo.db import SCHEMA_VERSION
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 IDM_FIELDS = {"_id", "timestamp", "eventName", "transactionId", "userId", "runAs", "objectId", "operation",
               "before", "after", "changedFields", "revision", "status", "message", "passwordChanged"}
 TOKEN = "5Aep861TSESvWeug_xvFHRBTTbf_YrTWgEyjBJ1dOAr6i0d0MNdJrcaHwwY0Jx5n2SfdJmH2SBH6x.Xy0mr9x7Q2"

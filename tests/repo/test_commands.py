@@ -108,27 +108,3 @@ def test_the_installed_command_runs_users(project, users):
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["resultCount"] == 3
-
-
-def test_a_postgresql_repository_is_refused_until_it_exists(tmp_path, monkeypatch):
-    """IDM's datasource file naming PostgreSQL, or SFSYNC_REPO_URL, is refused with the reason: never SQLite
-    used quietly beside a team's shared database."""
-    import json
-
-    import pytest
-
-    from core.config.project import Project
-    from core.errors import ConfigError
-    from core.repo import Repository
-
-    (tmp_path / "conf").mkdir()
-    project = Project(tmp_path)
-    monkeypatch.setenv("SFSYNC_REPO_URL", "postgresql://db.example/openidm")
-    with pytest.raises(ConfigError, match="SFSYNC_REPO_URL is set, but a PostgreSQL repository is not supported"):
-        Repository.for_project(project)
-    monkeypatch.delenv("SFSYNC_REPO_URL")
-    (tmp_path / "conf" / "datasource.jdbc-default.json").write_text(json.dumps(
-        {"driverClass": "org.postgresql.Driver", "jdbcUrl": "jdbc:postgresql://localhost:5432/openidm"}))
-    with pytest.raises(ConfigError) as caught:
-        Repository.for_project(project)
-    assert "datasource.jdbc-default.json: jdbcUrl: jdbcUrl names PostgreSQL" in str(caught.value)

@@ -6,6 +6,8 @@ import pytest
 
 from core.repo import Conflict
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 M = "systemSalesforceUser_managedUser"
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from core.repo import Conflict, NotFound, PreconditionFailed, Repository, ValidationError
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 def test_create_assigns_a_time_ordered_uuid_and_a_revision(repo, new_user):
     user = repo.create(new_user())
@@ -160,12 +162,14 @@ def test_patch_that_breaks_the_schema_changes_nothing(repo, new_user):
     assert repo.read(user["_id"]) == user
 
 
+@pytest.mark.backends("sqlite")  # SQLite's connection settings
 def test_the_file_is_in_wal_mode_with_a_busy_timeout(repo):
     conn = repo.db.conn()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
 
 
+@pytest.mark.backends("sqlite")  # SQLite's connection settings
 def test_each_thread_gets_its_own_connection(repo, new_user):
     seen = []
     done = threading.Event()

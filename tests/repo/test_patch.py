@@ -7,6 +7,8 @@ import pytest
 from core.repo import ValidationError
 from core.repo.patch import apply_patch
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 def test_add_to_an_absent_array_creates_it():
     assert apply_patch({}, [{"operation": "add", "field": "/roles/-", "value": "r1"}]) == {"roles": ["r1"]}

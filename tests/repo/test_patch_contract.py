@@ -8,6 +8,8 @@ import pytest
 from core.repo import ValidationError
 from core.repo.patch import apply_patch
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 DOC = {"sn": "S", "roles": ["a", "b"], "accounts": [{"id": 1}], "count": 5, "flag": True, "name": {"x": 1}}
 FIRST = {"operation": "replace", "field": "/sn", "value": "S2"}  # a valid op, so the bad one is patch[1]
 

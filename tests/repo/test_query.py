@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from core.repo import FilterSyntaxError, QueryRequest, ValidationError
 from core.repo.queryfilter import OPERATORS, And, Comparison, Literal, Not, Or, Presence, render
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 SHAPE = ["result", "resultCount", "pagedResultsCookie", "totalPagedResultsPolicy", "totalPagedResults",
          "remainingPagedResults"]
 

@@ -11,6 +11,8 @@ import pytest
 
 from core.repo import Conflict, NotFound, Repository
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 ROOT = Path(__file__).resolve().parents[2]
 M = "systemSalesforceUser_managedUser"
 

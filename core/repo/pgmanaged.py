@@ -1,0 +1,367 @@
+"""Managed objects in IDM's ``openidm.managedobjects`` (``objecttypes_id`` -> ``openidm.objecttypes``
+``managed/<resource>``, ``objectid``, ``rev``, ``fullobject`` JSONB without ``_id``/``_rev``).
+
+The same contract as core/repo/managed.py (the SQLite store): bulk methods answer per object, writes of a
+page are one pipelined ``executemany``, unique fields (``userName``) are checked case-insensitively. Across
+processes: updates and deletes lock the rows they check (``SELECT … FOR UPDATE``), so two writers holding the
+same ``_rev`` cannot both win — the second finds the new revision and gets PreconditionFailed; creates and
+updates of a resource with unique fields hold a transaction-scoped advisory lock for the resource while they
+check and write, so two processes cannot both take one userName (IDM's own schema has no such index).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import psycopg
+
+from core.repo.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    PreconditionFailed,
+    RepoError,
+    UniqueConflict,
+    ValidationError,
+)
+from core.repo.ids import matches_rev, new_ids, next_rev
+from core.repo.jsoncodec import encode
+from core.repo.managed import PreparedCreates, fold
+from core.repo.pgdb import PgDatabase
+from core.repo.pgquery import PgCollection, row_object
+from core.repo.schema import DEFAULT_SEARCHABLE, ManagedSchema
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CHUNK = 5000
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+class PgManagedObjects:
+    """The managed objects of one resource (``user``) in ``openidm.managedobjects``."""
+
+    def __init__(self, db: PgDatabase, resource: str = "user", schema: ManagedSchema | None = None) -> None:
+        if not _IDENT.match(resource):
+            raise RepoError(f"managed/{resource}: not a valid resource name")
+        self.db = db
+        self.resource = resource
+        self.schema = schema
+        indexed = schema.searchable if schema else DEFAULT_SEARCHABLE
+        unique = schema.unique if schema else ()
+        self.unique = tuple(f for f in unique if _IDENT.match(f))
+        self.searchable = [f for f in dict.fromkeys([*indexed, *self.unique]) if _IDENT.match(f)]
+        self.type_id = self._object_type()
+        kind = db.fetchone("SELECT data_type FROM information_schema.columns WHERE table_schema = 'openidm' "
+                           "AND table_name = 'managedobjects' AND column_name = 'fullobject'")
+        #: IDM 5.x-7.0 made ``fullobject`` JSON, later 7.x JSONB: written as it is, read as JSONB
+        self.json_type = "json" if kind and kind[0] == "json" else "jsonb"
+        data = "fullobject" if self.json_type == "jsonb" else "(fullobject::jsonb)"
+        self._lock_key = zlib.crc32(self.name.encode())
+        if db.owns_idm_tables:
+            self._ensure_indexes()
+        self.collection = PgCollection("openidm.managedobjects", data, tiebreak="id",
+                                       base="objecttypes_id = %s", base_params=(self.type_id,))
+
+    @property
+    def name(self) -> str:
+        return f"managed/{self.resource}"
+
+    def _object_type(self) -> int:
+        row = self.db.fetchone("SELECT id FROM openidm.objecttypes WHERE objecttype = %s", (self.name,))
+        if row is None:
+            self.db.execute("INSERT INTO openidm.objecttypes (objecttype) VALUES (%s) ON CONFLICT DO NOTHING",
+                            (self.name,))
+            row = self.db.fetchone("SELECT id FROM openidm.objecttypes WHERE objecttype = %s", (self.name,))
+        assert row is not None
+        return int(row[0])
+
+    def _ensure_indexes(self) -> None:
+        """Expression indexes on the searchable fields (only on tables sfsync created: IDM's stay as IDM made
+        them). A unique field gets a partial UNIQUE index for its own object type."""
+        for field in self.searchable:
+            expr = f"lower((fullobject->>'{field}') COLLATE \"C\")"
+            name = f"sfsync_{self.resource}_{field}".lower()[:63]
+            if field in self.unique:
+                sql = (f"CREATE UNIQUE INDEX IF NOT EXISTS ux_{name} ON openidm.managedobjects ({expr}) "
+                       f"WHERE objecttypes_id = {self.type_id}")
+            else:
+                sql = f"CREATE INDEX IF NOT EXISTS ix_{name} ON openidm.managedobjects (objecttypes_id, {expr})"
+            try:
+                self.db.execute(sql)
+            except psycopg.errors.UniqueViolation:  # existing duplicates: the checks still refuse new ones
+                self.db.execute(f"CREATE INDEX IF NOT EXISTS ix_{name} ON openidm.managedobjects "
+                                f"(objecttypes_id, {expr})")
+
+    def analyze(self) -> None:
+        self.db.execute("ANALYZE openidm.managedobjects")
+
+    # ------------------------------------------------------------------------------------ reads
+
+    def read(self, id: str) -> dict[str, Any]:
+        row = self.db.fetchone(f"SELECT objectid, rev, {self.collection.data} FROM openidm.managedobjects "
+                               "WHERE objecttypes_id = %s AND objectid = %s", (self.type_id, id))
+        if row is None:
+            raise NotFound(f"{self.name}/{id} not found")
+        return row_object(self.collection, row)
+
+    def read_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, dict[str, Any]] = {}
+        for part in _chunks(wanted):
+            for row in self.db.fetchall(f"SELECT objectid, rev, {self.collection.data} FROM openidm.managedobjects "
+                                        "WHERE objecttypes_id = %s AND objectid = ANY(%s)", (self.type_id, list(part))):
+                out[row[0]] = row_object(self.collection, row)
+        return out
+
+    def revs(self, ids: Iterable[str], *, lock: bool = False) -> dict[str, str]:
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, str] = {}
+        tail = " ORDER BY objectid FOR UPDATE" if lock else ""
+        for part in _chunks(wanted):
+            out.update(self.db.fetchall("SELECT objectid, rev FROM openidm.managedobjects WHERE objecttypes_id = %s "
+                                        f"AND objectid = ANY(%s){tail}", (self.type_id, list(part))))
+        return out
+
+    def find_by(self, field: str, values: Iterable[Any]) -> dict[Any, list[dict[str, Any]]]:
+        """Bulk correlation: for each value, the objects whose ``field`` equals it (ASCII case-insensitive)."""
+        wanted = [v for v in dict.fromkeys(values) if v is not None]
+        out: dict[Any, list[dict[str, Any]]] = {v: [] for v in wanted}
+        by_fold: dict[Any, list[Any]] = {}
+        for v in wanted:
+            by_fold.setdefault(fold(v) if isinstance(v, str) else _text(v), []).append(v)
+        params: list[Any] = []
+        if field == "_id":
+            expr = "objectid"
+        elif _IDENT.match(field):
+            expr = f"(fullobject->>'{field}')"
+        else:
+            from core.repo.queryfilter import parse_pointer
+
+            expr, params = "(fullobject #>> %s::text[])", [list(parse_pointer(field))]
+        keys = list(by_fold)
+        for part in _chunks(keys):
+            strings = [k for k in part if isinstance(k, str)]
+            sql = (f"SELECT objectid, rev, {self.collection.data}, {expr} FROM openidm.managedobjects WHERE objecttypes_id = %s "
+                   f"AND lower({expr} COLLATE \"C\") = ANY(%s)")
+            for row in self.db.fetchall(sql, [*params, self.type_id, *params, strings]):
+                obj = row_object(self.collection, row[:3])
+                for v in by_fold.get(fold(row[3]), ()):
+                    out[v].append(obj)
+        return out
+
+    def iter_ids(self, batch: int = 10_000) -> Iterator[str]:
+        last = 0
+        while True:
+            rows = self.db.fetchall("SELECT id, objectid FROM openidm.managedobjects WHERE objecttypes_id = %s "
+                                    "AND id > %s ORDER BY id LIMIT %s", (self.type_id, last, batch))
+            for _seq, id_ in rows:
+                yield id_
+            if len(rows) < batch:
+                return
+            last = rows[-1][0]
+
+    def count(self) -> int:
+        row = self.db.fetchone("SELECT count(*) FROM openidm.managedobjects WHERE objecttypes_id = %s",
+                               (self.type_id,))
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------------------------ checks
+
+    def _validate(self, obj: Mapping[str, Any]) -> list[FieldError]:
+        return self.schema.validate(obj) if self.schema else []
+
+    def _lock_unique(self) -> None:
+        if self.unique:
+            self.db.execute("SELECT pg_advisory_xact_lock(%s::bigint)", ((0x5F5C << 32) | self._lock_key,))
+
+    def _unique_clashes(self, candidates: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[int, list[FieldError]]:
+        clashes: dict[int, list[FieldError]] = {}
+        for field in self.unique:
+            keyed: list[tuple[int, str, Any, Any]] = []
+            owner: dict[Any, str] = {}
+            for i, (id_, obj) in enumerate(candidates):
+                value = obj.get(field)
+                if value is None:
+                    continue
+                key = fold(value) if isinstance(value, str) else json.dumps(value)
+                if owner.setdefault(key, id_) != id_:
+                    clashes.setdefault(i, []).append(FieldError(field, f"must be unique: {value!r} is used"))
+                keyed.append((i, id_, value, key))
+            holders: dict[Any, set[str]] = {}
+            strings = list(dict.fromkeys(k[3] for k in keyed if isinstance(k[2], str)))
+            for part in _chunks(strings):
+                for id_, value in self.db.fetchall(
+                        f"SELECT objectid, fullobject->>'{field}' FROM openidm.managedobjects WHERE objecttypes_id = %s "
+                        f"AND lower((fullobject->>'{field}') COLLATE \"C\") = ANY(%s)", (self.type_id, list(part))):
+                    holders.setdefault(fold(value), set()).add(id_)
+            for i, id_, value, key in keyed:
+                if holders.get(key, set()) - {id_}:
+                    clashes.setdefault(i, []).append(FieldError(field, f"must be unique: {value!r} is used"))
+        return clashes
+
+    # ------------------------------------------------------------------------------------ writes
+
+    def create_many(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
+                    ) -> list[dict[str, Any] | RepoError]:
+        return self.insert_prepared(self.prepare_creates(objects, ids))
+
+    def prepare_creates(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
+                        ) -> PreparedCreates:
+        """Defaults, validation and ids, without touching storage (as the SQLite store's)."""
+        results: list[dict[str, Any] | RepoError | None] = [None] * len(objects)
+        candidates: list[tuple[str, dict[str, Any]]] = []
+        index_of: list[int] = []
+        given: list[str] = []
+        fresh = new_ids(len(objects))
+        for i, raw in enumerate(objects):
+            obj = dict(raw)
+            chosen = (ids[i] if ids else None) or obj.pop("_id", None)
+            obj.pop("_id", None)
+            obj.pop("_rev", None)
+            if self.schema is not None:
+                self.schema.apply_create_defaults(obj)
+                errors = self.schema.validate(obj)
+                if errors:
+                    results[i] = ValidationError(errors, resource=self.name)
+                    continue
+            if chosen:
+                given.append(str(chosen))
+            candidates.append((str(chosen) if chosen else fresh[i], obj))
+            index_of.append(i)
+        filled = list(results)
+        rows = self._rows(candidates, index_of, set(), {}, filled)
+        return PreparedCreates(results, candidates, index_of, given, rows, [r for r in filled if r is not None])
+
+    def _rows(self, prepared: Sequence[tuple[str, dict[str, Any]]], index_of: Sequence[int], taken: set[str],
+              clashes: Mapping[int, list[FieldError]], results: list[dict[str, Any] | RepoError | None],
+              ) -> list[tuple[str, str, str]]:
+        rows = []
+        seen: set[str] = set()
+        for k, (id_, obj) in enumerate(prepared):
+            i = index_of[k]
+            if id_ in taken or id_ in seen:
+                results[i] = Conflict(f"{self.name}/{id_} already exists")
+            elif k in clashes:
+                results[i] = UniqueConflict(clashes[k], resource=self.name)
+            else:
+                data = encode(obj)
+                rev = next_rev(None, data)
+                rows.append((id_, rev, data))
+                seen.add(id_)
+                results[i] = {"_id": id_, "_rev": rev, **obj}
+        return rows
+
+    def insert_prepared(self, prepared: PreparedCreates) -> list[dict[str, Any] | RepoError]:
+        """Insert what :meth:`prepare_creates` made, in one transaction (one pipelined statement)."""
+        p = prepared
+        with self.db.transaction():
+            self._lock_unique()
+            taken = set(self.revs(p.given)) if p.given else set()
+            if not taken and not self.unique:
+                rows, results = p.rows, list(p.expected)
+            else:
+                out: list[dict[str, Any] | RepoError | None] = list(p.results)
+                clashes = self._unique_clashes(p.candidates) if self.unique else {}
+                rows = self._rows(p.candidates, p.index_of, taken, clashes, out)
+                results = [r for r in out if r is not None]
+            self._write("INSERT INTO openidm.managedobjects (objecttypes_id, objectid, rev, fullobject) "
+                        f"VALUES (%s, %s, %s, %s::{self.json_type})", [(self.type_id, *r) for r in rows])
+        if not taken and not self.unique:
+            return p.expected
+        return results
+
+    def create(self, obj: Mapping[str, Any], id: str | None = None) -> dict[str, Any]:
+        result = self.create_many([obj], [id])[0]
+        if isinstance(result, RepoError):
+            raise result
+        return result
+
+    def update_many(self, changes: Sequence[tuple[str, Mapping[str, Any], str | None]],
+                    ) -> list[dict[str, Any] | RepoError]:
+        """Replace many objects in one transaction; the rows are locked while their revisions are checked."""
+        results: list[dict[str, Any] | RepoError | None] = [None] * len(changes)
+        with self.db.transaction():
+            self._lock_unique()
+            current = self.revs([c[0] for c in changes], lock=True)
+            prepared: list[tuple[str, dict[str, Any]]] = []
+            index_of: list[int] = []
+            seen: set[str] = set()
+            for i, (id_, raw, rev) in enumerate(changes):
+                obj = {k: v for k, v in raw.items() if k not in ("_id", "_rev")}
+                if id_ in seen:
+                    results[i] = Conflict(f"{self.name}/{id_} is changed twice in one batch")
+                    continue
+                seen.add(id_)
+                if id_ not in current:
+                    results[i] = NotFound(f"{self.name}/{id_} not found")
+                elif not matches_rev(current[id_], rev):
+                    results[i] = PreconditionFailed(
+                        f"{self.name}/{id_}: revision {rev} is not the current one ({current[id_]})")
+                elif errors := self._validate(obj):
+                    results[i] = ValidationError(errors, resource=self.name)
+                else:
+                    prepared.append((id_, obj))
+                    index_of.append(i)
+            clashes = self._unique_clashes(prepared) if self.unique else {}
+            rows = []
+            for k, (id_, obj) in enumerate(prepared):
+                i = index_of[k]
+                if k in clashes:
+                    results[i] = UniqueConflict(clashes[k], resource=self.name)
+                    continue
+                data = encode(obj)
+                rev = next_rev(current[id_], data)
+                rows.append((rev, data, self.type_id, id_))
+                results[i] = {"_id": id_, "_rev": rev, **obj}
+            self._write(f"UPDATE openidm.managedobjects SET rev = %s, fullobject = %s::{self.json_type} "
+                        "WHERE objecttypes_id = %s AND objectid = %s", rows)
+        return [r for r in results if r is not None]
+
+    def update(self, id: str, obj: Mapping[str, Any], rev: str | None = None) -> dict[str, Any]:
+        result = self.update_many([(id, obj, rev)])[0]
+        if isinstance(result, RepoError):
+            raise result
+        return result
+
+    def delete_many(self, ids: Iterable[str]) -> int:
+        wanted = list(dict.fromkeys(ids))
+        n = 0
+        with self.db.transaction():
+            for part in _chunks(wanted):
+                n += self.db.execute("DELETE FROM openidm.managedobjects WHERE objecttypes_id = %s "
+                                     "AND objectid = ANY(%s)", (self.type_id, list(part)))
+        return n
+
+    def delete(self, id: str, rev: str | None = None) -> dict[str, Any]:
+        with self.db.transaction():
+            row = self.db.fetchone(f"SELECT objectid, rev, {self.collection.data} FROM openidm.managedobjects "
+                                   "WHERE objecttypes_id = %s AND objectid = %s FOR UPDATE", (self.type_id, id))
+            if row is None:
+                raise NotFound(f"{self.name}/{id} not found")
+            obj = row_object(self.collection, row)
+            if not matches_rev(obj["_rev"], rev):
+                raise PreconditionFailed(f"{self.name}/{id}: revision {rev} is not the current one ({obj['_rev']})")
+            self.db.execute("DELETE FROM openidm.managedobjects WHERE objecttypes_id = %s AND objectid = %s",
+                            (self.type_id, id))
+        return obj
+
+    def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        try:
+            with self.db.savepoint():
+                self.db.executemany(sql, rows)
+        except psycopg.errors.UniqueViolation as exc:  # a concurrent writer won a unique race
+            raise Conflict(f"{self.name}: {str(exc).splitlines()[0]}") from None
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value)
+
