@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")  # tests/fixtures/pg.py
+
 
 def person(name: str, **fields) -> dict:
     return {"userName": name, "givenName": name.title(), "sn": "Tester", "mail": f"{name}@example.com", **fields}

@@ -1,8 +1,8 @@
 """Fixtures for the repository tests: a real SQLite file in a temporary folder, with the sample's schema.
 
-A test (or module) marked ``@pytest.mark.backends("sqlite", "postgresql")`` runs once per backend: its ``repo``
-and ``bare_repo`` are then a PostgreSQL repository in a fresh database of the test server (tests/fixtures/pg.py)
-as well. Unmarked tests look at SQLite internals and run on SQLite only.
+A test (or module) marked ``@pytest.mark.backends("sqlite", "postgresql")`` runs once per backend
+(tests/fixtures/pg.py): its ``repo`` and ``bare_repo`` are then a PostgreSQL repository in a fresh database of
+the test server as well. Unmarked tests look at SQLite internals and run on SQLite only.
 """
 
 from __future__ import annotations
@@ -26,19 +26,10 @@ def schema() -> ManagedSchema:
     return ManagedSchema.load(Project(ROOT))
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "backends(*names): run the test on each repository backend named")
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    marker = metafunc.definition.get_closest_marker("backends")
-    if marker is not None and {"repo", "bare_repo"} & set(metafunc.fixturenames):
-        metafunc.parametrize("backend", marker.args, indirect=True)
-
-
 @pytest.fixture
-def backend(request: pytest.FixtureRequest) -> str:
-    return getattr(request, "param", "sqlite")
+def backend(repo_backend: str) -> str:
+    """The backend of this test (tests/fixtures/pg.py: the ``backends`` marker's parameter)."""
+    return repo_backend
 
 
 def _open(request: pytest.FixtureRequest, backend: str, path: Path, schema: ManagedSchema | None) -> Any:

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from tests.sync.conftest import account_mapping
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")  # tests/fixtures/pg.py
 
 
 def policies(**pairs: str) -> list[dict]:
@@ -204,6 +208,7 @@ def test_noreport_writes_no_audit_entry_and_async_does_nothing_but_is_audited(ma
     assert (entry["action"], entry["status"]) == ("ASYNC", "SUCCESS") and env.accounts() == []
 
 
+@pytest.mark.backends("sqlite")  # two projects in one test: on PostgreSQL they would share one database
 def test_ignore_and_report_change_nothing_but_are_audited(make_env):
     for action in ("IGNORE", "REPORT"):
         env = make_env(account_mapping(policies=policies(ABSENT=action)))
