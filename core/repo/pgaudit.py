@@ -52,23 +52,29 @@ _JSON = ("trackingIds", "messageDetail", "before", "after", "changedFields", "pa
 class _Table:
     """One IDM audit table: JSON entries <-> its columns (+ sfsync.audit_extra)."""
 
-    def __init__(self, db: PgDatabase, table: str, fields: Mapping[str, str], order: str) -> None:
+    def __init__(self, db: PgDatabase, table: str, fields: Mapping[str, str], order: str,
+                 keep_null: tuple[str, ...] = ()) -> None:
         self.db = db
         self.table = table
         self.fields = dict(fields)
         self.columns = ["objectid", *fields.values()]
-        pairs = []
+        pairs: list[str] = []
+        kept: list[str] = []
         for name, col in fields.items():
-            value = f"NULLIF(t.{col}, '')" if col == "transactionid" else f"t.{col}"
-            pairs.append(f"'{name}', {value}")
-        data = f"(jsonb_strip_nulls(jsonb_build_object({', '.join(pairs)})) || coalesce(x.data, '{{}}'::jsonb))"
+            value = f"t.{col}"
+            if col == "transactionid":
+                value = f"NULLIF(t.{col}, '')"
+            elif name in _JSON:
+                value = f"(t.{col})::jsonb"
+            (kept if name in keep_null else pairs).append(f"'{name}', {value}")
+        data = f"jsonb_strip_nulls(jsonb_build_object({', '.join(pairs)}))"
+        if kept:  # fields an entry always has, null or not (activity's before and after)
+            data += f" || jsonb_build_object({', '.join(kept)})"
+        data = f"({data} || coalesce(x.data, '{{}}'::jsonb))"
         self.collection = PgCollection(
             f"{table} t LEFT JOIN sfsync.audit_extra x ON x.objectid = t.objectid", data, id_column="t.objectid",
             rev_column=None, tiebreak=order,
-            columns={n: f"t.{c}" for n, c in fields.items() if n not in _JSON},
-            json_columns=tuple(n for n in _JSON if n in fields))
-        self.sql = (f"INSERT INTO {table} ({', '.join(self.columns)}) "
-                    f"VALUES ({', '.join(['%s'] * len(self.columns))})")
+            columns={n: f"t.{c}" for n, c in fields.items() if n not in _JSON})
 
     def split(self, entry_id: str, entry: Mapping[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any] | None]:
         """The row for the table and the fields it has no place for (None when none)."""
@@ -98,8 +104,8 @@ class _Table:
             if extra:
                 extras.append((entry_id, json.dumps(extra, ensure_ascii=False)))
         with self.db.transaction():
-            self.db.executemany(self.sql, rows)
-            self.db.executemany("INSERT INTO sfsync.audit_extra (objectid, data) VALUES (%s, %s::jsonb)", extras)
+            self.db.copy_rows(self.table, self.columns, rows)
+            self.db.copy_rows("sfsync.audit_extra", ("objectid", "data"), extras)
 
     def get(self, entry_id: str, where: tuple[str, list[Any]] | None = None) -> dict[str, Any] | None:
         c = self.collection
@@ -137,7 +143,7 @@ def _union(recon: _Table, sync: _Table) -> PgCollection:
               f"LEFT JOIN sfsync.audit_extra x ON x.objectid = t.objectid")
     c = recon.collection
     return PgCollection(source, c.data, id_column="t.objectid", rev_column=None, tiebreak="t.ord",
-                        columns=c.columns, json_columns=c.json_columns)
+                        columns=c.columns)
 
 
 def _name(column: str) -> str:
@@ -236,7 +242,7 @@ class PgActivityLog:
 
     def __init__(self, db: PgDatabase) -> None:
         self.db = db
-        self.table = _Table(db, "openidm.auditactivity", _ACTIVITY_FIELDS, _BY_SEQ)
+        self.table = _Table(db, "openidm.auditactivity", _ACTIVITY_FIELDS, _BY_SEQ, keep_null=("before", "after"))
         self._added = 0
 
     def add(self, entry: Mapping[str, Any], *, keep: int | Callable[[], int] | None = None) -> str:

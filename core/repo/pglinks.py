@@ -1,5 +1,5 @@
 """Links in IDM's ``openidm.links`` (``objectid``, ``rev``, ``linktype`` = the owning mapping,
-``linkqualifier``, ``firstid``, ``secondid``), with IDM's two UNIQUE indexes: an object is linked to at most one
+``linkqualifier``, ``firstid``, ``secondid``; a page inserted by one COPY), with IDM's two UNIQUE indexes: an object is linked to at most one
 object on the other side, enforced by PostgreSQL across processes. The same contract as core/repo/links.py.
 """
 
@@ -18,7 +18,7 @@ from core.repo.query import QueryRequest
 
 LINK_COLLECTION = PgCollection(
     "openidm.links", "jsonb_build_object('linkType', linktype, 'linkQualifier', linkqualifier, 'firstId', firstid, "
-    "'secondId', secondid)", tiebreak="objectid",
+    "'secondId', secondid)", tiebreak="objectid", key_order=("linkType", "linkQualifier", "firstId", "secondId"),
     columns={"linkType": "linktype", "linkQualifier": "linkqualifier", "firstId": "firstid", "secondId": "secondid"})
 
 _COLS = "objectid, linktype, firstid, secondid, linkqualifier"
@@ -70,8 +70,8 @@ class PgLinks:
             return
         try:
             with self.db.savepoint():  # the caller's transaction survives a refused page
-                self.db.executemany("INSERT INTO openidm.links (objectid, linktype, firstid, secondid, linkqualifier, "
-                                    "rev) VALUES (%s, %s, %s, %s, %s, %s)", rows)
+                self.db.copy_rows("openidm.links", ("objectid", "linktype", "firstid", "secondid", "linkqualifier",
+                                                    "rev"), rows)
         except psycopg.errors.UniqueViolation:
             raise self._conflict(rows[0][1], [(r[2], r[3]) for r in rows], rows[0][4]) from None
 

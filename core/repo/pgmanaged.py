@@ -64,6 +64,8 @@ class PgManagedObjects:
         self.json_type = "json" if kind and kind[0] == "json" else "jsonb"
         data = "fullobject" if self.json_type == "jsonb" else "(fullobject::jsonb)"
         self._lock_key = zlib.crc32(self.name.encode())
+        #: every unique field under a UNIQUE index of sfsync's (only on tables sfsync made): creates rely on it
+        self.unique_indexed = False
         if db.owns_idm_tables:
             self._ensure_indexes()
         self.collection = PgCollection("openidm.managedobjects", data, tiebreak="id",
@@ -89,8 +91,7 @@ class PgManagedObjects:
             expr = f"lower((fullobject->>'{field}') COLLATE \"C\")"
             name = f"sfsync_{self.resource}_{field}".lower()[:63]
             if field in self.unique:
-                sql = (f"CREATE UNIQUE INDEX IF NOT EXISTS ux_{name} ON openidm.managedobjects ({expr}) "
-                       f"WHERE objecttypes_id = {self.type_id}")
+                sql = f"CREATE UNIQUE INDEX IF NOT EXISTS ux_{name} ON openidm.managedobjects (objecttypes_id, {expr})"
             else:
                 sql = f"CREATE INDEX IF NOT EXISTS ix_{name} ON openidm.managedobjects (objecttypes_id, {expr})"
             try:
@@ -98,6 +99,9 @@ class PgManagedObjects:
             except psycopg.errors.UniqueViolation:  # existing duplicates: the checks still refuse new ones
                 self.db.execute(f"CREATE INDEX IF NOT EXISTS ix_{name} ON openidm.managedobjects "
                                 f"(objecttypes_id, {expr})")
+        names = {r[0] for r in self.db.fetchall("SELECT indexname FROM pg_indexes WHERE schemaname = 'openidm' "
+                                                "AND tablename = 'managedobjects'")}
+        self.unique_indexed = all(f"ux_sfsync_{self.resource}_{f}".lower()[:63] in names for f in self.unique)
 
     def analyze(self) -> None:
         self.db.execute("ANALYZE openidm.managedobjects")
@@ -259,23 +263,39 @@ class PgManagedObjects:
         return rows
 
     def insert_prepared(self, prepared: PreparedCreates) -> list[dict[str, Any] | RepoError]:
-        """Insert what :meth:`prepare_creates` made, in one transaction (one pipelined statement)."""
+        """Insert what :meth:`prepare_creates` made, in one transaction (one COPY).
+
+        With every unique field under a UNIQUE index the insert itself is the check: the per-value look-up
+        (and its per-object answer) is made only when the index refused the page. Without such an index
+        (IDM's own tables) the values are checked under the resource's advisory lock."""
         p = prepared
         with self.db.transaction():
-            self._lock_unique()
             taken = set(self.revs(p.given)) if p.given else set()
-            if not taken and not self.unique:
-                rows, results = p.rows, list(p.expected)
-            else:
-                out: list[dict[str, Any] | RepoError | None] = list(p.results)
-                clashes = self._unique_clashes(p.candidates) if self.unique else {}
-                rows = self._rows(p.candidates, p.index_of, taken, clashes, out)
-                results = [r for r in out if r is not None]
-            self._write("INSERT INTO openidm.managedobjects (objecttypes_id, objectid, rev, fullobject) "
-                        f"VALUES (%s, %s, %s, %s::{self.json_type})", [(self.type_id, *r) for r in rows])
-        if not taken and not self.unique:
-            return p.expected
-        return results
+            if not taken and (not self.unique or self.unique_indexed):
+                try:
+                    with self.db.savepoint():
+                        self._copy(p.rows)
+                    return p.expected
+                except psycopg.errors.UniqueViolation:
+                    if not self.unique:
+                        raise Conflict(f"{self.name}: an object was created meanwhile with one of these ids") from None
+            self._lock_unique()
+            out: list[dict[str, Any] | RepoError | None] = list(p.results)
+            clashes = self._unique_clashes(p.candidates) if self.unique else {}
+            rows = self._rows(p.candidates, p.index_of, taken, clashes, out)
+            try:
+                with self.db.savepoint():
+                    self._copy(rows)
+            except psycopg.errors.UniqueViolation as exc:  # a concurrent writer won a unique race
+                raise Conflict(f"{self.name}: {str(exc).splitlines()[0]}") from None
+        return [r for r in out if r is not None]
+
+    def _copy(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        try:
+            self.db.copy_rows("openidm.managedobjects", ("objecttypes_id", "objectid", "rev", "fullobject"),
+                              [(self.type_id, *r) for r in rows])
+        except psycopg.errors.ProgramLimitExceeded as exc:
+            raise _too_long(self.name, exc) from None
 
     def create(self, obj: Mapping[str, Any], id: str | None = None) -> dict[str, Any]:
         result = self.create_many([obj], [id])[0]
@@ -360,6 +380,14 @@ class PgManagedObjects:
                 self.db.executemany(sql, rows)
         except psycopg.errors.UniqueViolation as exc:  # a concurrent writer won a unique race
             raise Conflict(f"{self.name}: {str(exc).splitlines()[0]}") from None
+        except psycopg.errors.ProgramLimitExceeded as exc:
+            raise _too_long(self.name, exc) from None
+
+
+def _too_long(name: str, exc: Exception) -> ValidationError:
+    """PostgreSQL's b-tree indexes hold at most ~2,700 bytes a value: a longer searchable field is refused."""
+    return ValidationError([FieldError("(a searchable field)", "value too long for the PostgreSQL repository's "
+                                       f"index ({str(exc).splitlines()[0]})")], resource=name)
 
 
 def _text(value: Any) -> str:

@@ -48,8 +48,8 @@ class PgCollection:
     base: str = "TRUE"
     base_params: tuple[Any, ...] = ()
     columns: Mapping[str, str] = field(default_factory=dict)
-    #: fields whose stored text is JSON (audit's messageDetail): decoded when the object is built
-    json_columns: tuple[str, ...] = ()
+    #: the order of the object's first keys (a JSONB object's own order is by key length)
+    key_order: tuple[str, ...] = ()
 
     def column(self, pointer: qf.Pointer) -> str | None:
         if len(pointer) == 1:
@@ -182,13 +182,11 @@ def row_object(coll: PgCollection, row: tuple[Any, ...]) -> dict[str, Any]:
             obj["_id"] = row[0]
             if coll.rev_column:
                 obj["_rev"] = row[1]
-    for name in coll.json_columns:
-        value = obj.get(name)
-        if isinstance(value, str):
-            try:
-                obj[name] = json.loads(value)
-            except ValueError:
-                pass
+    if coll.key_order:
+        head = {"_id": obj["_id"], **({"_rev": obj["_rev"]} if coll.rev_column else {})}
+        head.update((k, obj[k]) for k in coll.key_order if k in obj)
+        head.update(obj)
+        return head
     return obj
 
 
@@ -209,10 +207,9 @@ def run_pg_query(db: Any, coll: PgCollection, request: QueryRequest, extra: tupl
 
     key_builder = _Builder(coll)
     exprs: list[tuple[str, bool]] = []
-    for key in keys:
-        text = key_builder.text(key.pointer)
-        exprs.append((f"({text} IS NOT NULL)", key.descending))
-        exprs.append((f"coalesce(lower({text} COLLATE \"C\"), '')", key.descending))
+    for key in keys:  # (text() once per use: a pointer that is a bound path binds it in each)
+        exprs.append((f"({key_builder.text(key.pointer)} IS NOT NULL)", key.descending))
+        exprs.append((f"coalesce(lower({key_builder.text(key.pointer)} COLLATE \"C\"), '')", key.descending))
     exprs.append((coll.tiebreak, keys[0].descending if keys else False))
     key_params = key_builder.params
 
@@ -233,7 +230,7 @@ def run_pg_query(db: Any, coll: PgCollection, request: QueryRequest, extra: tupl
         args.append(request.page_size + 1)
     if request.paged_results_offset:
         text += " OFFSET %s"
-        args.append(request.paged_results_offset)
+        args.append(min(request.paged_results_offset, 2**63 - 1))  # past every row anyway
     rows = db.fetchall(text, args)
     more = bool(request.page_size) and len(rows) > request.page_size
     if more:
