@@ -23,6 +23,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from core.repo.errors import RepoError
 
 #: IDM's tables, as IDM 7's ``db/postgresql/scripts/openidm.pgsql`` makes them (JSONB), only those sfsync uses
+#: (without IDM 7's plain index on ``objecttypes_id``: the UNIQUE (objecttypes_id, objectid) serves it, and every
+#: index is paid for by each write of a reconciliation page)
 IDM_DDL = """
 CREATE SCHEMA IF NOT EXISTS openidm;
 CREATE TABLE IF NOT EXISTS openidm.objecttypes (
@@ -40,7 +42,6 @@ CREATE TABLE IF NOT EXISTS openidm.managedobjects (
         REFERENCES openidm.objecttypes (id) ON DELETE CASCADE ON UPDATE NO ACTION
 );
 CREATE UNIQUE INDEX IF NOT EXISTS idx_managedobjects_object ON openidm.managedobjects (objecttypes_id, objectid);
-CREATE INDEX IF NOT EXISTS idx_managedobjects_objecttypes ON openidm.managedobjects (objecttypes_id);
 CREATE TABLE IF NOT EXISTS openidm.links (
     objectid VARCHAR(38) NOT NULL PRIMARY KEY,
     rev VARCHAR(38) NOT NULL,
