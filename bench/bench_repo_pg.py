@@ -36,10 +36,10 @@ from common import emit, run_measured, table  # noqa: E402
 GOAL = 1.2
 
 
-def _server() -> tuple[str, Any]:
+def _server() -> tuple[str, Any, Path | None]:
     given = os.environ.get("SFSYNC_BENCH_PG_URL")
     if given:
-        return given, None
+        return given, None, None
     import warnings
 
     with warnings.catch_warnings():
@@ -48,7 +48,7 @@ def _server() -> tuple[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="bench-pg-")) / "data"
     folder.mkdir()
     server = PostgresServer(folder, cleanup_mode="delete")
-    return server.get_uri("postgres"), server
+    return server.get_uri("postgres"), server, folder.parent
 
 
 def _database(admin_url: str, options: str = "") -> str:
@@ -78,7 +78,7 @@ def step(project: Path, org: OrgProcess, url: str | None) -> dict[str, Any]:
 
 def orchestrate(users: int) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-repo-pg-"))
-    admin_url, server = _server()
+    admin_url, server, server_folder = _server()
     org = OrgProcess(users)
     results: dict[str, dict[str, Any]] = {}
     try:
@@ -93,7 +93,9 @@ def orchestrate(users: int) -> int:
         org.stop()
         if server is not None:
             server._cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in (tmp, server_folder):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
     base = results["sqlite"]["seconds"]
     rows = [[name, r["seconds"], r["seconds"] / base, r["processed"], r["calls"], r["peak_rss_mb"], r["cpu_s"]]
             for name, r in results.items()]
