@@ -619,6 +619,29 @@ class SyncService:
             [m.source, m.target],
             lambda sets, scripts: perform_action(m, scripts, self.repo, sets, source_id, chosen, target_id))
 
+    async def notify(self, container: str, object_id: str, old: dict[str, Any] | None,
+                     new: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """IDM's ``sync?_action=notifyCreate|notifyUpdate|notifyDelete``: the mappings whose source is ``container``
+        (enableSync) run for that one object as implicit sync runs them (no object is written by the call
+        itself); per mapping its outcome (IDM's ``syncDetails``). No mapping reads ``container``: nothing runs."""
+        mappings = self.config().from_source(container)
+        if not mappings:
+            return []
+        names = [n for m in mappings for n in (m.source, m.target)]
+        results = await self._with_object_sets(
+            names, lambda sets, scripts: sync_object(mappings, scripts, self.repo, sets, object_id, old, new))
+        return [r.to_dict() for r in results.values()]
+
+    def delete_mapping_links(self, link_type: str) -> int:
+        """IDM's ``repo/link?_action=command&commandId=delete-mapping-links&mapping=X``: every link of that type
+        deleted (a mapping removed from sync.json keeps its links until then); how many."""
+        repo = self.repo
+        with repo.transaction():
+            firsts = [link.first_id for link in repo.iter_links(link_type)]
+            if firsts:
+                repo.unlink_many(link_type, first_ids=firsts)
+        return len(firsts)
+
     async def linked_resources(self, resource: str, object_id: str) -> list[dict[str, Any]]:
         """IDM's ``sync?_action=getLinkedResources``: each object linked to ``resource/object_id`` by a mapping
         whose source or target is ``resource``, once per link type, with ``mappings`` naming the mappings and the
