@@ -207,6 +207,7 @@ PRELUDE = r"""
   var st = {i: 0, memo: [], pending: null, mismatch: null, logs: []};
   g.__sfsync_reset = function(memo) { st.i = 0; st.memo = memo; st.pending = null; st.mismatch = null;
                                       st.logs = []; };
+  g.__sfsync_st = function() { return st; };  // the batch runner's view (no JSON round trip per record)
   g.__sfsync_state = function() {
     return JSON.stringify({pending: st.pending, mismatch: st.mismatch, logs: st.logs});
   };

@@ -163,9 +163,9 @@ _BATCH_RUNNER = r"""
     try { value = fn(vs[i]); if (value === undefined) value = null; }
     catch (e) { ok = false; value = String(e); }
     if (host) {
-      var st = JSON.parse(__sfsync_state());
+      var st = __sfsync_st();
       if (st.pending !== null || st.mismatch !== null) { out.push(null); break; }
-      out.push([ok, value, st.logs]);
+      out.push([ok, value, st.logs.length ? st.logs : null]);
     } else {
       out.push([ok, value, null]);
     }

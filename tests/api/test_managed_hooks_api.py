@@ -54,3 +54,11 @@ async def test_on_read_runs_for_a_rest_read(api, managed_project):
     set_hook(managed_project, "onRead", "object.readVia = request.method")
     read = (await client.get(f"/openidm/managed/user/{created['_id']}")).json()
     assert read["readVia"] == "read"
+
+
+async def test_a_query_asking_for_on_retrieve_is_refused_not_ignored(api):
+    client, _ = api
+    refused = await client.get("/openidm/managed/user", params={"_queryFilter": "true", "executeOnRetrieve": "true"})
+    assert refused.status_code == 400 and "executeOnRetrieve" in refused.json()["message"]
+    plain = await client.get("/openidm/managed/user", params={"_queryFilter": "true", "executeOnRetrieve": "false"})
+    assert plain.status_code == 200
