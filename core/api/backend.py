@@ -332,7 +332,8 @@ class Backend:
         return await self._read(self.repo.query, request)
 
     async def read_user(self, user_id: str) -> dict[str, Any]:
-        return await self._read(self.repo.read, user_id)
+        obj = await self._read(self.repo.read, user_id)
+        return dict(await self.sync.answer_read(obj))  # IDM's read runs onRetrieve/onRead (managed_hooks.py)
 
     @staticmethod
     def _results(results: dict[str, Any] | None) -> dict[str, Any]:

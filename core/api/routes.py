@@ -171,6 +171,10 @@ async def recon_instance(request: Request) -> Response:
 async def users_collection(request: Request) -> Response:
     backend = _backend(request)
     if request.method == "GET":
+        if request.query_params.get("executeOnRetrieve", "false").lower() != "false":
+            # IDM's flag to run onRetrieve on each query result: not built (reads run it; see README, Scripts)
+            raise ApiError(400, "executeOnRetrieve: sfsync does not run onRetrieve on query results; read the "
+                                "user (GET managed/user/<id>) to get them")
         return json_response(request, await backend.query_users(crest.query_parameters(request)))
     _action(request, ("create",), MANAGED_USER)
     body = await crest.json_body(request, expect=dict)

@@ -1,5 +1,5 @@
 """IDM's system objects over REST: ``system/salesforce/User`` read, query, create (``?_action=create``), update
-(``PUT``) and delete (deactivate), through the Salesforce connector (``core.salesforce.systemobjects``).
+(``PUT``), patch (``PATCH``) and delete (deactivate), through the Salesforce connector (``core.salesforce.systemobjects``).
 
 The connector is implicit sync's (``SyncService.implicit_connector``): one connector, one access token and its
 keep-alive connections for every request, on its own loop. ``POST …/User?_action=liveSync`` stays in
@@ -98,14 +98,36 @@ async def object_instance(request: Request) -> Response:
         if request.path_params["object_type"] != "User":
             raise ApiError(400, "DELETE: only Users can be deleted (deactivated) through sfsync")
         return json_response(request, await _call(request, "delete", object_id, fields))
+    if request.method == "PATCH":
+        return json_response(request, await _patch(request, object_id, fields))
     if request.headers.get("If-None-Match") is not None:
         raise ApiError(400, "If-None-Match: Salesforce chooses a new record's Id; create with POST ?_action=create")
     body = await crest.json_body(request, expect=dict)
     return json_response(request, await _call(request, "update", object_id, body, fields))
 
 
+async def _patch(request: Request, object_id: str, fields: Any) -> Any:
+    """IDM's patch of a system object: the operations applied to the record as read (every declared attribute),
+    then the attributes that differ sent as one update (Salesforce has no revisions: no If-Match)."""
+    from core.repo.errors import ValidationError
+    from core.repo.patch import apply_patch
+
+    await _call(request, "exists")  # an object set that is not there is a 404 whatever the body
+    operations = await crest.json_body(request, expect=list)
+    current = await _call(request, "read", object_id, None)
+    try:
+        patched = apply_patch(current, operations)
+    except ValidationError as exc:
+        raise ApiError(400, str(exc)) from None
+    if patched.get("_id") != current.get("_id"):
+        raise ApiError(400, "_id: a record's Salesforce Id cannot be patched")
+    body = {k: v for k, v in patched.items() if k not in ("_id", "_rev") and current.get(k, None) != v}
+    return await _call(request, "update", object_id, body, fields)
+
+
 SYSTEM_ROUTES = [  # the object set's path (GET: query, POST: create/liveSync) is one route in core/api/routes.py
-    Route("/openidm/system/{name}/{object_type}/{object_id}", object_instance, methods=["GET", "PUT", "DELETE"]),
+    Route("/openidm/system/{name}/{object_type}/{object_id}", object_instance,
+          methods=["GET", "PUT", "PATCH", "DELETE"]),
 ]
 
 
@@ -147,6 +169,12 @@ def system_openapi(paths: dict[str, Any], query_params: list[dict[str, Any]], er
         "put": {"summary": "Update a Salesforce record (the attributes that differ are sent)",
                 "operationId": "updateSystemObject", "requestBody": body, "parameters": [fields, pretty],
                 "responses": {"200": json_(ref, "the record as updated"), **errors(400, 404, 409)}},
+        "patch": {"summary": "Patch a Salesforce record (IDM's operations on the record as read; the attributes "
+                           "that differ are sent)", "operationId": "patchSystemObject",
+                  "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                      "type": "array", "items": {"$ref": "#/components/schemas/PatchOperation"}}}}},
+                  "parameters": [fields, pretty],
+                  "responses": {"200": json_(ref, "the record as patched"), **errors(400, 404, 409)}},
         "delete": {"summary": "Deactivate a Salesforce User (IsActive false: Salesforce cannot delete Users)",
                    "operationId": "deleteSystemObject", "parameters": [fields, pretty],
                    "responses": {"200": json_(ref, "the record, deactivated"), **errors(404)}},

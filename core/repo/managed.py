@@ -291,7 +291,6 @@ class ManagedObjects:
             obj.pop("_id", None)
             obj.pop("_rev", None)
             if schema is not None:
-                schema.apply_create_defaults(obj)
                 errors = schema.validate(obj)
                 if errors:
                     results[i] = ValidationError(errors, resource=self.name)

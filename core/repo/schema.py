@@ -7,9 +7,8 @@ an empty string), property ``type``, ``minLength``, ``pattern``, and the policie
 which sees the other objects: :attr:`ManagedSchema.unique`). Undeclared properties are accepted, as IDM
 accepts them (the sample round-trips ``profileId``).
 
-``onCreate`` scripts are not run here (the sample's ``require('onCreateUser')`` library is IDM's, not ours);
-the one effect the sample needs, ``setDefaultFields`` setting ``accountStatus`` to ``"active"`` when absent,
-is applied by :meth:`ManagedSchema.apply_create_defaults` when the ``onCreate`` script calls it.
+The object's script hooks (``onCreate``, ``onUpdate``…) are not this module's: ``core.sync.managed_hooks`` runs
+them around every write (the repository never imports the sync engine).
 """
 
 from __future__ import annotations
@@ -87,7 +86,6 @@ class ManagedSchema:
     name: str = "user"
     required: tuple[str, ...] = ()
     properties: dict[str, dict[str, Any]] = field(default_factory=dict)
-    on_create_source: str = ""
 
     @classmethod
     def load(cls, project: Project, name: str = "user") -> ManagedSchema:
@@ -110,12 +108,10 @@ class ManagedSchema:
                 if not isinstance(props, dict):
                     raise ConfigError("expected an object", path=source,
                                       field=f"objects[{index}].schema.properties")
-                on_create = obj.get("onCreate") or {}
                 return cls(
                     name=name,
                     required=tuple(schema.get("required") or ()),
                     properties={k: v for k, v in props.items() if isinstance(v, dict)},
-                    on_create_source=str(on_create.get("source", "")) if isinstance(on_create, dict) else "",
                 )
         raise ConfigError(f"no managed object named {name!r}", path=source, field="objects")
 
@@ -140,12 +136,6 @@ class ManagedSchema:
         return tuple(out)
 
     # ------------------------------------------------------------------------------------------ rules
-
-    def apply_create_defaults(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """The effect of the sample's ``onCreate`` (``setDefaultFields``): ``accountStatus`` defaults to active."""
-        if "setDefaultFields" in self.on_create_source and obj.get("accountStatus") in (None, ""):
-            obj["accountStatus"] = "active"
-        return obj
 
     def validate(self, obj: Mapping[str, Any]) -> list[FieldError]:
         """Every rule the object breaks, one :class:`FieldError` per field (empty when valid)."""

@@ -122,10 +122,13 @@ class ManagedObjects(ObjectSet):
 
     local = True
 
-    def __init__(self, repo: Any, resource: str = "user") -> None:
+    def __init__(self, repo: Any, resource: str = "user", hooks: Any = None) -> None:
         self.repo = repo
         self.resource = resource
         self.name = f"managed/{resource}"
+        #: ``managed.json``'s hooks (:class:`~core.sync.managed_hooks.ManagedHooks`), run by the engine around
+        #: its writes (:meth:`SyncOperation.plan` and :meth:`TargetWrites.write_targets`); None: none
+        self.hooks = hooks if hooks else None
 
     def count(self) -> int | None:
         return int(self.repo.count(resource=self.resource))
@@ -142,7 +145,7 @@ class ManagedObjects(ObjectSet):
 
     def pages(self, fields: Sequence[str] | None = None) -> Iterator[list[dict[str, Any]]]:
         for ids in self.ids():
-            found = self.repo.read_many(ids)
+            found = self.repo.read_many(ids, resource=self.resource)
             yield [found[i] for i in ids if i in found]
 
     def read_many(self, ids: Sequence[str], fields: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:

@@ -287,6 +287,39 @@ class SyncOperation(TargetWrites):
                 self._plan_one(r)
             except SfsyncError as exc:
                 r.fail(str(exc))
+        hooks = getattr(self.target, "hooks", None)
+        if hooks is not None:
+            self._managed_hooks(hooks, records)
+
+    def _managed_hooks(self, hooks: Any, records: Sequence[Record]) -> None:
+        """The target's ``managed.json`` hooks that run before its writes, for the whole batch at once
+        (``onCreate``/``onUpdate``, ``onValidate``, ``onStore``; ``onDelete``): the object they leave is the one
+        written, and a throw fails its record before anything is written. As in IDM, an update that changes
+        nothing runs none."""
+        creates = [r for r in records if r.ok and r.action == Action.CREATE and r.new_target is not None]
+        if creates:
+            done = hooks.before_create_many(self.scripts, [dict(r.new_target or {}) for r in creates])
+            for r, out in zip(creates, done, strict=True):
+                if isinstance(out, SfsyncError):
+                    r.fail(str(out))
+                else:
+                    r.new_target = out
+        updates = [r for r in records if r.ok and r.action == Action.UPDATE and r.target is not None
+                   and r.new_target is not None and r.changes]
+        if updates:
+            done = hooks.before_update_many(self.scripts, [(r.target_id or "", r.target or {}, dict(r.new_target or {}))
+                                                           for r in updates])
+            for r, out in zip(updates, done, strict=True):
+                if isinstance(out, SfsyncError):
+                    r.fail(str(out))
+                else:
+                    r.new_target, r.changes = out, changed_fields(r.target or {}, out)
+        deletes = [r for r in records if r.ok and r.action == Action.DELETE and r.target is not None and r.target_id]
+        if deletes:
+            for r, err in zip(deletes, hooks.before_delete_many(
+                    self.scripts, [(r.target_id or "", r.target or {}) for r in deletes]), strict=True):
+                if err is not None:
+                    r.fail(str(err))
 
     def _plan_one(self, r: Record) -> None:
         m, action = self.mapping, r.action

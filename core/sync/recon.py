@@ -155,6 +155,10 @@ class ReconEngine:
             log.exception("reconciliation %s failed", run.id)
             run.finish(ReconStage.COMPLETED_FAILED, f"internal error: {type(exc).__name__}: {exc}")
         finally:
+            hooks = getattr(self.target, "hooks", None)
+            if hooks is not None and self._writer.parallel:  # the commit thread's own hook engine, freed there
+                self._writer.submit(hooks.close_thread_engine)
+                self._writer.drain()
             self._writer.close()
             if run.finished:
                 self.scripts.close()

@@ -37,6 +37,9 @@ LOG_FILE = "sfsync.log"
 LOG_MAX_BYTES = 5 * 1024 * 1024
 LOG_BACKUPS = 5
 SCRIPT_DIR = "script"
+#: sfsync's own versions of the library scripts IDM bundles (``onCreateUser``, ``onUpdateUser``,
+#: ``postDelete-idp-cleanup``, ``postDelete-notification-cleanup``): ``require()`` finds them after ``script/``
+LIBRARY_DIR = Path(__file__).with_name("library")
 
 _handlers: dict[Path, tuple[logging.Handler, int]] = {}  # per file: the handler and how many opened it
 _handlers_lock = threading.Lock()
@@ -164,7 +167,8 @@ class ScriptEnv:
             return {"error": str(exc)}
 
     def module_source(self, name: str) -> dict[str, str]:
-        """``require(name)``: ``<project>/script/<name>.js`` (``name`` may have folders, never ``..``)."""
+        """``require(name)``: ``<project>/script/<name>.js`` (``name`` may have folders, never ``..``), else
+        sfsync's bundled library script of that name (:data:`LIBRARY_DIR`)."""
         if not name:
             raise HostError("require() needs a module name")
         folder = (self.project_dir / SCRIPT_DIR).resolve() if self.project_dir is not None else None
@@ -175,7 +179,11 @@ class ScriptEnv:
         if folder not in path.parents:
             raise HostError(f"require('{name}'): {file} is outside the script folder {folder}")
         if not path.is_file():
-            raise HostError(f"require('{name}'): {file} not found in {folder}")
+            bundled = (LIBRARY_DIR / file).resolve()
+            if LIBRARY_DIR.resolve() in bundled.parents and bundled.is_file():
+                return {"source": bundled.read_text(encoding="utf-8"), "file": str(bundled)}
+            raise HostError(f"require('{name}'): {file} not found in {folder} (nor among sfsync's bundled "
+                            f"library scripts: {', '.join(sorted(p.stem for p in LIBRARY_DIR.glob('*.js')))})")
         return {"source": path.read_text(encoding="utf-8"), "file": str(path)}
 
 
@@ -199,6 +207,7 @@ PRELUDE = r"""
   var st = {i: 0, memo: [], pending: null, mismatch: null, logs: []};
   g.__sfsync_reset = function(memo) { st.i = 0; st.memo = memo; st.pending = null; st.mismatch = null;
                                       st.logs = []; };
+  g.__sfsync_st = function() { return st; };  // the batch runner's view (no JSON round trip per record)
   g.__sfsync_state = function() {
     return JSON.stringify({pending: st.pending, mismatch: st.mismatch, logs: st.logs});
   };

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,8 @@ from core.sync.scriptenv import HOST_NAMES, PRELUDE, ScriptEnv, log_lines, perfo
 SCRIPT_VARIABLES: tuple[str, ...] = (
     "source", "target", "oldSource", "oldTarget", "linkQualifier", "object", "oldObject", "sourceId",
     "targetId", "situation", "mappingConfig", "context", "action", "sourceAction", "reconId", "request",
-    "resourceName", "existingTarget", "recon", "value", "global",
+    "resourceName", "existingTarget", "recon", "value", "global", "newObject", "syncResults",
+    "property", "propertyName",
 )
 
 JS_TYPES = ("text/javascript", "javascript", "application/javascript")
@@ -150,6 +152,29 @@ def _function_text(spec: ScriptSpec, capture: tuple[str, ...] | None, as_express
             f"{body}\n{ret} }}; }})")
 
 
+#: runs a compiled (capturing) script over a list of variable sets; with the host environment, stops at the first
+#: set that waits for a host call (``null`` in its place: Python runs that one through the replay)
+_BATCH_RUNNER = r"""
+(function(fn, vs, host) {
+  var out = [];
+  for (var i = 0; i < vs.length; i++) {
+    if (host) __sfsync_reset([]);
+    var ok = true, value = null;
+    try { value = fn(vs[i]); if (value === undefined) value = null; }
+    catch (e) { ok = false; value = String(e); }
+    if (host) {
+      var st = __sfsync_st();
+      if (st.pending !== null || st.mismatch !== null) { out.push(null); break; }
+      out.push([ok, value, st.logs.length ? st.logs : null]);
+    } else {
+      out.push([ok, value, null]);
+    }
+  }
+  return JSON.stringify(out);
+})
+"""
+
+
 def _is_ident(name: str) -> bool:
     return re.fullmatch(r"[A-Za-z_$][A-Za-z0-9_$]*", name) is not None
 
@@ -169,6 +194,8 @@ class ScriptEngine:
         self._new_context()
 
     def _new_context(self) -> None:
+        #: the thread that made the context (a QuickJS context belongs to it)
+        self.owner = threading.current_thread()
         self._ctx = quickjs.Context()
         self._ctx.set_time_limit(self.time_limit)
         self._ctx.set_memory_limit(self.memory_limit)
@@ -307,6 +334,52 @@ class ScriptEngine:
         raise ScriptError(name, f"made more than {MAX_HOST_CALLS} openidm calls and require()s in one call")
 
 
+    def call_capturing_many(self, script: Script, batch: list[dict[str, Any]],
+                            capture: tuple[str, ...]) -> list[tuple[bool, Any]]:
+        """:meth:`Script.call_capturing` for a page of variable sets in one crossing into JS: per set
+        ``(True, [value, *captured])`` or ``(False, error)``. A set whose script makes a host call not answered
+        yet (``require`` of a module not loaded, any ``openidm`` call) runs alone through the replay (and loads
+        the module for the sets after it); a batch stopped by the time or memory limit runs one by one."""
+        results: list[tuple[bool, Any]] = []
+        payload = [script.trim_capturing(v, capture) for v in batch]
+        i = 0
+        while i < len(batch):
+            fn = self._function(script, capture)
+            runner = self._batch_runner()
+            try:
+                out = json.loads(runner(fn, self._ctx.parse_json(json.dumps(payload[i:], default=str)),
+                                        script.host))
+            except (quickjs.JSException, quickjs.StackOverflow) as exc:
+                if isinstance(exc, quickjs.JSException) and self._lost_context(_first_line(exc)):
+                    self._new_context()
+                results.extend(self._one(script, v, capture) for v in payload[i:])
+                break
+            for entry in out:
+                if entry is None:  # a host call to make: this set alone, through the replay
+                    results.append(self._one(script, payload[i], capture))
+                    i += 1
+                    break
+                ok, value, logs = entry
+                if logs:
+                    log_lines(script.spec.name, logs)
+                results.append((bool(ok), value if ok else str(value).splitlines()[0] if value else "null"))
+                i += 1
+        return results
+
+    def _one(self, script: Script, variables: dict[str, Any], capture: tuple[str, ...]) -> tuple[bool, Any]:
+        try:
+            return True, self.call(script, variables, capture)
+        except ScriptError as err:
+            return False, err.detail
+
+    def _batch_runner(self) -> Any:
+        """The JS loop of :meth:`call_capturing_many` (one per context)."""
+        runner = self._compiled.get((0, "batch"))
+        if runner is None:
+            runner = self._ctx.eval(_BATCH_RUNNER)
+            self._compiled[(0, "batch")] = runner
+        return runner
+
     def call_many(self, script: Script, batch: list[dict[str, Any]],
                   columns: tuple[str, tuple[str, ...], list[list[Any]]] | None = None) -> list[tuple[bool, Any]]:
         """Run ``script`` once per variable set in one crossing into JS: ``[(ok, value or error), ...]``.
@@ -393,13 +466,17 @@ class Script:
     def __call__(self, **variables: Any) -> Any:
         return self.engine.call(self, self.trim(variables))
 
-    def call_capturing(self, capture: tuple[str, ...], **variables: Any) -> tuple[Any, dict[str, Any]]:
-        """Run the script and return ``(value, {name: value after the script})`` for ``capture``."""
+    def trim_capturing(self, variables: Mapping[str, Any], capture: tuple[str, ...]) -> dict[str, Any]:
+        """:meth:`trim`, with each captured variable passed whole (the script may change any part of it)."""
         trimmed = self.trim(variables)
-        for name in capture:  # a captured variable is passed whole: the script may change any part of it
+        for name in capture:
             if name in variables:
                 trimmed[name] = variables[name]
-        out = self.engine.call(self, trimmed, capture)
+        return trimmed
+
+    def call_capturing(self, capture: tuple[str, ...], **variables: Any) -> tuple[Any, dict[str, Any]]:
+        """Run the script and return ``(value, {name: value after the script})`` for ``capture``."""
+        out = self.engine.call(self, self.trim_capturing(variables, capture), capture)
         return out[0], dict(zip(capture, out[1:], strict=True))
 
     def boolean_many(self, batch: list[dict[str, Any]]) -> list[bool | ScriptError]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -20,6 +21,7 @@ from core.config.project import Project
 from core.errors import ConfigError, SfsyncError, UsageError
 from core.sync.connection import SharedConnector
 from core.sync.implicit import SYNC_AUDIT_ID, ImplicitResult, perform_action, sync_object
+from core.sync.managed_hooks import ManagedHooks, request_of
 from core.sync.mapping import Mapping, SyncConfig
 from core.sync.objectsets import ManagedObjects, ObjectSet, SalesforceObjects
 from core.sync.recon import ReconEngine, ReconOptions
@@ -51,6 +53,7 @@ class SyncService:
         self._cancels: dict[str, threading.Event] = {}
         self._implicit = ThreadPoolExecutor(1, thread_name_prefix="sfsync-implicit")
         self._implicit_scripts: ScriptEngine | None = None
+        self._hooks: dict[str, tuple[int | None, ManagedHooks]] = {}
         self._threads: list[threading.Thread] = []
         self._recon_pools: dict[str, tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = {}
         #: liveSync runs in one thread of its own (its scripts are that thread's), one tick at a time
@@ -145,7 +148,8 @@ class SyncService:
 
     def _object_set(self, name: str, connector: Any, loop: asyncio.AbstractEventLoop | None) -> ObjectSet:
         if name.startswith("managed/"):
-            return ManagedObjects(self.repo, name.split("/", 1)[1])
+            resource = name.split("/", 1)[1]
+            return ManagedObjects(self.repo, resource, hooks=self.managed_hooks(resource))
         parts = name.split("/")
         if len(parts) == 3 and parts[0] == "system" and parts[1] == "salesforce":
             assert loop is not None  # a Salesforce set runs its calls on the connector's loop
@@ -480,46 +484,97 @@ class SyncService:
     async def _in_worker(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._implicit, fn)
 
-    async def _change(self, write: Callable[[Any], tuple[str, dict[str, Any] | None, dict[str, Any] | None, Any]],
+    def managed_hooks(self, resource: str = "user") -> ManagedHooks:
+        """``conf/managed.json``'s hooks of ``managed/<resource>`` (read again when the file changed)."""
+        path = self.project.managed_path
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        cached = self._hooks.get(resource)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, ManagedHooks.load(path, self.project.root, resource))
+            self._hooks[resource] = cached
+        return cached[1]
+
+    def _implicit_engine(self, env: ScriptEnv) -> ScriptEngine:
+        """The implicit-sync thread's script engine, bound to ``env`` (call in that thread)."""
+        if self._implicit_scripts is None:
+            self._implicit_scripts = ScriptEngine(env=env)
+        self._implicit_scripts.env = env
+        return self._implicit_scripts
+
+    async def _change(self, write: Callable[[Any, ManagedHooks, ScriptEngine],
+                                            tuple[str, dict[str, Any] | None, dict[str, Any] | None, Any]],
                       operation: str, actor: Any = None, resource: str = "user",
                       ) -> tuple[Any, dict[str, ImplicitResult]]:
+        """One managed write from a front end: its hooks (``core/sync/managed_hooks.py``) and the write in one
+        transaction (a hook that throws leaves nothing written), then implicit sync, then ``onSync``."""
         from core.repo.activity import ENTRIES_PER_RUN, Actor, activity_entry
 
         mappings = self.config().from_source(f"managed/{resource}")
         names = [n for m in mappings for n in (m.source, m.target)]
         who = actor if actor is not None else Actor.local("sfsync")
+        hooks = self.managed_hooks(resource)
+        needed = self._needs_connector(names)
+        sets: dict[str, ObjectSet] = {}
+
+        def object_sets(name: str) -> ObjectSet:
+            if name not in sets:
+                connector, loop = self.implicit_connector.get() if needed else (None, None)
+                sets[name] = self._object_set(name, connector, loop)
+            return sets[name]
+
+        env = self.script_env("implicitSync", mappings, writes=True, user=who.user_id,
+                              salesforce=(lambda: object_sets("system/salesforce/User")) if needed else None)
 
         def recorded(repo: Any) -> Any:
             # the change and its activity entry commit together: an entry exists exactly when the change does
+            engine = self._implicit_engine(env)
             with repo.transaction():
-                object_id, old, new, value = write(repo)
+                object_id, old, new, value = write(repo, hooks, engine)
                 repo.activity.add(activity_entry(f"managed/{resource}/{object_id}", operation, old, new, who),
                                   keep=lambda: self._keep_runs() * ENTRIES_PER_RUN)
             return object_id, old, new, value
 
         object_id, old, new, value = await self._in_worker(lambda: recorded(self.repo))
-        if not mappings:
+        if not mappings and not hooks.has("onSync"):
             return value, {}
-        needed = self._needs_connector(names)
 
         def work() -> dict[str, ImplicitResult]:
-            # the service's one connector (no new TLS context, client or token per change), on its own loop
-            connector, loop = self.implicit_connector.get() if needed else (None, None)
-            sets: dict[str, ObjectSet] = {}
-
-            def object_sets(name: str) -> ObjectSet:
-                if name not in sets:
-                    sets[name] = self._object_set(name, connector, loop)
-                return sets[name]
-
-            env = self.script_env("implicitSync", mappings, writes=True, user=who.user_id,
-                                  salesforce=(lambda: object_sets("system/salesforce/User")) if needed else None)
-            if self._implicit_scripts is None:
-                self._implicit_scripts = ScriptEngine(env=env)
-            self._implicit_scripts.env = env
-            return sync_object(mappings, self._implicit_scripts, self.repo, object_sets, object_id, old, new)
+            engine = self._implicit_engine(env)
+            results = sync_object(mappings, engine, self.repo, object_sets, object_id, old, new) if mappings else {}
+            action = {"CREATE": "notifyCreate", "DELETE": "notifyDelete"}.get(operation, "notifyUpdate")
+            hooks.on_sync(engine, object_id, action, old, new, results,
+                          request_of(operation.lower(), hooks.resource_name(object_id), new))
+            return results
 
         return value, await self._in_worker(work)
+
+    async def read_user(self, id: str, resource: str = "user") -> dict[str, Any]:
+        """A managed user as front ends answer it: ``onRetrieve`` and ``onRead`` run (IDM's read)."""
+        obj = await self._in_worker(lambda: self.repo.read(id, resource=resource))
+        return await self.answer_read(obj, resource)
+
+    async def answer_read(self, obj: dict[str, Any], resource: str = "user") -> dict[str, Any]:
+        """``obj`` (just read) after ``onRetrieve`` and ``onRead`` (run in the implicit-sync thread, whose script
+        engine they use); as it is when there are none."""
+        hooks = self.managed_hooks(resource)
+        if not hooks.has("onRetrieve", "onRead"):
+            return obj
+
+        def run() -> dict[str, Any]:
+            engine = self._implicit_engine(self.script_env("read", [], writes=False))
+            return hooks.on_read(engine, dict(obj), request_of("read", hooks.resource_name(obj.get("_id"))))
+
+        return dict(await self._in_worker(run))
+
+    def check_request(self, obj: dict[str, Any]) -> None:
+        """The object a front end gives, checked against the schema before any hook runs (IDM's policy filter
+        validates the request ahead of the managed object's hooks; the repository checks what is stored)."""
+        schema = getattr(self.repo, "schema", None)
+        if schema is not None:
+            schema.check(obj)
 
     # ---- the sync service's actions (IDM's ``sync`` endpoint) -----------------------------------------
     def _mapping(self, name: str) -> Mapping:
@@ -564,6 +619,29 @@ class SyncService:
             [m.source, m.target],
             lambda sets, scripts: perform_action(m, scripts, self.repo, sets, source_id, chosen, target_id))
 
+    async def notify(self, container: str, object_id: str, old: dict[str, Any] | None,
+                     new: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """IDM's ``sync?_action=notifyCreate|notifyUpdate|notifyDelete``: the mappings whose source is ``container``
+        (enableSync) run for that one object as implicit sync runs them (no object is written by the call
+        itself); per mapping its outcome (IDM's ``syncDetails``). No mapping reads ``container``: nothing runs."""
+        mappings = self.config().from_source(container)
+        if not mappings:
+            return []
+        names = [n for m in mappings for n in (m.source, m.target)]
+        results = await self._with_object_sets(
+            names, lambda sets, scripts: sync_object(mappings, scripts, self.repo, sets, object_id, old, new))
+        return [r.to_dict() for r in results.values()]
+
+    def delete_mapping_links(self, link_type: str) -> int:
+        """IDM's ``repo/link?_action=command&commandId=delete-mapping-links&mapping=X``: every link of that type
+        deleted (a mapping removed from sync.json keeps its links until then); how many."""
+        repo = self.repo
+        with repo.transaction():
+            firsts = [link.first_id for link in repo.iter_links(link_type)]
+            if firsts:
+                repo.unlink_many(link_type, first_ids=firsts)
+        return len(firsts)
+
     async def linked_resources(self, resource: str, object_id: str) -> list[dict[str, Any]]:
         """IDM's ``sync?_action=getLinkedResources``: each object linked to ``resource/object_id`` by a mapping
         whose source or target is ``resource``, once per link type, with ``mappings`` naming the mappings and the
@@ -604,33 +682,58 @@ class SyncService:
     # the app or the command line; without one, the OS user with origin "sfsync"
     async def create_user(self, obj: dict[str, Any], id: str | None = None, *, actor: Any = None,
                           ) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
-        def write(repo: Any) -> Any:
-            created = repo.create(obj, id)
-            return created["_id"], None, created, created
+        self.check_request(obj)
+
+        def write(repo: Any, hooks: ManagedHooks, engine: ScriptEngine) -> Any:
+            request = request_of("create", hooks.resource_name(id), obj)
+            created = repo.create(hooks.before_create(engine, copy.deepcopy(obj), request, id), id)
+            hooks.after_create(engine, created, request)
+            return created["_id"], None, created, hooks.virtual(engine, created, request)
         return await self._change(write, "CREATE", actor)
 
     async def update_user(self, id: str, obj: dict[str, Any], rev: str | None = None, *, actor: Any = None,
                           ) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
         """Replace the user (``rev`` = If-Match), then implicit sync."""
-        def write(repo: Any) -> Any:
-            with repo.transaction():
-                old = repo.read(id)
-                new = repo.update(id, obj, rev)
-            return id, old, new, new
+        self.check_request(obj)
+
+        def write(repo: Any, hooks: ManagedHooks, engine: ScriptEngine) -> Any:
+            old = repo.read(id)
+            request = request_of("update", hooks.resource_name(id), obj)
+            new = repo.update(id, hooks.before_update(engine, id, old, copy.deepcopy(obj), request), rev)
+            if not _unchanged(old, new):
+                hooks.after_update(engine, id, old, new, request)
+            return id, old, new, hooks.virtual(engine, new, request)
         return await self._change(write, "UPDATE", actor)
 
     async def patch_user(self, id: str, operations: list[dict[str, Any]], rev: str | None = None, *,
                          actor: Any = None) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
-        def write(repo: Any) -> Any:
-            with repo.transaction():
-                old = repo.read(id)
+        def write(repo: Any, hooks: ManagedHooks, engine: ScriptEngine) -> Any:
+            old = repo.read(id)
+            request = request_of("patch", hooks.resource_name(id), operations)
+            if hooks.has("onUpdate", "onValidate", "onStore"):
+                from core.repo.patch import apply_patch
+
+                patched = apply_patch(copy.deepcopy(old), operations)
+                new = repo.update(id, hooks.before_update(engine, id, old, patched, request),
+                                  old["_rev"] if rev is None else rev)
+            else:
                 new = repo.patch(id, operations, rev)
-            return id, old, new, new
+            if not _unchanged(old, new):
+                hooks.after_update(engine, id, old, new, request)
+            return id, old, new, hooks.virtual(engine, new, request)
         return await self._change(write, "PATCH", actor)
 
     async def delete_user(self, id: str, rev: str | None = None, *, actor: Any = None,
                           ) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
-        def write(repo: Any) -> Any:
+        def write(repo: Any, hooks: ManagedHooks, engine: ScriptEngine) -> Any:
+            request = request_of("delete", hooks.resource_name(id))
+            if hooks.has("onDelete"):
+                hooks.before_delete(engine, id, repo.read(id), request)
             old = repo.delete(id, rev)
+            hooks.after_delete(engine, id, old, request)
             return id, old, None, old
         return await self._change(write, "DELETE", actor)
+
+
+def _unchanged(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    return {k: v for k, v in old.items() if k != "_rev"} == {k: v for k, v in new.items() if k != "_rev"}

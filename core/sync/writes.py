@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from core.errors import SfsyncError
 from core.repo.links import LinkRow
@@ -79,12 +80,38 @@ class TargetWrites:
                     r.ok, r.message, r.created, r.wrote, r.target_id, r.target = True, "", False, False, None, None
                     _created(r, res)
         items = [(r.target_id or "", r.new_target or {}, r.changes, (r.target or {}).get("_rev")) for r in updates]
+        updated: list[tuple[Record, dict[str, Any] | None]] = []
         for r, res in zip(updates, self.target.update_many(items), strict=True):
             if _outcome(r, res):
                 r.wrote = True
+                updated.append((r, res.object))
         for r, res in zip(deletes, self.target.delete_many([r.target_id or "" for r in deletes]), strict=True):
             if _outcome(r, res):
                 r.wrote = True
+        hooks = getattr(self.target, "hooks", None)
+        if hooks is not None and hooks.has("postCreate", "postUpdate", "postDelete"):
+            self._post_hooks(hooks, staged.records, updated, deletes)
+
+    def _post_hooks(self, hooks: Any, creates: Sequence[Record], updated: Sequence[tuple[Record, Any]],
+                    deletes: Sequence[Record]) -> None:
+        """``postCreate``/``postUpdate``/``postDelete`` of the target's ``managed.json`` after the writes (in
+        whichever thread commits: that thread's own script engine). A throw fails the record (audited with
+        the script's message); the write stands, as in IDM, where the post hook runs after the repository's."""
+        engine = hooks.engine(self.scripts)
+        created = [r for r in creates if r.ok and r.created and r.target is not None]
+        for r, err in zip(created, hooks.after_create_many(engine, [r.target or {} for r in created]), strict=True):
+            if err is not None:
+                r.fail(str(err))
+        live = [(r, new) for r, new in updated if r.ok and r.target is not None]
+        for (r, _), err in zip(live, hooks.after_update_many(engine, [
+                (r.target_id or "", r.target or {}, new or r.new_target or {}) for r, new in live]), strict=True):
+            if err is not None:
+                r.fail(str(err))
+        gone = [r for r in deletes if r.ok and r.wrote and r.target is not None]
+        for r, err in zip(gone, hooks.after_delete_many(engine, [(r.target_id or "", r.target or {}) for r in gone]),
+                          strict=True):
+            if err is not None:
+                r.fail(str(err))
 
     @staticmethod
     def _to_link(records: Sequence[Record]) -> list[Record]:

@@ -78,7 +78,9 @@ async def test_perform_action_create_for_an_unlinked_source(api):
 async def test_sync_errors_are_idm_shaped(api):
     client, _ = api
     cases = [
-        ({"_action": "notifyCreate"}, "not supported"),
+        ({"_action": "notifyEverything"}, "not supported"),
+        ({"_action": "notifyCreate"}, "resourceContainer"),
+        ({"_action": "notifyCreate", "resourceContainer": "managed/user"}, "resourceId"),
         ({"_action": "getLinkedResources"}, "resourceName"),
         ({"_action": "getLinkedResources", "resourceName": "nobody"}, "resourceName"),
         ({"_action": "performAction", "mapping": "userAccount", "action": "LINK"}, "sourceId"),

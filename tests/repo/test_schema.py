@@ -44,11 +44,6 @@ def test_null_optional_fields_are_allowed_but_null_required_ones_are_not(schema)
     assert [(e.field, e.message) for e in errors] == [("userName", "is required")]
 
 
-def test_on_create_default_needs_the_samples_set_default_fields_call(schema):
-    assert schema.apply_create_defaults({})["accountStatus"] == "active"
-    assert ManagedSchema(on_create_source="").apply_create_defaults({}) == {}
-
-
 def test_a_broken_managed_json_names_the_file_and_line(tmp_path):
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "managed.json").write_text('{\n  "objects": [\n    {"name": "user",,}\n  ]\n}\n')
