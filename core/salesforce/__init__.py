@@ -1,8 +1,9 @@
 """The only code that speaks Salesforce: OAuth login, the REST client, the connector the sync engine uses.
 
 Public names, imported on first use (PEP 562; httpx and the OAuth code load only when used):
-:class:`SalesforceConnector`, :class:`LoginFlow`, :class:`RetryPolicy`, the errors of
-:mod:`core.salesforce.errors`, and :mod:`~core.salesforce.soql` (the only code that builds SOQL from values).
+:class:`SalesforceConnector`, :class:`LoginFlow`, :func:`save_login` (what a login leaves in the provisioner
+file), :class:`RetryPolicy`, the errors of :mod:`core.salesforce.errors`, and :mod:`~core.salesforce.soql`
+(the only code that builds SOQL from values).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
         SalesforceError,
         TransientError,
     )
+    from core.salesforce.login_result import save_login
     from core.salesforce.oauth import LoginFlow
     from core.salesforce.retry import RetryPolicy
 
@@ -35,6 +37,7 @@ _WHERE = {
     "SalesforceError": "errors",
     "TransientError": "errors",
     "declared_attributes": "connector",
+    "save_login": "login_result",
 }
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "SalesforceError",
     "TransientError",
     "declared_attributes",
+    "save_login",
     "soql",
 ]
 

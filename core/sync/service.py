@@ -26,6 +26,7 @@ from core.sync.recon import ReconEngine, ReconOptions
 from core.sync.run import ReconRun, ReconStage
 from core.sync.scriptenv import ScriptEnv, close_project_log, project_log
 from core.sync.scripts import ScriptEngine
+from core.sync.user_detail import RemoteLink, UserDetail, copied_pairs, remote_link
 
 #: implicit-sync audit entries kept per kept run (``keep_runs`` 100: the newest 100,000)
 SYNC_ENTRIES_PER_RUN = 1000
@@ -599,6 +600,33 @@ class SyncService:
 
         await self._with_object_sets([e["resourceName"].rpartition("/")[0] for e in entries], read)
         return entries
+
+    # ---- one managed object beside its linked Salesforce record (the app's user screen) -----------------
+    def remote_link(self, resource: str = "user") -> RemoteLink | None:
+        """How ``managed/<resource>`` is linked to Salesforce, per sync.json (None: no mapping joins them)."""
+        return remote_link(self.config(), f"managed/{resource}")
+
+    async def user_detail(self, object_id: str, resource: str = "user") -> UserDetail:
+        """The managed object, its link and the linked Salesforce record read live through the implicit-sync
+        connector (only the compared fields); a failed read is kept in ``remote_error``, never raised."""
+        name = f"managed/{resource}"
+        config = self.config()
+        user = await asyncio.to_thread(self.repo.read, object_id, resource=resource)
+        detail = UserDetail(user, pairs=copied_pairs(config, name))
+        link = remote_link(config, name)
+        remote_id = None if link is None else \
+            (await asyncio.to_thread(link.remote_ids, self.repo, [object_id])).get(object_id)
+        if link is None or remote_id is None:
+            return detail
+        detail.link_type, detail.remote_id = link.link_type, remote_id
+        fields = sorted({target for _, target in detail.pairs}) or None
+        try:
+            connector, loop = await asyncio.to_thread(self.implicit_connector.get)
+            detail.remote = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                connector.get(link.sobject, remote_id, fields), loop))
+        except Exception as exc:  # noqa: BLE001 - shown beside the managed side, which stays usable
+            detail.remote_error = exc
+        return detail
 
     # ``actor`` (a core.repo.activity.Actor) is who the activity audit names: the REST admin, or the OS user of
     # the app or the command line; without one, the OS user with origin "sfsync"

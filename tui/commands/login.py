@@ -84,15 +84,10 @@ def handle(args: argparse.Namespace) -> int:
 
     token, who = asyncio.run(_login(config, settings, port, args))
 
-    from core.repo.activity import PROVISIONER_OBJECT, Actor, record_config_save
+    from core.repo import Actor
+    from core.salesforce import save_login
 
-    fresh = ProvisionerConfig.load(project, strict=False)
-    before = fresh.to_data()
-    fresh.update_properties(**changes, refreshToken=token.refresh_token, instanceUrl=token.instance_url)
-    fresh.enabled = True
-    fresh.save(project)
-    record_config_save(project, PROVISIONER_OBJECT, before, fresh.to_data(), Actor.local("cli"),
-                       message="sfsync login")
+    save_login(project, token, Actor.local("cli"), message="sfsync login", changes=changes)
     print(f"Logged in as {who.describe()}")
     print(f"Saved refreshToken ({mask_secret(token.refresh_token)}, encrypted) and instanceUrl to "
           f"{project.provisioner_path} (mode 0600).")

@@ -1,7 +1,7 @@
 """The app's one doorway into ``core``: plain, blocking calls meant for thread workers.
 
-Screens never import core modules directly; they call a :class:`Backend` from a thread worker and post the
-result as a message. Core is asyncio, so each async call runs on its own short-lived loop in the worker
+Screens reach core's data through a :class:`Backend`, called from a thread worker, and post the result as a
+message (pure helpers, such as core's errors and filter building, they import from core's package APIs). Core is asyncio, so each async call runs on its own short-lived loop in the worker
 thread (``asyncio.run``), never on the app's loop. Tests inject a Backend built on a temporary project.
 """
 
@@ -14,41 +14,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config.project import Project
 
+if TYPE_CHECKING:
+    from core.sync import RemoteLink
+    from tui.messages import UserDetailLoaded
+
 USER_FIELDS = ("userName", "givenName", "sn", "mail", "accountStatus")
 SEARCH_FIELDS = ("userName", "givenName", "sn", "mail")
-#: the link type the sample's two mappings share (the outbound one declares ``links`` to reuse it)
-LINK_TYPE = "systemSalesforceUser_managedUser"
-FILTER_WORDS = {"eq", "co", "sw", "gt", "ge", "lt", "le", "pr", "and", "or"}
 
 
 def words_to_filter(text: str) -> str:
-    """Plain words become an IDM filter: each word must start userName, givenName, sn or mail.
+    """Plain words typed in the users' search box: each word must start userName, givenName, sn or mail."""
+    from core.repo import words_filter
 
-    A prefix (``sw``), as a directory search box works, because ``sw`` is an index range in the repository
-    while ``co`` scans every user (0.3-0.7 s at 100,000); ``co`` stays one IDM filter away. Values are written
-    as JSON strings, the quoting IDM's grammar uses, so quotes and backslashes in user text can never break
-    out of the literal.
-    """
-    words = text.split()
-    if not words:
-        return "true"
-    parts = []
-    for word in words:
-        literal = json.dumps(word, ensure_ascii=False)
-        parts.append("(" + " or ".join(f"{f} sw {literal}" for f in SEARCH_FIELDS) + ")")
-    return " and ".join(parts)
-
-
-def looks_like_filter(text: str) -> bool:
-    """True when the text reads as an IDM query filter rather than words to search for."""
-    stripped = text.strip()
-    if stripped in ("true", "false") or '"' in stripped or stripped.startswith(("(", "!", "/")):
-        return True
-    return any(token in FILTER_WORDS for token in stripped.split()[1:2])
+    return words_filter(text, SEARCH_FIELDS)
 
 
 class Backend:
@@ -179,14 +161,11 @@ class Backend:
 
     def audit(self, run_id: str, situation: str | None, status: str | None, limit: int = 500) -> list[dict[str, Any]]:
         """A run's per-record audit entries (start and summary entries left out), filtered in SQL."""
-        from core.repo.query import QueryRequest
+        from core.repo import QueryRequest, equals_filter
 
-        parts = [f"reconId eq {json.dumps(run_id)}", 'entryType eq "entry"']
-        if situation:
-            parts.append(f"situation eq {json.dumps(situation)}")
-        if status:
-            parts.append(f"status eq {json.dumps(status)}")
-        result = self.repo.audit.query(QueryRequest(query_filter=" and ".join(parts), page_size=limit))
+        query_filter = equals_filter({"reconId": run_id, "entryType": "entry", "situation": situation,
+                                      "status": status})
+        result = self.repo.audit.query(QueryRequest(query_filter=query_filter, page_size=limit))
         entries = list(result["result"])
         ids = {e[k] for e in entries for k in ("sourceObjectId", "targetObjectId") if e.get(k)}
         names = self.service.names_of(sorted(ids)) if ids else {}
@@ -305,44 +284,11 @@ class Backend:
             return f"{exc.reason} at position {exc.position}"
         return None
 
-    def outbound_pairs(self) -> list[tuple[str, str]]:
-        """(managed field, Salesforce field) the outbound mapping copies without a transform."""
-        pairs: list[tuple[str, str]] = []
-        for mapping in self.mappings():
-            if _get(mapping, "source") != "managed/user":
-                continue
-            for prop in _get(mapping, "properties") or []:
-                source, target = _get(prop, "source"), _get(prop, "target")
-                if source and target and not _get(prop, "transform"):
-                    pairs.append((str(source), str(target)))
-        return pairs
-
-    def user_detail(self, user_id: str) -> Any:
-        """The user, its link and the linked Salesforce record fetched live (its failure is shown, not raised)."""
+    def user_detail(self, user_id: str) -> UserDetailLoaded:
+        """The user, its link and the linked Salesforce record fetched live (its failure is kept, not raised)."""
         from tui.messages import UserDetailLoaded
 
-        repo = self.repo
-        user = repo.read(user_id)
-        link = repo.links_by_second(LINK_TYPE, [user_id]).get(user_id)
-        pairs = self.outbound_pairs()
-        remote, error = None, None
-        if link is not None:
-            remote_id = _get(link, "first_id") or _get(link, "firstId")
-            try:
-                remote = asyncio.run(self._fetch_remote(str(remote_id), [t for _, t in pairs]))
-            except Exception as exc:  # shown beside the user; the managed side stays usable
-                from tui.app import describe_error
-
-                error = describe_error(exc)
-        link_data = {"firstId": _get(link, "first_id") or _get(link, "firstId"),
-                     "linkType": LINK_TYPE} if link is not None else None
-        return UserDetailLoaded(user, link_data, remote, error, pairs)
-
-    async def _fetch_remote(self, remote_id: str, fields: list[str]) -> dict[str, Any] | None:
-        from core.salesforce.connector import SalesforceConnector
-
-        async with SalesforceConnector.from_project(self.project) as connector:
-            return await connector.get("User", remote_id, sorted(set(fields)) or None)
+        return UserDetailLoaded(asyncio.run(self.service.user_detail(user_id)))
 
     def validate_user(self, obj: dict[str, Any]) -> dict[str, str]:
         """``managed.json``'s verdict on ``obj``: field -> reason (empty when valid)."""
@@ -489,21 +435,20 @@ def as_run_dict(run: Any) -> dict[str, Any]:
     return dict(run.to_dict())
 
 
-def _get(obj: Any, name: str) -> Any:
-    """A field of a core object whether it is a model, a dataclass or a dict (a mapping: its sync.json JSON)."""
-    raw = getattr(obj, "raw", None)
-    if isinstance(raw, dict):
-        obj = raw
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
 class UserSource:
     """The users table's page source over ``Repository.query`` (paging and sorting in SQLite)."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self._link: tuple[RemoteLink | None] | None = None
+
+    @property
+    def link(self) -> RemoteLink | None:
+        """How users are linked to Salesforce (sync.json's mapping between them; None: no mapping joins them),
+        read on the first page (in a worker thread), not when the table is built."""
+        if self._link is None:
+            self._link = (self.backend.service.remote_link("user"),)
+        return self._link[0]
 
     def count(self, query_filter: str, sort: str | None) -> int:
         """The exact number of users matching; ``Repository.query`` reads a one-row page along with it.
@@ -527,7 +472,7 @@ class UserSource:
             query_filter=query_filter, page_size=limit, paged_results_offset=offset,
             sort_keys=(sort,) if sort else (), fields=("_id", *USER_FIELDS)))
         rows = list(result["result"])
-        links = repo.links_by_second(LINK_TYPE, [r["_id"] for r in rows])
+        linked = self.link.remote_ids(repo, [r["_id"] for r in rows]) if self.link is not None else {}
         for row in rows:
-            row["_link"] = links.get(row["_id"]) is not None
+            row["_link"] = row["_id"] in linked
         return rows
