@@ -23,7 +23,7 @@ from textual.signal import Signal
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from core.config.project import Project
+from core.config import Project
 from tui._textual_compat import build_mode, css_update_count, has_built_mode
 from tui.backend import Backend
 from tui.errors import describe_error

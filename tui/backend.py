@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.config.project import Project
+from core.config import Project
 
 if TYPE_CHECKING:
     from core.sync import RemoteLink
@@ -60,7 +60,7 @@ class Backend:
         repo = self.repo  # opened first, outside the lock: the service shares it
         with self._lock:
             if self._service is None:
-                from core.sync.service import SyncService
+                from core.sync import SyncService
 
                 self._service = SyncService(self.project, repo=repo)
             return self._service
@@ -75,13 +75,13 @@ class Backend:
 
     # ---- UI preferences -----------------------------------------------------------------------------
     def load_theme(self) -> str | None:
-        from core.config.settings import Settings
+        from core.config import Settings
 
         return Settings.load(self.project).theme
 
     def save_theme(self, name: str) -> None:
         """Remember the Textual theme chosen in the command palette (``sfsync.toml``, ``theme``)."""
-        from core.config.settings import Settings
+        from core.config import Settings
 
         settings = Settings.load(self.project)
         if settings.theme != name:
@@ -91,14 +91,14 @@ class Backend:
     # ---- connector ----------------------------------------------------------------------------------
     def load_connector(self) -> Any:
         """The provisioner file; a secret that cannot be decrypted shows as unset, to be typed again."""
-        from core.config.provisioner import ProvisionerConfig
+        from core.config import ProvisionerConfig
 
         return ProvisionerConfig.load(self.project, strict=False)
 
     def save_connector(self, changes: dict[str, Any], enabled: bool | None) -> Path:
         """Apply the form's changes to the provisioner file (only what changed; unknown keys survive)."""
-        from core.config.provisioner import ProvisionerConfig
-        from core.repo.activity import PROVISIONER_OBJECT, Actor, record_config_save
+        from core.config import ProvisionerConfig
+        from core.repo import PROVISIONER_OBJECT, Actor, record_config_save
 
         config = ProvisionerConfig.load(self.project, strict=False)  # a secret typed again replaces a lost one
         before = config.to_data()
@@ -116,8 +116,7 @@ class Backend:
 
     async def _test(self) -> tuple[dict[str, Any], tuple[int, int] | None]:
         from core.errors import ConfigError
-        from core.salesforce.connector import SalesforceConnector
-        from core.salesforce.testop import config_error_object
+        from core.salesforce import SalesforceConnector, config_error_object
 
         try:
             connector = SalesforceConnector.from_project(self.project)
@@ -130,7 +129,7 @@ class Backend:
     # ---- mappings and runs --------------------------------------------------------------------------
     def mappings(self) -> list[Any]:
         """The mappings of ``sync.json`` in file order (core's ``Mapping`` objects)."""
-        from core.sync.mapping import SyncConfig
+        from core.sync import SyncConfig
 
         config = SyncConfig.load(self.project)
         return [config.get(name) for name in config.names()]
@@ -176,7 +175,7 @@ class Backend:
     # ---- schedules (conf/schedule-*.json; state in the repository) ---------------------------------
     def _mapping_names(self) -> list[str] | None:
         from core.errors import ConfigError
-        from core.sync.mapping import SyncConfig
+        from core.sync import SyncConfig
 
         try:
             return SyncConfig.load(self.project).names()
@@ -184,7 +183,7 @@ class Backend:
             return None  # sync.json itself is broken: a schedule's mapping cannot be checked
 
     def _jobs(self) -> Any:
-        from core.schedule.jobs import Jobs
+        from core.schedule import Jobs
 
         return Jobs(self.project.conf_dir, self.repo, self._mapping_names())
 
@@ -192,7 +191,7 @@ class Backend:
         """Every schedule file as a row: its timing, IDM's job view (next fire, paused, last result) from
         ``core.schedule.jobs``, or the reason a broken file is refused."""
         from core.errors import ConfigError
-        from core.schedule.config import load_schedule, schedule_files, schedule_id
+        from core.schedule import load_schedule, schedule_files, schedule_id
 
         jobs = self._jobs()
         states = self.repo.schedules.all()
@@ -223,7 +222,7 @@ class Backend:
     def save_schedule(self, schedule_id: str, body: dict[str, Any], *, create: bool) -> ScheduleRow:
         """Write ``conf/schedule-<id>.json`` through ``Jobs.put`` (atomic; key order and unknown keys kept);
         ``create``: refuse when the id is taken. A refused body raises core's ConfigError naming the field."""
-        from core.schedule.config import load_schedule, schedule_path
+        from core.schedule import load_schedule, schedule_path
 
         jobs = self._jobs()
         job, _ = jobs.put(schedule_id, body, create_only=create)
@@ -236,9 +235,7 @@ class Backend:
         form calls it as you type). ``zone_name`` empty: the machine's zone, as IDM's default."""
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-        from core.schedule.config import system_zone
-        from core.schedule.cron import CronError
-        from core.schedule.describe import explain_cron
+        from core.schedule import CronError, explain_cron, system_zone
 
         name = zone_name.strip()
         try:
@@ -253,7 +250,7 @@ class Backend:
 
     def describe_interval(self, milliseconds: int) -> str:
         """A simple schedule's repeatInterval in words (pure)."""
-        from core.schedule.describe import describe_interval
+        from core.schedule import describe_interval
 
         return describe_interval(milliseconds)
 
@@ -275,14 +272,9 @@ class Backend:
 
     def check_filter(self, text: str) -> str | None:
         """Why ``text`` is not a valid IDM query filter, or None when it is."""
-        from core.repo.errors import FilterSyntaxError
-        from core.repo.queryfilter import parse
+        from core.repo import filter_error
 
-        try:
-            parse(text)
-        except FilterSyntaxError as exc:
-            return f"{exc.reason} at position {exc.position}"
-        return None
+        return filter_error(text)
 
     def user_detail(self, user_id: str) -> UserDetailLoaded:
         """The user, its link and the linked Salesforce record fetched live (its failure is kept, not raised)."""
@@ -292,7 +284,7 @@ class Backend:
 
     def validate_user(self, obj: dict[str, Any]) -> dict[str, str]:
         """``managed.json``'s verdict on ``obj``: field -> reason (empty when valid)."""
-        from core.repo.schema import ManagedSchema
+        from core.repo import ManagedSchema
 
         schema = ManagedSchema.load(self.project)
         clean = {k: v for k, v in obj.items() if v is not None and not k.startswith("_")}
@@ -302,7 +294,7 @@ class Backend:
         """Patch the changed fields; core runs implicit sync and returns each mapping's result."""
         ops = [{"operation": "remove", "field": f"/{k}"} if v is None
                else {"operation": "replace", "field": f"/{k}", "value": v} for k, v in changes.items()]
-        from core.repo.activity import Actor
+        from core.repo import Actor
 
         return asyncio.run(self.service.patch_user(user_id, ops, rev=rev, actor=Actor.local("tui")))
 
@@ -386,7 +378,7 @@ def _last_fire(state: dict[str, Any]) -> datetime | None:
 
 
 def _schedule_row(schedule: Any, job: dict[str, Any], file: str, state: dict[str, Any]) -> ScheduleRow:
-    from core.schedule.describe import describe_cron, describe_interval
+    from core.schedule import describe_cron, describe_interval
 
     config = schedule.config
     if schedule.cron is not None:
@@ -457,7 +449,7 @@ class UserSource:
         answers by walking the whole table in rowid order when a filter matches few users (a prefix search
         with no hits: 0.2-0.3 s at 100,000), where the sorted page uses the filter's indexes (under 1 ms).
         """
-        from core.repo.query import QueryRequest
+        from core.repo import QueryRequest
 
         result = self.backend.repo.query(QueryRequest(
             query_filter=query_filter, fields=("_id",), page_size=1, sort_keys=(sort,) if sort else (),
@@ -465,7 +457,7 @@ class UserSource:
         return int(result["totalPagedResults"])
 
     def page(self, query_filter: str, sort: str | None, offset: int, limit: int) -> list[dict[str, Any]]:
-        from core.repo.query import QueryRequest
+        from core.repo import QueryRequest
 
         repo = self.backend.repo
         result = repo.query(QueryRequest(

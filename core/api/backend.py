@@ -43,7 +43,7 @@ from core.api.errors import ApiError
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from core.config.project import Project
+    from core.config import Project
 
 log = logging.getLogger("sfsync.api")
 
@@ -144,7 +144,7 @@ class Backend:
         if self._sync is None:
             with self._open_lock:
                 if self._sync is None:
-                    from core.sync.service import SyncService
+                    from core.sync import SyncService
 
                     self._sync = SyncService(self.project)
         return self._sync
@@ -167,7 +167,7 @@ class Backend:
         the interpreter. Best effort: a project without a usable connector still serves."""
         try:
             self.sync.repo  # noqa: B018 - opens (and migrates) the repository now
-            from core.salesforce.connector import SalesforceConnector
+            from core.salesforce import SalesforceConnector
 
             async def build() -> None:
                 async with SalesforceConnector.from_project(self.project):
@@ -202,7 +202,7 @@ class Backend:
         try:
             return await self.sync.test_connector()
         except ConfigError as exc:
-            from core.salesforce.testop import CONFIG_NAME, DISPLAY_NAME
+            from core.salesforce import CONFIG_NAME, DISPLAY_NAME
 
             return {"name": "salesforce", "enabled": False, "config": CONFIG_NAME, "displayName": DISPLAY_NAME,
                     "objectTypes": [], "ok": False, "error": str(exc)}
@@ -220,7 +220,7 @@ class Backend:
     def _prepare_run(self, mapping: str) -> float:
         """A worker thread's part of starting a run: the mapping must exist; the pause per read while it
         runs (``1/share - 1``, from sfsync.toml)."""
-        from core.config.settings import Settings
+        from core.config import Settings
 
         names = [m if isinstance(m, str) else m.name for m in self.sync.mappings()]
         if mapping not in names:
@@ -320,7 +320,7 @@ class Backend:
 
     @staticmethod
     def _query_request(params: QueryParameters) -> Any:
-        from core.repo.query import QueryRequest
+        from core.repo import QueryRequest
 
         return QueryRequest(query_filter=params.query_filter, fields=params.fields or (),
                             page_size=params.page_size, paged_results_cookie=params.paged_results_cookie,
@@ -348,7 +348,7 @@ class Backend:
 
     async def upsert_user(self, user_id: str, obj: dict[str, Any]) -> tuple[dict[str, Any], dict, bool]:
         """PUT without If-Match/If-None-Match: update when the user exists, else create it (CREST)."""
-        from core.repo.errors import NotFound
+        from core.repo import NotFound
 
         try:
             updated, results = await self.update_user(user_id, obj, None)

@@ -4,7 +4,8 @@ Public names: :class:`Repository` (``Repository.open(path, schema)`` / ``Reposit
 :class:`QueryRequest`, :class:`Link`, :class:`ManagedSchema`, and the errors of :mod:`core.repo.errors`.
 """
 
-from core.repo.activity import Actor
+from core.repo.activity import PROVISIONER_OBJECT, Actor, activity_entry, record_config_save
+from core.repo.ecma import SPACE, ecma_regex
 from core.repo.errors import (
     Conflict,
     FieldError,
@@ -15,13 +16,15 @@ from core.repo.errors import (
     ValidationError,
 )
 from core.repo.links import Link
+from core.repo.patch import apply_patch
 from core.repo.query import QueryRequest
 from core.repo.repository import Repository
-from core.repo.schema import ManagedSchema
-from core.repo.search import equals_filter, looks_like_filter, words_filter
+from core.repo.schema import DEFAULT_SEARCHABLE, EMAIL_PATTERN, ManagedSchema
+from core.repo.search import equals_filter, filter_error, looks_like_filter, words_filter
 
 __all__ = [
-    "Actor", "Conflict", "FieldError", "FilterSyntaxError", "Link", "ManagedSchema", "NotFound", "PreconditionFailed",
-    "QueryRequest", "RepoError", "Repository", "ValidationError", "equals_filter", "looks_like_filter",
-    "words_filter",
+    "Actor", "Conflict", "DEFAULT_SEARCHABLE", "EMAIL_PATTERN", "FieldError", "FilterSyntaxError", "Link",
+    "ManagedSchema", "NotFound", "PROVISIONER_OBJECT", "PreconditionFailed", "QueryRequest", "RepoError",
+    "Repository", "SPACE", "ValidationError", "activity_entry", "apply_patch", "ecma_regex", "equals_filter",
+    "filter_error", "looks_like_filter", "record_config_save", "words_filter",
 ]

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from core.repo.errors import FilterSyntaxError
+from core.repo.queryfilter import parse
+
 #: the grammar's operators; a second token among them makes text read as a filter, not as words
 FILTER_WORDS = frozenset({"eq", "co", "sw", "gt", "ge", "lt", "le", "pr", "and", "or"})
 
@@ -41,3 +44,12 @@ def equals_filter(values: Mapping[str, str | None]) -> str:
     """``a eq "x" and b eq "y"`` for each field given a value (None: left out; none at all: ``true``)."""
     parts = [f"{name} eq {json.dumps(value, ensure_ascii=False)}" for name, value in values.items() if value]
     return " and ".join(parts) or "true"
+
+
+def filter_error(text: str) -> str | None:
+    """Why ``text`` is not a valid IDM query filter (the reason and its position), or None when it is."""
+    try:
+        parse(text)
+    except FilterSyntaxError as exc:
+        return f"{exc.reason} at position {exc.position}"
+    return None

@@ -25,31 +25,41 @@ if TYPE_CHECKING:
     from core.salesforce.login_result import save_login
     from core.salesforce.oauth import LoginFlow
     from core.salesforce.retry import RetryPolicy
+    from core.salesforce.systemobjects import SystemObjects
+    from core.salesforce.testop import CONFIG_NAME, DISPLAY_NAME, config_error_object
 
 _WHERE = {
     "AuthError": "errors",
+    "CONFIG_NAME": "testop",
+    "DISPLAY_NAME": "testop",
     "LoginError": "errors",
     "LoginFlow": "oauth",
-    "RecordNotFound": "errors",
     "RecordError": "errors",
+    "RecordNotFound": "errors",
     "RetryPolicy": "retry",
     "SalesforceConnector": "connector",
     "SalesforceError": "errors",
+    "SystemObjects": "systemobjects",
     "TransientError": "errors",
+    "config_error_object": "testop",
     "declared_attributes": "connector",
     "save_login": "login_result",
 }
 
 __all__ = [
     "AuthError",
+    "CONFIG_NAME",
+    "DISPLAY_NAME",
     "LoginError",
     "LoginFlow",
-    "RecordNotFound",
     "RecordError",
+    "RecordNotFound",
     "RetryPolicy",
     "SalesforceConnector",
     "SalesforceError",
+    "SystemObjects",
     "TransientError",
+    "config_error_object",
     "declared_attributes",
     "save_login",
     "soql",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.repo import equals_filter, looks_like_filter, words_filter
+from core.repo import equals_filter, filter_error, looks_like_filter, words_filter
 from core.repo.queryfilter import parse
 
 
@@ -29,3 +29,9 @@ def test_filters_and_words_are_told_apart():
     assert looks_like_filter('userName eq "x"') and looks_like_filter("true") and looks_like_filter("(a pr)")
     assert looks_like_filter("mail pr")
     assert not looks_like_filter("ada lovelace") and not looks_like_filter("ada")
+
+
+def test_a_broken_filter_is_explained_with_its_position():
+    assert filter_error('userName eq "x"') is None
+    error = filter_error('userName eq "x" and')
+    assert error is not None and "at position" in error

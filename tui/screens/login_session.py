@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from core.config.project import Project
+from core.config import Project
 from tui.messages import LoginOutcome
 
 DEFAULT_TIMEOUT = 300.0
@@ -42,10 +42,8 @@ class LoginSession:
         return asyncio.run(self._main(on_started))
 
     async def _main(self, on_started: Callable[[str, str, float], None]) -> LoginOutcome:
-        from core.config.provisioner import ProvisionerConfig
-        from core.config.settings import Settings
-        from core.salesforce.errors import LoginError
-        from core.salesforce.oauth import LoginFlow
+        from core.config import ProvisionerConfig, Settings
+        from core.salesforce import LoginError, LoginFlow
 
         self._loop = asyncio.get_running_loop()
         self._cancelled = asyncio.Event()

@@ -241,7 +241,7 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="user-save", description="Saving the user")
     def _save(self, changes: dict[str, Any]) -> None:
-        from core.repo.errors import PreconditionFailed  # here: core.repo is not needed to draw the screens
+        from core.repo import PreconditionFailed  # here: core.repo is not needed to draw the screens
 
         backend = self.app.backend  # type: ignore[attr-defined]
         errors = backend.validate_user({**self.user, **changes})
