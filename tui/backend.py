@@ -1,29 +1,32 @@
 """The app's one doorway into ``core``: plain, blocking calls meant for thread workers.
 
 Screens reach core's data through a :class:`Backend`, called from a thread worker, and post the result as a
-message (pure helpers, such as core's errors and filter building, they import from core's package APIs). Core is asyncio, so each async call runs on its own short-lived loop in the worker
-thread (``asyncio.run``), never on the app's loop. Tests inject a Backend built on a temporary project.
+message (pure helpers, such as core's errors and filter building, they import from core's package APIs).
+Core is asyncio: each async call runs through :func:`core.runner.start` (its own loop and thread, waited for
+by the worker), never on the app's loop. Tests inject a Backend built on a temporary project.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.config import Project
 
 if TYPE_CHECKING:
-    from core.sync import RemoteLink
+    from core.repo import Repository
+    from core.runner import Cancel
+    from core.sync import RemoteLink, SyncService
     from tui.messages import UserDetailLoaded
 
 USER_FIELDS = ("userName", "givenName", "sn", "mail", "accountStatus")
 SEARCH_FIELDS = ("userName", "givenName", "sn", "mail")
+T = TypeVar("T")
 
 
 def words_to_filter(text: str) -> str:
@@ -31,6 +34,13 @@ def words_to_filter(text: str) -> str:
     from core.repo import words_filter
 
     return words_filter(text, SEARCH_FIELDS)
+
+
+def _wait(main: Callable[[Cancel], Coroutine[Any, Any, T]], what: str, cancel: threading.Event | None = None) -> T:
+    """Run ``main`` through core's runner and wait for it in this (worker) thread; ``cancel`` stops it."""
+    from core.runner import start
+
+    return start(main, name=f"sfsync-tui-{what}", cancel=cancel).wait()
 
 
 class Backend:
@@ -41,37 +51,30 @@ class Backend:
         #: log in without a browser: fetch the authorize URL ourselves (the demo org auto-approves)
         self.headless_login = headless_login
         self._lock = threading.Lock()
-        self._repo: Any = None
-        self._service: Any = None
+        self._service: SyncService | None = None
 
     # ---- shared objects (opened lazily, once) -------------------------------------------------------
     @property
-    def repo(self) -> Any:
-        with self._lock:
-            if self._repo is None:
-                from core.repo import Repository
-
-                self.project.db_dir.mkdir(parents=True, exist_ok=True)
-                self._repo = Repository.for_project(self.project)
-            return self._repo
-
-    @property
-    def service(self) -> Any:
-        repo = self.repo  # opened first, outside the lock: the service shares it
+    def service(self) -> SyncService:
+        """The project's SyncService (it opens the repository on first use)."""
         with self._lock:
             if self._service is None:
                 from core.sync import SyncService
 
-                self._service = SyncService(self.project, repo=repo)
+                self._service = SyncService(self.project)
             return self._service
 
+    @property
+    def repo(self) -> Repository:
+        """The project's repository, the service's own."""
+        return self.service.repo
+
     def close(self) -> None:
-        """Close what was opened (called when the app exits)."""
-        if self._service is not None:
-            self._service.close()  # closes the shared repository too
-        elif self._repo is not None:
-            self._repo.close()
-        self._service = self._repo = None
+        """Close what was opened (called when the app exits): the service closes its repository too."""
+        with self._lock:
+            service, self._service = self._service, None
+        if service is not None:
+            service.close()
 
     # ---- UI preferences -----------------------------------------------------------------------------
     def load_theme(self) -> str | None:
@@ -112,7 +115,7 @@ class Backend:
 
     def test_connector(self) -> tuple[dict[str, Any], tuple[int, int] | None]:
         """IDM's test object plus the API usage the last call reported."""
-        return asyncio.run(self._test())
+        return _wait(lambda _cancel: self._test(), "test")
 
     async def _test(self) -> tuple[dict[str, Any], tuple[int, int] | None]:
         from core.errors import ConfigError
@@ -140,13 +143,14 @@ class Backend:
         def progress(run: Any) -> None:
             on_progress(as_run_dict(run))
 
-        run = asyncio.run(self.service.reconcile(name, dry_run=dry_run, on_progress=progress, cancel=cancel,
-                                                 allow_deletions=allow_deletions))
+        run = _wait(lambda token: self.service.reconcile(name, dry_run=dry_run, on_progress=progress,
+                                                         cancel=token.event, allow_deletions=allow_deletions),
+                    f"recon-{name}", cancel)
         return as_run_dict(run)
 
     def reconcile_user(self, user_id: str) -> list[dict[str, Any]]:
         """reconById of this managed user through every mapping that touches it (in this thread)."""
-        return [as_run_dict(r) for r in asyncio.run(self.service.reconcile_object("user", user_id))]
+        return [as_run_dict(r) for r in _wait(lambda _cancel: self.service.reconcile_object("user", user_id), "recon-user")]
 
     def cancel_run(self, run_id: str) -> None:
         self.service.cancel(run_id)
@@ -280,7 +284,7 @@ class Backend:
         """The user, its link and the linked Salesforce record fetched live (its failure is kept, not raised)."""
         from tui.messages import UserDetailLoaded
 
-        return UserDetailLoaded(asyncio.run(self.service.user_detail(user_id)))
+        return UserDetailLoaded(_wait(lambda _cancel: self.service.user_detail(user_id), "user-detail"))
 
     def validate_user(self, obj: dict[str, Any]) -> dict[str, str]:
         """``managed.json``'s verdict on ``obj``: field -> reason (empty when valid)."""
@@ -296,7 +300,8 @@ class Backend:
                else {"operation": "replace", "field": f"/{k}", "value": v} for k, v in changes.items()]
         from core.repo import Actor
 
-        return asyncio.run(self.service.patch_user(user_id, ops, rev=rev, actor=Actor.local("tui")))
+        return _wait(lambda _cancel: self.service.patch_user(user_id, ops, rev=rev, actor=Actor.local("tui")),
+                     "user-save")
 
     def user_activity(self, user_id: str, limit: int = 20) -> list[dict[str, Any]]:
         """The newest activity audit entries of ``managed/user/<user_id>``, newest first."""

@@ -52,7 +52,6 @@ class SyncService:
         self._cancels: dict[str, threading.Event] = {}
         self._implicit = ThreadPoolExecutor(1, thread_name_prefix="sfsync-implicit")
         self._implicit_scripts: ScriptEngine | None = None
-        self._threads: list[threading.Thread] = []
         self._recon_pools: dict[str, tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = {}
         #: liveSync runs in one thread of its own (its scripts are that thread's), one tick at a time
         self._livesync = ThreadPoolExecutor(1, thread_name_prefix="sfsync-livesync")
@@ -92,11 +91,8 @@ class SyncService:
             return self._repo
 
     def close(self) -> None:
-        """Wait for background runs this service started, free the script engine in the thread that made
-        it (a QuickJS context belongs to its thread), and close the repository."""
-        for thread in list(self._threads):
-            thread.join(timeout=60)
-
+        """Free the script engines in the threads that made them (a QuickJS context belongs to its thread),
+        close the implicit-sync connector and the repository."""
         # a QuickJS context belongs to its thread: each worker frees its own engine, then stops
         self._close_worker(self._implicit, "_implicit_scripts")
         self._close_worker(self._livesync, "_livesync_scripts")
@@ -338,20 +334,6 @@ class SyncService:
             return int(getattr(Settings.load(self.project), "keep_runs", 100))
         except Exception:  # noqa: BLE001 - retention falls back to IDM's default
             return 100
-
-    def start_reconcile(self, name: str, dry_run: bool = False, changed_only: bool = False,
-                        on_progress: ProgressCallback | None = None) -> str:
-        """Start a run in a background thread (its own event loop); its id at once."""
-        self.config().get(name)  # an unknown mapping fails here, not in the thread
-        run = ReconRun(mapping=name)
-
-        def main() -> None:
-            asyncio.run(self.reconcile(name, dry_run, changed_only, on_progress, run_id=run.id))
-
-        thread = threading.Thread(target=main, name=f"sfsync-recon-{name}", daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
-        return run.id
 
     def cancel(self, run_id: str) -> bool:
         """Ask a run to stop at its next page boundary (it ends CANCELED): at once when this process runs it,
