@@ -23,11 +23,11 @@ from textual.signal import Signal
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from core.config.project import Project
-from core.errors import SfsyncError
+from core.config import Project
 from tui._textual_compat import build_mode, css_update_count, has_built_mode
+from tui.backend import Backend
+from tui.errors import describe_error
 from tui.messages import ConnectionState, MappingsLoaded, RunFinished, RunProgress, RunsListed, ThemeLoaded
-from tui.screens.backend import Backend
 from tui.screens.connector import ConnectorScreen
 from tui.screens.connector_help import SalesforceAppHelp
 from tui.screens.login import LoginScreen
@@ -51,16 +51,6 @@ SCHEDULE_COMMANDS = (
     ("Pause or resume the highlighted schedule", "Trigger state in the repository, for every process",
      "pause_schedule"),
 )
-
-
-def describe_error(error: BaseException | None) -> str:
-    """A one-line, user-facing reason: core's own message, else the exception's type and text."""
-    if error is None:
-        return "unknown error"
-    if isinstance(error, SfsyncError):
-        return str(error)
-    text = str(error).strip() or "no details"
-    return f"{type(error).__name__}: {text}"
 
 
 class SfsyncApp(App[None]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 
-from core.config.project import Project
+from core.config import Project
 from core.errors import ConfigError
 
 

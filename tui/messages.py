@@ -8,9 +8,12 @@ so a 100,000-record reconciliation never floods the queue: only the newest pendi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from core.sync import UserDetail
 
 
 @dataclass
@@ -138,12 +141,7 @@ class UsersPageLoaded(Message):
 class UserDetailLoaded(Message):
     """A managed user, its link and the linked Salesforce record fetched live (or why it could not be)."""
 
-    user: dict[str, Any]
-    link: dict[str, Any] | None
-    remote: dict[str, Any] | None
-    remote_error: str | None = None
-    #: (managed field, Salesforce field) pairs the outbound mapping copies verbatim, for marking differences
-    pairs: list[tuple[str, str]] = field(default_factory=list)
+    detail: UserDetail
 
 
 @dataclass
@@ -178,7 +176,7 @@ class UserReconciled(Message):
 
 @dataclass
 class SchedulesLoaded(Message):
-    """Every ``conf/schedule-*.json`` as a ``ScheduleRow`` (tui/screens/backend.py), broken files included."""
+    """Every ``conf/schedule-*.json`` as a ``ScheduleRow`` (tui/backend.py), broken files included."""
 
     rows: list[Any]
 

@@ -25,7 +25,7 @@ REQUEST_ACTOR: contextvars.ContextVar[Any] = contextvars.ContextVar("sfsync_requ
 def request_actor() -> Any:
     """The :class:`~core.repo.activity.Actor` of the current request; outside one (a direct backend call),
     ``sfsync`` with origin rest."""
-    from core.repo.activity import Actor
+    from core.repo import Actor
 
     actor = REQUEST_ACTOR.get()
     return actor if actor is not None else Actor("sfsync", "rest")
@@ -45,7 +45,7 @@ class ActorMiddleware:
         if user is None:
             await self.app(scope, receive, send)
             return
-        from core.repo.activity import Actor
+        from core.repo import Actor
 
         token = REQUEST_ACTOR.set(Actor.rest(str(user)))
         try:

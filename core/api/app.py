@@ -110,18 +110,18 @@ async def api_descriptor(request: Request) -> Response:
 def _add_limits(app: Starlette, project: Any) -> None:
     """The expensive-query limiter, with sfsync.toml's figures (core/api/limits.py); the defaults when the file
     cannot be read (every call then says why: the authentication reads it too)."""
-    from core.config.settings import Settings
+    from core.config import Settings
 
     try:
         settings = Settings.load(project)
     except SfsyncError:
         settings = Settings()
     try:
-        from core.repo.schema import ManagedSchema
+        from core.repo import ManagedSchema
 
         indexed = ManagedSchema.load(project).searchable
     except Exception:  # noqa: BLE001 - no managed.json: the repository's defaults
-        from core.repo.schema import DEFAULT_SEARCHABLE as indexed
+        from core.repo import DEFAULT_SEARCHABLE as indexed
     app.state.limits = settings
     buckets = TokenBuckets(settings.expensive_query_burst, settings.expensive_query_rate)
     app.add_middleware(ExpensiveQueryLimiter, buckets=buckets, indexed=indexed)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from core.errors import UsageError
 
 if TYPE_CHECKING:
-    from core.config.project import Project
+    from core.config import Project
 
 DEFAULT_USERNAME = "openidm-admin"
 DEFAULT_PASSWORD = "openidm-admin"
@@ -199,7 +199,7 @@ def settings_credentials_loader(project: Project) -> Callable[[], Credentials]:
 
     Re-reads only when the file's mtime or size changes, so a request costs one ``stat``.
     """
-    from core.config.settings import Settings
+    from core.config import Settings
 
     path = project.settings_path
     cache: dict[str, object] = {}

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -41,9 +41,10 @@ from starlette.concurrency import run_in_threadpool
 from core.api.crest import QueryParameters
 from core.api.errors import ApiError
 from core.errors import ConfigError
+from core.runner import Cancel, Run, start
 
 if TYPE_CHECKING:
-    from core.config.project import Project
+    from core.config import Project
 
 log = logging.getLogger("sfsync.api")
 
@@ -65,27 +66,16 @@ def _result_name(result: Any) -> Any:
     return result if isinstance(result, dict | str | int | float | bool | None) else str(result)
 
 
-class _ReconThread:
-    """One reconciliation on a thread of its own; ``run_id`` resolves as soon as the run is recorded."""
+@dataclass
+class _Recon:
+    """A run this server started: its mapping, its handle (:func:`core.runner.start`), its id once recorded."""
 
-    def __init__(self, start: Callable[[concurrent.futures.Future[str]], Any], mapping: str) -> None:
-        self.mapping = mapping
-        self.run_id: concurrent.futures.Future[str] = concurrent.futures.Future()
-        self.done: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._start = start
-        self.thread = threading.Thread(target=self._main, name=f"sfsync-api-recon-{mapping}", daemon=True)
+    mapping: str
+    run: Run[dict[str, Any]]
+    run_id: concurrent.futures.Future[str]
 
-    def _main(self) -> None:
-        try:
-            result = asyncio.run(self._start(self.run_id))
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the run
-            if not self.run_id.done():
-                self.run_id.set_exception(exc)
-            self.done.set_exception(exc)
-        else:
-            if not self.run_id.done():
-                self.run_id.set_result(result["_id"])
-            self.done.set_result(result)
+    def done(self) -> bool:
+        return self.run.done()
 
 
 class Backend:
@@ -96,7 +86,7 @@ class Backend:
         self._sync = sync
         self._owns_sync = sync is None
         self._open_lock = threading.Lock()
-        self._recons: dict[str, _ReconThread] = {}
+        self._recons: dict[str, _Recon] = {}
         self._readers = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
         self._read_pause = 0.0  # 1/share - 1 while a run this server started is going; else 0
         self._held: dict[object, asyncio.TimerHandle] = {}  # read slots in their pause after a read
@@ -104,7 +94,7 @@ class Backend:
     def _resize_readers(self) -> None:
         """Called on the event loop whenever a run starts or ends: reads may run a core each, less a core per
         reconciliation running here; when none is left, the pause ends and held slots come back."""
-        running = sum(not r.done.done() for r in self._recons.values())
+        running = sum(not r.done() for r in self._recons.values())
         self._readers.total_tokens = max(1, (os.cpu_count() or 1) - running)
         if not running:
             self._read_pause = 0.0
@@ -144,7 +134,7 @@ class Backend:
         if self._sync is None:
             with self._open_lock:
                 if self._sync is None:
-                    from core.sync.service import SyncService
+                    from core.sync import SyncService
 
                     self._sync = SyncService(self.project)
         return self._sync
@@ -167,30 +157,30 @@ class Backend:
         the interpreter. Best effort: a project without a usable connector still serves."""
         try:
             self.sync.repo  # noqa: B018 - opens (and migrates) the repository now
-            from core.salesforce.connector import SalesforceConnector
+            from core.salesforce import SalesforceConnector
 
             async def build() -> None:
                 async with SalesforceConnector.from_project(self.project):
                     pass
 
-            asyncio.run(build())
+            start(lambda _cancel: build(), name="sfsync-api-warm-up").wait()
         except Exception as exc:  # noqa: BLE001 - warming up is an optimisation, never a reason not to serve
             log.debug("warm-up skipped: %s", exc)
 
     def cancel_started_runs(self) -> None:
         """Ask every run this server started to stop (only sets flags: safe from a signal handler)."""
         for run_id, recon in list(self._recons.items()):
-            if not recon.done.done():
+            if not recon.done():
                 self.sync.cancel(run_id)
 
     async def aclose(self) -> None:
         """Cancel the runs this server started (they end CANCELED), wait for their threads, close the core."""
-        active = [(run_id, t) for run_id, t in self._recons.items() if not t.done.done()]
+        active = [(run_id, t) for run_id, t in self._recons.items() if not t.done()]
         for run_id, _ in active:
             with contextlib.suppress(Exception):
                 await run_in_threadpool(self.sync.cancel, run_id)
         for _, recon in active:
-            await asyncio.to_thread(recon.thread.join, 30)
+            await asyncio.to_thread(recon.run.join, 30)
         if self._owns_sync and self._sync is not None:
             await asyncio.to_thread(self._sync.close)
 
@@ -202,7 +192,7 @@ class Backend:
         try:
             return await self.sync.test_connector()
         except ConfigError as exc:
-            from core.salesforce.testop import CONFIG_NAME, DISPLAY_NAME
+            from core.salesforce import CONFIG_NAME, DISPLAY_NAME
 
             return {"name": "salesforce", "enabled": False, "config": CONFIG_NAME, "displayName": DISPLAY_NAME,
                     "objectTypes": [], "ok": False, "error": str(exc)}
@@ -210,17 +200,15 @@ class Backend:
     async def livesync(self, source: str, *, allow_deletions: bool = False) -> dict[str, Any]:
         """One liveSync tick (``SyncService.livesync``) on a thread with its own loop, outside the readers'
         queue; the service runs ticks one at a time."""
-        def main() -> dict[str, Any]:
-            return asyncio.run(self.sync.livesync(source, allow_deletions=allow_deletions))
-
-        return await run_in_threadpool(main)
+        return await start(lambda _cancel: self.sync.livesync(source, allow_deletions=allow_deletions),
+                           name="sfsync-api-livesync")
 
     # --- recon ----------------------------------------------------------------------------------------
 
     def _prepare_run(self, mapping: str) -> float:
         """A worker thread's part of starting a run: the mapping must exist; the pause per read while it
         runs (``1/share - 1``, from sfsync.toml)."""
-        from core.config.settings import Settings
+        from core.config import Settings
 
         names = [m if isinstance(m, str) else m.name for m in self.sync.mappings()]
         if mapping not in names:
@@ -230,7 +218,7 @@ class Backend:
         return 1 / share - 1
 
     def _launch(self, mapping: str, read_pause: float, allow_deletions: bool = False,
-                ids: list[str] | None = None) -> _ReconThread:
+                ids: list[str] | None = None) -> _Recon:
         """Start ``mapping``'s run on a thread with its own loop; ``run_id`` resolves once it is recorded.
 
         A mapping runs once at a time: a second request while this server's run of it is going is a 409 at
@@ -238,29 +226,34 @@ class Backend:
         with no ``await`` between the check and the registration, so two requests cannot both pass.
         """
         for run_id, running in self._recons.items():
-            if running.mapping == mapping and not running.done.done():
+            if running.mapping == mapping and not running.done():
                 raise ApiError(409, f"mapping {mapping} already has an active reconciliation {run_id}")
         sync = self.sync
         new_id = str(uuid.uuid4())
+        recorded: concurrent.futures.Future[str] = concurrent.futures.Future()
 
-        async def start(run_id: concurrent.futures.Future[str]) -> dict[str, Any]:
-            def on_progress(run: dict[str, Any]) -> None:  # the engine's thread, after the run is saved
-                if not run_id.done():
-                    run_id.set_result(new_id)
+        def settle(value: str | BaseException) -> None:  # the engine's thread or the run's
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                if isinstance(value, BaseException):
+                    recorded.set_exception(value)
+                else:
+                    recorded.set_result(value)
 
-            return await sync.reconcile(mapping, on_progress=on_progress, run_id=new_id,
-                                        allow_deletions=allow_deletions, ids=ids)
+        async def main(cancel: Cancel) -> dict[str, Any]:
+            return await sync.reconcile(mapping, on_progress=lambda _run: settle(new_id), run_id=new_id,
+                                        cancel=cancel.event, allow_deletions=allow_deletions, ids=ids)
 
-        recon = _ReconThread(start, mapping)
-        self._recons[new_id] = recon
+        run = start(main, name=f"sfsync-api-recon-{mapping}")
+        recon = self._recons[new_id] = _Recon(mapping, run, recorded)
         loop = asyncio.get_running_loop()
 
-        def ended(_: concurrent.futures.Future[Any]) -> None:  # the run's thread
+        def ended(future: concurrent.futures.Future[dict[str, Any]]) -> None:  # the run's thread
+            error = future.exception()
+            settle(error if error is not None else future.result()["_id"])  # a run that never saved a page
             with contextlib.suppress(RuntimeError):  # the server's loop already closed
                 loop.call_soon_threadsafe(self._resize_readers)
 
-        recon.done.add_done_callback(ended)
-        recon.thread.start()
+        run.future.add_done_callback(ended)
         self._read_pause = read_pause
         self._resize_readers()
         return recon
@@ -281,17 +274,17 @@ class Backend:
         read_pause = await run_in_threadpool(self._prepare_run, mapping)
         self._forget_finished()
         recon = self._launch(mapping, read_pause, allow_deletions, ids)
-        return await asyncio.wrap_future(recon.done)
+        return await recon.run
 
     async def wait(self, run_id: str) -> dict[str, Any]:
         """The run once the thread this server started for it has ended (tests, shutdown)."""
         recon = self._recons.get(run_id)
         if recon is not None:
-            await asyncio.wrap_future(recon.done)
+            await recon.run
         return await self.run(run_id, control=True)
 
     def _forget_finished(self) -> None:
-        for run_id in [r for r, t in self._recons.items() if t.done.done()]:
+        for run_id in [r for r, t in self._recons.items() if t.done()]:
             del self._recons[run_id]
 
     async def runs(self) -> list[dict[str, Any]]:
@@ -320,7 +313,7 @@ class Backend:
 
     @staticmethod
     def _query_request(params: QueryParameters) -> Any:
-        from core.repo.query import QueryRequest
+        from core.repo import QueryRequest
 
         return QueryRequest(query_filter=params.query_filter, fields=params.fields or (),
                             page_size=params.page_size, paged_results_cookie=params.paged_results_cookie,
@@ -349,7 +342,7 @@ class Backend:
 
     async def upsert_user(self, user_id: str, obj: dict[str, Any]) -> tuple[dict[str, Any], dict, bool]:
         """PUT without If-Match/If-None-Match: update when the user exists, else create it (CREST)."""
-        from core.repo.errors import NotFound
+        from core.repo import NotFound
 
         try:
             updated, results = await self.update_user(user_id, obj, None)

@@ -14,7 +14,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from core.api.errors import ApiError
-from core.repo.ecma import SPACE, ecma_regex
+from core.repo import SPACE, ecma_regex
 
 TOTAL_POLICIES = ("NONE", "EXACT", "ESTIMATE")
 # A field is a JSON pointer (leading / optional); no empty segment, no white space (ECMA-262's \s, spelled out:

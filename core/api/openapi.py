@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.api.crest import FIELDS_PATTERN, SORT_KEYS_PATTERN
-from core.repo.schema import EMAIL_PATTERN
+from core.repo import EMAIL_PATTERN
 
 SITUATIONS = ["CONFIRMED", "FOUND", "ABSENT", "AMBIGUOUS", "MISSING", "UNQUALIFIED", "UNASSIGNED",
               "SOURCE_MISSING", "SOURCE_IGNORED", "TARGET_IGNORED", "FOUND_ALREADY_LINKED"]
@@ -318,7 +318,7 @@ def _project_facts(project: Any) -> tuple[Any, list[str] | None]:
     if project is None:
         return None, None
     try:
-        from core.repo.schema import ManagedSchema
+        from core.repo import ManagedSchema
 
         managed = ManagedSchema.load(project)
     except Exception:  # noqa: BLE001 - a broken managed.json is reported by the calls that need it

@@ -23,7 +23,7 @@ JOB = "scheduler/job"
 
 
 def _jobs(request: Request) -> Any:
-    from core.schedule.jobs import Jobs
+    from core.schedule import Jobs
 
     backend = request.app.state.backend
 
@@ -49,8 +49,7 @@ def _config_view(job: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _recorded(jobs: Any, repo: Any, actor: Any, method: str, args: tuple[Any, ...]) -> Any:
     """Run a job write and record it in the activity audit (``scheduler/job/<id>``, CREATE/UPDATE/DELETE)."""
-    from core.repo.activity import activity_entry
-    from core.repo.errors import NotFound
+    from core.repo import NotFound, activity_entry
 
     before = None
     if method == "put":
@@ -134,7 +133,7 @@ MAX_JOB_ID = 200
 
 
 def _check_job_id(request: Request, job_id: str) -> None:
-    from core.schedule.config import ID_PATTERN
+    from core.schedule import ID_PATTERN
 
     if len(job_id) <= MAX_JOB_ID and ID_PATTERN.fullmatch(job_id):
         return
@@ -165,7 +164,7 @@ async def job_instance(request: Request) -> Response:
 
 
 async def scheduler_action(request: Request) -> Response:
-    from core.schedule.cron import CronError, validate
+    from core.schedule import CronError, QuartzCron
 
     _action(request, ("validateQuartzCronExpression",), "scheduler")
     body = await crest.json_body(request, expect=dict)
@@ -173,7 +172,7 @@ async def scheduler_action(request: Request) -> Response:
     if not isinstance(expression, str):
         raise ApiError(400, "cronExpression: a Quartz cron expression (string) is required")
     try:
-        validate(expression)
+        QuartzCron.parse(expression)
     except CronError as exc:
         return json_response(request, {"valid": False, "message": str(exc)})
     return json_response(request, {"valid": True})
@@ -257,7 +256,7 @@ def job_schema() -> dict[str, Any]:
     """A job as sent: the schedule file's keys with their types (``ScheduleConfig``, the model the server
     checks them with); the read-only keys a GET adds are accepted and ignored. What JSON Schema cannot say
     (a Quartz expression, a time zone, a mapping of sync.json) is a 400 naming the field."""
-    from core.schedule.config import ScheduleConfig
+    from core.schedule import ScheduleConfig
 
     schema = _openapi_3_0(ScheduleConfig.model_json_schema())
     schema["description"] = "a schedule (IDM's job object)"

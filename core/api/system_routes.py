@@ -33,8 +33,7 @@ async def _call(request: Request, method: str, *args: Any) -> Any:
     backend = request.app.state.backend
 
     def main() -> Any:
-        from core.salesforce.errors import RecordError
-        from core.salesforce.systemobjects import SystemObjects
+        from core.salesforce import RecordError, SystemObjects
 
         if not backend.project.provisioner_path.exists():  # no connector configured: IDM has no such resource
             raise ApiError(404, f"Resource 'system/{name}/{object_type}' not found: no connector is configured "

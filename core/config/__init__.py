@@ -10,11 +10,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from core.config.jsonfile import display_path
     from core.config.masking import mask_secret
     from core.config.project import Project
     from core.config.provisioner import ConfigurationProperties, ProvisionerConfig
+    from core.config.rotation import rotate_key
     from core.config.settings import Settings
-    from core.config.urls import LoginUrlKind, kind_of, login_url_for
+    from core.config.urls import LoginUrlKind, check_url, kind_of, login_url_for
 
 _WHERE = {
     "ConfigurationProperties": "provisioner",
@@ -22,9 +24,12 @@ _WHERE = {
     "Project": "project",
     "ProvisionerConfig": "provisioner",
     "Settings": "settings",
+    "check_url": "urls",
+    "display_path": "jsonfile",
     "kind_of": "urls",
     "login_url_for": "urls",
     "mask_secret": "masking",
+    "rotate_key": "rotation",
 }
 
 __all__ = [
@@ -33,9 +38,12 @@ __all__ = [
     "Project",
     "ProvisionerConfig",
     "Settings",
+    "check_url",
+    "display_path",
     "kind_of",
     "login_url_for",
     "mask_secret",
+    "rotate_key",
 ]
 
 

@@ -9,8 +9,10 @@ Public names: :class:`RepositoryApi` (the interface both backends implement), :c
 
 from typing import TYPE_CHECKING, Any
 
+from core.repo.activity import PROVISIONER_OBJECT, Actor, activity_entry, record_config_save
 from core.repo.api import RepositoryApi
 from core.repo.datasource import PgSettings, pg_settings
+from core.repo.ecma import SPACE, ecma_regex
 from core.repo.errors import (
     Conflict,
     FieldError,
@@ -21,9 +23,11 @@ from core.repo.errors import (
     ValidationError,
 )
 from core.repo.links import Link
+from core.repo.patch import apply_patch
 from core.repo.query import QueryRequest
 from core.repo.repository import Repository
-from core.repo.schema import ManagedSchema
+from core.repo.schema import DEFAULT_SEARCHABLE, EMAIL_PATTERN, ManagedSchema
+from core.repo.search import equals_filter, filter_error, looks_like_filter, words_filter
 
 if TYPE_CHECKING:
     from core.repo.pgrepository import PgRepository
@@ -38,7 +42,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
-    "Conflict", "FieldError", "FilterSyntaxError", "Link", "ManagedSchema", "NotFound", "PgRepository",
-    "PgSettings", "PreconditionFailed", "QueryRequest", "RepoError", "Repository", "RepositoryApi",
-    "ValidationError", "pg_settings",
+    "Actor", "Conflict", "DEFAULT_SEARCHABLE", "EMAIL_PATTERN", "FieldError", "FilterSyntaxError", "Link",
+    "ManagedSchema", "NotFound", "PROVISIONER_OBJECT", "PgRepository", "PgSettings", "PreconditionFailed",
+    "QueryRequest", "RepoError", "Repository", "RepositoryApi", "SPACE", "ValidationError", "activity_entry",
+    "apply_patch", "ecma_regex", "equals_filter", "filter_error", "looks_like_filter", "pg_settings",
+    "record_config_save", "words_filter",
 ]

@@ -1,8 +1,9 @@
 """The only code that speaks Salesforce: OAuth login, the REST client, the connector the sync engine uses.
 
 Public names, imported on first use (PEP 562; httpx and the OAuth code load only when used):
-:class:`SalesforceConnector`, :class:`LoginFlow`, :class:`RetryPolicy`, the errors of
-:mod:`core.salesforce.errors`, and :mod:`~core.salesforce.soql` (the only code that builds SOQL from values).
+:class:`SalesforceConnector`, :class:`LoginFlow`, :func:`save_login` (what a login leaves in the provisioner
+file), :class:`RetryPolicy`, the errors of :mod:`core.salesforce.errors`, and :mod:`~core.salesforce.soql`
+(the only code that builds SOQL from values).
 """
 
 from __future__ import annotations
@@ -21,33 +22,46 @@ if TYPE_CHECKING:
         SalesforceError,
         TransientError,
     )
+    from core.salesforce.login_result import save_login
     from core.salesforce.oauth import LoginFlow
     from core.salesforce.retry import RetryPolicy
+    from core.salesforce.systemobjects import SystemObjects
+    from core.salesforce.testop import CONFIG_NAME, DISPLAY_NAME, config_error_object
 
 _WHERE = {
     "AuthError": "errors",
+    "CONFIG_NAME": "testop",
+    "DISPLAY_NAME": "testop",
     "LoginError": "errors",
     "LoginFlow": "oauth",
-    "RecordNotFound": "errors",
     "RecordError": "errors",
+    "RecordNotFound": "errors",
     "RetryPolicy": "retry",
     "SalesforceConnector": "connector",
     "SalesforceError": "errors",
+    "SystemObjects": "systemobjects",
     "TransientError": "errors",
+    "config_error_object": "testop",
     "declared_attributes": "connector",
+    "save_login": "login_result",
 }
 
 __all__ = [
     "AuthError",
+    "CONFIG_NAME",
+    "DISPLAY_NAME",
     "LoginError",
     "LoginFlow",
-    "RecordNotFound",
     "RecordError",
+    "RecordNotFound",
     "RetryPolicy",
     "SalesforceConnector",
     "SalesforceError",
+    "SystemObjects",
     "TransientError",
+    "config_error_object",
     "declared_attributes",
+    "save_login",
     "soql",
 ]
 

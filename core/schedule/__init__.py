@@ -10,17 +10,21 @@ State shared by processes lives in the repository (``Repository.schedules``, ``c
 """
 
 from core.schedule.config import (
+    ID_PATTERN,
     Loaded,
     Schedule,
     ScheduleConfig,
     load_schedule,
     load_schedules,
     parse_schedule,
+    schedule_files,
     schedule_id,
     schedule_path,
+    system_zone,
 )
 from core.schedule.cron import CronError, QuartzCron
 from core.schedule.describe import CronExplanation, describe_cron, describe_interval, explain_cron
+from core.schedule.jobs import Jobs
 from core.schedule.runner import SchedulerThread
 from core.schedule.scheduler import (
     MISFIRE_THRESHOLD,
@@ -30,11 +34,12 @@ from core.schedule.scheduler import (
     Scheduler,
     SyncInvoker,
     SystemClock,
+    iso,
 )
 
 __all__ = [
-    "MISFIRE_THRESHOLD", "Clock", "CronError", "CronExplanation", "FireResult", "Firing", "Loaded",
+    "ID_PATTERN", "Jobs", "MISFIRE_THRESHOLD", "Clock", "CronError", "CronExplanation", "FireResult", "Firing", "Loaded",
     "QuartzCron", "Schedule", "ScheduleConfig", "Scheduler", "SchedulerThread", "SyncInvoker", "SystemClock",
-    "describe_cron", "describe_interval", "explain_cron", "load_schedule", "load_schedules", "parse_schedule",
-    "schedule_id", "schedule_path",
+    "describe_cron", "describe_interval", "explain_cron", "iso", "load_schedule", "load_schedules", "parse_schedule",
+    "schedule_files", "schedule_id", "schedule_path", "system_zone",
 ]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from core.sync.scripts import ScriptEngine, ScriptError
     from core.sync.service import SyncService
     from core.sync.situations import Situation
+    from core.sync.user_detail import RemoteLink, UserDetail
 
 _WHERE = {
     "Action": "actions",
@@ -30,9 +31,11 @@ _WHERE = {
     "Mapping": "mapping",
     "ScriptEngine": "scripts",
     "ScriptError": "scripts",
+    "RemoteLink": "user_detail",
     "Situation": "situations",
     "SyncConfig": "mapping",
     "SyncService": "service",
+    "UserDetail": "user_detail",
     "observed_fields": "observed",
 }
 
@@ -44,10 +47,12 @@ __all__ = [
     "LiveSyncResult",
     "Mapping",
     "ScriptEngine",
+    "RemoteLink",
     "ScriptError",
     "Situation",
     "SyncConfig",
     "SyncService",
+    "UserDetail",
     "observed_fields",
 ]
 

@@ -1,10 +1,10 @@
 """One Salesforce connector per :class:`~core.sync.service.SyncService` for implicit sync, on a loop of its own.
 
-An edit in the TUI (a worker thread's ``asyncio.run``) or a REST PUT (the server's loop) used to build a
-connector per change: a new HTTP client, a new TLS connection and a token refresh round trip each time. Here
-the connector lives on one event loop in a daemon thread owned by the service, whatever loop or thread the
-caller is on, so its access token and keep-alive connections serve every change; the object sets already
-run their coroutines with ``run_coroutine_threadsafe`` on the loop they are given.
+An edit in the app or a REST PUT (the server's loop) used to build a connector per change: a new HTTP client,
+a new TLS connection and a token refresh round trip each time. Here the connector lives on one event loop in
+a thread owned by the service (started by :func:`core.runner.start`, ended by :meth:`SharedConnector.close`),
+whatever loop or thread the caller is on, so its access token and keep-alive connections serve every change;
+the object sets run their coroutines with ``run_coroutine_threadsafe`` on the loop they are given.
 
 A new login is picked up: when the provisioner file (or ``sfsync.toml``) changed on disk, its login fields
 are compared with the connector's; a refresh token the connector itself rotated (and saved through
@@ -14,6 +14,7 @@ are compared with the connector's; a refresh token the connector itself rotated 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.config.project import Project
+from core.runner import Cancel, Run, start
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ class SharedConnector:
         self._factory = factory
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._run: Run[None] | None = None
         self._connector: Any = None
         self._files: tuple[Any, Any] | None = None
         self._login: tuple[Any, ...] | None = None
@@ -60,8 +62,7 @@ class SharedConnector:
     @property
     def running(self) -> bool:
         """Whether the connector's loop thread is running."""
-        thread = self._thread
-        return thread is not None and thread.is_alive()
+        return self._run is not None and not self._run.done()
 
     def get(self) -> tuple[Any, asyncio.AbstractEventLoop]:
         """The connector (built or rebuilt when needed) and its loop; blocking, call from a worker thread."""
@@ -80,20 +81,24 @@ class SharedConnector:
             if self._loop is None:
                 return
             self._close_connector()
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        loop.call_soon_threadsafe(loop.stop)
-        if thread is not None:
-            thread.join(timeout=10)
-        loop.close()
+            run, self._run, self._loop = self._run, None, None
+        if run is not None:
+            run.cancel()
+            run.join(timeout=10)
 
     # ---- internals ---------------------------------------------------------------------------------
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
-            loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=loop.run_forever, name="sfsync-connector", daemon=True)
-            thread.start()
-            self._loop, self._thread = loop, thread
+            ready: concurrent.futures.Future[asyncio.AbstractEventLoop] = concurrent.futures.Future()
+
+            async def serve(cancel: Cancel) -> None:  # the loop lives until close(): coroutines are sent to it
+                closed = asyncio.Event()
+                cancel.on_cancel(closed.set)
+                ready.set_result(asyncio.get_running_loop())
+                await closed.wait()
+
+            self._run = start(serve, name="sfsync-connector")
+            self._loop = ready.result(timeout=30)
         return self._loop
 
     def _build(self) -> Any:

@@ -28,6 +28,7 @@ from core.sync.recon import ReconEngine, ReconOptions
 from core.sync.run import ReconRun, ReconStage
 from core.sync.scriptenv import ScriptEnv, close_project_log, project_log
 from core.sync.scripts import ScriptEngine
+from core.sync.user_detail import RemoteLink, UserDetail, copied_pairs, remote_link
 
 #: implicit-sync audit entries kept per kept run (``keep_runs`` 100: the newest 100,000)
 SYNC_ENTRIES_PER_RUN = 1000
@@ -54,7 +55,6 @@ class SyncService:
         self._implicit = ThreadPoolExecutor(1, thread_name_prefix="sfsync-implicit")
         self._implicit_scripts: ScriptEngine | None = None
         self._hooks: dict[str, tuple[int | None, ManagedHooks]] = {}
-        self._threads: list[threading.Thread] = []
         self._recon_pools: dict[str, tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = {}
         #: liveSync runs in one thread of its own (its scripts are that thread's), one tick at a time
         self._livesync = ThreadPoolExecutor(1, thread_name_prefix="sfsync-livesync")
@@ -94,11 +94,8 @@ class SyncService:
             return self._repo
 
     def close(self) -> None:
-        """Wait for background runs this service started, free the script engine in the thread that made
-        it (a QuickJS context belongs to its thread), and close the repository."""
-        for thread in list(self._threads):
-            thread.join(timeout=60)
-
+        """Free the script engines in the threads that made them (a QuickJS context belongs to its thread),
+        close the implicit-sync connector and the repository."""
         # a QuickJS context belongs to its thread: each worker frees its own engine, then stops
         self._close_worker(self._implicit, "_implicit_scripts")
         self._close_worker(self._livesync, "_livesync_scripts")
@@ -341,20 +338,6 @@ class SyncService:
             return int(getattr(Settings.load(self.project), "keep_runs", 100))
         except Exception:  # noqa: BLE001 - retention falls back to IDM's default
             return 100
-
-    def start_reconcile(self, name: str, dry_run: bool = False, changed_only: bool = False,
-                        on_progress: ProgressCallback | None = None) -> str:
-        """Start a run in a background thread (its own event loop); its id at once."""
-        self.config().get(name)  # an unknown mapping fails here, not in the thread
-        run = ReconRun(mapping=name)
-
-        def main() -> None:
-            asyncio.run(self.reconcile(name, dry_run, changed_only, on_progress, run_id=run.id))
-
-        thread = threading.Thread(target=main, name=f"sfsync-recon-{name}", daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
-        return run.id
 
     def cancel(self, run_id: str) -> bool:
         """Ask a run to stop at its next page boundary (it ends CANCELED): at once when this process runs it,
@@ -677,6 +660,33 @@ class SyncService:
 
         await self._with_object_sets([e["resourceName"].rpartition("/")[0] for e in entries], read)
         return entries
+
+    # ---- one managed object beside its linked Salesforce record (the app's user screen) -----------------
+    def remote_link(self, resource: str = "user") -> RemoteLink | None:
+        """How ``managed/<resource>`` is linked to Salesforce, per sync.json (None: no mapping joins them)."""
+        return remote_link(self.config(), f"managed/{resource}")
+
+    async def user_detail(self, object_id: str, resource: str = "user") -> UserDetail:
+        """The managed object, its link and the linked Salesforce record read live through the implicit-sync
+        connector (only the compared fields); a failed read is kept in ``remote_error``, never raised."""
+        name = f"managed/{resource}"
+        config = self.config()
+        user = await asyncio.to_thread(self.repo.read, object_id, resource=resource)
+        detail = UserDetail(user, pairs=copied_pairs(config, name))
+        link = remote_link(config, name)
+        remote_id = None if link is None else \
+            (await asyncio.to_thread(link.remote_ids, self.repo, [object_id])).get(object_id)
+        if link is None or remote_id is None:
+            return detail
+        detail.link_type, detail.remote_id = link.link_type, remote_id
+        fields = sorted({target for _, target in detail.pairs}) or None
+        try:
+            connector, loop = await asyncio.to_thread(self.implicit_connector.get)
+            detail.remote = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                connector.get(link.sobject, remote_id, fields), loop))
+        except Exception as exc:  # noqa: BLE001 - shown beside the managed side, which stays usable
+            detail.remote_error = exc
+        return detail
 
     # ``actor`` (a core.repo.activity.Actor) is who the activity audit names: the REST admin, or the OS user of
     # the app or the command line; without one, the OS user with origin "sfsync"

@@ -52,7 +52,7 @@ def slow_org_api(sample_project, live_org_factory, asgi_client, monkeypatch):
     backend.cancel_started_runs()  # a test that failed half-way leaves no run going behind it
     gate.set()
     for recon in list(backend._recons.values()):
-        recon.thread.join(60)
+        recon.run.join(60)
     backend.sync.close()
 
 

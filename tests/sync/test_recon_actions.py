@@ -318,17 +318,18 @@ def test_a_run_is_cancelled_from_another_process_through_the_repository(make_env
         other.close()
 
 
-def test_start_reconcile_runs_in_the_background_and_is_visible_at_once(make_env):
-    import time
+def test_a_run_started_through_the_runner_is_visible_at_once_and_waited_for(make_env):
+    """``core.runner.start``: the run goes on in its own thread; the repository has it as it goes."""
+    from core.runner import start
 
     env = make_env()
     env.user("ada")
-    run_id = env.service.start_reconcile("userAccount")
-    deadline = time.monotonic() + 30
-    run = None
-    while time.monotonic() < deadline:
-        run = env.service.run(run_id)
-        if run is not None and run["state"] != "ACTIVE":
-            break
-        time.sleep(0.02)
-    assert run is not None and run["state"] == "SUCCESS" and run["situationSummary"]["ABSENT"] == 1
+    seen: list[str] = []
+    handle = start(lambda cancel: env.service.reconcile("userAccount", cancel=cancel.event,
+                                                        on_progress=lambda r: seen.append(r["_id"])),
+                   name="test-recon")
+    run = handle.wait(60)
+    assert run["state"] == "SUCCESS" and run["situationSummary"]["ABSENT"] == 1
+    assert seen and env.service.run(seen[0])["state"] == "SUCCESS"
+    handle.join(10)
+    assert handle.thread is not None and not handle.thread.is_alive()

@@ -47,7 +47,7 @@ async def test_edit_runs_implicit_sync_and_the_org_sees_it(reconciled):
         link = str(screen.query_one("#user-link", Static).render())
         assert link.startswith("linked to ")
         remote_id = link.removeprefix("linked to ")
-        assert screen.remote is not None
+        assert screen.detail is not None and screen.detail.remote is not None
         screen.query_one("#user-givenName", Input).value = "Zoë-Renée"
         await pilot.press("ctrl+s")
         result = screen.query_one("#user-result", Static)
@@ -56,7 +56,7 @@ async def test_edit_runs_implicit_sync_and_the_org_sees_it(reconciled):
         text = str(result.render())
         assert "managedUser_systemSalesforceUser: SUCCESSFUL" in text, text
         assert org.org.user(remote_id)["FirstName"] == "Zoë-Renée"
-        await wait_for(pilot, lambda: screen.remote and screen.remote.get("FirstName") == "Zoë-Renée",
+        await wait_for(pilot, lambda: screen.detail and screen.detail.remote and screen.detail.remote.get("FirstName") == "Zoë-Renée",
                        "the refreshed Salesforce record")
 
 

@@ -61,7 +61,7 @@ def test_counting_a_filter_with_few_matches_reads_its_indexes_not_every_user(pro
     """The count used to read a page ordered by insertion, which SQLite answers by walking every row when few
     match (0.2-0.3 s at 100,000). Measured in SQLite VM steps, not time: a count of a prefix no one has must
     cost a small fraction of a count of everyone (a scan of one index), whatever the size."""
-    from tui.screens.backend import Backend, words_to_filter
+    from tui.backend import Backend, words_to_filter
 
     seed_users(project, 30_000)  # below ~25,000 users SQLite's statistics favour the indexes either way
     backend = Backend(project)

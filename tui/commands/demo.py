@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.config.project import Project
+from core.config import Project
 from core.errors import ConfigError, SfsyncError, UsageError
 
 MARKER = ".sfsync-demo"
@@ -65,8 +65,7 @@ def start_org(users: int = 250, seed: int = 0, *, port: int = 0, latency_ms: int
 
     ``latency_ms`` slows every API call (the org's fault injection), for tests that must catch a run mid-way.
     """
-    from core.emulator import Org, create_app
-    from core.emulator.server import OrgServer
+    from core.emulator import Org, OrgServer, create_app
 
     org = Org.generate(users=users, seed=seed)
     server = OrgServer(create_app(org, auto_approve=True, latency_ms=latency_ms), "127.0.0.1", port)
@@ -96,7 +95,7 @@ def prepare_project(folder: Path, org: RunningOrg, *, keep: bool = False, sample
         shutil.copytree(sample, project.conf_dir, copy_function=shutil.copyfile)  # own, writable copies
     from pydantic import SecretStr
 
-    from core.config.provisioner import ProvisionerConfig
+    from core.config import ProvisionerConfig
 
     config = ProvisionerConfig.load(project)
     config.update_properties(loginUrl=org.login_url, clientId=org.client_id,

@@ -37,7 +37,7 @@ def _non_negative(kind):
 
 
 def handler(args: argparse.Namespace) -> int:
-    from core.emulator.server import serve
+    from core.emulator import serve
 
     if args.token_ttl <= 0:
         raise UsageError("--token-ttl: must be more than 0 seconds")

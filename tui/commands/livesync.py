@@ -52,8 +52,8 @@ def format_answer(answer: dict[str, Any]) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from core.config.project import Project
-    from core.sync.service import SyncService
+    from core.config import Project
+    from core.sync import SyncService
 
     project = Project.resolve(args.project)
     service = SyncService(project)

@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    from core.config.urls import LoginUrlKind, login_url_for
+    from core.config import LoginUrlKind, login_url_for
 
     changes: dict[str, Any] = {}
     if args.login_url:
@@ -62,11 +62,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from core.config.jsonfile import display_path
-    from core.config.masking import mask_secret
-    from core.config.project import Project
-    from core.config.provisioner import ProvisionerConfig
-    from core.config.settings import Settings
+    from core.config import Project, ProvisionerConfig, Settings, display_path, mask_secret
 
     if args.port is not None and not 0 <= args.port <= 65535:
         raise UsageError("--port: must be between 0 and 65535")
@@ -84,15 +80,10 @@ def handle(args: argparse.Namespace) -> int:
 
     token, who = asyncio.run(_login(config, settings, port, args))
 
-    from core.repo.activity import PROVISIONER_OBJECT, Actor, record_config_save
+    from core.repo import Actor
+    from core.salesforce import save_login
 
-    fresh = ProvisionerConfig.load(project, strict=False)
-    before = fresh.to_data()
-    fresh.update_properties(**changes, refreshToken=token.refresh_token, instanceUrl=token.instance_url)
-    fresh.enabled = True
-    fresh.save(project)
-    record_config_save(project, PROVISIONER_OBJECT, before, fresh.to_data(), Actor.local("cli"),
-                       message="sfsync login")
+    save_login(project, token, Actor.local("cli"), message="sfsync login", changes=changes)
     print(f"Logged in as {who.describe()}")
     print(f"Saved refreshToken ({mask_secret(token.refresh_token)}, encrypted) and instanceUrl to "
           f"{project.provisioner_path} (mode 0600).")
@@ -123,7 +114,7 @@ def _copy_to_clipboard(text: str) -> bool:
 
 
 async def _login(config: Any, settings: Any, port: int, args: argparse.Namespace) -> Any:
-    from core.salesforce.oauth import LoginFlow
+    from core.salesforce import LoginFlow
 
     async with LoginFlow(config.properties, port=port, scope=args.scope, ca_file=settings.ca_bundle()) as flow:
         opened = False

@@ -43,8 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from core.config.project import Project
-    from core.sync.service import SyncService
+    from core.config import Project
+    from core.sync import SyncService
 
     project = Project.resolve(args.project)
     service = SyncService(project)

@@ -36,8 +36,8 @@ def _line(text: str) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from core.config.project import Project
-    from core.sync.service import SyncService
+    from core.config import Project
+    from core.sync import SyncService
 
     project = Project.resolve(args.project)
     service = SyncService(project)
@@ -50,8 +50,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def check(project, service) -> int:  # noqa: ANN001 - Project, SyncService
-    from core.schedule import Scheduler
-    from core.schedule.scheduler import iso
+    from core.schedule import Scheduler, iso
 
     scheduler = Scheduler.for_project(project, service=service, on_error=_error)
     errors = scheduler.load()

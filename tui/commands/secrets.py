@@ -25,8 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle_rotate(args: argparse.Namespace) -> int:
-    from core.config.project import Project
-    from core.config.rotation import rotate_key
+    from core.config import Project, rotate_key
 
     done = rotate_key(Project.resolve(args.project))
     print(f"New key {done.new_id} in {done.key_path} (mode 0600)"

@@ -22,7 +22,7 @@ from core.listen import listen_socket
 if TYPE_CHECKING:
     import ssl
 
-    from core.config.project import Project
+    from core.config import Project
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from core.config.project import Project
+    from core.config import Project
 
     project = Project.resolve(args.project)
     if args.set_password:
@@ -64,7 +64,7 @@ def handle(args: argparse.Namespace) -> int:
 
 def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
     """The server's TLS context from the flags (None: plain HTTP, where allowed); UsageError (exit 2) else."""
-    from core.api.tls import plain_http_refusal, server_context
+    from core.api import plain_http_refusal, server_context
 
     if bool(args.certfile) != bool(args.keyfile):
         given, missing = ("--certfile", "--keyfile") if args.certfile else ("--keyfile", "--certfile")
@@ -92,8 +92,8 @@ def _read_password() -> str:
 
 
 def set_password(project: Project, username: str | None) -> int:
-    from core.api.auth import DEFAULT_USERNAME, hash_password
-    from core.config.settings import Settings
+    from core.api import DEFAULT_USERNAME, hash_password
+    from core.config import Settings
 
     password = _read_password()
     if not password:
@@ -113,8 +113,7 @@ def set_password(project: Project, username: str | None) -> int:
 def serve(project: Project, host: str, port: int, tls: ssl.SSLContext | None = None) -> int:
     import uvicorn
 
-    from core.api import create_app
-    from core.api.auth import is_loopback
+    from core.api import create_app, is_loopback
 
     app = create_app(project, bind_host=host, hsts=tls is not None)  # refuses (exit 2) to expose the default password
     app.state.backend.sync.mappings()  # a missing or broken conf/sync.json: exit 2 now, naming it
@@ -146,7 +145,7 @@ def serve(project: Project, host: str, port: int, tls: ssl.SSLContext | None = N
             backend.cancel_started_runs()
             super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
-    from core.api.protocol import limited_protocol
+    from core.api import limited_protocol
 
     limits = app.state.limits  # conf/sfsync.toml: the request head's size and the slow-client timeouts
     protocol = limited_protocol(max_header_bytes=limits.max_header_bytes, max_header_count=limits.max_header_count,

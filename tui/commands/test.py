@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from core.config.project import Project
+    from core.config import Project
 
     project = Project.resolve(args.project)
     result = asyncio.run(run(project))
@@ -31,8 +31,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def run(project: Any) -> dict[str, Any]:
-    from core.salesforce.connector import SalesforceConnector
-    from core.salesforce.retry import RetryPolicy
+    from core.salesforce import RetryPolicy, SalesforceConnector
 
     # a test answers in seconds: a couple of quick retries, not the sync engine's patience
     policy = RetryPolicy(attempts=3, base_delay=0.5, max_delay=2.0, max_elapsed=15.0)

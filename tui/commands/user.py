@@ -93,7 +93,7 @@ def parse_changes(changes: list[str]) -> list[dict[str, Any]]:
 
 def build_user(changes: list[str]) -> dict[str, Any]:
     """``FIELD=VALUE`` arguments as a new user object (``FIELD=`` with nothing leaves the field out)."""
-    from core.repo.patch import apply_patch
+    from core.repo import apply_patch
 
     operations = [{**op, "operation": "add"} for op in parse_changes(changes) if op["operation"] != "remove"]
     return apply_patch({}, operations)
@@ -101,8 +101,8 @@ def build_user(changes: list[str]) -> dict[str, Any]:
 
 def _run_change(args: argparse.Namespace, change: Any, user_id: str | None, done: str) -> int:
     """Run ``change(service)`` (a SyncService write), print ``{"user", "sync"}``; exit 1 when a mapping FAILED."""
-    from core.config.project import Project
-    from core.sync.service import SyncService
+    from core.config import Project
+    from core.sync import SyncService
 
     repo = open_repository(args.project)
     service = SyncService(Project.resolve(args.project), repo=repo)
@@ -120,7 +120,7 @@ def _run_change(args: argparse.Namespace, change: Any, user_id: str | None, done
 
 
 def handle_create(args: argparse.Namespace) -> int:
-    from core.repo.activity import Actor
+    from core.repo import Actor
 
     if args.new_id is not None and (not args.new_id or "/" in args.new_id):
         raise UsageError(f"--id {args.new_id!r}: must be a non-empty id without '/'")
@@ -130,17 +130,16 @@ def handle_create(args: argparse.Namespace) -> int:
 
 
 def handle_delete(args: argparse.Namespace) -> int:
-    from core.repo.activity import Actor
+    from core.repo import Actor
 
     return _run_change(args, lambda service: service.delete_user(args.id, rev=args.rev, actor=Actor.local("cli")),
                        args.id, "deleted")
 
 
 def handle_update(args: argparse.Namespace) -> int:
-    from core.config.project import Project
-    from core.repo.activity import Actor
-    from core.repo.patch import apply_patch
-    from core.sync.service import SyncService
+    from core.config import Project
+    from core.repo import Actor, apply_patch
+    from core.sync import SyncService
 
     operations = parse_changes(args.changes)
     repo = open_repository(args.project)

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def open_repository(project_arg: str | None) -> Any:
     """The project's repository; a folder without ``conf/`` is refused rather than given an empty db."""
-    from core.config.project import Project
+    from core.config import Project
     from core.repo import Repository
 
     project = Project.resolve(project_arg)

@@ -15,7 +15,7 @@ from tui.widgets.status_header import StatusHeader
 
 if TYPE_CHECKING:
     from tui.app import SfsyncApp
-    from tui.screens.backend import Backend
+    from tui.backend import Backend
 
 
 class BaseScreen(Screen[None]):

@@ -18,8 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.validation import Function, Integer, ValidationResult, Validator
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from core.config.masking import mask_secret
-from core.config.urls import LoginUrlKind, check_url, kind_of, login_url_for
+from core.config import LoginUrlKind, check_url, kind_of, login_url_for, mask_secret
 from tui.messages import ConnectionState, ConnectorLoaded, ConnectorSaved, ConnectorTested
 from tui.screens.base import BaseScreen, set_field_error
 from tui.screens.connector_help import CONNECTOR_HELP

@@ -96,7 +96,7 @@ class LoginScreen(BaseScreen):
         try:
             outcome = session.run(on_started=started, on_notice=notice)
         except Exception as exc:  # every failure is an outcome the user reads, not a crash
-            from tui.app import describe_error
+            from tui.errors import describe_error
 
             outcome = LoginOutcome(ok=False, detail=describe_error(exc))
         self.post_message(outcome)

@@ -13,9 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import SecretStr
-
-from core.config.project import Project
+from core.config import Project
 from tui.messages import LoginOutcome
 
 DEFAULT_TIMEOUT = 300.0
@@ -44,10 +42,8 @@ class LoginSession:
         return asyncio.run(self._main(on_started))
 
     async def _main(self, on_started: Callable[[str, str, float], None]) -> LoginOutcome:
-        from core.config.provisioner import ProvisionerConfig
-        from core.config.settings import Settings
-        from core.salesforce.errors import LoginError
-        from core.salesforce.oauth import LoginFlow
+        from core.config import ProvisionerConfig, Settings
+        from core.salesforce import LoginError, LoginFlow
 
         self._loop = asyncio.get_running_loop()
         self._cancelled = asyncio.Event()
@@ -60,10 +56,10 @@ class LoginSession:
             return LoginOutcome(False, f"clientSecret {lost}")
         port = settings.callback_port if self.port is None else self.port
         try:
-            async with LoginFlow(config.properties, port=port, ca_file=settings.ca_file) as flow:
+            async with LoginFlow(config.properties, port=port, ca_file=settings.ca_bundle()) as flow:
                 self._flow = flow
                 on_started(flow.authorize_url, flow.redirect_uri, self.timeout)
-                visit = asyncio.create_task(self._visit(flow.authorize_url, settings.ca_file)) \
+                visit = asyncio.create_task(self._visit(flow.authorize_url, settings.ca_bundle())) \
                     if self.headless else None
                 login = asyncio.create_task(flow.login(self.timeout))
                 cancelled = asyncio.create_task(self._cancelled.wait())
@@ -81,14 +77,10 @@ class LoginSession:
             return LoginOutcome(False, str(exc))
         finally:
             self._flow = None
-        from core.repo.activity import PROVISIONER_OBJECT, Actor, record_config_save
+        from core.repo import Actor
+        from core.salesforce import save_login
 
-        fresh = ProvisionerConfig.load(self.project, strict=False)
-        before = fresh.to_data()
-        fresh.update_properties(refreshToken=SecretStr(token.refresh_token or ""), instanceUrl=token.instance_url)
-        fresh.save(self.project)
-        record_config_save(self.project, PROVISIONER_OBJECT, before, fresh.to_data(), Actor.local("tui"),
-                           message="Login screen: log in")
+        save_login(self.project, token, Actor.local("tui"), message="Login screen: log in")
         return LoginOutcome(True, f"Logged in as {who.describe()}", org=token.instance_url,
                             user=who.username or who.user_id)
 

@@ -271,7 +271,7 @@ class ScheduleForm(ModalScreen[Any]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="schedule-save", description="Saving the schedule")
     def _save(self, job_id: str, body: dict[str, Any]) -> None:
         from core.errors import ConfigError
-        from core.repo.errors import PreconditionFailed
+        from core.repo import PreconditionFailed
 
         try:
             row = self.backend.save_schedule(job_id, body, create=self.adding)

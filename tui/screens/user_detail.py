@@ -7,7 +7,7 @@ marked. Save validates against ``managed.json`` (core's ManagedSchema), then upd
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -18,9 +18,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from tui.errors import describe_error
 from tui.messages import UserActivityLoaded, UserDetailLoaded, UserInvalid, UserReconciled, UserSaved
 from tui.screens.base import set_field_error
 from tui.widgets.status_header import StatusHeader
+
+if TYPE_CHECKING:
+    from core.sync import UserDetail
 
 EDITABLE = ("userName", "givenName", "sn", "mail", "accountStatus", "description", "telephoneNumber",
             "postalAddress", "city", "postalCode", "country", "stateProvince")
@@ -30,16 +34,16 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def compare_table(user: dict[str, Any], remote: dict[str, Any] | None, pairs: list[tuple[str, str]]) -> Table:
+def compare_table(detail: UserDetail) -> Table:
     """Managed value vs Salesforce value per mapped field; a differing pair is marked ``≠`` in red."""
     table = Table(box=None, padding=(0, 1), show_header=True, header_style="bold", expand=True)
     table.add_column("Salesforce", no_wrap=True)
     table.add_column("value", overflow="fold")
     table.add_column("", width=1)
-    for local, target in pairs:
-        theirs = _text((remote or {}).get(target))
-        ours = _text(user.get(local))
-        same = theirs == ours
+    differ = set(detail.differences())
+    for local, target in detail.pairs:
+        theirs = _text((detail.remote or {}).get(target))
+        same = (local, target) not in differ
         table.add_row(Text(target), Text(theirs, style="" if same else "bold red"),
                       Text("=" if same else "≠", style="green" if same else "bold red"))
     return table
@@ -120,8 +124,7 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
         self.user_id = user_id
         self.user: dict[str, Any] = {}
         self.saved: dict[str, Any] | None = None
-        self.pairs: list[tuple[str, str]] = []
-        self.remote: dict[str, Any] | None = None
+        self.detail: UserDetail | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -165,8 +168,6 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
         try:
             entries = self.app.backend.user_activity(self.user_id, ACTIVITY_SHOWN)  # type: ignore[attr-defined]
         except Exception as exc:  # shown in the panel; the rest of the screen stays usable
-            from tui.app import describe_error
-
             self.post_message(UserActivityLoaded([], describe_error(exc)))
             return
         self.post_message(UserActivityLoaded(entries))
@@ -183,24 +184,19 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
 
     @on(UserDetailLoaded)
     def _loaded(self, message: UserDetailLoaded) -> None:
-        self.user = message.user
-        self.pairs = message.pairs
-        self.remote = message.remote
+        detail = self.detail = message.detail
+        self.user = detail.user
         for name in EDITABLE:
-            self.query_one(f"#user-{name}", Input).value = _text(message.user.get(name))
-        link = message.link
-        self.query_one("#user-link", Static).update(
-            f"linked to {link.get('firstId') or link.get('first_id')}" if link else "not linked")
-        self._draw_remote(message.remote_error)
-
-    def _draw_remote(self, error: str | None = None) -> None:
+            self.query_one(f"#user-{name}", Input).value = _text(detail.user.get(name))
+        self.query_one("#user-link", Static).update(f"linked to {detail.remote_id}" if detail.linked else "not linked")
         target = self.query_one("#user-remote-table", Static)
-        if error:
-            target.update(Text(f"Could not fetch the Salesforce record: {error}", style="red"))
-        elif self.remote is None:
+        if detail.remote_error is not None:
+            target.update(Text(f"Could not fetch the Salesforce record: {describe_error(detail.remote_error)}",
+                               style="red"))
+        elif detail.remote is None:
             target.update(Text("No linked Salesforce record.", style="dim"))
         else:
-            target.update(compare_table(self.user, self.remote, self.pairs))
+            target.update(compare_table(detail))
 
     def action_reconcile_user(self) -> None:
         self.notify("Reconciling this user…", title="Reconcile")
@@ -245,7 +241,7 @@ class UserDetailScreen(Screen[dict[str, Any] | None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="user-save", description="Saving the user")
     def _save(self, changes: dict[str, Any]) -> None:
-        from core.repo.errors import PreconditionFailed  # here: core.repo is not needed to draw the screens
+        from core.repo import PreconditionFailed  # here: core.repo is not needed to draw the screens
 
         backend = self.app.backend  # type: ignore[attr-defined]
         errors = backend.validate_user({**self.user, **changes})

@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Input, Label, Static
 
-from tui.screens.backend import looks_like_filter, words_to_filter
+from tui.backend import words_to_filter
 from tui.screens.base import BaseScreen
 from tui.screens.user_detail import UserDetailScreen
 from tui.widgets.users_table import UsersTable
@@ -61,6 +61,8 @@ class UsersScreen(BaseScreen):
 
     def apply_filter(self, text: str) -> None:
         """Plain words or an IDM filter (checked first, so a typo is reported, not searched for)."""
+        from core.repo import looks_like_filter  # here: core.repo is not needed to draw the screens
+
         text = text.strip()
         if not text:
             query_filter = "true"

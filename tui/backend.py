@@ -1,54 +1,46 @@
 """The app's one doorway into ``core``: plain, blocking calls meant for thread workers.
 
-Screens never import core modules directly; they call a :class:`Backend` from a thread worker and post the
-result as a message. Core is asyncio, so each async call runs on its own short-lived loop in the worker
-thread (``asyncio.run``), never on the app's loop. Tests inject a Backend built on a temporary project.
+Screens reach core's data through a :class:`Backend`, called from a thread worker, and post the result as a
+message (pure helpers, such as core's errors and filter building, they import from core's package APIs).
+Core is asyncio: each async call runs through :func:`core.runner.start` (its own loop and thread, waited for
+by the worker), never on the app's loop. Tests inject a Backend built on a temporary project.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from core.config.project import Project
+from core.config import Project
+
+if TYPE_CHECKING:
+    from core.repo import Repository
+    from core.runner import Cancel
+    from core.sync import RemoteLink, SyncService
+    from tui.messages import UserDetailLoaded
 
 USER_FIELDS = ("userName", "givenName", "sn", "mail", "accountStatus")
 SEARCH_FIELDS = ("userName", "givenName", "sn", "mail")
-#: the link type the sample's two mappings share (the outbound one declares ``links`` to reuse it)
-LINK_TYPE = "systemSalesforceUser_managedUser"
-FILTER_WORDS = {"eq", "co", "sw", "gt", "ge", "lt", "le", "pr", "and", "or"}
+T = TypeVar("T")
 
 
 def words_to_filter(text: str) -> str:
-    """Plain words become an IDM filter: each word must start userName, givenName, sn or mail.
+    """Plain words typed in the users' search box: each word must start userName, givenName, sn or mail."""
+    from core.repo import words_filter
 
-    A prefix (``sw``), as a directory search box works, because ``sw`` is an index range in the repository
-    while ``co`` scans every user (0.3-0.7 s at 100,000); ``co`` stays one IDM filter away. Values are written
-    as JSON strings, the quoting IDM's grammar uses, so quotes and backslashes in user text can never break
-    out of the literal.
-    """
-    words = text.split()
-    if not words:
-        return "true"
-    parts = []
-    for word in words:
-        literal = json.dumps(word, ensure_ascii=False)
-        parts.append("(" + " or ".join(f"{f} sw {literal}" for f in SEARCH_FIELDS) + ")")
-    return " and ".join(parts)
+    return words_filter(text, SEARCH_FIELDS)
 
 
-def looks_like_filter(text: str) -> bool:
-    """True when the text reads as an IDM query filter rather than words to search for."""
-    stripped = text.strip()
-    if stripped in ("true", "false") or '"' in stripped or stripped.startswith(("(", "!", "/")):
-        return True
-    return any(token in FILTER_WORDS for token in stripped.split()[1:2])
+def _wait(main: Callable[[Cancel], Coroutine[Any, Any, T]], what: str, cancel: threading.Event | None = None) -> T:
+    """Run ``main`` through core's runner and wait for it in this (worker) thread; ``cancel`` stops it."""
+    from core.runner import start
+
+    return start(main, name=f"sfsync-tui-{what}", cancel=cancel).wait()
 
 
 class Backend:
@@ -59,47 +51,40 @@ class Backend:
         #: log in without a browser: fetch the authorize URL ourselves (the demo org auto-approves)
         self.headless_login = headless_login
         self._lock = threading.Lock()
-        self._repo: Any = None
-        self._service: Any = None
+        self._service: SyncService | None = None
 
     # ---- shared objects (opened lazily, once) -------------------------------------------------------
     @property
-    def repo(self) -> Any:
-        with self._lock:
-            if self._repo is None:
-                from core.repo import Repository
-
-                self.project.db_dir.mkdir(parents=True, exist_ok=True)
-                self._repo = Repository.for_project(self.project)
-            return self._repo
-
-    @property
-    def service(self) -> Any:
-        repo = self.repo  # opened first, outside the lock: the service shares it
+    def service(self) -> SyncService:
+        """The project's SyncService (it opens the repository on first use)."""
         with self._lock:
             if self._service is None:
-                from core.sync.service import SyncService
+                from core.sync import SyncService
 
-                self._service = SyncService(self.project, repo=repo)
+                self._service = SyncService(self.project)
             return self._service
 
+    @property
+    def repo(self) -> Repository:
+        """The project's repository, the service's own."""
+        return self.service.repo
+
     def close(self) -> None:
-        """Close what was opened (called when the app exits)."""
-        if self._service is not None:
-            self._service.close()  # closes the shared repository too
-        elif self._repo is not None:
-            self._repo.close()
-        self._service = self._repo = None
+        """Close what was opened (called when the app exits): the service closes its repository too."""
+        with self._lock:
+            service, self._service = self._service, None
+        if service is not None:
+            service.close()
 
     # ---- UI preferences -----------------------------------------------------------------------------
     def load_theme(self) -> str | None:
-        from core.config.settings import Settings
+        from core.config import Settings
 
         return Settings.load(self.project).theme
 
     def save_theme(self, name: str) -> None:
         """Remember the Textual theme chosen in the command palette (``sfsync.toml``, ``theme``)."""
-        from core.config.settings import Settings
+        from core.config import Settings
 
         settings = Settings.load(self.project)
         if settings.theme != name:
@@ -109,14 +94,14 @@ class Backend:
     # ---- connector ----------------------------------------------------------------------------------
     def load_connector(self) -> Any:
         """The provisioner file; a secret that cannot be decrypted shows as unset, to be typed again."""
-        from core.config.provisioner import ProvisionerConfig
+        from core.config import ProvisionerConfig
 
         return ProvisionerConfig.load(self.project, strict=False)
 
     def save_connector(self, changes: dict[str, Any], enabled: bool | None) -> Path:
         """Apply the form's changes to the provisioner file (only what changed; unknown keys survive)."""
-        from core.config.provisioner import ProvisionerConfig
-        from core.repo.activity import PROVISIONER_OBJECT, Actor, record_config_save
+        from core.config import ProvisionerConfig
+        from core.repo import PROVISIONER_OBJECT, Actor, record_config_save
 
         config = ProvisionerConfig.load(self.project, strict=False)  # a secret typed again replaces a lost one
         before = config.to_data()
@@ -130,12 +115,11 @@ class Backend:
 
     def test_connector(self) -> tuple[dict[str, Any], tuple[int, int] | None]:
         """IDM's test object plus the API usage the last call reported."""
-        return asyncio.run(self._test())
+        return _wait(lambda _cancel: self._test(), "test")
 
     async def _test(self) -> tuple[dict[str, Any], tuple[int, int] | None]:
         from core.errors import ConfigError
-        from core.salesforce.connector import SalesforceConnector
-        from core.salesforce.testop import config_error_object
+        from core.salesforce import SalesforceConnector, config_error_object
 
         try:
             connector = SalesforceConnector.from_project(self.project)
@@ -148,7 +132,7 @@ class Backend:
     # ---- mappings and runs --------------------------------------------------------------------------
     def mappings(self) -> list[Any]:
         """The mappings of ``sync.json`` in file order (core's ``Mapping`` objects)."""
-        from core.sync.mapping import SyncConfig
+        from core.sync import SyncConfig
 
         config = SyncConfig.load(self.project)
         return [config.get(name) for name in config.names()]
@@ -159,13 +143,14 @@ class Backend:
         def progress(run: Any) -> None:
             on_progress(as_run_dict(run))
 
-        run = asyncio.run(self.service.reconcile(name, dry_run=dry_run, on_progress=progress, cancel=cancel,
-                                                 allow_deletions=allow_deletions))
+        run = _wait(lambda token: self.service.reconcile(name, dry_run=dry_run, on_progress=progress,
+                                                         cancel=token.event, allow_deletions=allow_deletions),
+                    f"recon-{name}", cancel)
         return as_run_dict(run)
 
     def reconcile_user(self, user_id: str) -> list[dict[str, Any]]:
         """reconById of this managed user through every mapping that touches it (in this thread)."""
-        return [as_run_dict(r) for r in asyncio.run(self.service.reconcile_object("user", user_id))]
+        return [as_run_dict(r) for r in _wait(lambda _cancel: self.service.reconcile_object("user", user_id), "recon-user")]
 
     def cancel_run(self, run_id: str) -> None:
         self.service.cancel(run_id)
@@ -179,14 +164,11 @@ class Backend:
 
     def audit(self, run_id: str, situation: str | None, status: str | None, limit: int = 500) -> list[dict[str, Any]]:
         """A run's per-record audit entries (start and summary entries left out), filtered in SQL."""
-        from core.repo.query import QueryRequest
+        from core.repo import QueryRequest, equals_filter
 
-        parts = [f"reconId eq {json.dumps(run_id)}", 'entryType eq "entry"']
-        if situation:
-            parts.append(f"situation eq {json.dumps(situation)}")
-        if status:
-            parts.append(f"status eq {json.dumps(status)}")
-        result = self.repo.audit.query(QueryRequest(query_filter=" and ".join(parts), page_size=limit))
+        query_filter = equals_filter({"reconId": run_id, "entryType": "entry", "situation": situation,
+                                      "status": status})
+        result = self.repo.audit.query(QueryRequest(query_filter=query_filter, page_size=limit))
         entries = list(result["result"])
         ids = {e[k] for e in entries for k in ("sourceObjectId", "targetObjectId") if e.get(k)}
         names = self.service.names_of(sorted(ids)) if ids else {}
@@ -197,7 +179,7 @@ class Backend:
     # ---- schedules (conf/schedule-*.json; state in the repository) ---------------------------------
     def _mapping_names(self) -> list[str] | None:
         from core.errors import ConfigError
-        from core.sync.mapping import SyncConfig
+        from core.sync import SyncConfig
 
         try:
             return SyncConfig.load(self.project).names()
@@ -205,7 +187,7 @@ class Backend:
             return None  # sync.json itself is broken: a schedule's mapping cannot be checked
 
     def _jobs(self) -> Any:
-        from core.schedule.jobs import Jobs
+        from core.schedule import Jobs
 
         return Jobs(self.project.conf_dir, self.repo, self._mapping_names())
 
@@ -213,7 +195,7 @@ class Backend:
         """Every schedule file as a row: its timing, IDM's job view (next fire, paused, last result) from
         ``core.schedule.jobs``, or the reason a broken file is refused."""
         from core.errors import ConfigError
-        from core.schedule.config import load_schedule, schedule_files, schedule_id
+        from core.schedule import load_schedule, schedule_files, schedule_id
 
         jobs = self._jobs()
         states = self.repo.schedules.all()
@@ -244,7 +226,7 @@ class Backend:
     def save_schedule(self, schedule_id: str, body: dict[str, Any], *, create: bool) -> ScheduleRow:
         """Write ``conf/schedule-<id>.json`` through ``Jobs.put`` (atomic; key order and unknown keys kept);
         ``create``: refuse when the id is taken. A refused body raises core's ConfigError naming the field."""
-        from core.schedule.config import load_schedule, schedule_path
+        from core.schedule import load_schedule, schedule_path
 
         jobs = self._jobs()
         job, _ = jobs.put(schedule_id, body, create_only=create)
@@ -257,9 +239,7 @@ class Backend:
         form calls it as you type). ``zone_name`` empty: the machine's zone, as IDM's default."""
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-        from core.schedule.config import system_zone
-        from core.schedule.cron import CronError
-        from core.schedule.describe import explain_cron
+        from core.schedule import CronError, explain_cron, system_zone
 
         name = zone_name.strip()
         try:
@@ -274,7 +254,7 @@ class Backend:
 
     def describe_interval(self, milliseconds: int) -> str:
         """A simple schedule's repeatInterval in words (pure)."""
-        from core.schedule.describe import describe_interval
+        from core.schedule import describe_interval
 
         return describe_interval(milliseconds)
 
@@ -296,57 +276,19 @@ class Backend:
 
     def check_filter(self, text: str) -> str | None:
         """Why ``text`` is not a valid IDM query filter, or None when it is."""
-        from core.repo.errors import FilterSyntaxError
-        from core.repo.queryfilter import parse
+        from core.repo import filter_error
 
-        try:
-            parse(text)
-        except FilterSyntaxError as exc:
-            return f"{exc.reason} at position {exc.position}"
-        return None
+        return filter_error(text)
 
-    def outbound_pairs(self) -> list[tuple[str, str]]:
-        """(managed field, Salesforce field) the outbound mapping copies without a transform."""
-        pairs: list[tuple[str, str]] = []
-        for mapping in self.mappings():
-            if _get(mapping, "source") != "managed/user":
-                continue
-            for prop in _get(mapping, "properties") or []:
-                source, target = _get(prop, "source"), _get(prop, "target")
-                if source and target and not _get(prop, "transform"):
-                    pairs.append((str(source), str(target)))
-        return pairs
-
-    def user_detail(self, user_id: str) -> Any:
-        """The user, its link and the linked Salesforce record fetched live (its failure is shown, not raised)."""
+    def user_detail(self, user_id: str) -> UserDetailLoaded:
+        """The user, its link and the linked Salesforce record fetched live (its failure is kept, not raised)."""
         from tui.messages import UserDetailLoaded
 
-        repo = self.repo
-        user = repo.read(user_id)
-        link = repo.links_by_second(LINK_TYPE, [user_id]).get(user_id)
-        pairs = self.outbound_pairs()
-        remote, error = None, None
-        if link is not None:
-            remote_id = _get(link, "first_id") or _get(link, "firstId")
-            try:
-                remote = asyncio.run(self._fetch_remote(str(remote_id), [t for _, t in pairs]))
-            except Exception as exc:  # shown beside the user; the managed side stays usable
-                from tui.app import describe_error
-
-                error = describe_error(exc)
-        link_data = {"firstId": _get(link, "first_id") or _get(link, "firstId"),
-                     "linkType": LINK_TYPE} if link is not None else None
-        return UserDetailLoaded(user, link_data, remote, error, pairs)
-
-    async def _fetch_remote(self, remote_id: str, fields: list[str]) -> dict[str, Any] | None:
-        from core.salesforce.connector import SalesforceConnector
-
-        async with SalesforceConnector.from_project(self.project) as connector:
-            return await connector.get("User", remote_id, sorted(set(fields)) or None)
+        return UserDetailLoaded(_wait(lambda _cancel: self.service.user_detail(user_id), "user-detail"))
 
     def validate_user(self, obj: dict[str, Any]) -> dict[str, str]:
         """``managed.json``'s verdict on ``obj``: field -> reason (empty when valid)."""
-        from core.repo.schema import ManagedSchema
+        from core.repo import ManagedSchema
 
         schema = ManagedSchema.load(self.project)
         clean = {k: v for k, v in obj.items() if v is not None and not k.startswith("_")}
@@ -356,9 +298,10 @@ class Backend:
         """Patch the changed fields; core runs implicit sync and returns each mapping's result."""
         ops = [{"operation": "remove", "field": f"/{k}"} if v is None
                else {"operation": "replace", "field": f"/{k}", "value": v} for k, v in changes.items()]
-        from core.repo.activity import Actor
+        from core.repo import Actor
 
-        return asyncio.run(self.service.patch_user(user_id, ops, rev=rev, actor=Actor.local("tui")))
+        return _wait(lambda _cancel: self.service.patch_user(user_id, ops, rev=rev, actor=Actor.local("tui")),
+                     "user-save")
 
     def user_activity(self, user_id: str, limit: int = 20) -> list[dict[str, Any]]:
         """The newest activity audit entries of ``managed/user/<user_id>``, newest first."""
@@ -440,7 +383,7 @@ def _last_fire(state: dict[str, Any]) -> datetime | None:
 
 
 def _schedule_row(schedule: Any, job: dict[str, Any], file: str, state: dict[str, Any]) -> ScheduleRow:
-    from core.schedule.describe import describe_cron, describe_interval
+    from core.schedule import describe_cron, describe_interval
 
     config = schedule.config
     if schedule.cron is not None:
@@ -489,21 +432,20 @@ def as_run_dict(run: Any) -> dict[str, Any]:
     return dict(run.to_dict())
 
 
-def _get(obj: Any, name: str) -> Any:
-    """A field of a core object whether it is a model, a dataclass or a dict (a mapping: its sync.json JSON)."""
-    raw = getattr(obj, "raw", None)
-    if isinstance(raw, dict):
-        obj = raw
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
 class UserSource:
     """The users table's page source over ``Repository.query`` (paging and sorting in SQLite)."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self._link: tuple[RemoteLink | None] | None = None
+
+    @property
+    def link(self) -> RemoteLink | None:
+        """How users are linked to Salesforce (sync.json's mapping between them; None: no mapping joins them),
+        read on the first page (in a worker thread), not when the table is built."""
+        if self._link is None:
+            self._link = (self.backend.service.remote_link("user"),)
+        return self._link[0]
 
     def count(self, query_filter: str, sort: str | None) -> int:
         """The exact number of users matching; ``Repository.query`` reads a one-row page along with it.
@@ -512,7 +454,7 @@ class UserSource:
         answers by walking the whole table in rowid order when a filter matches few users (a prefix search
         with no hits: 0.2-0.3 s at 100,000), where the sorted page uses the filter's indexes (under 1 ms).
         """
-        from core.repo.query import QueryRequest
+        from core.repo import QueryRequest
 
         result = self.backend.repo.query(QueryRequest(
             query_filter=query_filter, fields=("_id",), page_size=1, sort_keys=(sort,) if sort else (),
@@ -520,14 +462,14 @@ class UserSource:
         return int(result["totalPagedResults"])
 
     def page(self, query_filter: str, sort: str | None, offset: int, limit: int) -> list[dict[str, Any]]:
-        from core.repo.query import QueryRequest
+        from core.repo import QueryRequest
 
         repo = self.backend.repo
         result = repo.query(QueryRequest(
             query_filter=query_filter, page_size=limit, paged_results_offset=offset,
             sort_keys=(sort,) if sort else (), fields=("_id", *USER_FIELDS)))
         rows = list(result["result"])
-        links = repo.links_by_second(LINK_TYPE, [r["_id"] for r in rows])
+        linked = self.link.remote_ids(repo, [r["_id"] for r in rows]) if self.link is not None else {}
         for row in rows:
-            row["_link"] = links.get(row["_id"]) is not None
+            row["_link"] = row["_id"] in linked
         return rows
