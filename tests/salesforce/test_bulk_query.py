@@ -25,7 +25,7 @@ async def _all(pages: Any) -> list[dict[str, Any]]:
 
 
 async def test_bulk_reads_exactly_what_the_rest_query_reads_in_a_few_calls(org_factory: Any, org_connector: Any):
-    org = org_factory(users=4500, auto_approve=True)
+    org = org_factory(users=4500, auto_approve=True, instant_jobs=True)
     org.org.update_user(org.org.admin_id, {"Title": 'Quote " comma, newline\n and Zoë'})
     async with await org_connector(org) as conn:
         rest = await _all(conn.select_pages("User", FIELDS, order_by="Id"))

@@ -20,7 +20,7 @@ def setup(org_factory, tmp_path):
     services = []
 
     def make(users: int = 40, sync_json: Path | None = None):
-        handle = org_factory(users=users, seed=7)
+        handle = org_factory(users=users, seed=7, instant_jobs=True)  # a Bulk job completes at once
         project = make_project(tmp_path / f"p{len(services)}", handle.org, URL, sync_json=sync_json)
         service = in_process_service(project, handle.app)
         services.append(service)
