@@ -1,7 +1,8 @@
 """The only code that speaks Salesforce: OAuth login, the REST client, the connector the sync engine uses.
 
 Public names, imported on first use (PEP 562; httpx and the OAuth code load only when used):
-:class:`SalesforceConnector`, :class:`LoginFlow`, :class:`RetryPolicy`, the errors of
+:class:`SalesforceConnector`, :class:`LoginFlow`, :class:`RetryPolicy`, :class:`ReadPlan` and
+:func:`plan_read` (which way a full read goes), the errors of
 :mod:`core.salesforce.errors`, and :mod:`~core.salesforce.soql` (the only code that builds SOQL from values).
 """
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
         TransientError,
     )
     from core.salesforce.oauth import LoginFlow
+    from core.salesforce.plan import ReadPlan, plan_read
     from core.salesforce.retry import RetryPolicy
 
 _WHERE = {
@@ -30,11 +32,13 @@ _WHERE = {
     "LoginFlow": "oauth",
     "RecordNotFound": "errors",
     "RecordError": "errors",
+    "ReadPlan": "plan",
     "RetryPolicy": "retry",
     "SalesforceConnector": "connector",
     "SalesforceError": "errors",
     "TransientError": "errors",
     "declared_attributes": "connector",
+    "plan_read": "plan",
 }
 
 __all__ = [
@@ -43,11 +47,13 @@ __all__ = [
     "LoginFlow",
     "RecordNotFound",
     "RecordError",
+    "ReadPlan",
     "RetryPolicy",
     "SalesforceConnector",
     "SalesforceError",
     "TransientError",
     "declared_attributes",
+    "plan_read",
     "soql",
 ]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,8 @@ class RestSession:
         self.session_generation = 0
         #: ``(used, limit)`` from the last ``Sforce-Limit-Info`` header
         self.api_usage: tuple[int, int] | None = None
+        #: the quickest call so far (seconds): the org's round trip, as a read's plan sees it
+        self.latency: float | None = None
         #: counters the UI and tests read
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "refreshes": 0, "rotations": 0}
 
@@ -142,8 +145,11 @@ class RestSession:
             retry_after: float | None = None
             try:
                 self.stats["requests"] += 1
+                sent = time.monotonic()
                 response = await self.client.request(method, url, params=params, json=json,
                                                      headers=sent_headers, withhold_token=True)
+                took = time.monotonic() - sent
+                self.latency = took if self.latency is None else min(self.latency, took)
             except httpx.HTTPError as exc:
                 if not isinstance(exc, httpx.TransportError) or (
                         method not in _IDEMPOTENT and not isinstance(exc, _NOT_SENT)):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from core.sync.actions import Action
+    from core.sync.explain import explain_recon
     from core.sync.implicit import ImplicitResult
     from core.sync.livesync import LiveSyncEngine, LiveSyncResult
     from core.sync.mapping import Mapping, SyncConfig
@@ -33,6 +34,7 @@ _WHERE = {
     "Situation": "situations",
     "SyncConfig": "mapping",
     "SyncService": "service",
+    "explain_recon": "explain",
     "observed_fields": "observed",
 }
 
@@ -48,6 +50,7 @@ __all__ = [
     "Situation",
     "SyncConfig",
     "SyncService",
+    "explain_recon",
     "observed_fields",
 ]
 
