@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import inspect
 import io
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
 from core.salesforce.errors import RecordNotFound, SalesforceError
@@ -25,7 +26,7 @@ from core.salesforce.errors import RecordNotFound, SalesforceError
 #: records per results download (maxRecords): 100,000 users in ~10 calls, one chunk parsed while the next downloads
 CHUNK_RECORDS = 10_000
 #: polling a job that is not complete yet: first wait and the longest wait between polls (seconds)
-POLL_FIRST, POLL_MAX = 0.05, 2.0
+POLL_FIRST, POLL_MAX = 0.05, 0.5
 #: a job not complete after this long is given up (seconds)
 POLL_TIMEOUT = 3600.0
 
@@ -58,7 +59,8 @@ def _boolean(text: str) -> bool:
 
 
 async def bulk_query(session: Any, query: str, *, all_rows: bool = False,
-                     convert: Mapping[str, Callable[[str], Any]] | None = None,
+                     convert: Mapping[str, Callable[[str], Any]] | Awaitable[Mapping[str, Callable[[str], Any]]]
+                     | None = None,
                      chunk_records: int = CHUNK_RECORDS, page_size: int = 2000, parallel: int = PARALLEL_RESULTS,
                      stats: dict[str, Any] | None = None,
                      ) -> AsyncGenerator[tuple[list[dict[str, Any]], int, bool], None]:
@@ -67,8 +69,9 @@ async def bulk_query(session: Any, query: str, *, all_rows: bool = False,
     From API 58.0 the results come through ``resultPages``: up to ``parallel`` result URLs download at once,
     each decoded as it arrives, and are handed out in order (the listing of the next five URLs is fetched
     ahead too). An org that has no ``resultPages`` (older than 58.0) is read by following ``Sforce-Locator``,
-    the next chunk downloading while this one is handed out. ``stats`` (when given) receives the path used,
-    the job's wait and the result pages."""
+    the next chunk downloading while this one is handed out. ``convert`` may be an awaitable (a describe
+    running while the job does). ``stats`` (when given) receives the path used, the job's wait and the result
+    pages."""
     version = max(float(session.props.api_version), PARALLEL_MIN_VERSION)
     jobs = f"/services/data/v{version:.1f}/jobs/query"
     created = await session.request("POST", jobs, json={
@@ -76,6 +79,8 @@ async def bulk_query(session: Any, query: str, *, all_rows: bool = False,
     job = f"{jobs}/{created.json()['id']}"
     started = time.monotonic()
     total = await _wait_complete(session, job)
+    if inspect.isawaitable(convert):
+        convert = await convert
     convert = convert or {}
     if stats is not None:
         stats.update(job_seconds=time.monotonic() - started, total=total)

