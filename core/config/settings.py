@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -45,6 +45,9 @@ class Settings(BaseModel):
     #: a full reconciliation reads Salesforce through a Bulk API 2.0 query job from this many records up
     #: (a few API calls instead of one per 2,000 records); 0: always the REST query
     bulk_query_threshold: int = Field(default=50_000, ge=0)
+    #: from the threshold on, "auto" takes the Bulk API when it is estimated no slower than REST pages fetched
+    #: ahead at the latency measured (or the REST calls would use up the daily API requests); "always" takes it
+    bulk_query: Literal["auto", "always"] = "auto"
     #: the deletion safeguard: a reconciliation whose DELETE actions (managed users deleted, Salesforce users
     #: deactivated) would exceed this many applies none of them and ends FAILED (``--allow-deletions`` goes
     #: on); 0 turns it off

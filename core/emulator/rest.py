@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from . import ids
 from .bulk import MIN_VERSION as MIN_BULK_VERSION
+from .bulk import PARALLEL_MIN_VERSION
 from .errors import ApiError, WriteError, invalid_session, not_found
 from .oauth import bearer
 from .records import collections, deleted, describe_global, get_record, limits, retrieve_many, updated
@@ -73,6 +74,8 @@ async def data_api(request: Request) -> Response:
     except WriteError as exc:
         response = _errors(exc.errors)
     response.headers.update(_limit_header(st))
+    if st.settings.bandwidth > 0:   # one request at a time per HTTP/1.1 connection: its answer's time on the wire
+        await asyncio.sleep(len(response.body) / st.settings.bandwidth)
     return response
 
 
@@ -111,6 +114,12 @@ async def _bulk_query(request: Request, st: EmulatorState, version: str, parts: 
         text, headers = await asyncio.to_thread(st.bulk.results, job_id, version, q.get("locator"),
                                                 q.get("maxRecords"))
         return Response(text, headers=headers, media_type="text/csv; charset=UTF-8")
+    if len(parts) == 2 and parts[1] == "resultPages":
+        if int(version.split(".")[0]) < PARALLEL_MIN_VERSION:
+            raise not_found()
+        if method != "GET":
+            return _method_not_allowed(request, "GET,HEAD")
+        return json_response(st.bulk.result_pages(job_id, version, request.query_params.get("locator")))
     raise not_found()
 
 
@@ -154,7 +163,7 @@ async def _dispatch(request: Request, st: EmulatorState, version: str, rest: str
     if head in ("query", "queryAll"):
         m = _LOCATOR_RE.match(rest)
         if m:
-            return json_response(st.engine.page(m.group(1), int(m.group(2)), version))
+            return json_response(await asyncio.to_thread(st.engine.page, m.group(1), int(m.group(2)), version))
         if len(parts) != 1:
             raise not_found()
         if method != "GET":

@@ -126,12 +126,14 @@ def open_org(data: Path | None, users: int, seed: int) -> Org:
 
 def serve(*, host: str = "127.0.0.1", port: int = 0, users: int = 250, seed: int = 0, auto_approve: bool = False,
           tls: bool = False, token_ttl: float = 7200, error_rate: float = 0.0, latency_ms: float = 0,
-          data: Path | None = None, out: TextIO = sys.stdout) -> int:
+          bandwidth: float = 0, job_ms: float = 1000, job_rate: float = 50_000, instant_jobs: bool = False,
+          result_ttl: float = 600, data: Path | None = None, out: TextIO = sys.stdout) -> int:
     """Run the org in the foreground until interrupted; the first line on ``out`` is the JSON object
     ``{"url", "loginUrl", "clientId", "clientSecret", "username", "password"[, "caFile"]}``."""
     org = open_org(data, users, seed)
     app = create_app(org, auto_approve=auto_approve, token_ttl=token_ttl, error_rate=error_rate,
-                     latency_ms=latency_ms)
+                     latency_ms=latency_ms, bandwidth=bandwidth, job_ms=job_ms, job_rate=job_rate,
+                     instant_jobs=instant_jobs, result_ttl=result_ttl)
     tmp: tempfile.TemporaryDirectory | None = None
     files: TlsFiles | None = None
     if tls:

@@ -12,7 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .bulk import BulkJobs
+from .bulk import BulkJobs, JobTiming
 from .org import Org
 from .query import QueryEngine
 
@@ -43,6 +43,12 @@ class Settings:
     token_ttl: float = 7200
     error_rate: float = 0.0
     latency_ms: float = 0.0
+    #: bytes per second each connection can carry (0: unlimited): a response waits its size over it
+    bandwidth: float = 0.0
+    #: how long a Bulk API query job takes to complete
+    job_timing: JobTiming = field(default_factory=JobTiming)
+    #: seconds a resultPages result URL stays usable
+    result_ttl: float = 600.0
 
 
 @dataclass
@@ -57,7 +63,7 @@ class EmulatorState:
 
     def __post_init__(self) -> None:
         self.engine = QueryEngine(self.org)
-        self.bulk = BulkJobs(self.engine)
+        self.bulk = BulkJobs(self.engine, self.settings.job_timing, self.settings.result_ttl)
         self.rng = random.Random(self.org.seed ^ 0x5F5F)
 
     def new_ticket(self, user_id: str) -> str:

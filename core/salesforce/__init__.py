@@ -2,8 +2,8 @@
 
 Public names, imported on first use (PEP 562; httpx and the OAuth code load only when used):
 :class:`SalesforceConnector`, :class:`LoginFlow`, :func:`save_login` (what a login leaves in the provisioner
-file), :class:`RetryPolicy`, the errors of :mod:`core.salesforce.errors`, and :mod:`~core.salesforce.soql`
-(the only code that builds SOQL from values).
+file), :class:`RetryPolicy`, :class:`ReadPlan` and :func:`plan_read` (which way a full read goes), the errors of
+:mod:`core.salesforce.errors`, and :mod:`~core.salesforce.soql` (the only code that builds SOQL from values).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     )
     from core.salesforce.login_result import save_login
     from core.salesforce.oauth import LoginFlow
+    from core.salesforce.plan import ReadPlan, plan_read
     from core.salesforce.retry import RetryPolicy
     from core.salesforce.systemobjects import SystemObjects
     from core.salesforce.testop import CONFIG_NAME, DISPLAY_NAME, config_error_object
@@ -36,6 +37,7 @@ _WHERE = {
     "LoginFlow": "oauth",
     "RecordError": "errors",
     "RecordNotFound": "errors",
+    "ReadPlan": "plan",
     "RetryPolicy": "retry",
     "SalesforceConnector": "connector",
     "SalesforceError": "errors",
@@ -44,6 +46,7 @@ _WHERE = {
     "config_error_object": "testop",
     "declared_attributes": "connector",
     "save_login": "login_result",
+    "plan_read": "plan",
 }
 
 __all__ = [
@@ -54,6 +57,7 @@ __all__ = [
     "LoginFlow",
     "RecordError",
     "RecordNotFound",
+    "ReadPlan",
     "RetryPolicy",
     "SalesforceConnector",
     "SalesforceError",
@@ -62,6 +66,7 @@ __all__ = [
     "config_error_object",
     "declared_attributes",
     "save_login",
+    "plan_read",
     "soql",
 ]
 

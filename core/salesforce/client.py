@@ -1,7 +1,8 @@
 """The REST session: one pooled client, an access token in memory, refresh on 401, bounded retries.
 
 Every Salesforce call goes through :meth:`RestSession.request`, so the rules live in one place:
-- a 401 ``INVALID_SESSION_ID`` refreshes the access token once (deduplicated across concurrent calls)
+- a 401 ``INVALID_SESSION_ID`` refreshes the access token (deduplicated across concurrent calls; at most
+  ``MAX_REFRESHES_PER_CALL`` times for one call, which long retries may carry past more than one token)
   and replays the call; a rotated refresh token is handed to ``on_rotate`` to be saved;
 - transient failures (network, timeouts, 5xx, ``REQUEST_LIMIT_EXCEEDED``, ``UNABLE_TO_LOCK_ROW``) are
   retried with backoff and jitter, honouring ``Retry-After``, bounded in count and time;
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +31,8 @@ log = logging.getLogger("sfsync.salesforce")
 
 #: network failures after which the request certainly did not reach Salesforce (safe to resend a POST)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: new access tokens one call may ask for (a call retried through faults can outlive a short-lived token)
+MAX_REFRESHES_PER_CALL = 3
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PATCH", "PUT", "DELETE", "OPTIONS"})
 
 
@@ -49,6 +53,8 @@ class RestSession:
         self.session_generation = 0
         #: ``(used, limit)`` from the last ``Sforce-Limit-Info`` header
         self.api_usage: tuple[int, int] | None = None
+        #: the quickest call so far (seconds): the org's round trip, as a read's plan sees it
+        self.latency: float | None = None
         #: counters the UI and tests read
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "refreshes": 0, "rotations": 0}
 
@@ -132,7 +138,8 @@ class RestSession:
         method = method.upper()
         started = self.retry.clock()
         attempt = 0
-        refreshed = False
+        refreshed = False   # the last try was a replay after a refresh: a 401 again is not expiry
+        refreshes = 0       # a call retried for long may outlive more than one token: a few, bounded
         while True:
             attempt += 1
             token = await self.access_token()
@@ -142,8 +149,11 @@ class RestSession:
             retry_after: float | None = None
             try:
                 self.stats["requests"] += 1
+                sent = time.monotonic()
                 response = await self.client.request(method, url, params=params, json=json,
                                                      headers=sent_headers, withhold_token=True)
+                took = time.monotonic() - sent
+                self.latency = took if self.latency is None else min(self.latency, took)
             except httpx.HTTPError as exc:
                 if not isinstance(exc, httpx.TransportError) or (
                         method not in _IDEMPOTENT and not isinstance(exc, _NOT_SENT)):
@@ -155,10 +165,14 @@ class RestSession:
                     self.api_usage = usage
                 if response.is_success:
                     return response
-                if is_session_expired(response) and not refreshed:
-                    refreshed = True
+                if is_session_expired(response) and not refreshed and refreshes < MAX_REFRESHES_PER_CALL:
+                    refreshes += 1
                     attempt -= 1
+                    before = self.session_generation
                     await self.refresh(stale_generation=generation)
+                    # a token another call got meanwhile may be older than it looks: only a replay with the
+                    # token this call's own refresh made, refused again, is a 401 that is not expiry
+                    refreshed = self.session_generation != before
                     continue
                 if not is_transient(response):
                     raise_for(response, record=record)
@@ -171,6 +185,7 @@ class RestSession:
             if not self.retry.allows(attempt, started, wait):
                 raise _gave_up(error, attempt) from None
             self.stats["retries"] += 1
+            refreshed = False   # time passes: the token may end again before the next try
             log.info("transient failure (%s), try %d again in %.2fs", error.error_code, attempt + 1, wait)
             await self.retry.sleep(wait)
 

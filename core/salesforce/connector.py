@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from core.config.provisioner import ProvisionerConfig
-from core.salesforce import soql
+from core.salesforce import bulk, soql
 from core.salesforce.bulk import bulk_query, converters
 from core.salesforce.client import RestSession
 from core.salesforce.errors import ErrorDetail, RecordError, RecordNotFound, SalesforceError
+from core.salesforce.plan import ReadPlan, plan_read
 from core.salesforce.rest import TRANSIENT_CODES, strip_attributes
 from core.salesforce.retry import RetryPolicy
 from core.salesforce.testop import run_test
@@ -37,6 +38,34 @@ COLLECTION_SIZE = 200
 #: errors after which a query cursor is gone and the SOQL is run again from the start
 _RESTART_CODES = frozenset({"INVALID_QUERY_LOCATOR", "INVALID_SESSION_ID"})
 _ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
+_LOCATOR_URL = re.compile(r"^(?P<base>.*/query(?:All)?/[A-Za-z0-9]+)-(?P<offset>\d+)$")
+#: REST query pages fetched ahead of the one the caller works on (bounded by maximumConnections too)
+PREFETCH_PAGES = 6
+
+
+def _following_urls(first: dict[str, Any]) -> list[str]:
+    """The ``nextRecordsUrl`` s after the first page's, from its locator and the query's size (none when the
+    locator is not the ``id-offset`` form or the batch does not match it)."""
+    next_url = None if first.get("done", True) else first.get("nextRecordsUrl")
+    m = _LOCATOR_URL.match(next_url or "")
+    size = len(first.get("records") or ())
+    if m is None or size == 0 or int(m.group("offset")) != size:
+        return []
+    total = int(first.get("totalSize") or 0)
+    return [f"{m.group('base')}-{offset}" for offset in range(size, total, size)]
+
+
+async def _cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    tasks = list(tasks)
+    for task in tasks:   # a failure nobody awaited any more is not "never retrieved"
+        if task.done() and not task.cancelled():
+            task.exception()
+    pending = [t for t in tasks if not t.done()]
+    for task in pending:
+        task.cancel()
+    for task in pending:
+        with contextlib.suppress(BaseException):  # a page abandoned with the query
+            await task
 
 
 @dataclass
@@ -110,12 +139,17 @@ class SalesforceConnector:
     def __init__(self, config: ProvisionerConfig, *, ca_file: str | None = None,
                  transport: httpx.AsyncBaseTransport | None = None, retry: RetryPolicy | None = None,
                  on_rotate: Callable[[str], None] | None = None, max_query_restarts: int = 5,
-                 batch_concurrency: int = 4) -> None:
+                 batch_concurrency: int = 10) -> None:
         self.config = config
         self.session = RestSession(config.properties, ca_file=ca_file, transport=transport, retry=retry,
                                    on_rotate=on_rotate)
         self.max_query_restarts = max_query_restarts
         self.batch_concurrency = max(1, min(batch_concurrency, config.properties.maximumConnections))
+        #: query pages fetched ahead, and Bulk API result pages downloaded at once (each at most the pool)
+        self.prefetch_pages = max(1, min(PREFETCH_PAGES, config.properties.maximumConnections - 1))
+        self.result_downloads = max(1, min(bulk.PARALLEL_RESULTS, config.properties.maximumConnections - 1))
+        #: what the last Bulk API read did (path of its results, the job's wait, pages)
+        self.bulk_stats: dict[str, Any] = {}
         self.query_restarts = 0
         self._describes: dict[str, dict[str, Any]] = {}
         self._record_fields: dict[str, list[str]] = {}
@@ -217,7 +251,7 @@ class SalesforceConnector:
                 async with contextlib.aclosing(self._raw_pages(query, all_rows, batch_size)) as pages:
                     async for data in pages:
                         pages_seen += 1
-                        records = [strip_attributes(r) for r in data.get("records", [])]
+                        records = data["records"]
                         if restarts:
                             records = [r for r in records if r.get("Id") not in seen]
                         seen.update(r["Id"] for r in records if isinstance(r.get("Id"), str))
@@ -233,37 +267,86 @@ class SalesforceConnector:
 
     async def _raw_pages(self, query: str, all_rows: bool,
                          batch_size: int) -> AsyncGenerator[dict[str, Any], None]:
+        """The query's pages (records already without ``attributes``), in order, fetched ahead.
+
+        A query locator is the cursor's id and an offset (``…/query/01gXX-2000``); from the first page's
+        ``nextRecordsUrl`` and the query's size the following pages' URLs are known, so up to
+        :attr:`prefetch_pages` of them are fetched at once while the caller works. Each page's own
+        ``nextRecordsUrl`` is checked against the one expected: an org that pages differently (a smaller batch
+        for wide records) is followed page by page from where it differs."""
         headers = {"Sforce-Query-Options": f"batchSize={max(200, min(2000, batch_size))}"}
-        pending: asyncio.Task[Any] | None = None
+        ahead: list[tuple[str, asyncio.Task[dict[str, Any]]]] = []
+
+        async def fetch(url: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+            data: dict[str, Any] = await self.session.get_json(url, params=params, headers=headers)
+            data["records"] = [strip_attributes(r) for r in data.get("records") or ()]
+            return data
+
         try:
-            data = await self.session.get_json("queryAll" if all_rows else "query", params={"q": query},
-                                               headers=headers)
+            data = first = await fetch("queryAll" if all_rows else "query", {"q": query})
+            planned = _following_urls(data)
+            launched = 0                          # planned URLs fetched (or being fetched) so far
             while True:
                 next_url = None if data.get("done", True) else data.get("nextRecordsUrl")
-                if next_url:
-                    pending = asyncio.ensure_future(self.session.get_json(next_url, headers=headers))
+                if next_url and ahead and ahead[0][0] != next_url:
+                    await _cancel_all(t for _, t in ahead)     # paging differs from the plan: follow it
+                    ahead, planned = [], []
+                if next_url and not ahead:
+                    ahead.append((next_url, asyncio.ensure_future(fetch(next_url))))
+                    if launched < len(planned) and planned[launched] == next_url:
+                        launched += 1
+                # one page ahead of the first (whose size may send the caller to a Bulk API job), then deep
+                depth = self.prefetch_pages if data is not first else 1
+                while launched < len(planned) and len(ahead) < depth:
+                    url = planned[launched]
+                    ahead.append((url, asyncio.ensure_future(fetch(url))))
+                    launched += 1
                 yield data
-                if pending is None:
+                if not next_url:
                     return
-                data = await pending
-                pending = None
+                _, task = ahead.pop(0)
+                data = await task
         finally:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
+            await _cancel_all(t for _, t in ahead)
 
     async def bulk_select_pages(self, sobject: str, fields: Sequence[str], where: str | None = None,
                                 order_by: str | None = None, *, all_rows: bool = False,
                                 page_size: int = 2000) -> AsyncIterator[QueryPage]:
         """:meth:`select_pages` through a Bulk API 2.0 query job (see :mod:`core.salesforce.bulk`): a few
-        calls for any number of records, the same records and pages. Costs a describe the first time."""
-        describe = await self.described(sobject)
+        calls for any number of records, the same records and pages. Costs a describe the first time (made
+        while the job runs)."""
         query = soql.select(sobject, fields, where, order_by)
-        async with contextlib.aclosing(bulk_query(self.session, query, all_rows=all_rows, page_size=page_size,
-                                                  convert=converters(describe))) as pages:
-            async for records, total, last in pages:
-                yield QueryPage(records, total, last)
+        self.bulk_stats = {}
+
+        async def convert() -> dict[str, Any]:
+            return converters(await self.described(sobject))
+
+        describing = asyncio.ensure_future(convert())
+        try:
+            async with contextlib.aclosing(bulk_query(self.session, query, all_rows=all_rows, page_size=page_size,
+                                                      convert=describing, parallel=self.result_downloads,
+                                                      stats=self.bulk_stats)) as pages:
+                async for records, total, last in pages:
+                    yield QueryPage(records, total, last)
+        finally:
+            await _cancel_all([describing])
+
+    def plan_read(self, first: QueryPage, threshold: int, sobject: str = "User", mode: str = "auto") -> ReadPlan:
+        """The way the rest of a full read goes, from its first REST page (its size) and the latency measured
+        so far (see :mod:`core.salesforce.plan`)."""
+        usage = self.session.api_usage
+        return plan_read(first.total_size, self.session.latency or 0.0, threshold=threshold, mode=mode,
+                         batch=max(1, len(first.records)), prefetch=self.prefetch_pages,
+                         downloads=self.result_downloads, api_left=None if usage is None else usage[1] - usage[0],
+                         described=sobject in self._describes)
+
+    async def explain_read(self, sobject: str, threshold: int, mode: str = "auto") -> ReadPlan:
+        """:meth:`plan_read` for a read not started: a ``SELECT COUNT()`` tells the size (one call, timed)."""
+        data = await self.session.get_json("query", params={"q": f"SELECT COUNT() FROM {soql.ident(sobject)}"})
+        usage = self.session.api_usage
+        return plan_read(int(data.get("totalSize") or 0), self.session.latency or 0.0, threshold=threshold,
+                         mode=mode, prefetch=self.prefetch_pages, downloads=self.result_downloads,
+                         api_left=None if usage is None else usage[1] - usage[0], first_page_read=False)
 
     def select_pages(self, sobject: str, fields: Sequence[str], where: str | None = None,
                      order_by: str | None = None, *, all_rows: bool = False,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from core.sync.actions import Action
+    from core.sync.explain import explain_recon
     from core.sync.implicit import ImplicitResult
     from core.sync.livesync import LiveSyncEngine, LiveSyncResult
     from core.sync.mapping import Mapping, SyncConfig
@@ -36,6 +37,7 @@ _WHERE = {
     "SyncConfig": "mapping",
     "SyncService": "service",
     "UserDetail": "user_detail",
+    "explain_recon": "explain",
     "observed_fields": "observed",
 }
 
@@ -53,6 +55,7 @@ __all__ = [
     "SyncConfig",
     "SyncService",
     "UserDetail",
+    "explain_recon",
     "observed_fields",
 ]
 

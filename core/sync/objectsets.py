@@ -201,12 +201,13 @@ class SalesforceObjects(ObjectSet):
     preload = True
 
     def __init__(self, connector: Any, loop: asyncio.AbstractEventLoop, sobject: str = "User",
-                 system: str = "salesforce", *, bulk_threshold: int = 0) -> None:
+                 system: str = "salesforce", *, bulk_threshold: int = 0, bulk_mode: str = "auto") -> None:
         self.connector = connector
         self.loop = loop
         self.sobject = sobject
         self.name = f"system/{system}/{sobject}"
         self.bulk_threshold = bulk_threshold  # records from which pages() reads through a Bulk API 2.0 job
+        self.bulk_mode = bulk_mode            # sfsync.toml's bulk_query (core.salesforce.plan)
         self._total: int | None = None
         self._whole: list[str] | None = None
 
@@ -253,16 +254,21 @@ class SalesforceObjects(ObjectSet):
         return self._total
 
     def pages(self, fields: Sequence[str] | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Every record, ordered by Id. The first REST page tells the query's size; from ``bulk_threshold``
-        records on, that page (and the one already fetched after it) is dropped and a Bulk API 2.0 job reads
-        them all: the same records in the same pages, in a handful of calls instead of one per 2,000."""
+        """Every record, ordered by Id. The first REST page tells the query's size and the org's latency; the
+        connector's plan (:mod:`core.salesforce.plan`: from ``bulk_threshold`` records, when quicker) may drop
+        it (and the one already fetched after it) for a Bulk API 2.0 job: the same records in the same pages,
+        in a handful of calls instead of one per 2,000."""
         names = self._fields(fields)
         rest = self._iterate(self.connector.select_pages(self.sobject, names, order_by="Id"))
         first = next(rest, None)
         pages: Iterator[Any]
-        if first is not None and not first.done and 0 < self.bulk_threshold <= first.total_size:
+        plan = self.connector.plan_read(first, self.bulk_threshold, self.sobject, self.bulk_mode) \
+            if first and not first.done else None
+        if plan is not None:
+            log.info("%s: reading %s: %s", self.name, "through a Bulk API 2.0 query job" if plan.path == "bulk"
+                     else "REST query pages", plan.why)
+        if plan is not None and plan.path == "bulk":
             rest.close()
-            log.info("%s: %d records, reading them through a Bulk API 2.0 query job", self.name, first.total_size)
             pages = self._iterate(self.connector.bulk_select_pages(self.sobject, names, order_by="Id"))
         else:
             pages = itertools.chain([first] if first is not None else [], rest)

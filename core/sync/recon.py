@@ -93,7 +93,7 @@ class ReconEngine:
         self._last_saved: dict[str, Any] | None = None
         # pipelined commits only where the writes run no script (QuickJS belongs to this thread)
         has_post_actions = any(p.post_action for ps in mapping.policies.values() for p in ps)
-        parallel = target.local and not has_post_actions and not options.dry_run
+        parallel = not has_post_actions and not options.dry_run
         if not parallel:
             self._writer = PageWriter(None)
         elif options.commit_pool is not None:
@@ -311,10 +311,10 @@ class ReconEngine:
         self.deletions.hold(records)
 
     def _stage_page(self, records: list[Record]) -> PagePlan:
-        """Everything of the page's commit that needs no transaction, done in the engine's thread: remote writes
-        (their ids are needed for the links), the local creates prepared (validated, encoded: see
-        :meth:`~core.sync.writes.TargetWrites.stage_writes`), and the audit rows. A dry run writes only its
-        audit and progress."""
+        """Everything of the page's commit that needs no transaction, done in the engine's thread: the local
+        creates prepared (validated, encoded: see :meth:`~core.sync.writes.TargetWrites.stage_writes`) and the
+        audit rows (a remote target's writes and rows are the commit's). A dry run writes only its audit and
+        progress."""
         staged = None
         if self.options.dry_run:
             for r in records:
@@ -322,13 +322,15 @@ class ReconEngine:
                     r.created = True
                 if r.ok and (r.link_after and r.source_id):
                     r.link_created = True
-        elif not self.target.local:
-            self.op.write_targets(records)
-        else:
+        elif self.target.local:
             staged = self.op.stage_writes(records)
         # every record has an audit number, audited or not, so rebuilding the rows keeps their ids
         base = self._audit_seq
         self._audit_seq += len(records)
+        if not self.target.local and not self.options.dry_run:
+            # remote writes go with the commit (the second thread): the next page is decided while they are
+            # on the network; their audit rows need the ids Salesforce gives, so they are built after them
+            return PagePlan(None, base, None, failures(records))
         return PagePlan(staged, base, self.audit.rows(records, base + 1), failures(records))
 
     def _commit(self, records: list[Record], plan: PagePlan) -> None:
@@ -338,6 +340,8 @@ class ReconEngine:
         copy (:meth:`ReconRun.plus`), so when COMMIT fails (a full disk) neither the repository nor the run
         object a front end sees has the page, and a FAILED run reports exactly what was written."""
         op = self.op
+        if not self.options.dry_run and not self.target.local:
+            op.write_targets(records)
         with self.repo.transaction():
             if not self.options.dry_run:
                 if self.target.local:
@@ -345,7 +349,8 @@ class ReconEngine:
                 op.write_links(records, plan.staged)
                 op.post_actions(records, self.run.id)
             # the rows were built before the writes; a write that failed (a record's only change) rebuilds them
-            rows = plan.audit_rows if failures(records) == plan.failures else self.audit.rows(records, plan.audit_base + 1)
+            rows = plan.audit_rows if plan.audit_rows is not None and failures(records) == plan.failures \
+                else self.audit.rows(records, plan.audit_base + 1)
             self.repo.audit.insert(rows)
             tally = tally_of(records)  # after the writes: they set each record's outcome
             saved = self._persist(self.run.plus(tally).to_dict())
@@ -485,7 +490,7 @@ class PagePlan:
 
     staged: StagedPage | None  # the local creates, prepared
     audit_base: int  # the page's records are audit entries base+1, base+2, …
-    audit_rows: list[AuditRow]  # built from the outcomes expected before the writes
+    audit_rows: list[AuditRow] | None  # built from the outcomes expected before the writes (None: after them)
     failures: int  # how many records had failed then
 
 

@@ -150,7 +150,11 @@ class SyncService:
         parts = name.split("/")
         if len(parts) == 3 and parts[0] == "system" and parts[1] == "salesforce":
             assert loop is not None  # a Salesforce set runs its calls on the connector's loop
-            return SalesforceObjects(connector, loop, sobject=parts[2], bulk_threshold=self._bulk_threshold())
+            from core.config.settings import Settings
+
+            settings = Settings.load(self.project)   # a bad value is a ConfigError naming it
+            return SalesforceObjects(connector, loop, sobject=parts[2], bulk_threshold=settings.bulk_query_threshold,
+                                     bulk_mode=settings.bulk_query)
         raise ConfigError(f"unknown object set {name!r} (managed/<name> or system/salesforce/<sobject>)",
                           path="conf/sync.json")
 
@@ -320,11 +324,6 @@ class SyncService:
             if run.get("state") == "SUCCESS" and not run.get("dryRun") and run.get("watermark"):
                 return str(run["watermark"])
         return None
-
-    def _bulk_threshold(self) -> int:
-        from core.config.settings import Settings
-
-        return int(Settings.load(self.project).bulk_query_threshold)  # a bad value is a ConfigError naming it
 
     def _deletion_threshold(self) -> int:
         from core.config.settings import Settings

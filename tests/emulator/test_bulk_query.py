@@ -18,7 +18,7 @@ def _rows(text: str) -> list[list[str]]:
 
 
 async def test_a_job_reads_every_user_once_in_chunks_followed_by_locator(org_factory):
-    h = org_factory(users=450)
+    h = org_factory(users=450, instant_jobs=True)
     headers = await h.headers()
     created = await _job(h, headers, "SELECT Id, Username, IsActive, Profile.Name FROM User ORDER BY Id")
     assert created.status_code == 200, created.text
@@ -48,7 +48,7 @@ async def test_a_job_reads_every_user_once_in_chunks_followed_by_locator(org_fac
 
 
 async def test_values_round_trip_through_csv_quotes_commas_newlines_and_nulls(org_factory):
-    h = org_factory(users=3)
+    h = org_factory(users=3, instant_jobs=True)
     headers = await h.headers()
     awkward = 'O\'Brien, "Jr."\nsecond line — Zoë'
     h.org.update_user(h.org.admin_id, {"Title": awkward, "Department": None})
@@ -59,7 +59,7 @@ async def test_values_round_trip_through_csv_quotes_commas_newlines_and_nulls(or
 
 
 async def test_results_are_the_values_when_the_job_ran(org_factory):
-    h = org_factory(users=3)
+    h = org_factory(users=3, instant_jobs=True)
     headers = await h.headers()
     job = (await _job(h, headers, f"SELECT Title FROM User WHERE Id = '{h.org.admin_id}'")).json()
     h.org.update_user(h.org.admin_id, {"Title": "Changed after the job"})
@@ -68,7 +68,7 @@ async def test_results_are_the_values_when_the_job_ran(org_factory):
 
 
 async def test_what_bulk_api_2_refuses(org_factory):
-    h = org_factory(users=3)
+    h = org_factory(users=3, instant_jobs=True)
     headers = await h.headers()
     for query, code in [("SELECT COUNT() FROM User", "API_ERROR"), ("SELECT Id FROM User OFFSET 5", "API_ERROR"),
                         ("SELECT Nope FROM User", "INVALID_FIELD")]:
@@ -89,7 +89,7 @@ async def test_what_bulk_api_2_refuses(org_factory):
 
 
 async def test_each_bulk_call_counts_against_the_daily_api_limit(org_factory):
-    h = org_factory(users=5)
+    h = org_factory(users=5, instant_jobs=True)
     headers = await h.headers()
     before = h.org.api_used
     job = (await _job(h, headers, "SELECT Id FROM User")).json()

@@ -27,8 +27,10 @@ def settings_of(live):
     return live.server.app.state.emulator.settings
 
 
-def service_for(live, tmp_path, name="p", retry: RetryPolicy | None = None) -> SyncService:
-    """A service on ``live``; ``service.connectors`` keeps each connector it made (their ``session.stats``)."""
+def service_for(live, tmp_path, name="p", retry: RetryPolicy | None = None, ahead: int | None = None) -> SyncService:
+    """A service on ``live``; ``service.connectors`` keeps each connector it made (their ``session.stats``).
+    ``ahead``: query pages fetched ahead (1 keeps a run's calls spread over its time, for tests that must
+    catch it between pages; the connector's default fetches several at once)."""
     from core.salesforce.connector import SalesforceConnector
 
     project = make_project(tmp_path / name, live.org, live.url)
@@ -38,6 +40,8 @@ def service_for(live, tmp_path, name="p", retry: RetryPolicy | None = None) -> S
         c = SalesforceConnector.from_project(project)
         if retry is not None:
             c.session.retry = retry
+        if ahead is not None:
+            c.prefetch_pages = ahead
         made.append(c)
         return c
 
@@ -50,7 +54,7 @@ def test_access_tokens_expiring_every_second_during_a_10000_user_recon(live_org_
     # 400 ms a call spreads the run's calls over several seconds, whatever the engine's speed, so tokens do
     # expire between them
     live = live_org_factory(users=10_000, seed=11, token_ttl=1, latency_ms=400)
-    service = service_for(live, tmp_path)
+    service = service_for(live, tmp_path, ahead=1)
     try:
         run = asyncio.run(service.reconcile(INBOUND))
         assert run["state"] == "SUCCESS", run.get("failureReason")
@@ -127,7 +131,7 @@ class LowestJitter:
 def test_org_away_for_10_seconds_mid_run_then_back(live_org_factory, tmp_path):
     # 150 ms a call so the outage lands mid-run; the org comes back on the same port with the same state
     live = live_org_factory(users=6_000, seed=14, latency_ms=150)
-    service = service_for(live, tmp_path, retry=RetryPolicy(rng=LowestJitter()))
+    service = service_for(live, tmp_path, retry=RetryPolicy(rng=LowestJitter()), ahead=1)
     outage: list[threading.Thread] = []
 
     def on_progress(run):
@@ -151,7 +155,7 @@ def test_org_gone_for_good_fails_the_run_with_a_clear_reason_and_nothing_half_wr
     live = live_org_factory(users=6_000, seed=15, latency_ms=100)
     # a short retry budget so the test is fast; the product's default gives up after minutes, not never
     service = service_for(live, tmp_path, retry=RetryPolicy(attempts=4, base_delay=0.1, max_delay=0.5,
-                                                            max_elapsed=5))
+                                                            max_elapsed=5), ahead=1)
     gone: list[bool] = []
 
     def on_progress(run):

@@ -25,7 +25,7 @@ async def _all(pages: Any) -> list[dict[str, Any]]:
 
 
 async def test_bulk_reads_exactly_what_the_rest_query_reads_in_a_few_calls(org_factory: Any, org_connector: Any):
-    org = org_factory(users=4500, auto_approve=True)
+    org = org_factory(users=4500, auto_approve=True, instant_jobs=True)
     org.org.update_user(org.org.admin_id, {"Title": 'Quote " comma, newline\n and Zoë'})
     async with await org_connector(org) as conn:
         rest = await _all(conn.select_pages("User", FIELDS, order_by="Id"))
@@ -35,7 +35,7 @@ async def test_bulk_reads_exactly_what_the_rest_query_reads_in_a_few_calls(org_f
     assert [r for p in pages for r in p.records] == rest  # typed values, nulls, nested Profile: identical
     assert [len(p.records) for p in pages] == [2000, 2000, 504] and [p.done for p in pages] == [False, False, True]
     assert all(p.total_size == 4504 for p in pages)
-    assert calls == 4  # describe, create, one poll, one results chunk (50,000 records)
+    assert calls == 5  # describe, create, one poll, one resultPages listing, one result page (10,000 records)
     assert any(r["Title"] is None for r in rest) and any(r["IsActive"] is False for r in rest)
 
 
@@ -46,7 +46,7 @@ def wire(config_factory: Any):
         yield router, config_factory(version=44)
 
 
-async def test_a_connector_on_an_older_version_polls_its_job_then_follows_locators(wire: Any, monkeypatch: Any):
+async def test_an_org_without_result_pages_is_read_by_following_locators(wire: Any, monkeypatch: Any):
     router, config = wire
     waits: list[float] = []
 
@@ -54,7 +54,7 @@ async def test_a_connector_on_an_older_version_polls_its_job_then_follows_locato
         waits.append(seconds)
 
     monkeypatch.setattr(bulk.asyncio, "sleep", sleep)
-    api = f"{INSTANCE}/services/data/v47.0"  # 44.0 has no Bulk API 2.0 query: the job is made in 47.0
+    api = f"{INSTANCE}/services/data/v58.0"  # 44.0 has no parallel results: the job is made in 58.0
     router.get(f"{INSTANCE}/services/data/v44.0/sobjects/User/describe").mock(return_value=httpx.Response(
         200, json={"fields": [{"name": "Id", "type": "id"}, {"name": "IsActive", "type": "boolean"},
                               {"name": "NumberOfFailedLogins", "type": "int"}]}))
@@ -62,6 +62,8 @@ async def test_a_connector_on_an_older_version_polls_its_job_then_follows_locato
     router.get(f"{api}/jobs/query/750JOB").mock(side_effect=[
         httpx.Response(200, json={"state": "InProgress"}), httpx.Response(200, json={"state": "InProgress"}),
         httpx.Response(200, json={"state": "JobComplete", "numberRecordsProcessed": 3})])
+    router.get(f"{api}/jobs/query/750JOB/resultPages").mock(return_value=httpx.Response(
+        404, json=[{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]))
     results = router.get(f"{api}/jobs/query/750JOB/results").mock(side_effect=[
         httpx.Response(200, text='"Id","IsActive","NumberOfFailedLogins"\n"005A","true","2"\n"005B","false",""\n',
                        headers={"Sforce-Locator": "Mg", "Sforce-NumberOfRecords": "2"}),
@@ -81,7 +83,7 @@ async def test_a_connector_on_an_older_version_polls_its_job_then_follows_locato
 
 async def test_a_failed_job_is_an_error_naming_the_job_and_its_reason(wire: Any):
     router, config = wire
-    api = f"{INSTANCE}/services/data/v47.0"
+    api = f"{INSTANCE}/services/data/v58.0"
     router.get(f"{INSTANCE}/services/data/v44.0/sobjects/User/describe").mock(
         return_value=httpx.Response(200, json={"fields": []}))
     router.post(f"{api}/jobs/query").mock(return_value=httpx.Response(200, json={"id": "750BAD"}))

@@ -20,7 +20,7 @@ def setup(org_factory, tmp_path):
     services = []
 
     def make(users: int = 40, sync_json: Path | None = None):
-        handle = org_factory(users=users, seed=7)
+        handle = org_factory(users=users, seed=7, instant_jobs=True)  # a Bulk job completes at once
         project = make_project(tmp_path / f"p{len(services)}", handle.org, URL, sync_json=sync_json)
         service = in_process_service(project, handle.app)
         services.append(service)
@@ -239,7 +239,8 @@ async def test_inbound_through_a_bulk_api_job_equals_the_rest_pages(setup, thres
     """From ``bulk_query_threshold`` records on, a full run reads Salesforce through one Bulk API 2.0 job (the
     first REST page, which tells the size, is dropped); the run is the same either way."""
     org, service = setup(users=4500)
-    (service.project.conf_dir / "sfsync.toml").write_text(f"bulk_query_threshold = {threshold}\n")
+    (service.project.conf_dir / "sfsync.toml").write_text(f"bulk_query_threshold = {threshold}\n"
+                                                          'bulk_query = "always"\n')  # not only when quicker
     before = org.api_used
     run = await service.reconcile(INBOUND)
     calls = org.api_used - before
@@ -249,5 +250,5 @@ async def test_inbound_through_a_bulk_api_job_equals_the_rest_pages(setup, thres
     assert run["progress"]["source"]["existing"] == {"processed": 4504, "total": "4504"}
     assert run["situationSummary"]["ABSENT"] == len(valid)
     # rest: 3 query pages + the watermark; bulk: the first REST page and the one fetched ahead of it (both
-    # dropped), describe, job, poll, one results chunk, the watermark
-    assert calls == (7 if threshold else 4)
+    # dropped), describe, job, poll, the resultPages listing, one result page, the watermark
+    assert calls == (8 if threshold else 4)

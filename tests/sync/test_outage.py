@@ -14,9 +14,16 @@ from tests.sync.orgproject import make_project
 INBOUND = "systemSalesforceUser_managedUser"
 
 
-def service_with(project, retry: RetryPolicy) -> SyncService:
-    return SyncService(project, connector_factory=lambda: SalesforceConnector(ProvisionerConfig.load(project),
-                                                                              retry=retry))
+def service_with(project, retry: RetryPolicy, ahead: int | None = None) -> SyncService:
+    """``ahead``: query pages fetched ahead (1: the run's calls stay spread over its time, so an outage started
+    after its first page lands between calls; the connector's default fetches several at once)."""
+    def connector() -> SalesforceConnector:
+        made = SalesforceConnector(ProvisionerConfig.load(project), retry=retry)
+        if ahead is not None:
+            made.prefetch_pages = ahead
+        return made
+
+    return SyncService(project, connector_factory=connector)
 
 
 def test_a_short_outage_is_ridden_out(live_org_factory, tmp_path):
@@ -43,7 +50,7 @@ def test_a_short_outage_is_ridden_out(live_org_factory, tmp_path):
 def test_a_lasting_outage_fails_the_run_with_its_reason(live_org_factory, tmp_path):
     live = live_org_factory(users=10000, seed=6, latency_ms=150)  # 5 pages: the outage comes mid-run
     project = make_project(tmp_path / "p", live.org, live.url)
-    service = service_with(project, RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.1, max_elapsed=2))
+    service = service_with(project, RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.1, max_elapsed=2), ahead=1)
 
     def progress(run):
         if run["progress"]["source"]["existing"]["processed"] >= 2000 and live.server.running:

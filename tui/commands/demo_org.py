@@ -41,11 +41,15 @@ def handler(args: argparse.Namespace) -> int:
 
     if args.token_ttl <= 0:
         raise UsageError("--token-ttl: must be more than 0 seconds")
+    if args.result_ttl <= 0:
+        raise UsageError("--result-ttl: must be more than 0 seconds")
     data = Path(args.data).expanduser() if args.data else None
     try:
         return serve(host=args.host, port=args.port, users=args.users, seed=args.seed,
                      auto_approve=args.auto_approve, tls=args.tls, token_ttl=args.token_ttl,
-                     error_rate=args.error_rate, latency_ms=args.latency_ms, data=data)
+                     error_rate=args.error_rate, latency_ms=args.latency_ms, bandwidth=args.bandwidth,
+                     job_ms=args.job_ms, job_rate=args.job_rate, instant_jobs=args.instant_jobs,
+                     result_ttl=args.result_ttl, data=data)
     except ValueError as exc:           # a --data file that is not an org
         raise UsageError(f"--data: {exc}") from None
     except OSError as exc:
@@ -70,6 +74,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--error-rate", type=_fraction, default=0.0, metavar="R",
                    help="fraction of data-API calls answered 503 or REQUEST_LIMIT_EXCEEDED (default 0)")
     p.add_argument("--latency-ms", type=_non_negative(float), default=0.0, metavar="MS",
-                   help="delay added to every data-API call (default 0)")
+                   help="delay added to every data-API call, Bulk API results included (default 0)")
+    p.add_argument("--bandwidth", type=_non_negative(float), default=0.0, metavar="BYTES_PER_S",
+                   help="bytes per second each connection carries, so big answers take their time (default 0: "
+                        "unlimited)")
+    p.add_argument("--job-ms", type=_non_negative(float), default=1000.0, metavar="MS",
+                   help="fixed time a Bulk API query job takes to complete (default 1000)")
+    p.add_argument("--job-rate", type=_non_negative(float), default=50_000.0, metavar="ROWS_PER_S",
+                   help="plus one second per this many rows (default 50000; 0: no size part)")
+    p.add_argument("--instant-jobs", action="store_true", help="Bulk API query jobs complete at once")
+    p.add_argument("--result-ttl", type=float, default=600.0, metavar="SECONDS",
+                   help="how long a resultPages result URL stays usable (default 600)")
     p.add_argument("--data", metavar="FILE", help="keep the org's state in FILE across restarts")
     p.set_defaults(func=handler)

@@ -1,4 +1,6 @@
-"""``sfsync recon MAPPING [--json] [--dry-run] [--changed] [--id ID]... [--allow-deletions]``: run a reconciliation from a terminal or a script.
+"""``sfsync recon MAPPING [--json] [--dry-run] [--changed] [--id ID]... [--allow-deletions] [--explain]``: run a reconciliation from a terminal or a script.
+
+``--explain`` prints the plan instead (how Salesforce would be read and written, and why) and runs nothing.
 
 On a terminal, one live progress line on stderr redrawn in place and replaced by the final summary; not on a
 terminal, one line per stage change (:mod:`tui.progress`). The summary is printed once, on stdout; ``--json``
@@ -39,7 +41,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--allow-deletions", action="store_true",
                         help="apply the run's deletions however many there are (deletion_threshold in "
                              "conf/sfsync.toml holds back more than 500 by default and the run fails)")
+    parser.add_argument("--explain", action="store_true",
+                        help="print the plan (path, pages, expected calls, why) and run nothing; with --json "
+                             "as JSON")
     parser.set_defaults(func=handle)
+
+
+def explain(project: Any, args: argparse.Namespace) -> int:
+    from core.sync.explain import explain_recon
+
+    plan = asyncio.run(explain_recon(project, args.mapping))
+    if args.json:
+        print(json.dumps(plan, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{plan['mapping']}: {plan['source']} -> {plan['target']}")
+    for read in plan["reads"]:
+        if read["path"] == "repository":
+            print(f"  {read['role']}: {read['resource']} from the repository")
+            continue
+        kind = "Bulk API 2.0 query job" if read["path"] == "bulk" else "REST query pages"
+        print(f"  {read['role']}: {read['resource']}, {read['records']:,} records by {kind}: {read['pages']:,} "
+              f"pages, about {read['expected_calls']:,} calls ({read['latency_ms']:.0f} ms a call measured)")
+        print(f"    why: {read['why']}")
+    if plan["writes"]:
+        w = plan["writes"]
+        print(f"  writes: {w['resource']} through {w['path']}, {w['records_per_call']} records a call, "
+              f"{w['calls_at_once']} calls at once")
+    return 0
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -47,6 +75,8 @@ def handle(args: argparse.Namespace) -> int:
     from core.sync import SyncService
 
     project = Project.resolve(args.project)
+    if args.explain:
+        return explain(project, args)
     service = SyncService(project)
     service.config().get(args.mapping)  # an unknown mapping: UsageError listing the mappings, exit 2
     line = CliProgress(args.mapping + (" (dry run)" if args.dry_run else ""), "ACTIVE_INITIALIZED")
