@@ -38,7 +38,7 @@ COPY = ("core", "tui", "tests", "conf")
 class Module:
     source: str                       # the file mutmut mutates
     tests: tuple[str, ...]            # the tests that aim at it
-    pattern: str = "*"                # which of its mutants count (a class in a larger file)
+    patterns: tuple[str, ...] = ("*",)  # which of its mutants count (a class in a larger file, some functions)
     budget: int = 900                 # seconds for the whole module, then it is stopped
     equivalent: dict[str, str] = field(default_factory=dict)  # mutant name -> why no test can kill it
 
@@ -75,7 +75,8 @@ MODULES: dict[str, Module] = {
         "core.repo.patch.x_apply_patch__mutmut_67": "the '-' guard only saves a lookup: '-' is never found",
     }),
     "queryfilter": Module("core/repo/queryfilter.py",
-                          ("tests/repo/test_queryfilter.py", "tests/repo/test_query.py"), budget=2400),
+                          ("tests/repo/test_queryfilter.py", "tests/repo/test_queryfilter_mutants.py",
+                           "tests/repo/test_query.py"), budget=2400),
     "cron": Module("core/schedule/cron.py", ("tests/schedule/test_cron.py",), equivalent={
         **{f"core.schedule.cron.xǁQuartzCronǁparse__mutmut_{n}":
            "the final whole-expression check: croniter has no cross-field rule the per-field probes miss"
@@ -88,10 +89,13 @@ MODULES: dict[str, Module] = {
         "core.schedule.cron.xǁQuartzCronǁnext_after__mutmut_14": "unreachable: parse() has checked the expression",
     }),
     "deletion_safeguard": Module("core/sync/recon.py", ("tests/sync/test_deletion_safeguard.py",),
-                                 pattern="core.sync.recon.xǁHeldDeletionsǁ*"),
+                                 patterns=("core.sync.recon.xǁHeldDeletionsǁ*",)),
     "operation": Module("core/sync/operation.py",
-                        ("tests/sync/test_idm_decisions.py", "tests/sync/test_situations.py"),
-                        budget=1800),
+                        ("tests/sync/test_idm_decisions.py", "tests/sync/test_situations.py",
+                         "tests/sync/test_idm_keys.py", "tests/sync/test_recon_actions.py",
+                         "tests/sync/test_implicit.py", "tests/sync/test_whole_records.py",
+                         "tests/sync/test_script_env.py"),
+                        budget=2400),
     "scheduler": Module("core/schedule/scheduler.py", ("tests/schedule/test_scheduler.py",), budget=1800),
 }
 
@@ -99,6 +103,32 @@ MODULES: dict[str, Module] = {
 KILLED = {1, 3}
 SURVIVED = {0, 5, 33}  # 5 and 33: no test even runs the mutated code
 TIMEOUT = {36, 24, -24, 152, 255}
+
+
+#: mutmut stops a mutant's tests after (their measured CPU time + 1 s) x this x 2 (its default, 15, let a mutant that
+#: loops forever hold the only worker for minutes; a mutant's tests never legitimately take 6x the clean run's)
+TIMEOUT_MULTIPLIER = 3.0
+
+#: appended to the copy's tests/conftest.py: mutmut runs each mutant's tests in a process forked from the one
+#: that ran every test first, so a memoised function (``queryfilter.parse``'s lru_cache) would answer from that
+#: first run without ever running the mutated code; every test starts with the core's caches empty instead
+FRESH_CACHES = """
+
+# ---- added by scripts/mutation.py -------------------------------------------------------------------------
+import sys as _mutation_sys
+
+import pytest as _mutation_pytest
+
+
+@_mutation_pytest.fixture(autouse=True)
+def _mutation_fresh_caches():
+    for _name, _module in list(_mutation_sys.modules.items()):
+        if _name.startswith("core.") and _module is not None:
+            for _value in list(vars(_module).values()):
+                if callable(getattr(_value, "cache_clear", None)) and hasattr(_value, "cache_info"):
+                    _value.cache_clear()
+    yield
+"""
 
 
 def _pyproject(module: Module) -> str:
@@ -114,6 +144,7 @@ source_paths = ["core/"]
 only_mutate = [{json.dumps(module.source)}]
 also_copy = ["tests/", "tui/", "conf/"]
 pytest_add_cli_args_test_selection = [{tests}]
+timeout_multiplier = {TIMEOUT_MULTIPLIER}
 """
 
 
@@ -126,14 +157,16 @@ def _prepare(name: str, module: Module) -> Path:
         if (ROOT / part).exists():
             shutil.copytree(ROOT / part, work / part, ignore=ignore)
     (work / "pyproject.toml").write_text(_pyproject(module), encoding="utf-8")
+    conftest = work / "tests" / "conftest.py"
+    conftest.write_text(conftest.read_text(encoding="utf-8") + FRESH_CACHES, encoding="utf-8")
     return work
 
 
 def run_module(name: str, module: Module, children: int) -> dict:
     work = _prepare(name, module)
     args = [sys.executable, "-m", "mutmut", "run", "--max-children", str(children)]
-    if module.pattern != "*":
-        args.append(module.pattern)
+    if module.patterns != ("*",):
+        args.extend(module.patterns)
     started = time.monotonic()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     log = (work / "mutmut.log").open("w", encoding="utf-8")
@@ -147,7 +180,7 @@ def run_module(name: str, module: Module, children: int) -> dict:
         log.close()
     meta = work / "mutants" / (module.source + ".meta")
     codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
-    codes = {k: v for k, v in codes.items() if fnmatch(k, module.pattern)}
+    codes = {k: v for k, v in codes.items() if any(fnmatch(k, p) for p in module.patterns)}
     survivors = sorted(k for k, v in codes.items() if v in SURVIVED)
     equivalent = [k for k in survivors if k in module.equivalent]
     stale = sorted(set(module.equivalent) - set(equivalent))
