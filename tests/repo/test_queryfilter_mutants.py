@@ -68,7 +68,7 @@ def test_a_syntax_error_names_its_reason_and_position(text, reason, position):
 
 @pytest.mark.parametrize(("text", "position"), [
     ('/s eq "\\u12g4"', 7),   # four characters, one not hexadecimal
-    ('/s eq "\\uXYZW"', 7),
+    ('/s eq "\\uXXXX"', 7),  # a placeholder never filled in
     ('/s eq "\\u12"', 7),     # too short: the closing quote is no digit
     ('/s eq "\\u', 7),        # the text ends inside the escape
 ])
@@ -93,7 +93,8 @@ def test_utf16_pairs_decode_to_one_character_at_both_ends_of_the_range(escapes, 
     assert parse(f'/s eq "{escapes}x"').value == char + "x"
 
 
-@pytest.mark.parametrize("escapes", ["\\ud800", "\\udbff\\u0041", "\\udc00", "\\udfff", "\\ud800\\ud800"])
+@pytest.mark.parametrize("escapes", ["\\ud800", "\\udbff\\u0041", "\\udc00", "\\udfff", "\\ud800\\ud800",
+                                     "\\udc00\\udc00", "\\ud800\\ue000"])
 def test_a_surrogate_without_its_pair_is_refused_where_it_stands(escapes):
     exc = _error(f'/s eq "{escapes}"')
     assert (exc.reason, exc.position) == ("unpaired surrogate in \\u escape", 7)
