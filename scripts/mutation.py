@@ -124,11 +124,13 @@ MODULES: dict[str, Module] = {
     # the decision glue: which fire times are due, misfires, claims, overlap, what a firing records; not
     # SystemClock (the real clock's sleep, which the tests replace by a fake clock so that no test waits)
     "scheduler": Module("core/schedule/scheduler.py",
-                        ("tests/schedule/test_scheduler.py", "tests/schedule/test_firing.py",
-                         "tests/schedule/test_livesync_schedule.py"),
+                        ("tests/schedule/test_scheduler.py", "tests/schedule/test_scheduler_mutants.py",
+                         "tests/schedule/test_firing.py", "tests/schedule/test_livesync_schedule.py"),
                         patterns=("core.schedule.scheduler.x_*", "core.schedule.scheduler.xǁFireResultǁ*",
                                   "core.schedule.scheduler.xǁSyncInvokerǁ*", "core.schedule.scheduler.xǁSchedulerǁ*"),
-                        budget=1800),
+                        budget=1800, equivalent={
+        f"core.schedule.scheduler.xǁSchedulerǁ_next_wake__mutmut_{n}": "next_fire without a time reads the "
+        "scheduler's clock, which is the time run() passed" for n in (5, 7)}),
 }
 
 #: mutmut's exit codes, as its ``stats.status_by_exit_code`` reads them
