@@ -54,6 +54,7 @@ def test_a_syntax_error_says_what_it_found_there(text, message):
     ("a pr !b pr", "expected 'and', 'or' or the end, found '!'", 5),
     ('"abc" eq 1', "expected a field, '(' , '!', true or false, found '\"abc\"'", 0),
     ("or b pr", "expected a field before 'or'", 0),
+    ("5 eq 1", "expected a field, '(' , '!', true or false, found '5'", 0),
     ("a pr and AND b pr", "expected a field before 'AND'", 9),
     ("a pr or Or b pr", "expected a field before 'Or'", 8),
     ("a eq bob", "expected a value after 'eq' (a \"string\", number, true or false), found 'bob'", 5),

@@ -7,6 +7,7 @@ answer is under test; real firings run in test_firing.py and test_livesync_sched
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from core.errors import SfsyncError
@@ -87,3 +88,18 @@ async def test_the_loop_sleeps_until_the_next_fire_time(conf, repo, clock, make_
     scheduler2, _ = make_scheduler(repo)
     await scheduler2.run()
     assert clock.sleeps[0] == at("2026-05-01T09:59:32")  # a fire time before the poll: woken for it
+
+
+async def test_stopping_cancels_a_firing_still_running_and_records_why(conf, repo, clock, make_scheduler):
+    never = asyncio.Event()
+
+    async def hangs(schedule):
+        await never.wait()  # a run that would go on past the scheduler's end
+
+    write_schedule(conf, "quarter", schedule="0 0/15 * * * ?")
+    scheduler, _ = make_scheduler(repo, invoke=hangs)
+    clock.stop_at = at("2026-05-01T10:00:05")
+    await scheduler.run()
+    assert scheduler.running == {}
+    result = repo.schedules.get("quarter")["lastResult"]
+    assert (result["status"], result["message"]) == ("FAILED", "stopped with the scheduler")
