@@ -11,10 +11,10 @@ import asyncio
 import json
 
 from core.errors import SfsyncError
-from core.schedule import SyncInvoker
+from core.schedule import Scheduler, SyncInvoker
 from core.schedule.config import load_schedule
 
-from .conftest import at, write_schedule
+from .conftest import Recorder, at, write_schedule
 
 
 class Service:
@@ -103,3 +103,22 @@ async def test_stopping_cancels_a_firing_still_running_and_records_why(conf, rep
     assert scheduler.running == {}
     result = repo.schedules.get("quarter")["lastResult"]
     assert (result["status"], result["message"]) == ("FAILED", "stopped with the scheduler")
+
+
+async def test_the_firing_line_says_how_many_fire_times_were_missed(conf, repo, clock):
+    write_schedule(conf, "quarter", schedule="0 0/15 * * * ?", misfirePolicy="fireAndProceed")
+    lines: list[str] = []
+    scheduler = Scheduler(conf, repo, Recorder(clock), clock=clock, on_fire=lines.append)
+    clock.set(at("2026-05-01T09:59:00"))
+    for moment in ("2026-05-01T09:59:00", "2026-05-01T10:00:00", "2026-05-01T10:35:00", "2026-05-01T11:20:00"):
+        clock.set(at(moment))
+        await scheduler.tick()
+        await scheduler.drain()
+    firing = [line for line in lines if ": firing " in line]
+    assert firing == [
+        "2026-05-01T10:00:00.000Z quarter: firing reconcile userAccount for 2026-05-01T10:00:00.000Z",
+        "2026-05-01T10:35:00.000Z quarter: firing reconcile userAccount for 2026-05-01T10:30:00.000Z "
+        "(late: 1 missed fire time, misfirePolicy fireAndProceed)",
+        "2026-05-01T11:20:00.000Z quarter: firing reconcile userAccount for 2026-05-01T11:15:00.000Z "
+        "(late: 2 missed fire times, misfirePolicy fireAndProceed)",
+    ]
