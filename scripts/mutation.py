@@ -8,6 +8,7 @@ a table (module, mutants, killed, survived, timeout, equivalent, score) and a JS
     python scripts/mutation.py                      # every module
     python scripts/mutation.py --module situations  # one (repeatable)
     python scripts/mutation.py --module soql --show-survivors
+    python scripts/mutation.py --module queryfilter --resume  # go on after a run stopped by its budget
 
 The score is (killed + timeout) / (mutants - equivalent): a mutant listed in ``EQUIVALENT`` changes no
 behaviour any caller can see (the reason is beside it), so no test can kill it. ``--show-survivors`` prints
@@ -38,7 +39,7 @@ COPY = ("core", "tui", "tests", "conf")
 class Module:
     source: str                       # the file mutmut mutates
     tests: tuple[str, ...]            # the tests that aim at it
-    pattern: str = "*"                # which of its mutants count (a class in a larger file)
+    patterns: tuple[str, ...] = ("*",)  # which of its mutants count (a class in a larger file, some functions)
     budget: int = 900                 # seconds for the whole module, then it is stopped
     equivalent: dict[str, str] = field(default_factory=dict)  # mutant name -> why no test can kill it
 
@@ -75,7 +76,19 @@ MODULES: dict[str, Module] = {
         "core.repo.patch.x_apply_patch__mutmut_67": "the '-' guard only saves a lookup: '-' is never found",
     }),
     "queryfilter": Module("core/repo/queryfilter.py",
-                          ("tests/repo/test_queryfilter.py", "tests/repo/test_query.py"), budget=2400),
+                          ("tests/repo/test_queryfilter.py", "tests/repo/test_queryfilter_mutants.py",
+                           "tests/repo/test_query.py"), budget=2400, equivalent={
+        "core.repo.queryfilter.x_render_value__mutmut_9": "ensure_ascii=None is as falsy as False",
+        "core.repo.queryfilter.x__tokenize__mutmut_77": "a number's text (the _NUMBER match) never holds an 'X'",
+        **{f"core.repo.queryfilter.x__tokenize__mutmut_{n}": "the end token's text is never read: a message shows "
+           "it as 'the end', and every test of a token's text asks for a word first" for n in (118, 126)},
+        **{f"core.repo.queryfilter.xǁ_SqlBuilderǁbuild__mutmut_{n}": "SQL keywords are case-insensitive"
+           for n in (11, 13)},
+        "core.repo.queryfilter.x_to_sql__mutmut_2": "SQL column names are case-insensitive ('DATA' is 'data')",
+        **{f"core.repo.queryfilter.xǁ_SqlBuilderǁjson_type__mutmut_{n}": "json_type's shortcut for _id/_rev only "
+           "saves a call: the JSON data never holds _id or _rev, so json_type() there is NULL, and neither NULL "
+           "nor any type name equals a boolean's 'true'/'false'" for n in (1, 4, 7, 8, 9, 10, 12)},
+    }),
     "cron": Module("core/schedule/cron.py", ("tests/schedule/test_cron.py",), equivalent={
         **{f"core.schedule.cron.xǁQuartzCronǁparse__mutmut_{n}":
            "the final whole-expression check: croniter has no cross-field rule the per-field probes miss"
@@ -88,17 +101,71 @@ MODULES: dict[str, Module] = {
         "core.schedule.cron.xǁQuartzCronǁnext_after__mutmut_14": "unreachable: parse() has checked the expression",
     }),
     "deletion_safeguard": Module("core/sync/recon.py", ("tests/sync/test_deletion_safeguard.py",),
-                                 pattern="core.sync.recon.xǁHeldDeletionsǁ*"),
+                                 patterns=("core.sync.recon.xǁHeldDeletionsǁ*",)),
     "operation": Module("core/sync/operation.py",
-                        ("tests/sync/test_idm_decisions.py", "tests/sync/test_situations.py"),
-                        budget=1800),
-    "scheduler": Module("core/schedule/scheduler.py", ("tests/schedule/test_scheduler.py",), budget=1800),
+                        ("tests/sync/test_idm_decisions.py", "tests/sync/test_situations.py",
+                         "tests/sync/test_idm_keys.py", "tests/sync/test_recon_actions.py",
+                         "tests/sync/test_implicit.py", "tests/sync/test_whole_records.py",
+                         "tests/sync/test_script_env.py", "tests/sync/test_operation_mutants.py"),
+                        budget=2400, equivalent={
+        **{f"core.sync.operation.xǁSyncOperationǁ{f}__mutmut_{n}": "an assert of what the caller checked: with "
+           "'or' for 'and' it holds all the same" for f, n in (("_correlate_by_script", 2), ("_scripted_action", 1),
+                                                               ("_correlation_query", 2))},
+        **{f"core.sync.operation.xǁSyncOperationǁ{f}__mutmut_{n}": "the guard only saves a call: reading no ids "
+           "answers {} (each object set checks it too)" for f, n in (("_correlate_by_script", 20),
+                                                                   ("target_records", 11))},
+        "core.sync.operation.xǁSyncOperationǁtarget_records__mutmut_39": "sources.get(None) is None: no source "
+                                                                        "is read under no id",
+        **{f"core.sync.operation.xǁSyncOperationǁ{f}__mutmut_{n}": "only which fields a remote read fetches: the "
+           "whole record (None) holds every field the mapping observes, and a managed set reads whole records "
+           "anyway" for f, n in (("_correlate_by_script", 22), ("_correlate_by_script", 24), ("target_records", 3),
+                                 ("target_records", 5), ("target_records", 13), ("target_records", 15))},
+        **{f"core.sync.operation.xǁSyncOperationǁtarget_records__mutmut_{n}": "the first value of qualifies is "
+           "never read: target_situation looks at it only for a valid target linked to a live source, where the "
+           "next line has set it" for n in (46, 47)},
+    }),
+    # the decision glue: which fire times are due, misfires, claims, overlap, what a firing records; not
+    # SystemClock (the real clock's sleep, which the tests replace by a fake clock so that no test waits)
+    "scheduler": Module("core/schedule/scheduler.py",
+                        ("tests/schedule/test_scheduler.py", "tests/schedule/test_scheduler_mutants.py",
+                         "tests/schedule/test_firing.py", "tests/schedule/test_livesync_schedule.py"),
+                        patterns=("core.schedule.scheduler.x_*", "core.schedule.scheduler.xǁFireResultǁ*",
+                                  "core.schedule.scheduler.xǁSyncInvokerǁ*", "core.schedule.scheduler.xǁSchedulerǁ*"),
+                        budget=1800, equivalent={
+        f"core.schedule.scheduler.xǁSchedulerǁ_next_wake__mutmut_{n}": "next_fire without a time reads the "
+        "scheduler's clock, which is the time run() passed" for n in (5, 7)}),
 }
 
 #: mutmut's exit codes, as its ``stats.status_by_exit_code`` reads them
 KILLED = {1, 3}
 SURVIVED = {0, 5, 33}  # 5 and 33: no test even runs the mutated code
 TIMEOUT = {36, 24, -24, 152, 255}
+
+
+#: mutmut stops a mutant's tests after (their measured CPU time + 1 s) x this x 2 (its default, 15, let a mutant that
+#: loops forever hold the only worker for minutes; a timeout counts as killed, so a short one costs no score)
+TIMEOUT_MULTIPLIER = 1.5
+
+#: appended to the copy's tests/conftest.py: mutmut runs each mutant's tests in a process forked from the one
+#: that ran every test first, so a memoised function (``queryfilter.parse``'s lru_cache) would answer from that
+#: first run without ever running the mutated code; every test starts with the core's caches empty instead
+FRESH_CACHES = """
+
+# ---- added by scripts/mutation.py -------------------------------------------------------------------------
+import sys as _mutation_sys
+
+import pytest as _mutation_pytest
+
+
+@_mutation_pytest.fixture(autouse=True)
+def _mutation_fresh_caches():
+    for _name, _module in list(_mutation_sys.modules.items()):
+        if _name.startswith("core.") and _module is not None:
+            for _value in list(vars(_module).values()):
+                if callable(getattr(_value, "cache_clear", None)) and hasattr(_value, "cache_info"):
+                    _value.cache_clear()
+    yield
+"""
 
 
 def _pyproject(module: Module) -> str:
@@ -114,6 +181,7 @@ source_paths = ["core/"]
 only_mutate = [{json.dumps(module.source)}]
 also_copy = ["tests/", "tui/", "conf/"]
 pytest_add_cli_args_test_selection = [{tests}]
+timeout_multiplier = {TIMEOUT_MULTIPLIER}
 """
 
 
@@ -126,14 +194,20 @@ def _prepare(name: str, module: Module) -> Path:
         if (ROOT / part).exists():
             shutil.copytree(ROOT / part, work / part, ignore=ignore)
     (work / "pyproject.toml").write_text(_pyproject(module), encoding="utf-8")
+    conftest = work / "tests" / "conftest.py"
+    conftest.write_text(conftest.read_text(encoding="utf-8") + FRESH_CACHES, encoding="utf-8")
     return work
 
 
-def run_module(name: str, module: Module, children: int) -> dict:
-    work = _prepare(name, module)
+def run_module(name: str, module: Module, children: int, resume: bool = False) -> dict:
+    work = WORK / name
+    if resume and (work / "mutants").is_dir():  # go on where a stopped run ended: mutmut keeps its results
+        (work / "pyproject.toml").write_text(_pyproject(module), encoding="utf-8")
+    else:
+        work = _prepare(name, module)
     args = [sys.executable, "-m", "mutmut", "run", "--max-children", str(children)]
-    if module.pattern != "*":
-        args.append(module.pattern)
+    if module.patterns != ("*",):
+        args.extend(module.patterns)
     started = time.monotonic()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     log = (work / "mutmut.log").open("w", encoding="utf-8")
@@ -147,7 +221,7 @@ def run_module(name: str, module: Module, children: int) -> dict:
         log.close()
     meta = work / "mutants" / (module.source + ".meta")
     codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
-    codes = {k: v for k, v in codes.items() if fnmatch(k, module.pattern)}
+    codes = {k: v for k, v in codes.items() if any(fnmatch(k, p) for p in module.patterns)}
     survivors = sorted(k for k, v in codes.items() if v in SURVIVED)
     equivalent = [k for k in survivors if k in module.equivalent]
     stale = sorted(set(module.equivalent) - set(equivalent))
@@ -180,13 +254,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=1, help="mutmut workers (default 1)")
     parser.add_argument("--show-survivors", action="store_true", help="print each survivor's diff")
     parser.add_argument("--goal", type=float, default=90.0, help="score each module must reach")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on in the copy a stopped run left (.mutation/NAME) instead of starting afresh")
     opts = parser.parse_args(argv)
     names = opts.module or list(MODULES)
     results = []
     head = f"{'module':<20} {'mutants':>7} {'killed':>6} {'survived':>8} {'timeout':>7} {'equiv':>5} {'score':>6}"
     print(head)
     for name in names:
-        r = run_module(name, MODULES[name], opts.max_children)
+        r = run_module(name, MODULES[name], opts.max_children, opts.resume)
         results.append(r)
         score = "-" if r["score"] is None else f"{r['score']:.1f}%"
         note = " (stopped: budget)" if r["stopped"] else ""

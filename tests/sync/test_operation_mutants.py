@@ -1,0 +1,275 @@
+"""SyncOperation: the edges mutation testing found untested (``scripts/mutation.py --module operation``).
+
+What each script is given (``linkQualifier``, ``recon.actionParam``, ``sourceAction``, onUnlink's variables),
+correlation by a filter that is not plain equalities, several equalities compared case-insensitively,
+correlationScript answers of the wrong shape, and the messages of a failed record. A script shows what it saw
+by throwing it as JSON: the record fails and its audit message carries the text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from core.sync.links import MappingLinks
+from core.sync.objectsets import ManagedObjects
+from core.sync.operation import SyncOperation
+from core.sync.scripts import ScriptEngine
+from tests.sync.conftest import account_mapping
+
+JS = "text/javascript"
+
+
+def spy(expression: str) -> dict:
+    """A script that throws ``expression`` as JSON."""
+    return {"type": JS, "source": f"throw JSON.stringify({expression})"}
+
+
+def seen(entry: dict) -> dict:
+    """What a spy threw, from the record's audit message."""
+    assert entry["status"] == "FAILURE", entry
+    return json.loads(re.search(r"\{.*\}", entry["message"]).group())
+
+
+def operation(env, name: str = "userAccount") -> SyncOperation:
+    mapping = env.service.config().get(name)
+    return SyncOperation(mapping, ScriptEngine(), ManagedObjects(env.repo, "user"),
+                         ManagedObjects(env.repo, "account"), MappingLinks(env.repo, mapping))
+
+
+# ------------------------------------------------------------------------------------- what scripts see
+
+def test_valid_source_and_valid_target_see_the_default_link_qualifier(make_env):
+    env = make_env(account_mapping(
+        validSource={"type": JS, "source": "linkQualifier === 'default'"},
+        validTarget={"type": JS, "source": "linkQualifier === 'default'"}))
+    ada = env.user("ada")
+    acct = env.account("ada")
+    env.repo.link("userAccount", ada["_id"], acct["_id"])
+    [record] = operation(env).target_records([acct["_id"]])  # validTarget, then validSource alone
+    assert str(record.situation) == "CONFIRMED"
+    run = env.recon()  # the source phase's validSource
+    assert run["situationSummary"]["CONFIRMED"] == 1
+
+
+def test_without_valid_source_a_live_linked_source_is_confirmed_in_the_target_phase(make_env):
+    env = make_env(account_mapping())
+    ada = env.user("ada")
+    acct = env.account("ada")
+    env.repo.link("userAccount", ada["_id"], acct["_id"])
+    [record] = operation(env).target_records([acct["_id"]])
+    assert (str(record.situation), record.source["_id"]) == ("CONFIRMED", ada["_id"])
+
+
+def test_a_valid_target_that_throws_fails_its_record_with_the_scripts_message(make_env):
+    env = make_env(account_mapping(validTarget={"type": JS, "source": "throw 'no kind for ' + target.login"}))
+    acct = env.account("zed")
+    [record] = operation(env).target_records([acct["_id"]])
+    assert not record.ok and "no kind for zed" in record.message
+
+
+def _action_spy_env(make_env, situation: str):
+    return make_env(account_mapping(policies=[{"situation": situation, "action": spy(
+        "{p: recon.actionParam, source: source && source._id, target: target && target._id, lq: linkQualifier,"
+        " sourceAction: sourceAction}")}]))
+
+
+def test_an_action_script_in_the_source_phase_sees_the_operation(make_env):
+    env = _action_spy_env(make_env, "FOUND")
+    ada = env.user("ada")
+    acct = env.account("ADA")
+    run = env.recon()
+    [entry] = env.audit(run)
+    assert seen(entry) == {
+        "p": {"reconId": run["_id"], "mapping": "userAccount", "situation": "FOUND", "action": "UPDATE",
+              "sourceId": ada["_id"], "targetId": acct["_id"], "linkQualifier": "default",
+              "_action": "performAction"},
+        "source": ada["_id"], "target": acct["_id"], "lq": "default", "sourceAction": True}
+
+
+def test_an_action_script_without_a_target_gets_no_target_id(make_env):
+    env = _action_spy_env(make_env, "ABSENT")
+    ada = env.user("ada")
+    run = env.recon()
+    [entry] = env.audit(run)
+    got = seen(entry)
+    assert got["p"]["action"] == "CREATE" and got["p"]["sourceId"] == ada["_id"]
+    assert "targetId" not in got["p"] and "target" not in got["p"] and got["target"] is None
+
+
+def test_an_action_script_in_the_target_phase_is_told_so(make_env):
+    env = _action_spy_env(make_env, "UNASSIGNED")
+    env.user("carol")
+    acct = env.account("zed")
+    run = env.recon()
+    [entry] = [e for e in env.audit(run) if e.get("reconciling") == "target"]
+    got = seen(entry)
+    assert got["p"]["target"] == "true" and got["p"]["targetId"] == acct["_id"]
+    assert (got["p"]["action"], got["sourceAction"], got["source"], got["target"]) == (
+        "EXCEPTION", False, None, acct["_id"])
+
+
+@pytest.mark.parametrize(("answer", "message"), [
+    ("null", "action script returned null value"),
+    ("'Create'", "action script returned invalid action 'Create' (one of CREATE, UPDATE, DELETE, LINK, UNLINK, "
+                 "EXCEPTION, IGNORE, REPORT, NOREPORT, ASYNC, exactly)"),
+])
+def test_a_bad_action_script_answer_names_the_script(make_env, answer, message):
+    env = make_env(account_mapping(policies=[{"situation": "ABSENT", "action": {"type": JS, "source": answer}}]))
+    env.user("ada")
+    run = env.recon()
+    [entry] = env.audit(run)
+    assert entry["status"] == "FAILURE"
+    assert re.search(r"script \S+.*: " + re.escape(message), entry["message"]), entry["message"]
+    assert "script None" not in entry["message"]
+
+
+def test_on_unlink_sees_the_link_it_is_about_to_remove(make_env):
+    env = make_env(account_mapping(
+        validSource={"type": JS, "source": "source.accountStatus !== 'inactive'"},
+        onUnlink=spy("{source: source._id, target: target._id, lq: linkQualifier, sourceId: sourceId,"
+                     " targetId: targetId, mapping: mappingConfig.name}")))
+    ada = env.user("ada")
+    env.recon()
+    [(_, target_id)] = env.links()
+    env.repo.update(ada["_id"], {**env.repo.read(ada["_id"]), "accountStatus": "inactive"})
+    [entry] = env.audit(env.recon())  # UNQUALIFIED -> DELETE: onUnlink first
+    assert seen(entry) == {"source": ada["_id"], "target": target_id, "lq": "default", "sourceId": ada["_id"],
+                           "targetId": target_id, "mapping": "userAccount"}
+
+
+# ------------------------------------------------------------------------------------------- correlation
+
+def test_a_correlation_query_that_is_not_equalities_queries_the_target_set(make_env):
+    env = make_env(account_mapping(correlationQuery={"_queryFilter": 'login sw "${source.userName}."'}))
+    ada = env.user("ada")
+    acct = env.account("ada.lovelace")
+    env.account("bob.ada")
+    run = env.recon()
+    assert run["situationSummary"]["FOUND"] == 1
+    assert (ada["_id"], acct["_id"]) in env.links()
+
+
+def test_several_equalities_must_all_hold_compared_without_case(make_env):
+    env = make_env(account_mapping(correlationQuery={
+        "_queryFilter": 'login eq "${source.userName}" and email eq "${source.mail}" and level eq 3'}))
+    ada = env.user("ada", mail="Ada@Example.com")
+    right = env.account("ada", email="ada@example.COM", level=3)
+    env.account("Ada", email="other@example.com", level=3)  # another mail
+    env.account("ADA", email="ada@example.com", level="3")  # a text, not the number
+    env.account("aDa", email="ada@example.com", level=4)
+    run = env.recon()
+    assert run["situationSummary"]["FOUND"] == 1
+    assert (ada["_id"], right["_id"]) in env.links()
+
+
+@pytest.mark.parametrize("answer", ["null", "5", "'a1'", "{_id: 'a1'}", "['a1']", "[{name: 'a1'}]", "[{_id: 1}]"])
+def test_a_correlation_script_answer_of_the_wrong_shape_fails_its_record(make_env, answer):
+    env = make_env(account_mapping(correlationQuery=None, correlationScript={"type": JS, "source": answer}))
+    env.account("zed")  # (with no target at all there is nothing to correlate with)
+    env.user("ada")
+    run = env.recon()
+    [entry] = [e for e in env.audit(run) if e["reconciling"] == "source"]
+    assert entry["status"] == "FAILURE"
+    assert 'correlationScript: the script must return a list of {"_id": "..."} objects' in entry["message"]
+
+
+def test_a_correlation_script_sees_the_default_link_qualifier(make_env):
+    env = make_env(account_mapping(correlationQuery=None, correlationScript={
+        "type": JS, "source": "linkQualifier === 'default' ? [{_id: 'a1'}] : []"}))
+    env.repo.create({"login": "x", "email": "x@example.com", "kind": "person"}, id="a1", resource="account")
+    env.user("ada")
+    run = env.recon()
+    assert run["situationSummary"]["FOUND"] == 1
+
+
+def _tree_mapping(kind: str, fields: list[str]) -> dict:
+    """Correlation by an expression tree over the mapped target: login is userName with ".x" appended by a
+    transform script, description is copied when the user has one."""
+    return account_mapping(
+        properties=[{"source": "userName", "target": "login",
+                     "transform": {"type": JS, "source": "source + '.x'"}},
+                    {"source": "mail", "target": "email"}, {"source": "description", "target": "description"},
+                    {"target": "kind", "default": "person"}],
+        correlationQuery={"expressionTree": {kind: fields}})
+
+
+def test_an_all_expression_tree_correlates_on_every_mapped_field(make_env):
+    env = make_env(_tree_mapping("all", ["login", "description"]))
+    ada = env.user("ada", description="math")
+    right = env.account("ada.x", description="math")
+    env.account("ada.x", description="poetry")
+    env.account("ada", description="math")  # the value before the transform
+    run = env.recon()
+    assert run["situationSummary"]["FOUND"] == 1 and (ada["_id"], right["_id"]) in env.links()
+
+
+def test_an_all_expression_tree_with_a_field_missing_correlates_nothing(make_env):
+    env = make_env(_tree_mapping("all", ["login", "description"]))
+    env.user("ada")  # no description: "all" cannot hold
+    env.account("ada.x", description="math")
+    run = env.recon()
+    assert run["situationSummary"]["ABSENT"] == 1 and run["situationSummary"]["FOUND"] == 0
+
+
+def test_an_any_expression_tree_correlates_on_the_fields_that_have_values(make_env):
+    env = make_env(_tree_mapping("any", ["description", "login"]))
+    ada = env.user("ada")  # no description: login alone
+    right = env.account("ada.x", description="poetry")
+    run = env.recon()
+    assert run["situationSummary"]["FOUND"] == 1 and (ada["_id"], right["_id"]) in env.links()
+
+
+def test_an_any_expression_tree_with_no_value_at_all_correlates_nothing(make_env):
+    env = make_env(_tree_mapping("any", ["description"]))
+    env.user("ada")
+    env.account("ada.x")
+    run = env.recon()
+    assert run["situationSummary"]["ABSENT"] == 1
+
+
+def test_a_correlation_template_writes_a_number_as_its_text(make_env):
+    env = make_env(account_mapping(correlationQuery={"_queryFilter": 'login eq "${source.employeeNumber}"'}))
+    ada = env.user("ada", employeeNumber=1815)
+    acct = env.account("1815")
+    run = env.recon()
+    assert run["situationSummary"]["FOUND"] == 1 and (ada["_id"], acct["_id"]) in env.links()
+
+
+def test_an_any_expression_tree_needs_one_field_to_match(make_env):
+    env = make_env(_tree_mapping("any", ["description", "login"]))
+    ada = env.user("ada", description="math")
+    right = env.account("ada.x", description="poetry")  # login matches, description does not
+    run = env.recon()
+    assert run["situationSummary"]["FOUND"] == 1 and (ada["_id"], right["_id"]) in env.links()
+
+
+def test_a_correlation_template_can_name_the_source_id(make_env):
+    env = make_env(account_mapping(correlationQuery={"_queryFilter": 'login eq "${sourceId}"'}))
+    ada = env.user("ada")
+    acct = env.account(ada["_id"])
+    run = env.recon()
+    assert run["situationSummary"]["FOUND"] == 1 and (ada["_id"], acct["_id"]) in env.links()
+
+
+def test_a_correlation_query_script_returns_the_filter(make_env):
+    env = make_env(account_mapping(correlationQuery={"type": JS, "source": (
+        "linkQualifier === 'default' ? {_queryFilter: 'login eq \"' + source.userName + '.x\"'} : {}")}))
+    ada = env.user("ada")
+    acct = env.account("ada.x")
+    env.account("ada")
+    run = env.recon()
+    assert run["situationSummary"]["FOUND"] == 1 and (ada["_id"], acct["_id"]) in env.links()
+
+
+@pytest.mark.parametrize("answer", ["'login eq \"ada\"'", "({})", "({_queryFilter: 5})", "null"])
+def test_a_correlation_query_script_of_the_wrong_shape_fails_its_record(make_env, answer):
+    env = make_env(account_mapping(correlationQuery={"type": JS, "source": answer}))
+    env.account("zed")
+    env.user("ada")
+    run = env.recon()
+    [entry] = [e for e in env.audit(run) if e["reconciling"] == "source"]
+    assert entry["status"] == "FAILURE"
+    assert 'correlationQuery: the script must return {"_queryFilter": "..."}' in entry["message"]
