@@ -230,7 +230,6 @@ class PgManagedObjects:
             obj.pop("_id", None)
             obj.pop("_rev", None)
             if self.schema is not None:
-                self.schema.apply_create_defaults(obj)
                 errors = self.schema.validate(obj)
                 if errors:
                     results[i] = ValidationError(errors, resource=self.name)
