@@ -67,12 +67,11 @@ def test_undeclared_properties_are_kept(repo, new_user):
     assert repo.read(user["_id"])["profileId"] == "00e000000000001"
 
 
-def test_account_status_defaults_to_active_on_create_only(repo, new_user):
+def test_the_repository_stores_what_it_is_given_defaults_are_the_on_create_hooks(repo, new_user):
+    # accountStatus "active" is managed.json's onCreate (core/sync/managed_hooks.py, tests/sync/test_managed_hooks.py)
     user = repo.create(new_user())
-    assert user["accountStatus"] == "active"
+    assert "accountStatus" not in user
     assert repo.create(new_user(accountStatus="inactive"))["accountStatus"] == "inactive"
-    del user["accountStatus"]
-    assert "accountStatus" not in repo.update(user["_id"], user)
 
 
 def test_user_name_is_unique_ignoring_ascii_case(repo, new_user):
