@@ -132,9 +132,8 @@ async def _notify(request: Request, which: str) -> list[dict[str, Any]]:
 async def sync_mappings(request: Request) -> Response:
     """``GET sync/mappings?_queryFilter=true``: the mappings of conf/sync.json in file order (IDM's query result;
     a filter over the mapping objects' fields, e.g. ``source eq "managed/user"``)."""
-    from core.repo.errors import FilterSyntaxError
-    from core.repo.queryfilter import parse
-    from core.sync.filters import evaluate
+    from core.repo import FilterSyntaxError
+    from core.sync import filter_matching
 
     query_filter = request.query_params.get("_queryFilter")
     extra = sorted(k for k in request.query_params if k not in ("_queryFilter", "_prettyPrint"))
@@ -142,12 +141,11 @@ async def sync_mappings(request: Request) -> Response:
         raise ApiError(400, f"{extra[0]}: not supported on sync/mappings (the mappings are few: no paging)")
     if not query_filter:
         raise ApiError(400, "_queryFilter is required, e.g. _queryFilter=true")
+    sync = request.app.state.backend.sync
     try:
-        tree = parse(query_filter)
+        found = [dict(raw) for raw in filter_matching(query_filter, [m.raw for m in sync.mappings()])]
     except FilterSyntaxError as exc:
         raise ApiError(400, f"_queryFilter: {exc}") from None
-    sync = request.app.state.backend.sync
-    found = [dict(m.raw) for m in sync.mappings() if evaluate(tree, m.raw)]
     return json_response(request, {"result": found, "resultCount": len(found), "pagedResultsCookie": None,
                                    "totalPagedResultsPolicy": "NONE", "totalPagedResults": -1,
                                    "remainingPagedResults": -1})

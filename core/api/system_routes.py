@@ -108,8 +108,7 @@ async def object_instance(request: Request) -> Response:
 async def _patch(request: Request, object_id: str, fields: Any) -> Any:
     """IDM's patch of a system object: the operations applied to the record as read (every declared attribute),
     then the attributes that differ sent as one update (Salesforce has no revisions: no If-Match)."""
-    from core.repo.errors import ValidationError
-    from core.repo.patch import apply_patch
+    from core.repo import ValidationError, apply_patch
 
     await _call(request, "exists")  # an object set that is not there is a 404 whatever the body
     operations = await crest.json_body(request, expect=list)

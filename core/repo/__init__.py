@@ -30,20 +30,26 @@ from core.repo.schema import DEFAULT_SEARCHABLE, EMAIL_PATTERN, ManagedSchema
 from core.repo.search import equals_filter, filter_error, looks_like_filter, words_filter
 
 if TYPE_CHECKING:
+    from core.repo.migrate import Migration
     from core.repo.pgrepository import PgRepository
 
 
 def __getattr__(name: str) -> Any:
-    """``PgRepository`` on first use: psycopg takes ~0.15 s to import, which a SQLite project never pays."""
+    """``PgRepository`` and ``Migration`` on first use: psycopg takes ~0.15 s to import, which a SQLite project
+    never pays."""
     if name == "PgRepository":
         from core.repo.pgrepository import PgRepository
 
         return PgRepository
+    if name == "Migration":
+        from core.repo.migrate import Migration
+
+        return Migration
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Actor", "Conflict", "DEFAULT_SEARCHABLE", "EMAIL_PATTERN", "FieldError", "FilterSyntaxError", "Link",
-    "ManagedSchema", "NotFound", "PROVISIONER_OBJECT", "PgRepository", "PgSettings", "PreconditionFailed",
+    "ManagedSchema", "Migration", "NotFound", "PROVISIONER_OBJECT", "PgRepository", "PgSettings", "PreconditionFailed",
     "QueryRequest", "RepoError", "Repository", "RepositoryApi", "SPACE", "ValidationError", "activity_entry",
     "apply_patch", "ecma_regex", "equals_filter", "filter_error", "looks_like_filter", "pg_settings",
     "record_config_save", "words_filter",

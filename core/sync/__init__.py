@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from core.sync.actions import Action
     from core.sync.explain import explain_recon
+    from core.sync.filters import filter_matching
     from core.sync.implicit import ImplicitResult
     from core.sync.livesync import LiveSyncEngine, LiveSyncResult
     from core.sync.mapping import Mapping, SyncConfig
@@ -38,6 +39,7 @@ _WHERE = {
     "SyncService": "service",
     "UserDetail": "user_detail",
     "explain_recon": "explain",
+    "filter_matching": "filters",
     "observed_fields": "observed",
 }
 
@@ -56,6 +58,7 @@ __all__ = [
     "SyncService",
     "UserDetail",
     "explain_recon",
+    "filter_matching",
     "observed_fields",
 ]
 

@@ -15,7 +15,8 @@ from typing import Any
 from core.repo.errors import FilterSyntaxError as FilterError
 from core.repo.queryfilter import And, Comparison, Literal, Not, Or, Presence, parse, render
 
-__all__ = ["FilterError", "Or", "describe", "equalities", "evaluate", "parse", "render", "resolve", "skeleton"]
+__all__ = ["FilterError", "Or", "describe", "equalities", "evaluate", "filter_matching", "parse", "render", "resolve",
+           "skeleton"]
 
 
 def skeleton(template: str) -> str:
@@ -96,3 +97,9 @@ def equalities(tree: Any) -> list[tuple[str, Any]] | None:
             out.extend(sub)
         return out
     return None
+
+
+def filter_matching(text: str, objects: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The objects ``text`` (an IDM query filter) matches, in their order; a bad filter is a FilterError."""
+    tree = parse(text)
+    return [obj for obj in objects if evaluate(tree, obj)]

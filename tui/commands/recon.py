@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def explain(project: Any, args: argparse.Namespace) -> int:
-    from core.sync.explain import explain_recon
+    from core.sync import explain_recon
 
     plan = asyncio.run(explain_recon(project, args.mapping))
     if args.json:

@@ -29,10 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from core.config.project import Project
-    from core.repo import RepoError
-    from core.repo.migrate import Migration
-    from core.repo.pgrepository import PgRepository
+    from core.config import Project
+    from core.repo import Migration, PgRepository, RepoError
 
     project = Project.resolve(args.project)
     if not args.to.startswith(("postgresql://", "postgres://")):
