@@ -24,7 +24,7 @@ _SEGMENT = f"[^/,{SPACE}\\x00\"']+"
 POINTER = f"/?{_SEGMENT}(?:/{_SEGMENT})*"
 FIELDS_PATTERN = f"^(?:{POINTER})?(?:,(?:{POINTER})?)*$"
 _SORT_SEGMENT = f"[^/,{SPACE}\\x00\"'\\\\]+"  # a backslash cannot be addressed by SQLite's JSON paths
-_SORT_KEY = f"[+-]?/?{_SORT_SEGMENT}(?:/{_SORT_SEGMENT})*"
+_SORT_KEY = f"(?![+-](?:,|$))[+-]?/?{_SORT_SEGMENT}(?:/{_SORT_SEGMENT})*"  # a lone sign names no field
 SORT_KEYS_PATTERN = f"^(?:{_SORT_KEY})?(?:,(?:{_SORT_KEY})?)*$"
 MAX_PAGE_SIZE = 10_000
 

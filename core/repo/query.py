@@ -173,9 +173,8 @@ class _SortKey:
 def parse_sort_keys(keys: tuple[str, ...]) -> list[_SortKey]:
     out = []
     for key in keys:
-        signed = len(key) > 1 and key[0] in "+-"  # a lone "+" or "-" is a field of that name (the pattern allows it)
-        desc = signed and key[0] == "-"
-        name = key[1:] if signed else key
+        desc = key.startswith("-")
+        name = key[1:] if key[:1] in "+-" and key else key
         try:
             pointer = qf.parse_pointer(name)
             qf.json_path(pointer)  # a name SQLite's JSON paths cannot address is refused here, not in SQL

@@ -247,16 +247,6 @@ def test_a_sort_key_sqlite_cannot_address_is_a_bad_parameter(repo):
         repo.query({"_sortKeys": 'a"b'})
 
 
-def test_a_lone_sign_is_a_field_named_by_it_not_an_empty_key(repo, new_user):
-    """The document's pattern lets "+" through as a field name; the repository sorts by it, as by any absent field."""
-    a, b = repo.create(new_user(userName="a")), repo.create(new_user(userName="b"))
-    for key in ("+", "-", "+,-userName"):
-        ids = [u["_id"] for u in repo.query({"_sortKeys": key, "_fields": "_id"})["result"]]
-        assert sorted(ids) == sorted([a["_id"], b["_id"]])
-    ids = [u["_id"] for u in repo.query({"_sortKeys": "+,-userName", "_fields": "_id"})["result"]]
-    assert ids == [b["_id"], a["_id"]]
-
-
 def test_star_fields_give_the_whole_object(repo, new_user):
     user = repo.create(new_user(city="Oslo"))
     assert repo.query({"_fields": "*"})["result"] == [user]

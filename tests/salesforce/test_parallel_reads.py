@@ -58,7 +58,7 @@ async def test_bulk_results_download_in_parallel_complete_and_in_order_under_fau
 
 async def test_rest_pages_are_fetched_ahead_in_order_under_faults_and_expiring_tokens(
         org_factory: Any, org_connector: Any):
-    org = org_factory(users=30_000, auto_approve=True, error_rate=0.05, latency_ms=100, token_ttl=0.4)
+    org = org_factory(users=30_000, auto_approve=True, error_rate=0.25, latency_ms=100, token_ttl=0.4)
     org.app = counted = InFlight(org.app)
     async with await org_connector(org) as conn:
         pages = [p async for p in conn.select_pages("User", FIELDS, order_by="Id")]
