@@ -126,8 +126,9 @@ async def shoot(out: Path, users: int, size: tuple[int, int]) -> list[Path]:
                 result = detail.query_one("#user-result", Static)
                 await wait_for(pilot, lambda: "Implicit sync" in str(result.render())
                                or "Not saved" in str(result.render()), "the save")
-                await wait_for(pilot, lambda: detail.remote and str(detail.remote.get("LastName", "")).endswith(
-                    "-Smith"), "the refreshed Salesforce record")
+                await wait_for(pilot, lambda: detail.detail is not None and detail.detail.remote is not None
+                               and str(detail.detail.remote.get("LastName", "")).endswith("-Smith"),
+                               "the refreshed Salesforce record")
                 await save("08-user-edit")
     finally:
         org.stop()
