@@ -252,6 +252,12 @@ class ProvisionerConfig(BaseModel):
 
     # ---- conveniences -------------------------------------------------------------------------------
     @property
+    def original(self) -> dict[str, Any]:
+        """The file's JSON as read (secrets sealed, IDM's sections untouched); the model's data when it was
+        not read from a file."""
+        return copy.deepcopy(self._original) if self._original is not None else self.to_data()
+
+    @property
     def properties(self) -> ConfigurationProperties:
         """``configurationProperties`` (the name the architecture notes use)."""
         return self.configurationProperties

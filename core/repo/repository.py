@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config.project import Project
 from core.repo.activity import ActivityLog
@@ -28,6 +28,9 @@ from core.repo.query import QueryRequest, run_query
 from core.repo.runs import Runs
 from core.repo.schedules import Schedules
 from core.repo.schema import ManagedSchema
+
+if TYPE_CHECKING:
+    from core.config.loaded import ProjectConfig
 from core.repo.stages import SyncStages
 
 
@@ -54,14 +57,19 @@ class Repository:
         return cls(Database(path), schema)
 
     @classmethod
-    def for_project(cls, project: Project, *, validate: bool = True) -> RepositoryApi:
-        """The project's repository with ``conf/managed.json``'s user schema: PostgreSQL when
-        ``SFSYNC_REPO_URL`` or IDM's ``conf/datasource.jdbc-default.json`` names one (core/repo/datasource.py),
-        else the SQLite file ``db/sfsync.sqlite3``."""
+    def for_project(cls, project: Project, *, validate: bool = True,
+                    config: ProjectConfig | None = None) -> RepositoryApi:
+        """The project's repository with ``conf/managed.json``'s user schema (from ``config``, the operation's
+        look at the files, when given): PostgreSQL when ``SFSYNC_REPO_URL`` or IDM's
+        ``conf/datasource.jdbc-default.json`` names one (core/repo/datasource.py), else the SQLite file
+        ``db/sfsync.sqlite3``."""
         from core.repo.datasource import pg_settings
 
         settings = pg_settings(project.conf_dir)
-        schema = ManagedSchema.load(project) if validate and project.managed_path.exists() else None
+        schema = None
+        if validate:
+            schema = ManagedSchema.of(config) if config is not None else \
+                ManagedSchema.load(project) if project.managed_path.exists() else None
         if settings is not None:
             from core.errors import ConfigError
             from core.repo.pgrepository import PgRepository

@@ -16,11 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config.project import Project
 from core.repo.ecma import SPACE, ecma_regex
 from core.repo.errors import FieldError
+
+if TYPE_CHECKING:
+    from core.config.loaded import ProjectConfig
 
 __all__ = ["FieldError", "ManagedSchema", "DEFAULT_SEARCHABLE"]
 
@@ -92,6 +95,16 @@ class ManagedSchema:
         """Read ``conf/managed.json`` (errors name the file and field) and pick the object ``name``."""
         data = _load_json(project.managed_path)
         return cls.from_config(data, name=name, source=str(project.managed_path))
+
+    @classmethod
+    def of(cls, loaded: ProjectConfig, name: str = "user") -> ManagedSchema | None:
+        """``loaded``'s ``managed.json`` schema of ``name``, checked once per look (None: no managed.json)."""
+        def build() -> ManagedSchema | None:
+            data = loaded.managed_data
+            return None if data is None else cls.from_config(data, name=name,
+                                                             source=str(loaded.project.managed_path))
+
+        return loaded.view(f"managed_schema:{name}", build)
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any], *, name: str = "user", source: str = "managed.json",

@@ -30,6 +30,7 @@ from core.salesforce.retry import RetryPolicy
 from core.salesforce.testop import run_test
 
 if TYPE_CHECKING:
+    from core.config.loaded import ProjectConfig
     from core.config.project import Project
 
 log = logging.getLogger("sfsync.salesforce")
@@ -156,19 +157,26 @@ class SalesforceConnector:
 
     @classmethod
     def from_project(cls, project: Project, **kwargs: Any) -> SalesforceConnector:
-        """The project's connector; a rotated refresh token is written back into its provisioner file."""
-        from core.config.settings import Settings
+        """The project's connector from a new look at its files (:meth:`from_config`)."""
+        from core.config.loaded import ProjectConfig
 
-        config = ProvisionerConfig.load(project)
-        settings = Settings.load(project)
+        return cls.from_config(ProjectConfig.load(project), **kwargs)
+
+    @classmethod
+    def from_config(cls, loaded: ProjectConfig, **kwargs: Any) -> SalesforceConnector:
+        """The connector of ``loaded`` (its provisioner file and ``sfsync.toml``'s CA file, read once per look);
+        a rotated refresh token is written back into the provisioner file."""
+        project = loaded.project
+        config = loaded.provisioner
+        ca_file = loaded.settings.ca_bundle()
 
         def save_rotated(refresh_token: str) -> None:
-            fresh = ProvisionerConfig.load(project)
+            fresh = ProvisionerConfig.load(project)  # a write: its own copy, saved; the next look sees it
             fresh.update_properties(refreshToken=refresh_token)
             fresh.save(project)
             log.info("saved the rotated refresh token to %s", project.provisioner_path.name)
 
-        kwargs.setdefault("ca_file", settings.ca_bundle())
+        kwargs.setdefault("ca_file", ca_file)
         kwargs.setdefault("on_rotate", save_rotated)
         return cls(config, **kwargs)
 

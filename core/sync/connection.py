@@ -6,9 +6,10 @@ a thread owned by the service (started by :func:`core.runner.start`, ended by :m
 whatever loop or thread the caller is on, so its access token and keep-alive connections serve every change;
 the object sets run their coroutines with ``run_coroutine_threadsafe`` on the loop they are given.
 
-A new login is picked up: when the provisioner file (or ``sfsync.toml``) changed on disk, its login fields
-are compared with the connector's; a refresh token the connector itself rotated (and saved through
-``from_project``'s ``on_rotate``) is not a new login, anything else is, and the connector is rebuilt.
+A new login is picked up: when the service's :class:`~core.config.ConfigWatcher` gives a new look at the
+files (one of them changed on disk), the look's login fields are compared with the connector's; a refresh
+token the connector itself rotated (and saved through ``from_config``'s ``on_rotate``) is not a new login,
+anything else is, and the connector is rebuilt.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.config.project import Project
 from core.runner import Cancel, Run, start
+
+if TYPE_CHECKING:
+    from core.config.loaded import ConfigWatcher, ProjectConfig
 
 log = logging.getLogger(__name__)
 
@@ -31,25 +34,17 @@ _LOGIN_FIELDS = ("loginUrl", "clientId", "instanceUrl", "version", "connectTimeo
                  "maximumConnections")
 
 
-def _stat(path: Any) -> tuple[int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
 class SharedConnector:
     """The service's connector and the loop it runs on; thread-safe; :meth:`close` ends both."""
 
-    def __init__(self, project: Project, factory: Callable[[], Any] | None = None) -> None:
-        self.project = project
+    def __init__(self, configs: ConfigWatcher, factory: Callable[[], Any] | None = None) -> None:
+        self.configs = configs
         self._factory = factory
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._run: Run[None] | None = None
         self._connector: Any = None
-        self._files: tuple[Any, Any] | None = None
+        self._seen: ProjectConfig | None = None  # the look the connector's login was last checked against
         self._login: tuple[Any, ...] | None = None
         #: connectors built so far (a figure for tests: a new login builds one more)
         self.built = 0
@@ -104,40 +99,30 @@ class SharedConnector:
     def _build(self) -> Any:
         if self._factory is not None:
             return self._factory()
-        from core.config.provisioner import ProvisionerConfig
         from core.salesforce.connector import SalesforceConnector
 
-        self._files = self._stamps()
-        connector = SalesforceConnector.from_project(self.project)
-        self._login = self._login_of(ProvisionerConfig.load(self.project).properties, self._ca_bundle())
+        loaded = self.configs.current()
+        connector = SalesforceConnector.from_config(loaded)
+        self._seen, self._login = loaded, self._login_of(loaded)
         return connector
 
-    def _stamps(self) -> tuple[Any, Any]:
-        return (_stat(self.project.provisioner_path), _stat(self.project.settings_path))
-
-    def _ca_bundle(self) -> str | None:
-        from core.config.settings import Settings
-
-        return Settings.load(self.project).ca_bundle()
-
     @staticmethod
-    def _login_of(props: Any, ca_bundle: str | None) -> tuple[Any, ...]:
-        return (*(getattr(props, f) for f in _LOGIN_FIELDS), props.client_secret, ca_bundle)
+    def _login_of(loaded: ProjectConfig) -> tuple[Any, ...]:
+        props = loaded.provisioner.properties
+        return (*(getattr(props, f) for f in _LOGIN_FIELDS), props.client_secret, loaded.settings.ca_bundle())
 
     def _login_changed(self) -> bool:
-        """Whether the files name another login than the connector's (cheap when they did not change)."""
-        stamps = self._stamps()
-        if stamps == self._files:
+        """Whether the files name another login than the connector's (a ``stat`` each when none changed)."""
+        loaded = self.configs.current()
+        if loaded is self._seen:
             return False
-        from core.config.provisioner import ProvisionerConfig
-
-        props = ProvisionerConfig.load(self.project).properties
+        props = loaded.provisioner.properties
         session = self._connector.session
         current = session.token.refresh_token if session.token is not None else None
         known = {self._connector.config.properties.refresh_token, current}
-        if self._login_of(props, self._ca_bundle()) != self._login or props.refresh_token not in known:
+        if self._login_of(loaded) != self._login or props.refresh_token not in known:
             return True
-        self._files = stamps  # e.g. our own rotated refresh token was saved: the same login
+        self._seen = loaded  # e.g. our own rotated refresh token was saved: the same login
         return False
 
     def _close_connector(self) -> None:

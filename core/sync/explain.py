@@ -7,19 +7,22 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from core.config.loaded import ProjectConfig
     from core.config.project import Project
 
 
-async def explain_recon(project: Project, name: str,
-                        connector_factory: Callable[[], Any] | None = None) -> dict[str, Any]:
+async def explain_recon(project: Project, name: str, connector_factory: Callable[[], Any] | None = None,
+                        *, config: ProjectConfig | None = None) -> dict[str, Any]:
     """``{"mapping", "source", "target", "reads": [...], "writes": {...}|None}``: per side, its read's plan
     (:class:`core.salesforce.plan.ReadPlan` as JSON, with ``role`` and ``resource``); a managed side is read
-    from the repository. An unknown mapping is the UsageError :meth:`SyncConfig.get` raises."""
-    from core.config.settings import Settings
+    from the repository. An unknown mapping is the UsageError :meth:`SyncConfig.get` raises. ``config``: the
+    operation's look at the files (a new one when omitted)."""
+    from core.config.loaded import ProjectConfig
     from core.sync.mapping import SyncConfig
 
-    mapping = SyncConfig.load(project).get(name)
-    settings = Settings.load(project)
+    loaded = config or ProjectConfig.load(project)
+    mapping = SyncConfig.of(loaded).get(name)
+    settings = loaded.settings
     reads: list[dict[str, Any]] = []
     writes: dict[str, Any] | None = None
     for role, resource in (("source", mapping.source), ("target", mapping.target)):
@@ -28,7 +31,7 @@ async def explain_recon(project: Project, name: str,
             reads.append({"role": role, "resource": resource, "path": "repository",
                           "why": "a managed object: read from the local repository"})
             continue
-        connector = connector_factory() if connector_factory is not None else _connector(project)
+        connector = connector_factory() if connector_factory is not None else _connector(loaded)
         async with connector:
             plan = await connector.explain_read(parts[2], settings.bulk_query_threshold, settings.bulk_query)
             if role == "target":
@@ -41,7 +44,7 @@ async def explain_recon(project: Project, name: str,
             "writes": writes}
 
 
-def _connector(project: Project) -> Any:
+def _connector(loaded: ProjectConfig) -> Any:
     from core.salesforce.connector import SalesforceConnector
 
-    return SalesforceConnector.from_project(project)
+    return SalesforceConnector.from_config(loaded)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config.jsonfile import load_json
 from core.config.project import Project
@@ -21,6 +21,9 @@ from core.sync.actions import Action, parse_action
 from core.sync.idm_keys import check_keys
 from core.sync.scripts import ScriptEngine, ScriptError, ScriptSpec
 from core.sync.situations import Situation
+
+if TYPE_CHECKING:
+    from core.config.loaded import ProjectConfig
 
 MANAGED_USER = "managed/user"
 
@@ -131,6 +134,19 @@ class SyncConfig:
             raise ConfigError("not found (a project needs conf/sync.json)", path=str(project.sync_path))
         data, _ = load_json(project.sync_path)
         return cls.from_data(data, path=project.sync_path, base_dir=project.root)
+
+    @classmethod
+    def of(cls, loaded: ProjectConfig) -> SyncConfig:
+        """``loaded``'s sync.json, checked once per look (:meth:`ProjectConfig.view`); errors as :meth:`load`'s.
+        Shared by the look's users: read it, never change it."""
+        def build() -> SyncConfig:
+            project = loaded.project
+            data = loaded.sync_data
+            if data is None:
+                raise ConfigError("not found (a project needs conf/sync.json)", path=str(project.sync_path))
+            return cls.from_data(data, path=project.sync_path, base_dir=project.root)
+
+        return loaded.view("sync", build)
 
     @classmethod
     def from_data(cls, data: Any, *, path: Path, base_dir: Path | None = None) -> SyncConfig:

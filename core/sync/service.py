@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config.project import Project
 from core.errors import ConfigError, SfsyncError, UsageError
@@ -29,6 +29,9 @@ from core.sync.run import ReconRun, ReconStage
 from core.sync.scriptenv import ScriptEnv, close_project_log, project_log
 from core.sync.scripts import ScriptEngine
 from core.sync.user_detail import RemoteLink, UserDetail, copied_pairs, remote_link
+
+if TYPE_CHECKING:
+    from core.config.loaded import ConfigWatcher, ProjectConfig
 
 #: implicit-sync audit entries kept per kept run (``keep_runs`` 100: the newest 100,000)
 SYNC_ENTRIES_PER_RUN = 1000
@@ -44,23 +47,32 @@ class SourceNotFound(UsageError):
 
 
 class SyncService:
-    """Mappings, reconciliations, runs and implicit sync of one project."""
+    """Mappings, reconciliations, runs and implicit sync of one project.
 
-    def __init__(self, project: Project, *, repo: Any = None, connector_factory: Callable[[], Any] | None = None) -> None:
+    ``config``: where its configuration comes from. A front end's :class:`~core.config.ConfigWatcher` (the
+    server and the app: each operation takes its ``current()`` look, read again only after a file changed),
+    or one :class:`~core.config.ProjectConfig` (a command line's one operation); by default a watcher of its
+    own. Each operation takes one look at its start and hands it down (connector, object sets, thresholds).
+    """
+
+    def __init__(self, project: Project, *, config: ConfigWatcher | ProjectConfig | None = None,
+                 repo: Any = None, connector_factory: Callable[[], Any] | None = None) -> None:
+        from core.config.loaded import watcher_of
+
         self.project = project
+        self.configs = watcher_of(project, config)
         self._repo = repo
         self._connector_factory = connector_factory
         self._lock = threading.Lock()
         self._cancels: dict[str, threading.Event] = {}
         self._implicit = ThreadPoolExecutor(1, thread_name_prefix="sfsync-implicit")
         self._implicit_scripts: ScriptEngine | None = None
-        self._hooks: dict[str, tuple[int | None, ManagedHooks]] = {}
         self._recon_pools: dict[str, tuple[ThreadPoolExecutor, ThreadPoolExecutor]] = {}
         #: liveSync runs in one thread of its own (its scripts are that thread's), one tick at a time
         self._livesync = ThreadPoolExecutor(1, thread_name_prefix="sfsync-livesync")
         self._livesync_scripts: ScriptEngine | None = None
         #: implicit sync's connector, kept (with its access token) across changes on a loop of its own
-        self.implicit_connector = SharedConnector(project, connector_factory)
+        self.implicit_connector = SharedConnector(self.configs, connector_factory)
         #: scripts' ``logger`` and the engine's warnings go to ``<project>/logs/sfsync.log`` (README, Scripts)
         try:
             project_log(project.root)
@@ -90,7 +102,7 @@ class SyncService:
                 from core.repo import Repository
 
                 self.project.db_dir.mkdir(parents=True, exist_ok=True)
-                self._repo = Repository.for_project(self.project)
+                self._repo = Repository.for_project(self.project, config=self.configs.current())
             return self._repo
 
     def close(self) -> None:
@@ -122,15 +134,16 @@ class SyncService:
             worker.submit(drop).result()
         worker.shutdown(wait=True)
 
-    def config(self) -> SyncConfig:
-        return SyncConfig.load(self.project)
+    def config(self, loaded: ProjectConfig | None = None) -> SyncConfig:
+        """sync.json's mappings, from ``loaded`` (an operation's look) or the current look."""
+        return SyncConfig.of(loaded or self.configs.current())
 
     def mappings(self) -> list[Mapping]:
         """The mappings of sync.json, in file order."""
         return list(self.config().mappings)
 
     @contextlib.asynccontextmanager
-    async def _connector(self, needed: bool) -> AsyncIterator[Any]:
+    async def _connector(self, needed: bool, loaded: ProjectConfig | None = None) -> AsyncIterator[Any]:
         if not needed:
             yield None
             return
@@ -139,20 +152,20 @@ class SyncService:
         else:
             from core.salesforce.connector import SalesforceConnector
 
-            connector = SalesforceConnector.from_project(self.project)
+            connector = SalesforceConnector.from_config(loaded or self.configs.current())
         async with connector:
             yield connector
 
-    def _object_set(self, name: str, connector: Any, loop: asyncio.AbstractEventLoop | None) -> ObjectSet:
+    def _object_set(self, name: str, connector: Any, loop: asyncio.AbstractEventLoop | None,
+                    loaded: ProjectConfig | None = None) -> ObjectSet:
+        loaded = loaded or self.configs.current()
         if name.startswith("managed/"):
             resource = name.split("/", 1)[1]
-            return ManagedObjects(self.repo, resource, hooks=self.managed_hooks(resource))
+            return ManagedObjects(self.repo, resource, hooks=self.managed_hooks(resource, loaded))
         parts = name.split("/")
         if len(parts) == 3 and parts[0] == "system" and parts[1] == "salesforce":
             assert loop is not None  # a Salesforce set runs its calls on the connector's loop
-            from core.config.settings import Settings
-
-            settings = Settings.load(self.project)   # a bad value is a ConfigError naming it
+            settings = loaded.settings   # a bad value is a ConfigError naming it
             return SalesforceObjects(connector, loop, sobject=parts[2], bulk_threshold=settings.bulk_query_threshold,
                                      bulk_mode=settings.bulk_query)
         raise ConfigError(f"unknown object set {name!r} (managed/<name> or system/salesforce/<sobject>)",
@@ -176,7 +189,8 @@ class SyncService:
         ``cancel``: anything with ``is_set()`` (threading.Event, asyncio.Event), checked at page boundaries.
         Cancelling the awaiting task also cancels the run (it ends CANCELED, then CancelledError propagates).
         """
-        mapping = self.config().get(name)
+        loaded = self.configs.current()  # this run's look at the files, handed down
+        mapping = self.config(loaded).get(name)
         run = ReconRun(mapping=name, dry_run=dry_run, changed_only=changed_only)
         if run_id:
             run.id = run_id
@@ -206,14 +220,16 @@ class SyncService:
                                                           refused_because="a reconciliation"),
                                dry_run=dry_run, changed_only=changed_only, since=since,
                                on_progress=on_progress, cancel=_Either(), commit_pool=commit_pool,
-                               deletion_threshold=self._deletion_threshold(), allow_deletions=allow_deletions,
+                               deletion_threshold=self._deletion_threshold(loaded),
+                               allow_deletions=allow_deletions,
                                ids=list(ids) if ids is not None else None)
         try:
             # the connector first (a broken provisioner file is a ConfigError and no run), then the lock, in
             # this call: a second run of an active mapping is refused at once (Conflict), not queued
-            async with self._connector(self._needs_connector([mapping.source, mapping.target])) as connector:
-                source = self._object_set(mapping.source, connector, loop)
-                target = self._object_set(mapping.target, connector, loop)
+            needed = self._needs_connector([mapping.source, mapping.target])
+            async with self._connector(needed, loaded) as connector:
+                source = self._object_set(mapping.source, connector, loop, loaded)
+                target = self._object_set(mapping.target, connector, loop, loaded)
                 await asyncio.to_thread(self._begin, run, dry_run)
                 try:
                     def work() -> ReconRun:
@@ -232,7 +248,7 @@ class SyncService:
                         run.message = run.message or str(exc) or type(exc).__name__
                     raise
                 finally:
-                    await asyncio.to_thread(self._end, run, dry_run)
+                    await asyncio.to_thread(self._end, run, dry_run, loaded)
         finally:
             self._cancels.pop(run.id, None)
         return result.to_dict()
@@ -292,7 +308,7 @@ class SyncService:
             repo.runs.release(run.id)
             raise
 
-    def _end(self, run: ReconRun, dry_run: bool) -> None:
+    def _end(self, run: ReconRun, dry_run: bool, loaded: ProjectConfig) -> None:
         """Never leave a run ACTIVE behind (a bug, a cancel that outlived its wait); release; prune."""
         repo = self.repo
         if not run.finished:
@@ -300,7 +316,7 @@ class SyncService:
             repo.runs.update(run.to_dict())
         repo.runs.release(run.id)
         if not dry_run:
-            keep = self._keep_runs()
+            keep = self._keep_runs(loaded)
             repo.runs.prune(keep)
             # the implicit-sync log belongs to no run: as many entries as the kept runs' worth of changes
             repo.audit.keep_newest(SYNC_AUDIT_ID, keep * SYNC_ENTRIES_PER_RUN)
@@ -325,16 +341,14 @@ class SyncService:
                 return str(run["watermark"])
         return None
 
-    def _deletion_threshold(self) -> int:
-        from core.config.settings import Settings
+    @staticmethod
+    def _deletion_threshold(loaded: ProjectConfig) -> int:
+        return int(loaded.settings.deletion_threshold)  # a bad value is a ConfigError naming it
 
-        return int(Settings.load(self.project).deletion_threshold)  # a bad value is a ConfigError naming it
-
-    def _keep_runs(self) -> int:
+    @staticmethod
+    def _keep_runs(loaded: ProjectConfig) -> int:
         try:
-            from core.config.settings import Settings
-
-            return int(getattr(Settings.load(self.project), "keep_runs", 100))
+            return int(loaded.settings.keep_runs)
         except Exception:  # noqa: BLE001 - retention falls back to IDM's default
             return 100
 
@@ -386,7 +400,6 @@ class SyncService:
         access token kept), so a tick with nothing changed costs one API call. ``allow_deletions``: apply the
         tick's DELETE actions however many there are (see ``deletion_threshold``). ``on_progress``: the run
         object of a full reconciliation the tick runs instead (as :meth:`reconcile`'s)."""
-        from core.config.jsonfile import load_json
         from core.repo.stages import stage_id
         from core.sync.livesync import (
             LIVESYNC_AUDIT_ID,
@@ -398,16 +411,17 @@ class SyncService:
         )
 
         source = check_source(source)
-        config = self.config()
+        loaded = self.configs.current()  # this tick's look at the files, handed down
+        config = self.config(loaded)
         mappings = config.from_source(source)
         if not mappings:
             raise SourceNotFound(f"source: no mapping of conf/sync.json reads {source} (with enableSync); liveSync "
                              f"has nothing to do (the mappings read: "
                              f"{', '.join(sorted({m.source for m in config.mappings})) or 'none'})")
         path = self.project.provisioner_path
-        data = load_json(path)[0] if path.exists() else {}
+        data = loaded.provisioner.original if loaded.stamps[1] is not None else {}
         handler = FailureHandler.from_provisioner(data, str(path))
-        threshold = self._deletion_threshold()
+        threshold = self._deletion_threshold(loaded)
         loop = asyncio.get_running_loop()
         box: dict[str, Any] = {}
 
@@ -419,7 +433,7 @@ class SyncService:
 
             def object_sets(name: str) -> ObjectSet:
                 if name not in sets:
-                    sets[name] = self._object_set(name, connector, connector_loop)
+                    sets[name] = self._object_set(name, connector, connector_loop, loaded)
                 return sets[name]
 
             env = self.script_env("liveSync", mappings, writes=False, refused_because="liveSync",
@@ -456,7 +470,7 @@ class SyncService:
 
         def finish() -> dict[str, Any] | None:
             if result.changes or result.deletions_held:
-                self.repo.audit.keep_newest(LIVESYNC_AUDIT_ID, self._keep_runs() * SYNC_ENTRIES_PER_RUN)
+                self.repo.audit.keep_newest(LIVESYNC_AUDIT_ID, self._keep_runs(loaded) * SYNC_ENTRIES_PER_RUN)
             return self.repo.stages.get(stage_id(source))
 
         stage = await loop.run_in_executor(self._livesync, finish)
@@ -466,18 +480,19 @@ class SyncService:
     async def _in_worker(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._implicit, fn)
 
-    def managed_hooks(self, resource: str = "user") -> ManagedHooks:
-        """``conf/managed.json``'s hooks of ``managed/<resource>`` (read again when the file changed)."""
-        path = self.project.managed_path
-        try:
-            stamp = path.stat().st_mtime_ns
-        except OSError:
-            stamp = None
-        cached = self._hooks.get(resource)
-        if cached is None or cached[0] != stamp:
-            cached = (stamp, ManagedHooks.load(path, self.project.root, resource))
-            self._hooks[resource] = cached
-        return cached[1]
+    def managed_hooks(self, resource: str = "user", loaded: ProjectConfig | None = None) -> ManagedHooks:
+        """``conf/managed.json``'s hooks of ``managed/<resource>``, from ``loaded`` (an operation's look) or the
+        current look (so read again when the file changed)."""
+        look = loaded or self.configs.current()
+
+        def build() -> ManagedHooks:
+            data = look.managed_data
+            if data is None:
+                return ManagedHooks(resource)
+            return ManagedHooks.from_config(data, resource=resource, path=str(self.project.managed_path),
+                                            base_dir=self.project.root)
+
+        return look.view(f"managed_hooks:{resource}", build)
 
     def _implicit_engine(self, env: ScriptEnv) -> ScriptEngine:
         """The implicit-sync thread's script engine, bound to ``env`` (call in that thread)."""
@@ -494,17 +509,18 @@ class SyncService:
         transaction (a hook that throws leaves nothing written), then implicit sync, then ``onSync``."""
         from core.repo.activity import ENTRIES_PER_RUN, Actor, activity_entry
 
-        mappings = self.config().from_source(f"managed/{resource}")
+        loaded = self.configs.current()  # this change's look at the files, handed down
+        mappings = self.config(loaded).from_source(f"managed/{resource}")
         names = [n for m in mappings for n in (m.source, m.target)]
         who = actor if actor is not None else Actor.local("sfsync")
-        hooks = self.managed_hooks(resource)
+        hooks = self.managed_hooks(resource, loaded)
         needed = self._needs_connector(names)
         sets: dict[str, ObjectSet] = {}
 
         def object_sets(name: str) -> ObjectSet:
             if name not in sets:
                 connector, loop = self.implicit_connector.get() if needed else (None, None)
-                sets[name] = self._object_set(name, connector, loop)
+                sets[name] = self._object_set(name, connector, loop, loaded)
             return sets[name]
 
         env = self.script_env("implicitSync", mappings, writes=True, user=who.user_id,
@@ -516,7 +532,7 @@ class SyncService:
             with repo.transaction():
                 object_id, old, new, value = write(repo, hooks, engine)
                 repo.activity.add(activity_entry(f"managed/{resource}/{object_id}", operation, old, new, who),
-                                  keep=lambda: self._keep_runs() * ENTRIES_PER_RUN)
+                                  keep=lambda: self._keep_runs(loaded) * ENTRIES_PER_RUN)
             return object_id, old, new, value
 
         object_id, old, new, value = await self._in_worker(lambda: recorded(self.repo))
@@ -559,16 +575,18 @@ class SyncService:
             schema.check(obj)
 
     # ---- the sync service's actions (IDM's ``sync`` endpoint) -----------------------------------------
-    def _mapping(self, name: str) -> Mapping:
-        for mapping in self.mappings():
+    def _mapping(self, name: str, loaded: ProjectConfig) -> Mapping:
+        mappings = self.config(loaded).mappings
+        for mapping in mappings:
             if mapping.name == name:
                 return mapping
-        known = ", ".join(m.name for m in self.mappings()) or "none"
+        known = ", ".join(m.name for m in mappings) or "none"
         raise UsageError(f"mapping: no mapping named {name!r} in conf/sync.json (known: {known})")
 
-    async def _with_object_sets(self, names: Sequence[str], fn: Callable[[Any, Any], Any]) -> Any:
+    async def _with_object_sets(self, names: Sequence[str], fn: Callable[[Any, Any], Any],
+                                loaded: ProjectConfig) -> Any:
         """``fn(object_sets, scripts)`` in the implicit-sync thread, with its connector, object sets and script
-        engine (as a managed change's implicit sync has them)."""
+        engine (as a managed change's implicit sync has them), configured by ``loaded``."""
         needed = self._needs_connector(names)
 
         def work() -> Any:
@@ -577,7 +595,7 @@ class SyncService:
 
             def object_sets(name: str) -> ObjectSet:
                 if name not in sets:
-                    sets[name] = self._object_set(name, connector, loop)
+                    sets[name] = self._object_set(name, connector, loop, loaded)
                 return sets[name]
 
             if self._implicit_scripts is None:
@@ -592,26 +610,29 @@ class SyncService:
         whatever its situation (``core.sync.implicit.perform_action``); audited in ``audit/sync``."""
         from core.sync.actions import Action
 
-        m = self._mapping(mapping)
+        loaded = self.configs.current()
+        m = self._mapping(mapping, loaded)
         try:
             chosen = Action(action.upper())
         except ValueError:
             raise UsageError(f"action: {action!r} is not one of {', '.join(a.value for a in Action)}") from None
         return await self._with_object_sets(
             [m.source, m.target],
-            lambda sets, scripts: perform_action(m, scripts, self.repo, sets, source_id, chosen, target_id))
+            lambda sets, scripts: perform_action(m, scripts, self.repo, sets, source_id, chosen, target_id), loaded)
 
     async def notify(self, container: str, object_id: str, old: dict[str, Any] | None,
                      new: dict[str, Any] | None) -> list[dict[str, Any]]:
         """IDM's ``sync?_action=notifyCreate|notifyUpdate|notifyDelete``: the mappings whose source is ``container``
         (enableSync) run for that one object as implicit sync runs them (no object is written by the call
         itself); per mapping its outcome (IDM's ``syncDetails``). No mapping reads ``container``: nothing runs."""
-        mappings = self.config().from_source(container)
+        loaded = self.configs.current()
+        mappings = self.config(loaded).from_source(container)
         if not mappings:
             return []
         names = [n for m in mappings for n in (m.source, m.target)]
         results = await self._with_object_sets(
-            names, lambda sets, scripts: sync_object(mappings, scripts, self.repo, sets, object_id, old, new))
+            names, lambda sets, scripts: sync_object(mappings, scripts, self.repo, sets, object_id, old, new),
+            loaded)
         return [r.to_dict() for r in results.values()]
 
     def delete_mapping_links(self, link_type: str) -> int:
@@ -631,8 +652,9 @@ class SyncService:
         from core.sync.links import MappingLinks
         from core.sync.transform import LINK_QUALIFIER
 
+        loaded = self.configs.current()
         found: dict[tuple[str, str], dict[str, Any]] = {}
-        for m in self.mappings():
+        for m in self.config(loaded).mappings:
             for side, other in (("source", m.target), ("target", m.source)):
                 if (m.source if side == "source" else m.target) != resource:
                     continue
@@ -657,7 +679,7 @@ class SyncService:
                 except SfsyncError as exc:
                     entry["error"] = str(exc)
 
-        await self._with_object_sets([e["resourceName"].rpartition("/")[0] for e in entries], read)
+        await self._with_object_sets([e["resourceName"].rpartition("/")[0] for e in entries], read, loaded)
         return entries
 
     # ---- one managed object beside its linked Salesforce record (the app's user screen) -----------------

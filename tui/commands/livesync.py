@@ -52,11 +52,11 @@ def format_answer(answer: dict[str, Any]) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from core.config import Project
+    from core.config import Project, ProjectConfig
     from core.sync import SyncService
 
     project = Project.resolve(args.project)
-    service = SyncService(project)
+    service = SyncService(project, config=ProjectConfig.load(project))  # the command's one look at the files
     line = CliProgress(f"liveSync {args.source}", "POLLING")
     try:
         with line:  # a live line on a terminal; a full reconciliation instead shows its progress there

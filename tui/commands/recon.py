@@ -47,10 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=handle)
 
 
-def explain(project: Any, args: argparse.Namespace) -> int:
+def explain(project: Any, args: argparse.Namespace, loaded: Any = None) -> int:
     from core.sync import explain_recon
 
-    plan = asyncio.run(explain_recon(project, args.mapping))
+    plan = asyncio.run(explain_recon(project, args.mapping, config=loaded))
     if args.json:
         print(json.dumps(plan, indent=2, ensure_ascii=False))
         return 0
@@ -71,13 +71,14 @@ def explain(project: Any, args: argparse.Namespace) -> int:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from core.config import Project
+    from core.config import Project, ProjectConfig
     from core.sync import SyncService
 
     project = Project.resolve(args.project)
+    loaded = ProjectConfig.load(project)  # the command's one look at the files, handed down
     if args.explain:
-        return explain(project, args)
-    service = SyncService(project)
+        return explain(project, args, loaded)
+    service = SyncService(project, config=loaded)
     service.config().get(args.mapping)  # an unknown mapping: UsageError listing the mappings, exit 2
     line = CliProgress(args.mapping + (" (dry run)" if args.dry_run else ""), "ACTIVE_INITIALIZED")
     cancel = threading.Event()

@@ -101,11 +101,12 @@ def build_user(changes: list[str]) -> dict[str, Any]:
 
 def _run_change(args: argparse.Namespace, change: Any, user_id: str | None, done: str) -> int:
     """Run ``change(service)`` (a SyncService write), print ``{"user", "sync"}``; exit 1 when a mapping FAILED."""
-    from core.config import Project
+    from core.config import Project, ProjectConfig
     from core.sync import SyncService
 
-    repo = open_repository(args.project)
-    service = SyncService(Project.resolve(args.project), repo=repo)
+    loaded = ProjectConfig.load(Project.resolve(args.project))  # the command's one look at the files
+    repo = open_repository(args.project, loaded)
+    service = SyncService(loaded.project, config=loaded, repo=repo)
     try:
         user, results = asyncio.run(change(service))
     finally:
@@ -137,13 +138,14 @@ def handle_delete(args: argparse.Namespace) -> int:
 
 
 def handle_update(args: argparse.Namespace) -> int:
-    from core.config import Project
+    from core.config import Project, ProjectConfig
     from core.repo import Actor, apply_patch
     from core.sync import SyncService
 
     operations = parse_changes(args.changes)
-    repo = open_repository(args.project)
-    service = SyncService(Project.resolve(args.project), repo=repo)
+    loaded = ProjectConfig.load(Project.resolve(args.project))  # the command's one look at the files
+    repo = open_repository(args.project, loaded)
+    service = SyncService(loaded.project, config=loaded, repo=repo)
     try:
         current = repo.read(args.id)
         changed = apply_patch(current, operations)

@@ -36,15 +36,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=handle)
 
 
-def open_repository(project_arg: str | None) -> Any:
-    """The project's repository; a folder without ``conf/`` is refused rather than given an empty db."""
+def open_repository(project_arg: str | None, config: Any = None) -> Any:
+    """The project's repository; a folder without ``conf/`` is refused rather than given an empty db.
+    ``config``: the command's look at the files (a ``ProjectConfig``), so ``managed.json`` is read once."""
     from core.config import Project
     from core.repo import Repository
 
-    project = Project.resolve(project_arg)
+    project = Project.resolve(project_arg) if config is None else config.project
     if not project.conf_dir.is_dir():
         raise UsageError(f"{project.root}: not an sfsync project (no conf/ folder); use -p DIR")
-    return Repository.for_project(project)
+    return Repository.for_project(project, config=config)
 
 
 def handle(args: argparse.Namespace) -> int:
