@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from core.config import Project
+from core.config import ConfigWatcher, Project
 
 if TYPE_CHECKING:
     from core.repo import Repository
@@ -52,6 +52,9 @@ class Backend:
         self.headless_login = headless_login
         self._lock = threading.Lock()
         self._service: SyncService | None = None
+        #: the project's files as the app sees them, shared with its SyncService: each call takes the current
+        #: look, read again only after a file changed (a save here, a login, an editor, another process)
+        self.configs = ConfigWatcher(project)
 
     # ---- shared objects (opened lazily, once) -------------------------------------------------------
     @property
@@ -61,7 +64,7 @@ class Backend:
             if self._service is None:
                 from core.sync import SyncService
 
-                self._service = SyncService(self.project)
+                self._service = SyncService(self.project, config=self.configs)
             return self._service
 
     @property
@@ -78,9 +81,7 @@ class Backend:
 
     # ---- UI preferences -----------------------------------------------------------------------------
     def load_theme(self) -> str | None:
-        from core.config import Settings
-
-        return Settings.load(self.project).theme
+        return self.configs.current().settings.theme
 
     def save_theme(self, name: str) -> None:
         """Remember the Textual theme chosen in the command palette (``sfsync.toml``, ``theme``)."""
@@ -122,7 +123,7 @@ class Backend:
         from core.salesforce import SalesforceConnector, config_error_object
 
         try:
-            connector = SalesforceConnector.from_project(self.project)
+            connector = SalesforceConnector.from_config(self.configs.current())
         except ConfigError as exc:  # e.g. a secret that cannot be decrypted: the reason, as REST shows it
             return config_error_object(exc), None
         async with connector:
@@ -134,7 +135,7 @@ class Backend:
         """The mappings of ``sync.json`` in file order (core's ``Mapping`` objects)."""
         from core.sync import SyncConfig
 
-        config = SyncConfig.load(self.project)
+        config = SyncConfig.of(self.configs.current())
         return [config.get(name) for name in config.names()]
 
     def reconcile(self, name: str, *, dry_run: bool, on_progress: Callable[[dict[str, Any]], None],
@@ -182,7 +183,7 @@ class Backend:
         from core.sync import SyncConfig
 
         try:
-            return SyncConfig.load(self.project).names()
+            return SyncConfig.of(self.configs.current()).names()
         except ConfigError:
             return None  # sync.json itself is broken: a schedule's mapping cannot be checked
 
@@ -290,7 +291,7 @@ class Backend:
         """``managed.json``'s verdict on ``obj``: field -> reason (empty when valid)."""
         from core.repo import ManagedSchema
 
-        schema = ManagedSchema.load(self.project)
+        schema = ManagedSchema.of(self.configs.current()) or ManagedSchema.load(self.project)  # none: its error
         clean = {k: v for k, v in obj.items() if v is not None and not k.startswith("_")}
         return {e.field: e.message for e in schema.validate(clean)}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +33,9 @@ from core.api.sync_routes import SYNC_ROUTES
 from core.api.system_routes import SYSTEM_ROUTES
 from core.api.tls import HstsMiddleware
 from core.errors import SfsyncError
+
+if TYPE_CHECKING:
+    from core.config import ProjectConfig
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -107,21 +110,22 @@ async def api_descriptor(request: Request) -> Response:
     return json_response(request, request.app.state.openapi)
 
 
-def _add_limits(app: Starlette, project: Any) -> None:
+def _add_limits(app: Starlette, loaded: ProjectConfig) -> None:
     """The expensive-query limiter, with sfsync.toml's figures (core/api/limits.py); the defaults when the file
     cannot be read (every call then says why: the authentication reads it too)."""
     from core.config import Settings
 
     try:
-        settings = Settings.load(project)
+        settings = loaded.settings
     except SfsyncError:
         settings = Settings()
-    try:
-        from core.repo import ManagedSchema
+    from core.repo import DEFAULT_SEARCHABLE, ManagedSchema
 
-        indexed = ManagedSchema.load(project).searchable
-    except Exception:  # noqa: BLE001 - no managed.json: the repository's defaults
-        from core.repo import DEFAULT_SEARCHABLE as indexed
+    try:
+        schema = ManagedSchema.of(loaded)
+    except Exception:  # noqa: BLE001 - a broken managed.json is reported by the calls that need it
+        schema = None
+    indexed = DEFAULT_SEARCHABLE if schema is None else schema.searchable  # no managed.json: the defaults
     app.state.limits = settings
     buckets = TokenBuckets(settings.expensive_query_burst, settings.expensive_query_rate)
     app.add_middleware(ExpensiveQueryLimiter, buckets=buckets, indexed=indexed)
@@ -138,7 +142,8 @@ def create_app(project: Any, *, services: Backend | None = None, bind_host: str 
     ``hsts``: the server speaks HTTPS, so every response says ``Strict-Transport-Security`` (401s included).
     """
     backend = services if services is not None else Backend.open(project)
-    authenticator = Authenticator(credentials or settings_credentials_loader(project), bind_host=bind_host)
+    authenticator = Authenticator(credentials or settings_credentials_loader(project, backend.configs),
+                                  bind_host=bind_host)
     authenticator.check_startable()
     routes = [Route(r.path, _guarded(r.endpoint), methods=sorted(r.methods or ())) for r in ROUTES + SCHEDULER_ROUTES + ACTIVITY_ROUTES
               + SYNC_ROUTES + SYSTEM_ROUTES]
@@ -151,7 +156,7 @@ def create_app(project: Any, *, services: Backend | None = None, bind_host: str 
     app.state.openapi = build_openapi(project)
     app.state.authenticator = authenticator
     app.add_middleware(ActorMiddleware)  # inside authentication: who the activity audit names
-    _add_limits(app, project)
+    _add_limits(app, backend.configs.current())
     app.add_middleware(AuthMiddleware, authenticator=authenticator, throttle=throttle or Throttle())
     app.add_middleware(BodyLimitMiddleware, limit=app.state.limits.max_request_body)  # before reading anything
     if hsts:

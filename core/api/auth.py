@@ -16,7 +16,6 @@ import base64
 import hashlib
 import hmac
 import ipaddress
-import os
 import secrets
 import time
 from collections import OrderedDict
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING
 from core.errors import UsageError
 
 if TYPE_CHECKING:
-    from core.config import Project
+    from core.config import ConfigWatcher, Project
 
 DEFAULT_USERNAME = "openidm-admin"
 DEFAULT_PASSWORD = "openidm-admin"
@@ -194,29 +193,17 @@ class Throttle:
         return self._state.get(client, (0, 0.0))[0]
 
 
-def settings_credentials_loader(project: Project) -> Callable[[], Credentials]:
-    """Read the admin account from the project's ``sfsync.toml`` through ``core.config.settings``.
+def settings_credentials_loader(project: Project,
+                                configs: ConfigWatcher | None = None) -> Callable[[], Credentials]:
+    """The admin account from the project's ``sfsync.toml``, through ``configs`` (the server's watcher of the
+    project's files; a new one when omitted): read again only when a file changed, so a request costs a
+    ``stat`` per file."""
+    from core.config import ConfigWatcher
 
-    Re-reads only when the file's mtime or size changes, so a request costs one ``stat``.
-    """
-    from core.config import Settings
-
-    path = project.settings_path
-    cache: dict[str, object] = {}
+    watcher = configs or ConfigWatcher(project)
 
     def load() -> Credentials:
-        try:
-            st = os.stat(path)
-            stamp: object = (st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = None
-        if cache.get("stamp", object()) != stamp or "creds" not in cache:
-            settings = Settings.load(project)
-            cache["creds"] = Credentials(getattr(settings, "admin_username", None),
-                                         getattr(settings, "admin_password_hash", None))
-            cache["stamp"] = stamp
-        creds = cache["creds"]
-        assert isinstance(creds, Credentials)
-        return creds
+        settings = watcher.current().settings
+        return Credentials(settings.admin_username, settings.admin_password_hash)
 
     return load

@@ -44,7 +44,7 @@ from core.errors import ConfigError
 from core.runner import Cancel, Run, start
 
 if TYPE_CHECKING:
-    from core.config import Project
+    from core.config import ConfigWatcher, Project
 
 log = logging.getLogger("sfsync.api")
 
@@ -79,10 +79,16 @@ class _Recon:
 
 
 class Backend:
-    """The core services behind the REST API for one project (opened lazily, shared by all requests)."""
+    """The core services behind the REST API for one project (opened lazily, shared by all requests).
 
-    def __init__(self, project: Project, *, sync: Any = None) -> None:
+    ``configs`` is the server's watcher of the project's files, shared with its SyncService (and the
+    scheduler's): each request's operation takes its current look, read again only after a file changed."""
+
+    def __init__(self, project: Project, *, sync: Any = None, config: ConfigWatcher | None = None) -> None:
+        from core.config import ConfigWatcher
+
         self.project = project
+        self.configs = config or (sync.configs if sync is not None else ConfigWatcher(project))
         self._sync = sync
         self._owns_sync = sync is None
         self._open_lock = threading.Lock()
@@ -136,7 +142,7 @@ class Backend:
                 if self._sync is None:
                     from core.sync import SyncService
 
-                    self._sync = SyncService(self.project)
+                    self._sync = SyncService(self.project, config=self.configs)
         return self._sync
 
     @property
@@ -160,7 +166,7 @@ class Backend:
             from core.salesforce import SalesforceConnector
 
             async def build() -> None:
-                async with SalesforceConnector.from_project(self.project):
+                async with SalesforceConnector.from_config(self.configs.current()):
                     pass
 
             start(lambda _cancel: build(), name="sfsync-api-warm-up").wait()
@@ -208,13 +214,12 @@ class Backend:
     def _prepare_run(self, mapping: str) -> float:
         """A worker thread's part of starting a run: the mapping must exist; the pause per read while it
         runs (``1/share - 1``, from sfsync.toml)."""
-        from core.config import Settings
-
-        names = [m if isinstance(m, str) else m.name for m in self.sync.mappings()]
+        loaded = self.configs.current()
+        names = self.sync.config(loaded).names()
         if mapping not in names:
             raise ApiError(400, f"mapping: no mapping named {mapping!r} in conf/sync.json "
                                 f"(known: {', '.join(names) or 'none'})")
-        share = Settings.load(self.project).read_share_during_recon  # a bad value: ConfigError naming it
+        share = loaded.settings.read_share_during_recon  # a bad value: ConfigError naming it
         return 1 / share - 1
 
     def _launch(self, mapping: str, read_pause: float, allow_deletions: bool = False,

@@ -80,7 +80,8 @@ class ProjectConfig:
     #: when the look was taken (``time.time_ns()``)
     taken_ns: int
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, project: Project) -> ProjectConfig:
@@ -131,7 +132,9 @@ class ProjectConfig:
     def view(self, key: str, build: Callable[[], T]) -> T:
         """``build()``'s value the first time ``key`` is asked for on this look, the same value after; an
         error it raised is raised again each time (a bad file stays bad until it changes)."""
-        with self._lock:
+        with self._lock:  # one lock per key: a slow view (sync.json's scripts compiled) holds up no other
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
             if key not in self._memo:
                 try:
                     self._memo[key] = (True, build())

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError
 from core.runner import Cancel, Run, start
 from core.schedule.scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from core.config import ConfigWatcher
 
 
 class SchedulerThread:
@@ -18,8 +21,11 @@ class SchedulerThread:
     are cancelled: their runs end CANCELED) and closes what it opened."""
 
     def __init__(self, project: Any, *, on_fire: Callable[[str], None] | None = None,
-                 on_error: Callable[[ConfigError], None] | None = None) -> None:
+                 on_error: Callable[[ConfigError], None] | None = None,
+                 config: ConfigWatcher | None = None) -> None:
         self.project = project
+        #: the project's files as its service sees them: the server's ConfigWatcher, shared (a new one if None)
+        self.config = config
         self._options = {"on_fire": on_fire, "on_error": on_error}
         self.scheduler: Scheduler | None = None
         self._ready = threading.Event()
@@ -33,7 +39,7 @@ class SchedulerThread:
     async def _main(self, cancel: Cancel) -> None:
         from core.sync import SyncService
 
-        service = SyncService(self.project)
+        service = SyncService(self.project, config=self.config)
         try:
             self.scheduler = Scheduler.for_project(self.project, service=service, **self._options)
             cancel.on_cancel(self.scheduler.stop)

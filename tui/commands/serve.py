@@ -159,7 +159,8 @@ def serve(project: Project, host: str, port: int, tls: ssl.SSLContext | None = N
     from core.schedule import SchedulerThread  # the project's conf/schedule-*.json, while it serves
 
     scheduler = SchedulerThread(project, on_fire=lambda line: print(line, flush=True),
-                                on_error=lambda exc: print(f"sfsync: {exc}", file=sys.stderr, flush=True)).start()
+                                on_error=lambda exc: print(f"sfsync: {exc}", file=sys.stderr, flush=True),
+                                config=backend.configs).start()  # the server's watcher of the files
     try:
         asyncio.run(server.serve(sockets=[sock]))
     finally:

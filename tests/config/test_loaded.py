@@ -1,0 +1,188 @@
+"""Configuration read once per operation (``core/config/loaded.py``): ``ProjectConfig``, ``ConfigWatcher``, and
+the front ends that hold them (the command line, the REST server, the app)."""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from core.config import ConfigWatcher, Project, ProjectConfig
+from core.errors import ConfigError
+from core.sync import SyncConfig
+from tests.sync.orgproject import make_project
+from tui.cli import main
+
+INBOUND = "systemSalesforceUser_managedUser"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def conf_reads(monkeypatch):
+    """Every open for reading of a file directly under a ``conf/`` folder, counted by file name."""
+    counts: collections.Counter[str] = collections.Counter()
+
+    def counting(opener):
+        def open_(file, mode="r", *args, **kwargs):
+            if isinstance(file, (str, os.PathLike)) and "r" in mode and Path(file).parent.name == "conf":
+                counts[Path(file).name] += 1
+            return opener(file, mode, *args, **kwargs)
+        return open_
+
+    monkeypatch.setattr(builtins, "open", counting(builtins.open))
+    monkeypatch.setattr(io, "open", counting(io.open))
+    return counts
+
+
+def _age(*paths: Path, seconds: float = 10) -> None:
+    """Date the files back, as files not written in the last moment are (no look then takes them for racy)."""
+    past = time.time_ns() - int(seconds * 1e9)
+    for path in paths:
+        os.utime(path, ns=(past, past))
+
+
+def _replace(path: Path, text: str) -> None:
+    """An editor's or sfsync's atomic save: a new file renamed over the old one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Project:
+    (tmp_path / "conf").mkdir()
+    for name in ("managed.json", "sync.json"):
+        (tmp_path / "conf" / name).write_text((ROOT / "conf" / name).read_text())
+    (tmp_path / "conf" / "sfsync.toml").write_text("keep_runs = 7\n")
+    project = Project(tmp_path)
+    _age(*project.conf_dir.iterdir())
+    return project
+
+
+# ---- the command line: one look per command -----------------------------------------------------------------
+@pytest.mark.parametrize("command", [["recon", INBOUND, "--json"], ["recon", INBOUND, "--dry-run", "--json"],
+                                     ["livesync", "--json"]])
+def test_a_command_reads_each_config_file_once(live_org_factory, tmp_path, conf_reads, capsys, command):
+    live = live_org_factory(users=30, seed=3)
+    project = make_project(tmp_path / "p", live.org, live.url)
+    (project.conf_dir / "sfsync.toml").write_text("keep_runs = 50\n")
+    conf_reads.clear()
+    assert main(["-p", str(project.root), *command]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)
+    assert set(conf_reads) == {"sync.json", "managed.json", "sfsync.toml", "provisioner.openicf-salesforce.json"}
+    assert {name: n for name, n in conf_reads.items() if n > 1} == {}
+
+
+# ---- ProjectConfig: each file read on first use, once ----------------------------------------------------------
+def test_a_look_reads_each_file_once_and_only_when_asked(sample, conf_reads):
+    look = ProjectConfig.load(sample)
+    assert conf_reads == {}  # nothing read until asked
+    assert look.settings.keep_runs == 7 and look.settings is look.settings
+    assert SyncConfig.of(look) is SyncConfig.of(look)
+    assert conf_reads == {"sfsync.toml": 1, "sync.json": 1}
+    assert SyncConfig.of(look).names() == SyncConfig.load(sample).names()  # a load of its own reads again
+    assert conf_reads == {"sfsync.toml": 1, "sync.json": 2}
+
+
+def test_a_bad_file_is_its_clear_error_every_time_and_the_others_still_load(sample):
+    (sample.conf_dir / "sync.json").write_text('{"mappings": [{"name": "x", "source": "managed/user"}]}')
+    look = ProjectConfig.load(sample)
+    errors = []
+    for _ in range(2):
+        with pytest.raises(ConfigError) as caught:
+            SyncConfig.of(look)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1] and "sync.json" in errors[0] and "mappings[0]" in errors[0]
+    assert look.settings.keep_runs == 7
+    (sample.conf_dir / "sfsync.toml").write_text("keep_runs = 0\n")
+    with pytest.raises(ConfigError, match=r"sfsync.toml.*keep_runs"):
+        _ = ProjectConfig.load(sample).settings
+
+
+def test_missing_optional_files_are_none_and_a_missing_sync_json_names_itself(tmp_path):
+    project = Project(tmp_path)
+    (tmp_path / "conf").mkdir()
+    look = ProjectConfig.load(project)
+    assert look.managed_data is None and look.sync_data is None and look.settings.keep_runs == 100
+    with pytest.raises(ConfigError, match="a project needs conf/sync.json"):
+        SyncConfig.of(look)
+
+
+# ---- ConfigWatcher: the same look while nothing changed, a new one after a change -----------------------------
+def test_the_watcher_keeps_its_look_while_no_file_changed(sample, conf_reads):
+    watcher = ConfigWatcher(sample)
+    first = watcher.current()
+    SyncConfig.of(first)
+    assert watcher.current() is first
+    assert SyncConfig.of(watcher.current()) is SyncConfig.of(first)
+    assert conf_reads == {"sync.json": 1}
+
+
+@pytest.mark.parametrize("name", ["sync.json", "managed.json", "sfsync.toml", "provisioner.openicf-salesforce.json"])
+def test_any_file_changed_gives_a_new_look(sample, name):
+    watcher = ConfigWatcher(sample)
+    first = watcher.current()
+    path = sample.conf_dir / name
+    _replace(path, path.read_text() + "\n" if path.exists() else "{}")
+    _age(path)
+    assert watcher.current() is not first
+    assert watcher.current() is watcher.current()
+
+
+def test_a_new_sync_json_is_seen_by_the_next_look(sample):
+    watcher = ConfigWatcher(sample)
+    assert SyncConfig.of(watcher.current()).names() == ["systemSalesforceUser_managedUser",
+                                                       "managedUser_systemSalesforceUser"]
+    data = json.loads((sample.conf_dir / "sync.json").read_text())
+    data["mappings"] = data["mappings"][:1]
+    _replace(sample.conf_dir / "sync.json", json.dumps(data))
+    assert SyncConfig.of(watcher.current()).names() == ["systemSalesforceUser_managedUser"]
+
+
+def test_a_file_modified_this_very_moment_is_never_trusted_twice(sample):
+    watcher = ConfigWatcher(sample)
+    now = time.time_ns()
+    os.utime(sample.conf_dir / "sync.json", ns=(now, now))  # may change again within the clock's tick unseen
+    first = watcher.current()
+    assert watcher.current() is not first
+
+
+def test_a_command_lines_look_does_not_follow_the_files(sample):
+    look = ProjectConfig.load(sample)
+    assert look.settings.keep_runs == 7
+    fixed = ConfigWatcher(sample, look, follow=False)
+    _replace(sample.conf_dir / "sfsync.toml", "keep_runs = 8\n")
+    _age(sample.settings_path)
+    assert fixed.current() is look and fixed.current().settings.keep_runs == 7
+    assert ConfigWatcher(sample, look).current().settings.keep_runs == 8
+
+
+def test_forget_reads_again(sample):
+    watcher = ConfigWatcher(sample)
+    first = watcher.current()
+    watcher.forget()
+    assert watcher.current() is not first
+
+
+# ---- the long-lived front ends see a change without a restart ----------------------------------------------------
+def test_the_apps_backend_sees_its_own_saves_and_the_files_changes(sample):
+    from tui.backend import Backend
+
+    backend = Backend(sample)
+    try:
+        assert backend.load_theme() is None
+        backend.save_theme("gruvbox")
+        assert backend.load_theme() == "gruvbox"
+        data = json.loads(sample.sync_path.read_text())
+        data["mappings"] = data["mappings"][:1]
+        _replace(sample.sync_path, json.dumps(data))
+        assert [m.name for m in backend.mappings()] == [INBOUND]
+        assert [m.name for m in backend.service.mappings()] == [INBOUND]
+    finally:
+        backend.close()
