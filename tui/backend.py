@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from core.config import ConfigWatcher, Project
 
 if TYPE_CHECKING:
-    from core.repo import Repository
+    from core.repo import RepositoryApi
     from core.runner import Cancel
     from core.sync import RemoteLink, SyncService
     from tui.messages import UserDetailLoaded
@@ -68,7 +68,7 @@ class Backend:
             return self._service
 
     @property
-    def repo(self) -> Repository:
+    def repo(self) -> RepositoryApi:
         """The project's repository, the service's own."""
         return self.service.repo
 
@@ -141,17 +141,17 @@ class Backend:
     def reconcile(self, name: str, *, dry_run: bool, on_progress: Callable[[dict[str, Any]], None],
                   cancel: threading.Event, allow_deletions: bool = False) -> dict[str, Any]:
         """Run a reconciliation to its end in this thread; ``on_progress`` gets the run object per page."""
-        def progress(run: Any) -> None:
-            on_progress(as_run_dict(run))
+        def progress(run: dict[str, Any]) -> None:
+            on_progress(dict(run))  # a copy: the engine keeps its own
 
         run = _wait(lambda token: self.service.reconcile(name, dry_run=dry_run, on_progress=progress,
                                                          cancel=token.event, allow_deletions=allow_deletions),
                     f"recon-{name}", cancel)
-        return as_run_dict(run)
+        return run
 
     def reconcile_user(self, user_id: str) -> list[dict[str, Any]]:
         """reconById of this managed user through every mapping that touches it (in this thread)."""
-        return [as_run_dict(r) for r in _wait(lambda _cancel: self.service.reconcile_object("user", user_id), "recon-user")]
+        return _wait(lambda _cancel: self.service.reconcile_object("user", user_id), "recon-user")
 
     def cancel_run(self, run_id: str) -> None:
         self.service.cancel(run_id)
@@ -424,13 +424,6 @@ def _broken_row(sid: str, path: Path, file: str, error: str, state: dict[str, An
         row.when = str(data.get("schedule") or "") if row.type != "simple" else f"{data.get('repeatInterval')} ms"
         row.enabled = data.get("enabled", True) if isinstance(data.get("enabled", True), bool) else None
     return row
-
-
-def as_run_dict(run: Any) -> dict[str, Any]:
-    """IDM's run object whether core hands a ``ReconRun`` or the dict already."""
-    if isinstance(run, dict):
-        return dict(run)
-    return dict(run.to_dict())
 
 
 class UserSource:

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -45,6 +45,8 @@ from core.runner import Cancel, Run, start
 
 if TYPE_CHECKING:
     from core.config import ConfigWatcher, Project
+    from core.repo import RepositoryApi
+    from core.sync import ImplicitResult, SyncService
 
 log = logging.getLogger("sfsync.api")
 
@@ -54,16 +56,6 @@ def _actor() -> Any:
     from core.api.activity_routes import request_actor
 
     return request_actor()
-
-
-def _result_name(result: Any) -> Any:
-    """An implicit-sync result per mapping, reduced to JSON for the ``X-Sfsync-Implicit-Sync`` header."""
-    for attr in ("to_dict", "model_dump"):
-        if hasattr(result, attr):
-            return getattr(result, attr)()
-    if hasattr(result, "__dataclass_fields__"):
-        return asdict(result)
-    return result if isinstance(result, dict | str | int | float | bool | None) else str(result)
 
 
 @dataclass
@@ -84,7 +76,8 @@ class Backend:
     ``configs`` is the server's watcher of the project's files, shared with its SyncService (and the
     scheduler's): each request's operation takes its current look, read again only after a file changed."""
 
-    def __init__(self, project: Project, *, sync: Any = None, config: ConfigWatcher | None = None) -> None:
+    def __init__(self, project: Project, *, sync: SyncService | None = None,
+                 config: ConfigWatcher | None = None) -> None:
         from core.config import ConfigWatcher
 
         self.project = project
@@ -136,7 +129,7 @@ class Backend:
         return cls(project)
 
     @property
-    def sync(self) -> Any:
+    def sync(self) -> SyncService:
         if self._sync is None:
             with self._open_lock:
                 if self._sync is None:
@@ -146,7 +139,7 @@ class Backend:
         return self._sync
 
     @property
-    def repo(self) -> Any:
+    def repo(self) -> RepositoryApi:
         return self.sync.repo
 
     @contextlib.asynccontextmanager
@@ -334,8 +327,9 @@ class Backend:
         return dict(await self.sync.answer_read(obj))  # IDM's read runs onRetrieve/onRead (managed_hooks.py)
 
     @staticmethod
-    def _results(results: dict[str, Any] | None) -> dict[str, Any]:
-        return {name: _result_name(r) for name, r in (results or {}).items()}
+    def _results(results: dict[str, ImplicitResult]) -> dict[str, Any]:
+        """Each mapping's implicit-sync result as JSON, for the ``X-Sfsync-Implicit-Sync`` header."""
+        return {name: r.to_dict() for name, r in results.items()}
 
     async def create_user(self, obj: dict[str, Any], user_id: str | None) -> tuple[dict[str, Any], dict]:
         created, results = await self.sync.create_user(obj, id=user_id, actor=_actor())

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -79,9 +79,11 @@ class ProjectConfig:
     stamps: tuple[Stamp, ...]
     #: when the look was taken (``time.time_ns()``)
     taken_ns: int
-    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, init=False)
+    _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False, init=False)
+    #: other files a view read (a script's ``"file"``): path -> (its stamp, when it was taken)
+    _watched: dict[str, tuple[Stamp, int]] = field(default_factory=dict, repr=False, init=False)
 
     @classmethod
     def load(cls, project: Project) -> ProjectConfig:
@@ -145,12 +147,25 @@ class ProjectConfig:
             raise value.with_traceback(None)
         return value  # type: ignore[no-any-return]
 
+    def watch(self, paths: Iterable[str]) -> None:
+        """Files a view has just read besides the four (a script's ``"file"``): a change to one of them is a
+        change of the configuration too, so the watcher's next look reads them again."""
+        now = time.time_ns()
+        with self._lock:
+            for path in paths:
+                self._watched.setdefault(path, (file_stamp(path), now))
+
     # ---- freshness ------------------------------------------------------------------------------------
     def unchanged(self) -> bool:
         """Whether every file is as this look found it, and none was so new it could have changed unseen."""
-        if any(s is not None and self.taken_ns - s[0] < RACY_NS for s in self.stamps):
+        with self._lock:
+            watched = dict(self._watched)
+        taken = [(s, self.taken_ns) for s in self.stamps] + list(watched.values())
+        if any(s is not None and when - s[0] < RACY_NS for s, when in taken):
             return False
-        return tuple(file_stamp(path) for path in _files(self.project)) == self.stamps
+        if tuple(file_stamp(path) for path in _files(self.project)) != self.stamps:
+            return False
+        return all(file_stamp(path) == stamp for path, (stamp, _) in watched.items())
 
 
 class ConfigWatcher:

@@ -224,6 +224,6 @@ def _keep(project: Any) -> int:
     try:
         from core.config.settings import Settings
 
-        return int(getattr(Settings.load(project), "keep_runs", 100)) * ENTRIES_PER_RUN
+        return Settings.load(project).keep_runs * ENTRIES_PER_RUN
     except Exception:  # noqa: BLE001 - retention falls back to IDM's default, as the sync audit's does
         return 100 * ENTRIES_PER_RUN

@@ -31,7 +31,7 @@ import copy
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +129,7 @@ class ManagedHooks:
                     continue
                 spec = ScriptSpec.parse(obj[hook], name=f"managed/{resource}.{hook}", path=path,
                                         field_path=f"{where}.{hook}", base_dir=base_dir)
-                specs[hook] = ScriptSpec(name=spec.name, source=_wrap(spec.source), globals=spec.globals,
-                                         file=spec.file)
+                specs[hook] = replace(spec, source=_wrap(spec.source))
             virtual = tuple(k for k, p in props.items() if isinstance(p, Mapping) and p.get("isVirtual"))
             return cls(resource, specs, prop_specs, virtual_names=virtual)
         return cls(resource)
@@ -401,5 +400,4 @@ def _property_spec(value: Any, *, name: str, path: str, field_path: str, base_di
             value = {**value, "file": str((LIBRARY_DIR / file).resolve())}
     spec = ScriptSpec.parse(value, name=name, path=path, field_path=field_path, base_dir=base_dir)
     extra = {k: v for k, v in value.items() if k not in _SCRIPT_KEYS} if isinstance(value, Mapping) else {}
-    return ScriptSpec(name=spec.name, source=_wrap(spec.source, value=True), globals={**extra, **spec.globals},
-                      file=spec.file)
+    return replace(spec, source=_wrap(spec.source, value=True), globals={**extra, **spec.globals})

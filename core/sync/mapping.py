@@ -144,7 +144,9 @@ class SyncConfig:
             data = loaded.sync_data
             if data is None:
                 raise ConfigError("not found (a project needs conf/sync.json)", path=str(project.sync_path))
-            return cls.from_data(data, path=project.sync_path, base_dir=project.root)
+            config = cls.from_data(data, path=project.sync_path, base_dir=project.root)
+            loaded.watch(spec.origin for m in config.mappings for spec in _all_scripts(m) if spec and spec.origin)
+            return config
 
         return loaded.view("sync", build)
 

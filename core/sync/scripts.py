@@ -68,6 +68,8 @@ class ScriptSpec:
     globals: Mapping[str, Any] = field(default_factory=dict)
     #: the file a ``"file"`` script was read from (error messages name it)
     file: str | None = None
+    #: that file's path as found (a look at the configuration watches it: an edit applies to the next operation)
+    origin: str | None = field(default=None, compare=False)
 
     @classmethod
     def parse(cls, value: Any, *, name: str, path: str, field_path: str,
@@ -88,15 +90,16 @@ class ScriptSpec:
             if not isinstance(source, str):
                 raise ConfigError("source must be a string", path=path, field=f"{field_path}.source")
         elif "file" in value:
-            source, file = _read_script_file(value["file"], base_dir, path, f"{field_path}.file")
-            return cls(name=f"{name} ({file})", source=source, globals=dict(globals_), file=file)
+            source, file, origin = _read_script_file(value["file"], base_dir, path, f"{field_path}.file")
+            return cls(name=f"{name} ({file})", source=source, globals=dict(globals_), file=file, origin=origin)
         else:
             raise ConfigError("a script needs \"source\" or \"file\"", path=path, field=field_path)
         return cls(name=name, source=source, globals=dict(globals_))
 
 
-def _read_script_file(file: Any, base_dir: Path | None, path: str, field_path: str) -> tuple[str, str]:
-    """``(text, file as named)``: project-relative as IDM 8 (``script/x.js``), else in ``conf/`` or ``script/``."""
+def _read_script_file(file: Any, base_dir: Path | None, path: str, field_path: str) -> tuple[str, str, str]:
+    """``(text, file as named, path found)``: project-relative as IDM 8 (``script/x.js``), else in ``conf/`` or
+    ``script/``."""
     if not isinstance(file, str) or not file:
         raise ConfigError("file must be a path", path=path, field=field_path)
     candidates = [Path(file)]
@@ -104,7 +107,7 @@ def _read_script_file(file: Any, base_dir: Path | None, path: str, field_path: s
         candidates = [base_dir / file, base_dir / "conf" / file, base_dir / "script" / file]
     for candidate in candidates:
         if candidate.is_file():
-            return candidate.read_text(encoding="utf-8"), file
+            return candidate.read_text(encoding="utf-8"), file, str(candidate)
     searched = ", ".join(str(c) for c in candidates)
     raise ConfigError(f"script file {file!r} not found (searched {searched})", path=path, field=field_path)
 

@@ -32,6 +32,7 @@ from core.sync.user_detail import RemoteLink, UserDetail, copied_pairs, remote_l
 
 if TYPE_CHECKING:
     from core.config.loaded import ConfigWatcher, ProjectConfig
+    from core.repo import RepositoryApi
 
 #: implicit-sync audit entries kept per kept run (``keep_runs`` 100: the newest 100,000)
 SYNC_ENTRIES_PER_RUN = 1000
@@ -56,7 +57,7 @@ class SyncService:
     """
 
     def __init__(self, project: Project, *, config: ConfigWatcher | ProjectConfig | None = None,
-                 repo: Any = None, connector_factory: Callable[[], Any] | None = None) -> None:
+                 repo: RepositoryApi | None = None, connector_factory: Callable[[], Any] | None = None) -> None:
         from core.config.loaded import watcher_of
 
         self.project = project
@@ -96,7 +97,7 @@ class SyncService:
                          refused_because=refused_because, managed=frozenset(managed))
 
     @property
-    def repo(self) -> Any:
+    def repo(self) -> RepositoryApi:
         with self._lock:
             if self._repo is None:
                 from core.repo import Repository
@@ -489,8 +490,11 @@ class SyncService:
             data = look.managed_data
             if data is None:
                 return ManagedHooks(resource)
-            return ManagedHooks.from_config(data, resource=resource, path=str(self.project.managed_path),
-                                            base_dir=self.project.root)
+            hooks = ManagedHooks.from_config(data, resource=resource, path=str(self.project.managed_path),
+                                             base_dir=self.project.root)
+            specs = [*hooks.specs.values(), *(spec for named in hooks.properties.values() for _, spec in named)]
+            look.watch(spec.origin for spec in specs if spec.origin)
+            return hooks
 
         return look.view(f"managed_hooks:{resource}", build)
 

@@ -186,3 +186,43 @@ def test_the_apps_backend_sees_its_own_saves_and_the_files_changes(sample):
         assert [m.name for m in backend.service.mappings()] == [INBOUND]
     finally:
         backend.close()
+
+
+def test_a_script_file_a_mapping_names_is_watched_with_the_files(tmp_path):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "script").mkdir()
+    script = tmp_path / "script" / "valid.js"
+    script.write_text("true")
+    mapping = {"name": "m", "source": "managed/user", "target": "managed/account",
+               "validSource": {"type": "text/javascript", "file": "script/valid.js"}}
+    (tmp_path / "conf" / "sync.json").write_text(json.dumps({"mappings": [mapping]}))
+    _age(script, tmp_path / "conf" / "sync.json")
+    watcher = ConfigWatcher(Project(tmp_path))
+    first = watcher.current()
+    assert SyncConfig.of(first).get("m").valid_source.source == "true"
+    assert watcher.current() is first
+    _replace(script, "false")
+    _age(script)
+    assert SyncConfig.of(watcher.current()).get("m").valid_source.source == "false"
+
+
+def test_a_hook_script_file_is_watched_too(tmp_path):
+    from core.sync import SyncService
+
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "script").mkdir()
+    script = tmp_path / "script" / "create.js"
+    script.write_text("object.a = 1;")
+    managed = {"objects": [{"name": "user", "onCreate": {"type": "text/javascript", "file": "script/create.js"},
+                            "schema": {"properties": {}}}]}
+    (tmp_path / "conf" / "managed.json").write_text(json.dumps(managed))
+    _age(script, tmp_path / "conf" / "managed.json")
+    service = SyncService(Project(tmp_path))
+    try:
+        first = service.managed_hooks()
+        assert "object.a = 1;" in first.specs["onCreate"].source and service.managed_hooks() is first
+        _replace(script, "object.a = 2;")
+        _age(script)
+        assert "object.a = 2;" in service.managed_hooks().specs["onCreate"].source
+    finally:
+        service.close()

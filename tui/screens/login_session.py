@@ -1,4 +1,4 @@
-"""One login attempt, run to its end inside a thread worker on that thread's own event loop.
+"""One login attempt, run to its end for a thread worker on an event loop of its own (``core.runner.start``).
 
 The screen talks to it from the app's loop: :meth:`LoginSession.paste` and :meth:`LoginSession.cancel` are
 thread-safe (they hop onto the session's loop). With ``headless`` (``sfsync demo``), the session fetches the
@@ -37,9 +37,11 @@ class LoginSession:
     def run(self, on_started: Callable[[str, str, float], None],
             on_notice: Callable[[str], None] | None = None) -> LoginOutcome:
         """Listen, report the URL, wait for the browser / a pasted URL / Cancel / timeout; save the tokens."""
+        from core.runner import start
+
         if on_notice is not None:
             self._notice = on_notice
-        return asyncio.run(self._main(on_started))
+        return start(lambda _cancel: self._main(on_started), name="sfsync-tui-login").wait()
 
     async def _main(self, on_started: Callable[[str, str, float], None]) -> LoginOutcome:
         from core.config import ProvisionerConfig, Settings
