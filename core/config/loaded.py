@@ -12,8 +12,8 @@ so those too are built once per look.
 
 A :class:`ConfigWatcher` is what a long-lived front end holds (the REST server, the app, the scheduler): its
 :meth:`~ConfigWatcher.current` gives the ``ProjectConfig`` it gave last while no file changed (one ``stat`` per
-file: modification time in nanoseconds, size and inode), and a fresh one after any change, whoever made it
-(a login saving tokens, the app's settings, a schedule written over REST, an editor). A file modified within
+file: modification time in nanoseconds, size, inode, status change time), and a fresh one after any change,
+whoever made it (a login saving tokens, the app's settings, a key rotation, an editor). A file modified within
 :data:`RACY_NS` of the look that read it may change again without its ``stat`` changing (timestamps are as
 coarse as the kernel's clock tick), so such a look is never handed out twice, as git treats a "racily clean"
 index entry.
@@ -39,17 +39,18 @@ T = TypeVar("T")
 #: a file modified this recently (nanoseconds) may change again with the same stat (see the module)
 RACY_NS = 100_000_000
 
-#: ``(st_mtime_ns, st_size, st_ino)``, or None for a missing file
-Stamp = tuple[int, int, int] | None
+#: ``(st_mtime_ns, st_size, st_ino, st_ctime_ns)``, or None for a missing file
+Stamp = tuple[int, int, int, int] | None
 
 
 def file_stamp(path: str | os.PathLike[str]) -> Stamp:
-    """What tells a file changed without reading it: its modification time, size and inode (None: absent)."""
+    """What tells a file changed without reading it: its modification time, size, inode and status change
+    time (a ``chmod`` that makes an unreadable file readable changes only that); None when it is absent."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
 
 
 def _files(project: Project) -> tuple[str, ...]:

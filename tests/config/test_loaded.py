@@ -226,3 +226,45 @@ def test_a_hook_script_file_is_watched_too(tmp_path):
         assert "object.a = 2;" in service.managed_hooks().specs["onCreate"].source
     finally:
         service.close()
+
+
+def test_a_key_rotation_and_a_login_save_are_seen_by_the_next_look(sample):
+    import shutil
+
+    from core.config import ProvisionerConfig, rotate_key
+
+    shutil.copy(ROOT / "conf" / "provisioner.openicf-salesforce.json", sample.provisioner_path)
+    config = ProvisionerConfig.load(sample)
+    config.update_properties(clientSecret="first-secret", refreshToken="first-token")
+    config.save(sample)
+    _age(sample.provisioner_path)
+    watcher = ConfigWatcher(sample)
+    before = watcher.current()
+    assert before.provisioner.properties.refresh_token == "first-token"
+    sealed = before.provisioner.original["configurationProperties"]["refreshToken"]
+    rotate_key(sample)
+    _age(sample.provisioner_path)
+    rotated = watcher.current()
+    assert rotated is not before and rotated.provisioner.properties.refresh_token == "first-token"
+    assert rotated.provisioner.original["configurationProperties"]["refreshToken"] != sealed
+    fresh = ProvisionerConfig.load(sample, strict=False)  # what a login saves (core.salesforce.save_login)
+    fresh.update_properties(refreshToken="second-token")
+    fresh.save(sample)
+    assert watcher.current().provisioner.properties.refresh_token == "second-token"
+
+
+def test_a_change_that_keeps_mtime_size_and_inode_is_still_seen(sample):
+    """A ``chmod`` (a file made readable again), or a rewrite in place that restores the old mtime: only the
+    status change time tells."""
+    path = sample.settings_path
+    watcher = ConfigWatcher(sample)
+    assert watcher.current().settings.keep_runs == 7
+    before = path.stat()
+    with open(path, "r+") as fh:  # same size, same inode
+        fh.write("keep_runs = 8\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    while path.stat().st_ctime_ns == before.st_ctime_ns:  # within the clock's tick: touch again until it moves
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_mtime_ns, path.stat().st_size, path.stat().st_ino) == \
+        (before.st_mtime_ns, before.st_size, before.st_ino)
+    assert watcher.current().settings.keep_runs == 8
