@@ -66,16 +66,26 @@ def sample(tmp_path: Path) -> Project:
 
 
 # ---- the command line: one look per command -----------------------------------------------------------------
-@pytest.mark.parametrize("command", [["recon", INBOUND, "--json"], ["recon", INBOUND, "--dry-run", "--json"],
-                                     ["livesync", "--json"]])
-def test_a_command_reads_each_config_file_once(live_org_factory, tmp_path, conf_reads, capsys, command):
+ALL = {"sync.json", "managed.json", "sfsync.toml", "provisioner.openicf-salesforce.json"}
+
+
+@pytest.mark.parametrize(("command", "files", "code"), [
+    (["recon", INBOUND, "--json"], ALL, 0),
+    (["recon", INBOUND, "--dry-run", "--json"], ALL, 0),
+    (["recon", INBOUND, "--explain", "--json"], ALL - {"managed.json"}, 0),  # no repository opened
+    (["livesync", "--json"], ALL, 0),
+    # implicit sync to Salesforce runs (the org refuses a User without ProfileId: exit 1, the user created)
+    (["user", "create", "userName=ada.l", "givenName=Ada", "sn=Lovelace", "mail=ada.l@example.com"], ALL, 1),
+])
+def test_a_command_reads_each_config_file_once(live_org_factory, tmp_path, conf_reads, capsys, command, files,
+                                               code):
     live = live_org_factory(users=30, seed=3)
     project = make_project(tmp_path / "p", live.org, live.url)
     (project.conf_dir / "sfsync.toml").write_text("keep_runs = 50\n")
     conf_reads.clear()
-    assert main(["-p", str(project.root), *command]) == 0, capsys.readouterr().err
+    assert main(["-p", str(project.root), *command]) == code, capsys.readouterr().err
     assert json.loads(capsys.readouterr().out)
-    assert set(conf_reads) == {"sync.json", "managed.json", "sfsync.toml", "provisioner.openicf-salesforce.json"}
+    assert set(conf_reads) == files
     assert {name: n for name, n in conf_reads.items() if n > 1} == {}
 
 
