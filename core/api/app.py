@@ -153,7 +153,7 @@ def create_app(project: Any, *, services: Backend | None = None, bind_host: str 
                     lifespan=backend.lifespan)
     app.router.redirect_slashes = False  # IDM answers a wrong path with a 404 body, never a redirect
     app.state.backend = backend
-    app.state.openapi = build_openapi(project)
+    app.state.openapi = build_openapi(project, config=backend.configs.current())
     app.state.authenticator = authenticator
     app.add_middleware(ActorMiddleware)  # inside authentication: who the activity audit names
     _add_limits(app, backend.configs.current())

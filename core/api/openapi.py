@@ -311,33 +311,35 @@ def _add_links(paths: dict[str, Any]) -> None:
                              for target in targets}
 
 
-def _project_facts(project: Any) -> tuple[Any, list[str] | None]:
-    """The project's managed user schema and mapping names (None for what cannot be read: the document then
-    says less, and the server refuses what it cannot run)."""
+def _project_facts(project: Any, loaded: Any) -> tuple[Any, list[str] | None]:
+    """The project's managed user schema and mapping names from ``loaded`` (a look at its files; a new one
+    when None), None for what cannot be read: the document then says less, and the server refuses what it
+    cannot run."""
     managed = mappings = None
-    if project is None:
+    if project is None and loaded is None:
         return None, None
+    from core.config import ProjectConfig
+
+    look = loaded if loaded is not None else ProjectConfig.load(project)
     try:
         from core.repo import ManagedSchema
 
-        managed = ManagedSchema.load(project)
+        managed = ManagedSchema.of(look)  # None without managed.json
     except Exception:  # noqa: BLE001 - a broken managed.json is reported by the calls that need it
         managed = None
     try:
-        import json as _json
-
-        data = _json.loads(project.sync_path.read_text(encoding="utf-8"))
+        data = look.sync_data
         mappings = [m["name"] for m in data["mappings"] if isinstance(m.get("name"), str)]
     except Exception:  # noqa: BLE001 - likewise sync.json
         mappings = None
     return managed, mappings
 
 
-def build_openapi(project: Any = None) -> dict[str, Any]:
-    """The document; ``paths`` keys use the app's route templates exactly. With ``project``, what depends on
-    it is exact: the user schema follows its managed.json and ``mapping`` names its sync.json mappings (as
-    they are when the server starts)."""
-    managed, mappings = _project_facts(project)
+def build_openapi(project: Any = None, *, config: Any = None) -> dict[str, Any]:
+    """The document; ``paths`` keys use the app's route templates exactly. With ``project`` (or ``config``,
+    the server's look at its files), what depends on it is exact: the user schema follows its managed.json
+    and ``mapping`` names its sync.json mappings (as they are when the server starts)."""
+    managed, mappings = _project_facts(project, config)
     action = lambda *names: _query("_action", {"type": "string", "enum": list(names)}, "the action",  # noqa: E731
                                    required=True)
     user_body = {"required": True, "content": {"application/json": {"schema": _ref("User")}}}

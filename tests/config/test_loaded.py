@@ -3,9 +3,6 @@ the front ends that hold them (the command line, the REST server, the app)."""
 
 from __future__ import annotations
 
-import builtins
-import collections
-import io
 import json
 import os
 import time
@@ -16,42 +13,12 @@ import pytest
 from core.config import ConfigWatcher, Project, ProjectConfig
 from core.errors import ConfigError
 from core.sync import SyncConfig
+from tests.fixtures.reads import age, replace
 from tests.sync.orgproject import make_project
 from tui.cli import main
 
 INBOUND = "systemSalesforceUser_managedUser"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def conf_reads(monkeypatch):
-    """Every open for reading of a file directly under a ``conf/`` folder, counted by file name."""
-    counts: collections.Counter[str] = collections.Counter()
-
-    def counting(opener):
-        def open_(file, mode="r", *args, **kwargs):
-            if isinstance(file, (str, os.PathLike)) and "r" in mode and Path(file).parent.name == "conf":
-                counts[Path(file).name] += 1
-            return opener(file, mode, *args, **kwargs)
-        return open_
-
-    monkeypatch.setattr(builtins, "open", counting(builtins.open))
-    monkeypatch.setattr(io, "open", counting(io.open))
-    return counts
-
-
-def _age(*paths: Path, seconds: float = 10) -> None:
-    """Date the files back, as files not written in the last moment are (no look then takes them for racy)."""
-    past = time.time_ns() - int(seconds * 1e9)
-    for path in paths:
-        os.utime(path, ns=(past, past))
-
-
-def _replace(path: Path, text: str) -> None:
-    """An editor's or sfsync's atomic save: a new file renamed over the old one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @pytest.fixture
@@ -61,7 +28,7 @@ def sample(tmp_path: Path) -> Project:
         (tmp_path / "conf" / name).write_text((ROOT / "conf" / name).read_text())
     (tmp_path / "conf" / "sfsync.toml").write_text("keep_runs = 7\n")
     project = Project(tmp_path)
-    _age(*project.conf_dir.iterdir())
+    age(*project.conf_dir.iterdir())
     return project
 
 
@@ -139,8 +106,8 @@ def test_any_file_changed_gives_a_new_look(sample, name):
     watcher = ConfigWatcher(sample)
     first = watcher.current()
     path = sample.conf_dir / name
-    _replace(path, path.read_text() + "\n" if path.exists() else "{}")
-    _age(path)
+    replace(path, path.read_text() + "\n" if path.exists() else "{}")
+    age(path)
     assert watcher.current() is not first
     assert watcher.current() is watcher.current()
 
@@ -151,7 +118,7 @@ def test_a_new_sync_json_is_seen_by_the_next_look(sample):
                                                        "managedUser_systemSalesforceUser"]
     data = json.loads((sample.conf_dir / "sync.json").read_text())
     data["mappings"] = data["mappings"][:1]
-    _replace(sample.conf_dir / "sync.json", json.dumps(data))
+    replace(sample.conf_dir / "sync.json", json.dumps(data))
     assert SyncConfig.of(watcher.current()).names() == ["systemSalesforceUser_managedUser"]
 
 
@@ -167,8 +134,8 @@ def test_a_command_lines_look_does_not_follow_the_files(sample):
     look = ProjectConfig.load(sample)
     assert look.settings.keep_runs == 7
     fixed = ConfigWatcher(sample, look, follow=False)
-    _replace(sample.conf_dir / "sfsync.toml", "keep_runs = 8\n")
-    _age(sample.settings_path)
+    replace(sample.conf_dir / "sfsync.toml", "keep_runs = 8\n")
+    age(sample.settings_path)
     assert fixed.current() is look and fixed.current().settings.keep_runs == 7
     assert ConfigWatcher(sample, look).current().settings.keep_runs == 8
 
@@ -191,7 +158,7 @@ def test_the_apps_backend_sees_its_own_saves_and_the_files_changes(sample):
         assert backend.load_theme() == "gruvbox"
         data = json.loads(sample.sync_path.read_text())
         data["mappings"] = data["mappings"][:1]
-        _replace(sample.sync_path, json.dumps(data))
+        replace(sample.sync_path, json.dumps(data))
         assert [m.name for m in backend.mappings()] == [INBOUND]
         assert [m.name for m in backend.service.mappings()] == [INBOUND]
     finally:
@@ -206,13 +173,13 @@ def test_a_script_file_a_mapping_names_is_watched_with_the_files(tmp_path):
     mapping = {"name": "m", "source": "managed/user", "target": "managed/account",
                "validSource": {"type": "text/javascript", "file": "script/valid.js"}}
     (tmp_path / "conf" / "sync.json").write_text(json.dumps({"mappings": [mapping]}))
-    _age(script, tmp_path / "conf" / "sync.json")
+    age(script, tmp_path / "conf" / "sync.json")
     watcher = ConfigWatcher(Project(tmp_path))
     first = watcher.current()
     assert SyncConfig.of(first).get("m").valid_source.source == "true"
     assert watcher.current() is first
-    _replace(script, "false")
-    _age(script)
+    replace(script, "false")
+    age(script)
     assert SyncConfig.of(watcher.current()).get("m").valid_source.source == "false"
 
 
@@ -226,13 +193,13 @@ def test_a_hook_script_file_is_watched_too(tmp_path):
     managed = {"objects": [{"name": "user", "onCreate": {"type": "text/javascript", "file": "script/create.js"},
                             "schema": {"properties": {}}}]}
     (tmp_path / "conf" / "managed.json").write_text(json.dumps(managed))
-    _age(script, tmp_path / "conf" / "managed.json")
+    age(script, tmp_path / "conf" / "managed.json")
     service = SyncService(Project(tmp_path))
     try:
         first = service.managed_hooks()
         assert "object.a = 1;" in first.specs["onCreate"].source and service.managed_hooks() is first
-        _replace(script, "object.a = 2;")
-        _age(script)
+        replace(script, "object.a = 2;")
+        age(script)
         assert "object.a = 2;" in service.managed_hooks().specs["onCreate"].source
     finally:
         service.close()
@@ -247,13 +214,13 @@ def test_a_key_rotation_and_a_login_save_are_seen_by_the_next_look(sample):
     config = ProvisionerConfig.load(sample)
     config.update_properties(clientSecret="first-secret", refreshToken="first-token")
     config.save(sample)
-    _age(sample.provisioner_path)
+    age(sample.provisioner_path)
     watcher = ConfigWatcher(sample)
     before = watcher.current()
     assert before.provisioner.properties.refresh_token == "first-token"
     sealed = before.provisioner.original["configurationProperties"]["refreshToken"]
     rotate_key(sample)
-    _age(sample.provisioner_path)
+    age(sample.provisioner_path)
     rotated = watcher.current()
     assert rotated is not before and rotated.provisioner.properties.refresh_token == "first-token"
     assert rotated.provisioner.original["configurationProperties"]["refreshToken"] != sealed
