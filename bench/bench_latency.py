@@ -75,7 +75,7 @@ def step_recon(project: str, mapping: str) -> None:
 
     import core.salesforce.connector  # noqa: F401 - module import is start-up, not the run
     from core.config.project import Project
-    from core.sync import objectsets, writer
+    from core.sync import objectsets, page_commit
     from core.sync.service import SyncService
 
     waits = {"fetch": 0.0, "commit": 0.0}
@@ -93,7 +93,7 @@ def step_recon(project: str, mapping: str) -> None:
             waits["fetch"] += time.perf_counter() - t
             yield page
 
-    wait_of = writer.PageWriter.wait
+    wait_of = page_commit.PageWriter.wait
 
     def timed_wait(self: Any) -> None:
         t = time.perf_counter()
@@ -103,7 +103,7 @@ def step_recon(project: str, mapping: str) -> None:
             waits["commit"] += time.perf_counter() - t
 
     objectsets.SalesforceObjects.pages = timed_pages  # type: ignore[method-assign]
-    writer.PageWriter.wait = timed_wait  # type: ignore[method-assign]
+    page_commit.PageWriter.wait = timed_wait  # type: ignore[method-assign]
     service = SyncService(Project(Path(project)))
     t0 = time.perf_counter()
     run = asyncio.run(service.reconcile(mapping))

@@ -26,12 +26,12 @@ from core.sync.mapping import Mapping
 from core.sync.objectsets import ObjectSet, Preloaded, SalesforceObjects, chunked
 from core.sync.observed import observed_fields
 from core.sync.operation import SyncOperation
+from core.sync.page_commit import PageWriter
 from core.sync.recon_audit import ReconAudit
 from core.sync.record import Record, failures
 from core.sync.run import PageTally, ReconRun, ReconStage
 from core.sync.scriptenv import ScriptEnv
 from core.sync.scripts import ScriptEngine
-from core.sync.writer import PageWriter
 from core.sync.writes import StagedPage
 
 log = logging.getLogger(__name__)
