@@ -4,7 +4,8 @@ A :class:`ProjectConfig` is one look at the project's configuration files (``sfs
 file, ``sync.json``, ``managed.json``): each file is read, parsed and validated the first time an operation
 asks for it, then kept, so an operation that hands its ``ProjectConfig`` down reads each file at most once,
 however many layers look at it. A bad file is the same :class:`~core.errors.ConfigError` (file and field
-named) every time it is asked for, and never stops the use of the other files.
+named) every time the operation asks for it, and never stops the use of the other files; a look that met one
+is not kept for the next operation.
 
 The packages above ``core.config`` keep their own validated views of a file (``sync.json``'s mappings in
 ``core.sync``, ``managed.json``'s schema in ``core.repo``) on the same object through :meth:`ProjectConfig.view`,
@@ -158,9 +159,13 @@ class ProjectConfig:
 
     # ---- freshness ------------------------------------------------------------------------------------
     def unchanged(self) -> bool:
-        """Whether every file is as this look found it, and none was so new it could have changed unseen."""
+        """Whether every file is as this look found it, and none was so new it could have changed unseen. A
+        look that met a bad file is never reused: the fix may be in a file it could not name (a script file
+        created, a key restored), so the next operation reads again, as before the look was kept."""
         with self._lock:
             watched = dict(self._watched)
+            if any(not ok for ok, _ in self._memo.values()):
+                return False
         taken = [(s, self.taken_ns) for s in self.stamps] + list(watched.values())
         if any(s is not None and when - s[0] < RACY_NS for s, when in taken):
             return False

@@ -245,3 +245,19 @@ def test_a_change_that_keeps_mtime_size_and_inode_is_still_seen(sample):
     assert (path.stat().st_mtime_ns, path.stat().st_size, path.stat().st_ino) == \
         (before.st_mtime_ns, before.st_size, before.st_ino)
     assert watcher.current().settings.keep_runs == 8
+
+
+def test_a_look_that_met_a_bad_file_is_not_kept_so_a_missing_script_can_be_added(tmp_path):
+    (tmp_path / "conf").mkdir()
+    mapping = {"name": "m", "source": "managed/user", "target": "managed/account",
+               "validSource": {"type": "text/javascript", "file": "script/valid.js"}}
+    (tmp_path / "conf" / "sync.json").write_text(json.dumps({"mappings": [mapping]}))
+    age(tmp_path / "conf" / "sync.json")
+    watcher = ConfigWatcher(Project(tmp_path))
+    broken = watcher.current()
+    with pytest.raises(ConfigError, match="script file 'script/valid.js' not found"):
+        SyncConfig.of(broken)
+    (tmp_path / "script").mkdir()
+    (tmp_path / "script" / "valid.js").write_text("true")  # sync.json itself unchanged
+    assert watcher.current() is not broken
+    assert SyncConfig.of(watcher.current()).get("m").valid_source.source == "true"
