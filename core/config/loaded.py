@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from core.config.project import Project
 
@@ -81,7 +81,7 @@ class ProjectConfig:
     stamps: tuple[Stamp, ...]
     #: when the look was taken (``time.time_ns()``)
     taken_ns: int
-    _memo: dict[str, Any] = field(default_factory=dict, repr=False, init=False)
+    _memo: dict[str, tuple[bool, Any]] = field(default_factory=dict, repr=False, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, init=False)
     _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False, init=False)
     #: other files a view read (a script's ``"file"``): path -> (its stamp, when it was taken)
@@ -139,15 +139,19 @@ class ProjectConfig:
         with self._lock:  # one lock per key: a slow view (sync.json's scripts compiled) holds up no other
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            if key not in self._memo:
+            with self._lock:
+                found = self._memo.get(key)
+            if found is None:
                 try:
-                    self._memo[key] = (True, build())
+                    found = (True, build())
                 except Exception as exc:  # noqa: BLE001 - kept, and raised to every caller of this look
-                    self._memo[key] = (False, exc)
-            ok, value = self._memo[key]
+                    found = (False, exc)
+                with self._lock:  # unchanged() reads the memo from any thread
+                    self._memo[key] = found
+        ok, value = found
         if not ok:
-            raise value.with_traceback(None)
-        return value  # type: ignore[no-any-return]
+            raise cast(Exception, value).with_traceback(None)
+        return cast(T, value)
 
     def watch(self, paths: Iterable[str]) -> None:
         """Files a view has just read besides the four (a script's ``"file"``): a change to one of them is a

@@ -261,3 +261,28 @@ def test_a_look_that_met_a_bad_file_is_not_kept_so_a_missing_script_can_be_added
     (tmp_path / "script" / "valid.js").write_text("true")  # sync.json itself unchanged
     assert watcher.current() is not broken
     assert SyncConfig.of(watcher.current()).get("m").valid_source.source == "true"
+
+
+def test_threads_asking_one_view_at_once_build_it_once(sample):
+    import threading
+
+    look = ProjectConfig.load(sample)
+    builds = []
+    started = threading.Barrier(8)
+
+    def build() -> object:
+        builds.append(1)
+        return object()
+
+    def ask(out: list) -> None:
+        started.wait()
+        out.append(look.view("k", build))
+        look.unchanged()  # other threads read the memo meanwhile
+
+    results: list = []
+    threads = [threading.Thread(target=ask, args=(results,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and len(results) == 8 and all(r is results[0] for r in results)
