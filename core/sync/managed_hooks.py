@@ -364,12 +364,29 @@ class ManagedHooks:
         """``onSync`` after implicit sync: ``syncResults`` is ``{success, action, syncDetails}``."""
         if "onSync" not in self.specs:
             return
-        details = [{"mapping": k, **(v.to_dict() if hasattr(v, "to_dict") else dict(v))} for k, v in results.items()]
-        success = all(d.get("result") != "FAILED" for d in details)
-        self.run(engine, "onSync", object=None, oldObject=old, newObject=new, request=request,
-                 resourceName=self.resource_name(object_id),
-                 syncResults={"success": success, "action": action, "syncDetails": details})
+        self.run(engine, "onSync", **_on_sync_variables(self.resource_name(object_id), action, old, new, results,
+                                                        request))
 
+    def on_sync_many(self, engine: ScriptEngine, items: list[tuple[str, dict[str, Any] | None,
+                                                                   dict[str, Any] | None, Mapping[str, Any]]],
+                     ) -> list[HookError | None]:
+        """:meth:`on_sync` for a page of ``(id, old, new, results)`` in one crossing into JS (the action is
+        ``notifyCreate``/``notifyUpdate``/``notifyDelete`` from old and new); per object its error or None."""
+        batch = []
+        for object_id, old, new, results in items:
+            action = "notifyCreate" if old is None else "notifyDelete" if new is None else "notifyUpdate"
+            method = {"notifyCreate": "create", "notifyDelete": "delete"}.get(action, "update")
+            name = self.resource_name(object_id)
+            batch.append(_on_sync_variables(name, action, old, new, results, request_of(method, name, new)))
+        return self._plain_many(engine, "onSync", batch)
+
+
+def _on_sync_variables(name: str, action: str, old: dict[str, Any] | None, new: dict[str, Any] | None,
+                       results: Mapping[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    details = [{"mapping": k, **(v.to_dict() if hasattr(v, "to_dict") else dict(v))} for k, v in results.items()]
+    success = all(d.get("result") != "FAILED" for d in details)
+    return {"object": None, "oldObject": old, "newObject": new, "request": request, "resourceName": name,
+            "syncResults": {"success": success, "action": action, "syncDetails": details}}
 
 def _error(spec: ScriptSpec, hook: str, detail: str) -> HookError:
     """The hook's failure: a thrown ``{code, message}`` keeps its status; anything else is a 500."""

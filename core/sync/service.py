@@ -214,6 +214,9 @@ class SyncService:
             async with self._connector(self._needs_connector([mapping.source, mapping.target])) as connector:
                 source = self._object_set(mapping.source, connector, loop)
                 target = self._object_set(mapping.target, connector, loop)
+                if mapping.target.startswith("managed/") and not dry_run:  # implicit sync of each page's writes
+                    options.implicit_mappings = self.config().from_source(mapping.target)
+                    options.implicit_sets = self._implicit_sets(connector, loop)
                 await asyncio.to_thread(self._begin, run, dry_run)
                 try:
                     def work() -> ReconRun:
@@ -236,6 +239,16 @@ class SyncService:
         finally:
             self._cancels.pop(run.id, None)
         return result.to_dict()
+
+    def _implicit_sets(self, connector: Any, loop: asyncio.AbstractEventLoop) -> Callable[[str], ObjectSet]:
+        """The object sets a reconciliation's implicit sync names beyond the run's own two (on its connector;
+        without one, e.g. a managed-to-managed run, the implicit-sync connector)."""
+        def object_set(name: str) -> ObjectSet:
+            if connector is None and self._needs_connector([name]):
+                shared, shared_loop = self.implicit_connector.get()
+                return self._object_set(name, shared, shared_loop)
+            return self._object_set(name, connector, loop)
+        return object_set
 
     async def reconcile_object(self, resource: str, object_id: str) -> list[dict[str, Any]]:
         """reconById of one managed object through every mapping that touches ``managed/<resource>``: as the
