@@ -124,6 +124,10 @@ class ScriptEnv:
     properties: dict[str, str] = field(default_factory=dict)
     #: the ``managed/<name>`` resources ``openidm`` may name (anything else is an unknown resource)
     managed: frozenset[str] = frozenset({"user"})
+    #: where ``openidm.create/update/patch/delete`` of ``managed/<name>`` go, so they run the ``managed.json``
+    #: hooks, implicit sync and ``onSync`` as a REST write does (``core.sync.managed_writes.ScriptWrites``); None:
+    #: straight to the repository (no hooks)
+    managed_writes: Any = None
 
     def __post_init__(self) -> None:
         if self.project_dir is not None:
