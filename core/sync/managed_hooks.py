@@ -62,13 +62,28 @@ class HookError(ScriptError):
 def _wrap(source: str, value: bool = False) -> str:
     """The hook's source inside a ``try``, so a thrown object keeps its ``code``/``message``. An object hook's
     value is not used: its statements run as a function body (parsed once). A property hook's value is its
-    last statement's (IDM's completion value), so its text runs through ``eval`` (parsed per call)."""
+    last statement's (IDM's completion value), so its text runs through ``eval`` (parsed per call).
+
+    An ``Error`` thrown gets the line of the hook's source it was at appended to its message (QuickJS's stack
+    names lines, not columns, and leaves a frame's line out while it is on the function's first line): an
+    object hook's frame line, less the line its source starts on (the ``catch`` line, where ``__sfsync_l0`` is
+    called, is the source's last line plus one); a property hook's innermost ``eval`` frame."""
     import json
 
     body = f"return eval({json.dumps(source)});" if value else source + "\n;"
-    return ("(function(){ try { " + body + " } catch (e) {"
+    if value:
+        locate = (" var at = /at <eval> \\(<input>(?::(\\d+))?\\)/.exec(e.stack);"
+                  " if (at) { e.__sfsync_line = at[1] === undefined ? 1 : +at[1]; }")
+    else:
+        locate = (" var at = /at __sfsync_hook \\(<input>(?::(\\d+))?\\)/.exec(e.stack),"
+                  " c = /at __sfsync_hook \\(<input>:(\\d+)\\)/.exec(__sfsync_l0());"
+                  f" if (at && c) {{ e.__sfsync_line = at[1] === undefined ? 1 : +at[1] - (+c[1] - {source.count(chr(10)) + 1}) + 1; }}")
+    return ("(function __sfsync_hook(){ function __sfsync_l0(){ return new Error().stack; } try { " + body +
+            " } catch (e) {"
             " if (e !== null && typeof e === 'object' && !(e instanceof Error) && typeof e.code === 'number')"
             " throw new Error('__sfsync_code:' + e.code + ':' + (e.message === undefined ? '' : e.message));"
+            " if (e instanceof Error && e.__sfsync_line === undefined && typeof e.stack === 'string') {" + locate +
+            " if (e.__sfsync_line !== undefined) { e.message = e.message + ' [sfsync line ' + e.__sfsync_line + ']'; } }"
             " throw e; } })()")
 
 
@@ -388,11 +403,19 @@ def _on_sync_variables(name: str, action: str, old: dict[str, Any] | None, new: 
     return {"object": None, "oldObject": old, "newObject": new, "request": request, "resourceName": name,
             "syncResults": {"success": success, "action": action, "syncDetails": details}}
 
+#: the line :func:`_wrap` adds to an Error's message
+_LINE = re.compile(r" \[sfsync line (\d+)\]")
+
+
 def _error(spec: ScriptSpec, hook: str, detail: str) -> HookError:
-    """The hook's failure: a thrown ``{code, message}`` keeps its status; anything else is a 500."""
+    """The hook's failure: a thrown ``{code, message}`` keeps its status; anything else is a 500. The message
+    names the hook (``managed/user.onCreate``), and the file (or ``source``) and line where QuickJS gives them."""
     coded = _CODED.match(detail)
     if coded:
         return HookError(spec.name, coded.group(2) or f"{hook} script encountered exception", int(coded.group(1)))
+    line = _LINE.search(detail)
+    if line is not None:
+        detail = _LINE.sub("", detail, count=1) + f" (at {spec.file or 'source'}:{line.group(1)})"
     return HookError(spec.name, detail)
 
 

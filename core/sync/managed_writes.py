@@ -11,8 +11,9 @@ implicit sync and ``onSync``, in the script's own thread and script engine.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,22 @@ class ScriptWrites:
     #: the engine the writing script runs in (its thread's), when there is one
     engine: Callable[[], ScriptEngine | None] = lambda: None
     _depth: int = field(default=0, repr=False)
+    #: the objects whose implicit sync is running in this thread (a mapping's script writing its own source)
+    _syncing: set[tuple[str, str]] = field(default_factory=set, repr=False)
+
+    @contextlib.contextmanager
+    def syncing(self, resource: str, object_id: str) -> Iterator[None]:
+        """While ``managed/<resource>/<object_id>``'s implicit sync runs: a script's write of that same object
+        runs its hooks but starts no second implicit sync of it, which would decide against targets the running
+        one has not written yet (a mapping's onCreate patching its source would create its target twice)."""
+        key = (resource, object_id)
+        fresh = key not in self._syncing
+        self._syncing.add(key)
+        try:
+            yield
+        finally:
+            if fresh:
+                self._syncing.discard(key)
 
     def write(self, op: str, resource: str, object_id: str | None, content: Any, rev: str | None) -> Any:
         """``op`` (create, update, patch, delete) of ``managed/<resource>[/object_id]``: the object IDM answers."""
@@ -114,7 +131,9 @@ class ScriptWrites:
                 if self.activity is not None:
                     self.activity(resource, change[0], op.upper(), change[1], change[2])
             sid, old, new, answer = change
-            if not (old is not None and new is not None and _unchanged(old, new)):
+            if (resource, sid) in self._syncing or (old is not None and new is not None and _unchanged(old, new)):
+                return answer
+            with self.syncing(resource, sid):
                 push_changes(list(self.mappings_of(f"managed/{resource}")), engine, self.repo, self.object_sets,
                              [(sid, old, new)], hooks=hooks)
             return answer

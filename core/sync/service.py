@@ -534,7 +534,7 @@ class SyncService:
 
         env = self.script_env("implicitSync", mappings, writes=True, user=who.user_id,
                               salesforce=(lambda: object_sets("system/salesforce/User")) if needed else None)
-        env.managed_writes = self._script_writes(who, object_sets)
+        writes = env.managed_writes = self._script_writes(who, object_sets)
 
         def recorded(repo: Any) -> Any:
             # the change and its activity entry commit together: an entry exists exactly when the change does
@@ -551,7 +551,9 @@ class SyncService:
 
         def work() -> dict[str, ImplicitResult]:
             engine = self._implicit_engine(env)
-            results = sync_object(mappings, engine, self.repo, object_sets, object_id, old, new) if mappings else {}
+            with writes.syncing(resource, object_id):
+                results = sync_object(mappings, engine, self.repo, object_sets, object_id, old, new) if mappings \
+                    else {}
             action = {"CREATE": "notifyCreate", "DELETE": "notifyDelete"}.get(operation, "notifyUpdate")
             hooks.on_sync(engine, object_id, action, old, new, results,
                           request_of(operation.lower(), hooks.resource_name(object_id), new))

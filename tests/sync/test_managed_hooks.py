@@ -216,3 +216,28 @@ def test_a_hook_writing_without_end_is_stopped_with_a_clear_error(make_env):
     with pytest.raises(HookError, match="nested 8 deep"):
         asyncio.run(env.service.create_user(person("loop")))
     assert env.repo.count() == 0 and env.accounts() == []
+
+
+def test_a_hook_error_names_the_hook_the_file_or_source_and_the_line(make_env):
+    env = make_env()
+    (env.root / "script").mkdir()
+    (env.root / "script" / "checkUser.js").write_text("// checks\nvar mail = object.mail;\n\n"
+                                                      "if (mail.indexOf('example') < 0) { throw new Error('not ours: ' + mail); }\n")
+    path = env.root / "conf" / "managed.json"
+    data = json.loads(path.read_text())
+    user = next(o for o in data["objects"] if o["name"] == "user")
+    user["onCreate"] = {"type": "text/javascript", "source": "var n = object.userName;\nobject.nick.first = n;"}
+    user["onUpdate"] = {"type": "text/javascript", "file": "script/checkUser.js"}
+    path.write_text(json.dumps(data))
+    with pytest.raises(HookError) as caught:
+        asyncio.run(env.service.create_user(person("ada")))
+    assert str(caught.value) == ("script managed/user.onCreate: TypeError: cannot set property 'first' of undefined"
+                                 " (at source:2)")
+    user.pop("onCreate")
+    path.write_text(json.dumps(data))
+    created, _ = asyncio.run(env.service.create_user(person("ada")))
+    with pytest.raises(HookError) as caught:
+        asyncio.run(env.service.update_user(created["_id"], {**person("ada"), "mail": "ada@elsewhere.org"}))
+    assert str(caught.value) == ("script managed/user.onUpdate (script/checkUser.js): Error: not ours: ada@elsewhere.org"
+                                 " (at script/checkUser.js:4)")
+    assert env.repo.read(created["_id"])["mail"] == "ada@example.com"
