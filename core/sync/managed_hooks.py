@@ -66,8 +66,8 @@ def _wrap(source: str, value: bool = False) -> str:
 
     An ``Error`` thrown gets the line of the hook's source it was at appended to its message (QuickJS's stack
     names lines, not columns, and leaves a frame's line out while it is on the function's first line): an
-    object hook's frame line, less the line its source starts on (the ``catch`` line, where ``__sfsync_l0`` is
-    called, is the source's last line plus one); a property hook's innermost ``eval`` frame."""
+    object hook's frame line, less the line its source starts on (the ``catch`` line, where a new stack is read,
+    is the source's last line plus one); a property hook's innermost ``eval`` frame."""
     import json
 
     body = f"return eval({json.dumps(source)});" if value else source + "\n;"
@@ -76,9 +76,9 @@ def _wrap(source: str, value: bool = False) -> str:
                   " if (at) { e.__sfsync_line = at[1] === undefined ? 1 : +at[1]; }")
     else:
         locate = (" var at = /at __sfsync_hook \\(<input>(?::(\\d+))?\\)/.exec(e.stack),"
-                  " c = /at __sfsync_hook \\(<input>:(\\d+)\\)/.exec(__sfsync_l0());"
+                  " c = /at __sfsync_hook \\(<input>:(\\d+)\\)/.exec((function(){ return new Error().stack; })());"
                   f" if (at && c) {{ e.__sfsync_line = at[1] === undefined ? 1 : +at[1] - (+c[1] - {source.count(chr(10)) + 1}) + 1; }}")
-    return ("(function __sfsync_hook(){ function __sfsync_l0(){ return new Error().stack; } try { " + body +
+    return ("(function __sfsync_hook(){ try { " + body +
             " } catch (e) {"
             " if (e !== null && typeof e === 'object' && !(e instanceof Error) && typeof e.code === 'number')"
             " throw new Error('__sfsync_code:' + e.code + ':' + (e.message === undefined ? '' : e.message));"

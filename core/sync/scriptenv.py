@@ -278,10 +278,12 @@ PRELUDE = r"""
                "delete": idm("delete", 2), query: idm("query", 2), action: idm("action", 2)};
   var modules = {}, sources = {};
   g.__sfsync_module = function(name, found) { sources[name] = found; };
+  var loaded = Object.create(null);  // by the name as required: a hook's per-record require() is one look-up
   g.require = function(name) {
+    if (typeof name === "string" && loaded[name] !== undefined) return loaded[name].exports;
     name = String(name);
     var key = name.replace(/\.js$/, "");
-    if (Object.prototype.hasOwnProperty.call(modules, key)) return modules[key].exports;
+    if (Object.prototype.hasOwnProperty.call(modules, key)) return (loaded[name] = modules[key]).exports;
     if (!Object.prototype.hasOwnProperty.call(sources, key)) {
       if (st.pending === null) st.pending = ["require", JSON.stringify([key])];
       throw new Error("(stopped: waiting for require)");
@@ -300,6 +302,7 @@ PRELUDE = r"""
     modules[key] = module;
     try { factory(module, module.exports, g.require); }
     catch (e) { delete modules[key]; throw e; }
+    loaded[name] = module;
     return module.exports;
   };
 })(globalThis);
