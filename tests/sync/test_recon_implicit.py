@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.sync.implicit import SYNC_AUDIT_ID
-from tests.sync.orgproject import in_process_service, make_project
+from tests.sync.orgproject import OrgServices
 
 INBOUND = "systemSalesforceUser_managedUser"
 OUTBOUND = "managedUser_systemSalesforceUser"
@@ -19,24 +19,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def setup(org_factory, tmp_path):
-    services = []
+    orgs = OrgServices(org_factory, tmp_path, seed=5)
 
     def make(users: int = 30, outbound: dict | None = None):
-        handle = org_factory(users=users, seed=5)
+        """An org and a project of the sample's conf, the outbound mapping's keys replaced by ``outbound``."""
         sync_json = None
         if outbound is not None:
             conf = json.loads((ROOT / "conf" / "sync.json").read_text())
             next(m for m in conf["mappings"] if m["name"] == OUTBOUND).update(outbound)
-            sync_json = tmp_path / f"sync{len(services)}.json"
+            sync_json = tmp_path / f"sync{len(orgs.services)}.json"
             sync_json.write_text(json.dumps(conf))
-        project = make_project(tmp_path / f"p{len(services)}", handle.org, "http://localhost", sync_json=sync_json)
-        service = in_process_service(project, handle.app)
-        services.append(service)
-        return handle.org, service
+        return orgs.make(users, sync_json)
 
     yield make
-    for s in services:
-        s.close()
+    orgs.close()
 
 
 def sync_entries(service) -> list[dict]:
