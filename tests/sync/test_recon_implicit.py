@@ -165,3 +165,21 @@ async def test_on_sync_runs_per_object_with_idms_sync_results(setup):
     assert len(lines) == created
     ok = [line for line in lines if line.endswith(f"notifyCreate true {OUTBOUND}:SUCCESSFUL:CONFIRMED:UPDATE")]
     assert ok and all(" notifyCreate " in line for line in lines)
+
+
+async def test_livesyncs_writes_run_on_sync_too(setup):
+    org, service = setup(users=10)
+    await service.reconcile(INBOUND)
+    assert (await service.livesync("system/salesforce/User"))["sfsync"]["firstSync"] is True
+    path = service.project.managed_path
+    data = json.loads(path.read_text())
+    next(o for o in data["objects"] if o["name"] == "user")["onSync"] = {
+        "type": "text/javascript", "source": "logger.info('onSync {} {} {}', resourceName, syncResults.action, "
+                                             "syncResults.syncDetails[0].situation)"}
+    path.write_text(json.dumps(data))
+    [link] = people(org, service, 1)
+    org.update_user(link.first_id, {"LastName": "Live"})
+    summary = (await service.livesync("system/salesforce/User"))["sfsync"]
+    assert summary["changes"] == 1 and summary["implicitSync"]["SUCCESSFUL"] == 1
+    log = (service.project.root / "logs" / "sfsync.log").read_text(encoding="utf-8")
+    assert f"onSync managed/user/{link.second_id} notifyUpdate CONFIRMED" in log
