@@ -257,17 +257,23 @@ def _deleted_situation(op: SyncOperation, r: Record, probe: Record | None) -> No
 
 def _entry(mapping: Mapping, source: ObjectSet, target: ObjectSet, r: Record) -> dict[str, Any]:
     """IDM's sync event (``ObjectMapping.doSourceSync``): one per mapping run, whatever the action (NOREPORT
-    and ASYNC included); EXCEPTION is status SUCCESS with its message as the exception."""
-    exception = not r.ok or r.action == Action.EXCEPTION
-    return {
-        "_id": str(uuid.uuid4()), "eventName": "sync", "timestamp": iso_now(), "reconId": SYNC_AUDIT_ID,
-        "entryType": "entry", "mapping": mapping.name, "reconciling": "source",
-        "situation": str(r.situation) if r.situation else None, "action": r.action.value if r.action else None,
-        "status": "SUCCESS" if r.ok else "FAILURE", "message": r.message or None, "linkQualifier": LINK_QUALIFIER,
-        "sourceObjectId": f"{source.name}/{r.source_id}",
-        "targetObjectId": f"{target.name}/{r.target_id}" if r.target_id else None,
-        **({"exception": r.message} if exception else {}),
-    }
+    and ASYNC included); EXCEPTION is status SUCCESS with its message as the exception. Only the fields known
+    are stored (``audit/sync`` answers the others as null); the repository gives the id and one timestamp for
+    the batch."""
+    entry = {"eventName": "sync", "reconId": SYNC_AUDIT_ID, "entryType": "entry", "mapping": mapping.name,
+             "reconciling": "source", "status": "SUCCESS" if r.ok else "FAILURE", "linkQualifier": LINK_QUALIFIER,
+             "sourceObjectId": f"{source.name}/{r.source_id}"}
+    if r.situation is not None:
+        entry["situation"] = str(r.situation)
+    if r.action is not None:
+        entry["action"] = r.action.value
+    if r.message:
+        entry["message"] = r.message
+        if not r.ok or r.action == Action.EXCEPTION:
+            entry["exception"] = r.message
+    if r.target_id:
+        entry["targetObjectId"] = f"{target.name}/{r.target_id}"
+    return entry
 
 
 def _strip(obj: dict[str, Any]) -> dict[str, Any]:
