@@ -347,7 +347,8 @@ class ScriptEngine:
             fn = self._function(script, capture)
             runner = self._batch_runner()
             try:
-                out = decode(runner(fn, self._ctx.parse_json(encode_any(payload[i:])), script.host))
+                out = json.loads(runner(fn, self._ctx.parse_json(json.dumps(payload[i:], default=str)),
+                                        script.host))
             except (quickjs.JSException, quickjs.StackOverflow) as exc:
                 if isinstance(exc, quickjs.JSException) and self._lost_context(_first_line(exc)):
                     self._new_context()
