@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.sync.mapping import SyncConfig
-from core.sync.scripts import ScriptEngine, ScriptError
 from core.sync.scriptenv import ScriptEnv
+from core.sync.scripts import ScriptEngine, ScriptError
 from core.sync.transform import apply_properties, transform_many
 
 
