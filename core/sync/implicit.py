@@ -85,9 +85,11 @@ def sync_changes(mappings: list[Mapping], scripts: ScriptEngine, repo: Any, obje
             continue
         try:
             target = object_sets(mapping.target)
+            links = MappingLinks(repo, mapping)
             if known is not None:
                 target = known.over(target, observed_fields(mapping, "target"))
-            records = _sync_page(mapping, scripts, repo, object_sets(mapping.source), target, items)
+                links = known.links_of(repo, mapping)
+            records = _sync_page(mapping, scripts, repo, object_sets(mapping.source), target, items, links=links)
         except SfsyncError as exc:  # an outage: this mapping failed for the batch, the managed changes stand
             records = [Record(phase="source", source=new, source_id=sid, ok=False, message=str(exc))
                        for sid, _old, new in items]
@@ -103,16 +105,42 @@ class KnownTargets:
     """Target records a caller already holds, by object set name then id (a reconciliation from Salesforce has
     just read the very records the reverse mapping's links point to). A record is used only when it carries every
     attribute the mapping observes of its target (:func:`~core.sync.observed.observed_fields`); anything else is
-    read as usual."""
+    read as usual. ``links``: per link type, ``(firstId, secondId)`` pairs the caller has just committed (the
+    page's links), so a mapping of that link type looks up only the others."""
 
-    def __init__(self, records: Mapping_[str, Mapping_[str, dict[str, Any]]]) -> None:
+    def __init__(self, records: Mapping_[str, Mapping_[str, dict[str, Any]]],
+                 links: Mapping_[str, Sequence[tuple[str, str]]] | None = None) -> None:
         self.records = records
+        self.links = links or {}
+
+    def links_of(self, repo: Any, mapping: Mapping) -> MappingLinks:
+        pairs = self.links.get(mapping.link_type)
+        if not pairs:
+            return MappingLinks(repo, mapping)
+        # a mapping's source is the link's second side when its links are reversed
+        known = {second: first for first, second in pairs} if mapping.reversed_links else dict(pairs)
+        return _KnownLinks(repo, mapping, known)
 
     def over(self, target: ObjectSet, fields: Sequence[str] | None) -> ObjectSet:
         held = self.records.get(target.name)
         if not held or fields is None:
             return target
         return _Known(target, held, tuple(fields))
+
+
+class _KnownLinks(MappingLinks):
+    """A mapping's links, those of the ``known`` sources answered without a query."""
+
+    def __init__(self, repo: Any, mapping: Mapping, known: dict[str, str]) -> None:
+        super().__init__(repo, mapping)
+        self.known = known
+
+    def targets_of(self, source_ids: Sequence[str]) -> dict[str, str]:
+        out = {i: self.known[i] for i in source_ids if i in self.known}
+        rest = [i for i in source_ids if i not in out]
+        if rest:
+            out.update(super().targets_of(rest))
+        return out
 
 
 class _Known(ObjectSet):
@@ -182,10 +210,11 @@ def perform_action(mapping: Mapping, scripts: ScriptEngine, repo: Any, object_se
 
 def _sync_page(mapping: Mapping, scripts: ScriptEngine, repo: Any, source: ObjectSet, target: ObjectSet,
                items: Sequence[tuple[str, dict[str, Any] | None, dict[str, Any] | None]], *,
-               force: Action | None = None, force_target: str | None = None) -> list[Record]:
+               force: Action | None = None, force_target: str | None = None,
+               links: MappingLinks | None = None) -> list[Record]:
     """One mapping over a batch of changes: IDM's source sync of each (a deleted object: the situation from the
     link, the target and the old value), decided together, written in bulk, audited; the records decided."""
-    op = SyncOperation(mapping, scripts, source, target, MappingLinks(repo, mapping),
+    op = SyncOperation(mapping, scripts, source, target, links or MappingLinks(repo, mapping),
                        target_fields=observed_fields(mapping, "target"),
                        source_fields=observed_fields(mapping, "source"))
     records = [Record(phase="source", source=new, source_id=sid, old_source=old) for sid, old, new in items]
@@ -358,9 +387,13 @@ class AfterPages:
             return
         known = {r.source_id: r.source for r in records
                  if r.ok and r.source_id and r.source is not None and r.action != Action.DELETE}
+        reverse = self.recon_mapping.reversed_links
+        links = [(r.target_id, r.source_id) if reverse else (r.source_id, r.target_id) for r in records
+                 if r.ok and r.source_id and r.target_id and (r.linked or r.link_created) and not r.unlink]
         try:
             push_changes(self.mappings, self._engines.engine(self._default), self.repo, self.object_sets, changes,
-                         hooks=self.hooks, known=KnownTargets({self.recon_mapping.source: known}))
+                         hooks=self.hooks, known=KnownTargets({self.recon_mapping.source: known},
+                                                              {self.recon_mapping.link_type: links}))
         except Exception:  # noqa: BLE001 - implicit sync never fails the reconciliation's committed page
             log.exception("implicit sync after a page of %s failed", self.recon_mapping.name)
 
