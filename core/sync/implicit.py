@@ -26,7 +26,7 @@ from core.sync.operation import SyncOperation
 from core.sync.record import Record
 from core.sync.run import iso_now
 from core.sync.scripts import ScriptEngine
-from core.sync.situations import delete_situation
+from core.sync.situations import Situation, delete_situation
 from core.sync.transform import LINK_QUALIFIER
 
 SUCCESSFUL, FAILED, SKIPPED = "SUCCESSFUL", "FAILED", "SKIPPED"
@@ -34,6 +34,9 @@ SUCCESSFUL, FAILED, SKIPPED = "SUCCESSFUL", "FAILED", "SKIPPED"
 SYNC_AUDIT_ID = "implicit-sync"
 
 log = logging.getLogger(__name__)
+
+#: each situation's and action's text (an enum's ``value`` is a slow property; a page reads it per record)
+_TEXT: dict[Any, str] = {m: m.value for m in (*Action, *Situation)}
 
 
 @dataclass
@@ -188,8 +191,8 @@ class _Known(ObjectSet):
 def _result(mapping: Mapping, r: Record) -> ImplicitResult:
     bad = not r.ok or r.action == Action.EXCEPTION
     return ImplicitResult(mapping.name, FAILED if bad else SUCCESSFUL, mapping.target,
-                          situation=str(r.situation) if r.situation else None,
-                          action=r.action.value if r.action else None, targetId=r.target_id, message=r.message)
+                          situation=_TEXT[r.situation] if r.situation else None,
+                          action=_TEXT[r.action] if r.action else None, targetId=r.target_id, message=r.message)
 
 
 def perform_action(mapping: Mapping, scripts: ScriptEngine, repo: Any, object_sets: Any, source_id: str,
@@ -293,9 +296,9 @@ def _entry(mapping: Mapping, source: ObjectSet, target: ObjectSet, r: Record) ->
              "reconciling": "source", "status": "SUCCESS" if r.ok else "FAILURE", "linkQualifier": LINK_QUALIFIER,
              "sourceObjectId": f"{source.name}/{r.source_id}"}
     if r.situation is not None:
-        entry["situation"] = str(r.situation)
+        entry["situation"] = _TEXT[r.situation]
     if r.action is not None:
-        entry["action"] = r.action.value
+        entry["action"] = _TEXT[r.action]
     if r.message:
         entry["message"] = r.message
         if not r.ok or r.action == Action.EXCEPTION:

@@ -128,4 +128,4 @@ def _set(obj: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 def changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     """Top-level attributes of ``new`` that differ from ``old`` (what an update must write)."""
     old = old or {}
-    return {k: v for k, v in new.items() if not k.startswith("_") and old.get(k) != v}
+    return {k: v for k, v in new.items() if old.get(k) != v and not k.startswith("_")}
