@@ -272,6 +272,38 @@ def whole_records(project: Path) -> Path:
     return project
 
 
+def configured(project: Path, *, hooks: bool, implicit: bool) -> Path:
+    """The project with the sample's managed.json hooks removed (``hooks`` False) and/or the outbound mapping's
+    ``enableSync: false`` (``implicit`` False: the inbound run's managed writes start no implicit sync)."""
+    if not hooks:
+        managed = project / "conf" / "managed.json"
+        conf = json.loads(managed.read_text())
+        user = next(o for o in conf["objects"] if o["name"] == "user")
+        for key in ("onCreate", "onUpdate", "postDelete"):
+            user.pop(key, None)
+        managed.write_text(json.dumps(conf, indent=2))
+    if not implicit:
+        sync = project / "conf" / "sync.json"
+        conf = json.loads(sync.read_text())
+        next(m for m in conf["mappings"] if m["name"] == OUTBOUND)["enableSync"] = False
+        sync.write_text(json.dumps(conf, indent=2))
+    return project
+
+
+def hooks_steps(org: OrgProcess, tmp: Path, refresh: str, results: dict[str, dict[str, Any]]) -> None:
+    """The managed object hooks and the implicit sync a reconciliation's writes start (issue 14 item 5), each into
+    an empty repository of its own project: without hooks or implicit sync; with the sample's hooks alone; the
+    sample unchanged on an org whose users do not match the outbound mapping yet (the round trip writes its
+    defaults back to them, as IDM does); the sample unchanged again, the org now matching (the round trip
+    decides from the page's records and writes nothing: the steady state)."""
+    results["inbound-nohooks"] = run_step(["--step", "recon", str(configured(
+        make_project(tmp / "nohooks", org, refresh), hooks=False, implicit=False)), INBOUND], org)
+    results["inbound-hooks"] = run_step(["--step", "recon", str(configured(
+        make_project(tmp / "hooks", org, refresh), hooks=True, implicit=False)), INBOUND], org)
+    results["inbound-first-roundtrip"] = run_step(["--step", "recon", str(make_project(
+        tmp / "first-roundtrip", org, refresh)), INBOUND], org)
+
+
 def change_managed(project: Path, n: int) -> None:
     """Change ``n`` managed users directly in the repository (no implicit sync), as a bulk import would."""
     from core.config.project import Project
@@ -289,7 +321,22 @@ def change_managed(project: Path, n: int) -> None:
                               for i, o in chunk.items()])
 
 
-def orchestrate(users: int, outbound: int, changes: int) -> int:
+def report_hooks(users: int, results: dict[str, dict[str, Any]]) -> int:
+    """``--hooks-only``: the floor and the hooks' steps, their ratios (each from this one run)."""
+    floor = results["floor"]["seconds"]
+    rows = [[name, r["seconds"], r["seconds"] / floor, r.get("processed"), r["calls"], r["peak_rss_mb"], r["cpu_s"],
+             " ".join(f"{k}={v}" for k, v in (r.get("actions") or {}).items() if v)]
+            for name, r in results.items()]
+    print(f"users={users:,}")
+    print(table(["step", "seconds", "x floor", "records", "API calls", "peak RSS MB", "CPU s", "actions"], rows))
+    emit("recon-hooks", users=users, **{f"{k}_{m}": v for k, r in results.items() for m, v in r.items()
+                                        if m in ("seconds", "calls", "peak_rss_mb", "processed", "cpu_s")},
+         goal_inbound_vs_floor=results["inbound"]["seconds"] / floor <= 1.5,
+         goal_inbound_s=results["inbound"]["seconds"] <= 10.0)
+    return 0
+
+
+def orchestrate(users: int, outbound: int, changes: int, hooks_only: bool = False) -> int:
     results: dict[str, dict[str, Any]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="bench-recon-"))
     org = OrgProcess(users)
@@ -301,19 +348,26 @@ def orchestrate(users: int, outbound: int, changes: int) -> int:
                                            str(tmp / "floor-plain.db")], org)
         results["floor"] = run_step(["--step", "floor", org.url, org._access or "", soql,
                                      str(make_project(tmp / "floor", org, refresh))], org)
-        rest_only = make_project(tmp / "rest-only", org, refresh)
-        (rest_only / "conf" / "sfsync.toml").write_text("bulk_query_threshold = 0\n")  # REST query pages only
-        results["inbound-rest"] = run_step(["--step", "recon", str(rest_only), INBOUND], org)
-        results["inbound"] = run_step(["--step", "recon", str(project), INBOUND], org)
-        results["inbound-whole"] = run_step(["--step", "recon", str(whole_records(make_project(
-            tmp / "whole", org, refresh))), INBOUND], org)
-        results["rerun"] = run_step(["--step", "recon", str(project), INBOUND], org)
-        people = [r for r in org.query_all("SELECT Id, LastName FROM User WHERE IsActive = true ORDER BY Id")
-                  if r["LastName"]][: changes]
-        org.patch_users([(r["Id"], {"LastName": r["LastName"] + " Changed"}) for r in people])
-        results["incremental"] = run_step(["--step", "recon", str(project), INBOUND, "--changed"], org)
+        hooks_steps(org, tmp, refresh, results)
+        if hooks_only:
+            results["inbound"] = run_step(["--step", "recon", str(project), INBOUND], org)
+        else:
+            rest_only = make_project(tmp / "rest-only", org, refresh)
+            (rest_only / "conf" / "sfsync.toml").write_text("bulk_query_threshold = 0\n")  # REST query pages only
+            results["inbound-rest"] = run_step(["--step", "recon", str(rest_only), INBOUND], org)
+            results["inbound"] = run_step(["--step", "recon", str(project), INBOUND], org)
+            results["inbound-whole"] = run_step(["--step", "recon", str(whole_records(make_project(
+                tmp / "whole", org, refresh))), INBOUND], org)
+            results["rerun"] = run_step(["--step", "recon", str(project), INBOUND], org)
+            people = [r for r in org.query_all("SELECT Id, LastName FROM User WHERE IsActive = true ORDER BY Id")
+                      if r["LastName"]][: changes]
+            org.patch_users([(r["Id"], {"LastName": r["LastName"] + " Changed"}) for r in people])
+            results["incremental"] = run_step(["--step", "recon", str(project), INBOUND, "--changed"], org)
     finally:
         org.stop()
+    if hooks_only:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return report_hooks(users, results)
     org = OrgProcess(max(outbound - SYSTEM_USERS, 0), seed=1)  # an org of `outbound` users, system users included
     try:
         refresh = org.login()
@@ -361,6 +415,9 @@ def main() -> int:
     parser.add_argument("--outbound", type=int, default=None,
                         help="managed users changed before the outbound run (default min(10,000, users))")
     parser.add_argument("--changes", type=int, default=100, help="org edits before the incremental run")
+    parser.add_argument("--hooks-only", action="store_true",
+                        help="only the floor and the managed object hooks' steps (inbound without hooks or implicit "
+                             "sync, with the hooks, the sample's first round trip, the sample steady)")
     parser.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--changed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -374,7 +431,7 @@ def main() -> int:
             step_recon(rest[0], rest[1], args.changed)
         return 0
     outbound = args.outbound if args.outbound is not None else min(10_000, args.users)
-    return orchestrate(args.users, outbound, min(args.changes, args.users))
+    return orchestrate(args.users, outbound, min(args.changes, args.users), args.hooks_only)
 
 
 if __name__ == "__main__":

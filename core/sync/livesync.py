@@ -68,7 +68,7 @@ import orjson
 from core.errors import ConfigError, SfsyncError, UsageError
 from core.repo.stages import stage_id
 from core.sync.actions import Action
-from core.sync.implicit import FAILED, SKIPPED, SUCCESSFUL, ImplicitResult, sync_object
+from core.sync.implicit import FAILED, SKIPPED, SUCCESSFUL
 from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping
 from core.sync.objectsets import PAGE_SIZE, ObjectSet
@@ -253,6 +253,13 @@ class LiveSyncEngine:
             if wanted is None:
                 return None
             names += [f for f in wanted if f not in names]
+            # and what the mappings back to this source observe of it: implicit sync decides on the records read
+            for back in self.managed_mappings(m.target) if m.target.startswith("managed/") else ():
+                if back.target == self.source_name:
+                    wanted = observed_fields(back, "target")
+                    if wanted is None:
+                        return None
+                    names += [f for f in wanted if f not in names]
         return names
 
     def _op(self, mapping: Mapping) -> SyncOperation:
@@ -470,7 +477,7 @@ class LiveSyncEngine:
             elif rid not in held:
                 result.success += 1
         if implicit:
-            self._push(implicit)
+            self._push(implicit, by_id)
             self._save(self.token, self.seen, self.retry, [])
 
     def _bookkeep(self, records: list[dict[str, Any]], failed: dict[str, str], held: set[str],
@@ -540,85 +547,29 @@ class LiveSyncEngine:
         assert self.token is not None
         self._save(self.token, self.seen, self.retry, [])
 
-    def _push(self, items: Iterable[tuple[str, str, dict[str, Any] | None, bool]]) -> None:
-        """Run the mappings whose source is each written managed object (IDM's managed object service does
-        after every write): updates and creates a page at a time, a deletion one by one."""
+    def _push(self, items: Iterable[tuple[str, str, dict[str, Any] | None, bool]],
+              known: dict[str, dict[str, Any]] | None = None) -> None:
+        """Run the mappings whose source is each written managed object, then its ``onSync`` (IDM's managed object
+        service does after every write), a page at a time (``core.sync.implicit.push_changes``); ``known``: the
+        source records this page read, so a mapping back to them decides without reading them again."""
+        from core.sync.implicit import KnownTargets, push_changes
+
         by_resource: dict[str, list[tuple[str, dict[str, Any] | None, bool]]] = {}
         for resource, mid, old, deleted in items:
             by_resource.setdefault(resource, []).append((mid, old, deleted))
         for resource, changes in by_resource.items():
             mappings = self.managed_mappings(resource)
-            if not mappings:
-                continue
             objects = self.object_sets(resource)
-            current = objects.read_many([mid for mid, _o, d in changes if not d])
-            batch = [(mid, old, current[mid]) for mid, old, d in changes if not d and mid in current]
-            for mid, old, d in changes:
-                if d:
-                    self._count(sync_object(mappings, self.scripts, self.repo, self.object_sets, mid, old, None))
-            self._count_all(self._implicit_batch(mappings, batch))
-
-    def _count(self, results: dict[str, ImplicitResult]) -> None:
-        for res in results.values():
-            self.result.implicit[res.result] = self.result.implicit.get(res.result, 0) + 1
-
-    def _count_all(self, results: Iterable[dict[str, ImplicitResult]]) -> None:
-        for r in results:
-            self._count(r)
-
-    def _implicit_batch(self, mappings: list[Mapping], batch: list[tuple[str, dict[str, Any] | None,
-                                                                        dict[str, Any]]]) -> list[dict[str, ImplicitResult]]:
-        """Implicit sync (``core.sync.implicit``'s rules) of many managed objects at once: each mapping decides
-        the whole batch with one bulk read of links and targets, and writes in bulk."""
-        from core.sync.implicit import _audit, _strip
-
-        out: dict[str, dict[str, ImplicitResult]] = {mid: {} for mid, _o, _n in batch}
-        failed: set[str] = set()
-        for mapping in mappings:
-            source, target = self.object_sets(mapping.source), self.object_sets(mapping.target)
-            op = SyncOperation(mapping, self.scripts, source, target, MappingLinks(self.repo, mapping),
-                               target_fields=observed_fields(mapping, "target"),
-                               source_fields=observed_fields(mapping, "source"))
-            recs = []
-            for mid, old, new in batch:
-                if mid in failed or (old is not None and _strip(old) == _strip(new)):
-                    out[mid][mapping.name] = ImplicitResult(mapping.name, SKIPPED, mapping.target, message=(
-                        "an earlier mapping failed" if mid in failed else "no change"))
-                    continue
-                recs.append(Record(phase="source", source=new, source_id=mid, old_source=old))
-            if not recs:
+            hooks = getattr(objects, "hooks", None)
+            if not mappings and not (hooks is not None and hooks.has("onSync")):
                 continue
-            try:
-                op.qualify(recs)
-                op.load_links(recs)
-                op.correlate(recs)
-                op.mark_linked_elsewhere(recs)
-                op.decide(recs)
-                op.plan(recs)
-                ok = [r for r in recs if r.ok and r.action != Action.EXCEPTION]
-                if not target.local:
-                    op.write_targets(ok)
-                with self.repo.transaction():
-                    if target.local:
-                        op.write_targets(ok)
-                    op.write_links(ok)
-                    op.post_actions(ok, None)
-                    for r in recs:
-                        if r.ok and r.action == Action.EXCEPTION:
-                            r.message = f"Situation {r.situation} marked as EXCEPTION"
-                        _audit(self.repo, mapping, source, target, r)
-            except SfsyncError as exc:  # an outage: this mapping failed for the batch, the managed changes stand
-                for r in recs:
-                    r.fail(str(exc))
-            for r in recs:
-                bad = not r.ok or r.action == Action.EXCEPTION
-                if bad:
-                    failed.add(r.source_id or "")
-                out[r.source_id or ""][mapping.name] = ImplicitResult(
-                    mapping.name, FAILED if bad else SUCCESSFUL, mapping.target,
-                    situation=str(r.situation) if r.situation else None,
-                    action=r.action.value if r.action else None, targetId=r.target_id, message=r.message)
-        return list(out.values())
+            current = objects.read_many([mid for mid, _o, d in changes if not d])
+            batch = [(mid, old, None if d else current[mid]) for mid, old, d in changes if d or mid in current]
+            results = push_changes(mappings, self.scripts, self.repo, self.object_sets, batch, hooks=hooks,
+                                   known=KnownTargets({self.source_name: known or {}}))
+            for per_object in results.values():
+                for res in per_object.values():
+                    self.result.implicit[res.result] = self.result.implicit.get(res.result, 0) + 1
 
 
 def stage_answer(stage: dict[str, Any] | None, result: LiveSyncResult) -> dict[str, Any]:

@@ -62,13 +62,28 @@ class HookError(ScriptError):
 def _wrap(source: str, value: bool = False) -> str:
     """The hook's source inside a ``try``, so a thrown object keeps its ``code``/``message``. An object hook's
     value is not used: its statements run as a function body (parsed once). A property hook's value is its
-    last statement's (IDM's completion value), so its text runs through ``eval`` (parsed per call)."""
+    last statement's (IDM's completion value), so its text runs through ``eval`` (parsed per call).
+
+    An ``Error`` thrown gets the line of the hook's source it was at appended to its message (QuickJS's stack
+    names lines, not columns, and leaves a frame's line out while it is on the function's first line): an
+    object hook's frame line, less the line its source starts on (the ``catch`` line, where a new stack is read,
+    is the source's last line plus one); a property hook's innermost ``eval`` frame."""
     import json
 
     body = f"return eval({json.dumps(source)});" if value else source + "\n;"
-    return ("(function(){ try { " + body + " } catch (e) {"
+    if value:
+        locate = (" var at = /at <eval> \\(<input>(?::(\\d+))?\\)/.exec(e.stack);"
+                  " if (at) { e.__sfsync_line = at[1] === undefined ? 1 : +at[1]; }")
+    else:
+        locate = (" var at = /at __sfsync_hook \\(<input>(?::(\\d+))?\\)/.exec(e.stack),"
+                  " c = /at __sfsync_hook \\(<input>:(\\d+)\\)/.exec((function(){ return new Error().stack; })());"
+                  f" if (at && c) {{ e.__sfsync_line = at[1] === undefined ? 1 : +at[1] - (+c[1] - {source.count(chr(10)) + 1}) + 1; }}")
+    return ("(function __sfsync_hook(){ try { " + body +
+            " } catch (e) {"
             " if (e !== null && typeof e === 'object' && !(e instanceof Error) && typeof e.code === 'number')"
             " throw new Error('__sfsync_code:' + e.code + ':' + (e.message === undefined ? '' : e.message));"
+            " if (e instanceof Error && e.__sfsync_line === undefined && typeof e.stack === 'string') {" + locate +
+            " if (e.__sfsync_line !== undefined) { e.message = e.message + ' [sfsync line ' + e.__sfsync_line + ']'; } }"
             " throw e; } })()")
 
 
@@ -363,18 +378,43 @@ class ManagedHooks:
         """``onSync`` after implicit sync: ``syncResults`` is ``{success, action, syncDetails}``."""
         if "onSync" not in self.specs:
             return
-        details = [{"mapping": k, **(v.to_dict() if hasattr(v, "to_dict") else dict(v))} for k, v in results.items()]
-        success = all(d.get("result") != "FAILED" for d in details)
-        self.run(engine, "onSync", object=None, oldObject=old, newObject=new, request=request,
-                 resourceName=self.resource_name(object_id),
-                 syncResults={"success": success, "action": action, "syncDetails": details})
+        self.run(engine, "onSync", **_on_sync_variables(self.resource_name(object_id), action, old, new, results,
+                                                        request))
+
+    def on_sync_many(self, engine: ScriptEngine, items: list[tuple[str, dict[str, Any] | None,
+                                                                   dict[str, Any] | None, Mapping[str, Any]]],
+                     ) -> list[HookError | None]:
+        """:meth:`on_sync` for a page of ``(id, old, new, results)`` in one crossing into JS (the action is
+        ``notifyCreate``/``notifyUpdate``/``notifyDelete`` from old and new); per object its error or None."""
+        batch = []
+        for object_id, old, new, results in items:
+            action = "notifyCreate" if old is None else "notifyDelete" if new is None else "notifyUpdate"
+            method = {"notifyCreate": "create", "notifyDelete": "delete"}.get(action, "update")
+            name = self.resource_name(object_id)
+            batch.append(_on_sync_variables(name, action, old, new, results, request_of(method, name, new)))
+        return self._plain_many(engine, "onSync", batch)
+
+
+def _on_sync_variables(name: str, action: str, old: dict[str, Any] | None, new: dict[str, Any] | None,
+                       results: Mapping[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    details = [{"mapping": k, **(v.to_dict() if hasattr(v, "to_dict") else dict(v))} for k, v in results.items()]
+    success = all(d.get("result") != "FAILED" for d in details)
+    return {"object": None, "oldObject": old, "newObject": new, "request": request, "resourceName": name,
+            "syncResults": {"success": success, "action": action, "syncDetails": details}}
+
+#: the line :func:`_wrap` adds to an Error's message
+_LINE = re.compile(r" \[sfsync line (\d+)\]")
 
 
 def _error(spec: ScriptSpec, hook: str, detail: str) -> HookError:
-    """The hook's failure: a thrown ``{code, message}`` keeps its status; anything else is a 500."""
+    """The hook's failure: a thrown ``{code, message}`` keeps its status; anything else is a 500. The message
+    names the hook (``managed/user.onCreate``), and the file (or ``source``) and line where QuickJS gives them."""
     coded = _CODED.match(detail)
     if coded:
         return HookError(spec.name, coded.group(2) or f"{hook} script encountered exception", int(coded.group(1)))
+    line = _LINE.search(detail)
+    if line is not None:
+        detail = _LINE.sub("", detail, count=1) + f" (at {spec.file or 'source'}:{line.group(1)})"
     return HookError(spec.name, detail)
 
 

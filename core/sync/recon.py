@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from core.errors import SfsyncError
 from core.repo.audit import AuditRow
 from core.sync.actions import Action
+from core.sync.implicit import AfterPages
 from core.sync.links import MappingLinks
 from core.sync.mapping import Mapping
 from core.sync.objectsets import ObjectSet, Preloaded, SalesforceObjects, chunked
@@ -61,6 +62,10 @@ class ReconOptions:
     ids: list[str] | None = None
     #: what the run's scripts reach (project, logs); the engine binds its repository and Salesforce set
     script_env: ScriptEnv | None = field(default=None, repr=False)
+    #: implicit sync after each committed page (the mappings whose source is this run's managed target, and
+    #: the object set of a resource name neither side of the run is): see core.sync.implicit.AfterPages
+    implicit_mappings: list[Mapping] = field(default_factory=list, repr=False)
+    implicit_sets: Callable[[str], ObjectSet] | None = field(default=None, repr=False)
 
 
 class ReconEngine:
@@ -80,6 +85,11 @@ class ReconEngine:
         #: what a remote read fetches: the attributes the mapping can observe, or None for whole records
         self.source_read_fields = observed_fields(mapping, "source")
         self.target_read_fields = observed_fields(mapping, "target")
+        self.implicit = self._after_pages(options)
+        if self.implicit is not None and self.source_read_fields is not None:
+            extra = self.implicit.source_fields()  # the reverse mappings decide on these without a read
+            self.source_read_fields = None if extra is None else list(dict.fromkeys([*self.source_read_fields,
+                                                                                      *extra]))
         self.op = SyncOperation(mapping, self.scripts, source, target, self.links,
                                 target_fields=self.target_read_fields, source_fields=self.source_read_fields)
         self.op.recon_id = run.id
@@ -100,6 +110,23 @@ class ReconEngine:
             self._writer = PageWriter(options.commit_pool)
         else:
             self._writer = PageWriter.owning()
+
+    def _after_pages(self, options: ReconOptions) -> AfterPages | None:
+        """Implicit sync of each page's managed writes (IDM runs it after every write of managed/user)."""
+        if options.dry_run or not options.implicit_mappings or not self.target.name.startswith("managed/"):
+            return None
+        sides = {self.source.name: self.source, self.target.name: self.target}
+
+        def object_sets(name: str) -> ObjectSet:
+            if name in sides:
+                return sides[name]
+            if options.implicit_sets is None:
+                raise SfsyncError(f"implicit sync: no object set for {name}")
+            sides[name] = options.implicit_sets(name)
+            return sides[name]
+
+        return AfterPages(self.mapping, options.implicit_mappings, self.repo, object_sets,
+                          getattr(self.target, "hooks", None), self.scripts)
 
     @staticmethod
     def _script_env(env: ScriptEnv | None, source: ObjectSet, target: ObjectSet, repo: Any) -> ScriptEnv:
@@ -158,6 +185,9 @@ class ReconEngine:
             hooks = getattr(self.target, "hooks", None)
             if hooks is not None and self._writer.parallel:  # the commit thread's own hook engine, freed there
                 self._writer.submit(hooks.close_thread_engine)
+                self._writer.drain()
+            if self.implicit is not None and self._writer.parallel:
+                self._writer.submit(self.implicit.close)
                 self._writer.drain()
             self._writer.close()
             if run.finished:
@@ -360,6 +390,8 @@ class ReconEngine:
         self._notify()
         if self.options.on_page is not None:
             self.options.on_page(self.run)
+        if self.implicit is not None:  # after the COMMIT: implicit sync never undoes the page
+            self.implicit.push(records)
 
     # ---- target phase ----------------------------------------------------------------------------------
     def _target_phase(self) -> bool:

@@ -124,6 +124,10 @@ class ScriptEnv:
     properties: dict[str, str] = field(default_factory=dict)
     #: the ``managed/<name>`` resources ``openidm`` may name (anything else is an unknown resource)
     managed: frozenset[str] = frozenset({"user"})
+    #: where ``openidm.create/update/patch/delete`` of ``managed/<name>`` go, so they run the ``managed.json``
+    #: hooks, implicit sync and ``onSync`` as a REST write does (``core.sync.managed_writes.ScriptWrites``); None:
+    #: straight to the repository (no hooks)
+    managed_writes: Any = None
 
     def __post_init__(self) -> None:
         if self.project_dir is not None:
@@ -274,10 +278,12 @@ PRELUDE = r"""
                "delete": idm("delete", 2), query: idm("query", 2), action: idm("action", 2)};
   var modules = {}, sources = {};
   g.__sfsync_module = function(name, found) { sources[name] = found; };
+  var loaded = Object.create(null);  // by the name as required: a hook's per-record require() is one look-up
   g.require = function(name) {
+    if (typeof name === "string" && loaded[name] !== undefined) return loaded[name].exports;
     name = String(name);
     var key = name.replace(/\.js$/, "");
-    if (Object.prototype.hasOwnProperty.call(modules, key)) return modules[key].exports;
+    if (Object.prototype.hasOwnProperty.call(modules, key)) return (loaded[name] = modules[key]).exports;
     if (!Object.prototype.hasOwnProperty.call(sources, key)) {
       if (st.pending === null) st.pending = ["require", JSON.stringify([key])];
       throw new Error("(stopped: waiting for require)");
@@ -296,6 +302,7 @@ PRELUDE = r"""
     modules[key] = module;
     try { factory(module, module.exports, g.require); }
     catch (e) { delete modules[key]; throw e; }
+    loaded[name] = module;
     return module.exports;
   };
 })(globalThis);

@@ -110,25 +110,34 @@ def _managed(env: ScriptEnv, op: str, resource: str, object_id: str | None, args
             return None
     if op == "query":
         return _managed_query(repo, resource, name, object_id, _arg(args, 1), _arg(args, 2))
+    writes = env.managed_writes
     if op == "create":
         content = _content(op, _arg(args, 2))
         new_id = _arg(args, 1) or object_id
-        return _project(repo.create(content, str(new_id) if new_id else None, resource=resource),
-                        _fields(_arg(args, 4)))
-    if op == "update":
+        new_id = str(new_id) if new_id else None
+        created = writes.write("create", resource, new_id, content, None) if writes is not None \
+            else repo.create(content, new_id, resource=resource)
+        return _project(created, _fields(_arg(args, 4)))
+    if op in ("update", "patch", "delete"):
         oid = _need_id(op, name, object_id)
-        return _project(repo.update(oid, _content(op, _arg(args, 2)), _arg(args, 1), resource=resource),
-                        _fields(_arg(args, 4)))
-    if op == "patch":
-        oid = _need_id(op, name, object_id)
-        return _project(repo.patch(oid, _operations(_arg(args, 2)), _arg(args, 1), resource=resource),
-                        _fields(_arg(args, 4)))
-    if op == "delete":
-        oid = _need_id(op, name, object_id)
-        return _project(repo.delete(oid, _arg(args, 1), resource=resource), _fields(_arg(args, 3)))
+        rev = _arg(args, 1)
+        value = None if op == "delete" else _content(op, _arg(args, 2)) if op == "update" \
+            else _operations(_arg(args, 2))
+        if writes is not None:
+            out = writes.write(op, resource, oid, value, rev)
+        elif op == "update":
+            out = repo.update(oid, value, rev, resource=resource)
+        elif op == "patch":
+            out = repo.patch(oid, value, rev, resource=resource)
+        else:
+            out = repo.delete(oid, rev, resource=resource)
+        return _project(out, _fields(_arg(args, 3 if op == "delete" else 4)))
     action = _arg(args, 1)
     if action == "patch" and object_id:
-        return repo.patch(object_id, _operations(_arg(args, 2)), None, resource=resource)
+        operations = _operations(_arg(args, 2))
+        if writes is not None:
+            return writes.write("patch", resource, object_id, operations, None)
+        return repo.patch(object_id, operations, None, resource=resource)
     raise HostError(f"openidm.action: action {action!r} on {name!r} is not supported (managed/<name>/<id>: patch)")
 
 

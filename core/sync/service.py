@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -22,6 +21,7 @@ from core.errors import ConfigError, SfsyncError, UsageError
 from core.sync.connection import SharedConnector
 from core.sync.implicit import SYNC_AUDIT_ID, ImplicitResult, perform_action, sync_object
 from core.sync.managed_hooks import ManagedHooks, request_of
+from core.sync.managed_writes import ScriptWrites, write_create, write_delete, write_patch, write_update
 from core.sync.mapping import Mapping, SyncConfig
 from core.sync.objectsets import ManagedObjects, ObjectSet, SalesforceObjects
 from core.sync.recon import ReconEngine, ReconOptions
@@ -231,6 +231,9 @@ class SyncService:
             async with self._connector(needed, loaded) as connector:
                 source = self._object_set(mapping.source, connector, loop, loaded)
                 target = self._object_set(mapping.target, connector, loop, loaded)
+                if mapping.target.startswith("managed/") and not dry_run:  # implicit sync of each page's writes
+                    options.implicit_mappings = self.config(loaded).from_source(mapping.target)
+                    options.implicit_sets = self._implicit_sets(connector, loop, loaded)
                 await asyncio.to_thread(self._begin, run, dry_run)
                 try:
                     def work() -> ReconRun:
@@ -253,6 +256,17 @@ class SyncService:
         finally:
             self._cancels.pop(run.id, None)
         return result.to_dict()
+
+    def _implicit_sets(self, connector: Any, loop: asyncio.AbstractEventLoop,
+                       loaded: ProjectConfig) -> Callable[[str], ObjectSet]:
+        """The object sets a reconciliation's implicit sync names beyond the run's own two (on its connector;
+        without one, e.g. a managed-to-managed run, the implicit-sync connector)."""
+        def object_set(name: str) -> ObjectSet:
+            if connector is None and self._needs_connector([name]):
+                shared, shared_loop = self.implicit_connector.get()
+                return self._object_set(name, shared, shared_loop, loaded)
+            return self._object_set(name, connector, loop, loaded)
+        return object_set
 
     async def reconcile_object(self, resource: str, object_id: str) -> list[dict[str, Any]]:
         """reconById of one managed object through every mapping that touches ``managed/<resource>``: as the
@@ -505,6 +519,18 @@ class SyncService:
         self._implicit_scripts.env = env
         return self._implicit_scripts
 
+    def _script_writes(self, who: Any, object_sets: Callable[[str], ObjectSet]) -> ScriptWrites:
+        """What a script's ``openidm`` writes of managed objects go through in the implicit-sync thread: the hooks,
+        the write and its activity entry, implicit sync, ``onSync`` (``core.sync.managed_writes``)."""
+        from core.repo.activity import ENTRIES_PER_RUN, activity_entry
+
+        def activity(resource: str, object_id: str, operation: str, old: Any, new: Any) -> None:
+            self.repo.activity.add(activity_entry(f"managed/{resource}/{object_id}", operation, old, new, who),
+                                   keep=lambda: self._keep_runs(self.configs.current()) * ENTRIES_PER_RUN)
+
+        return ScriptWrites(self.repo, self.managed_hooks, self.config().from_source, object_sets, activity,
+                            engine=lambda: self._implicit_scripts)
+
     async def _change(self, write: Callable[[Any, ManagedHooks, ScriptEngine],
                                             tuple[str, dict[str, Any] | None, dict[str, Any] | None, Any]],
                       operation: str, actor: Any = None, resource: str = "user",
@@ -523,12 +549,13 @@ class SyncService:
 
         def object_sets(name: str) -> ObjectSet:
             if name not in sets:
-                connector, loop = self.implicit_connector.get() if needed else (None, None)
+                connector, loop = self.implicit_connector.get() if self._needs_connector([name]) else (None, None)
                 sets[name] = self._object_set(name, connector, loop, loaded)
             return sets[name]
 
         env = self.script_env("implicitSync", mappings, writes=True, user=who.user_id,
                               salesforce=(lambda: object_sets("system/salesforce/User")) if needed else None)
+        writes = env.managed_writes = self._script_writes(who, object_sets)
 
         def recorded(repo: Any) -> Any:
             # the change and its activity entry commit together: an entry exists exactly when the change does
@@ -545,7 +572,9 @@ class SyncService:
 
         def work() -> dict[str, ImplicitResult]:
             engine = self._implicit_engine(env)
-            results = sync_object(mappings, engine, self.repo, object_sets, object_id, old, new) if mappings else {}
+            with writes.syncing(resource, object_id):
+                results = sync_object(mappings, engine, self.repo, object_sets, object_id, old, new) if mappings \
+                    else {}
             action = {"CREATE": "notifyCreate", "DELETE": "notifyDelete"}.get(operation, "notifyUpdate")
             hooks.on_sync(engine, object_id, action, old, new, results,
                           request_of(operation.lower(), hooks.resource_name(object_id), new))
@@ -718,57 +747,22 @@ class SyncService:
     async def create_user(self, obj: dict[str, Any], id: str | None = None, *, actor: Any = None,
                           ) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
         self.check_request(obj)
-
-        def write(repo: Any, hooks: ManagedHooks, engine: ScriptEngine) -> Any:
-            request = request_of("create", hooks.resource_name(id), obj)
-            created = repo.create(hooks.before_create(engine, copy.deepcopy(obj), request, id), id)
-            hooks.after_create(engine, created, request)
-            return created["_id"], None, created, hooks.virtual(engine, created, request)
-        return await self._change(write, "CREATE", actor)
+        return await self._change(lambda repo, hooks, engine: write_create(repo, hooks, engine, obj, id), "CREATE",
+                                  actor)
 
     async def update_user(self, id: str, obj: dict[str, Any], rev: str | None = None, *, actor: Any = None,
                           ) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
         """Replace the user (``rev`` = If-Match), then implicit sync."""
         self.check_request(obj)
-
-        def write(repo: Any, hooks: ManagedHooks, engine: ScriptEngine) -> Any:
-            old = repo.read(id)
-            request = request_of("update", hooks.resource_name(id), obj)
-            new = repo.update(id, hooks.before_update(engine, id, old, copy.deepcopy(obj), request), rev)
-            if not _unchanged(old, new):
-                hooks.after_update(engine, id, old, new, request)
-            return id, old, new, hooks.virtual(engine, new, request)
-        return await self._change(write, "UPDATE", actor)
+        return await self._change(lambda repo, hooks, engine: write_update(repo, hooks, engine, id, obj, rev),
+                                  "UPDATE", actor)
 
     async def patch_user(self, id: str, operations: list[dict[str, Any]], rev: str | None = None, *,
                          actor: Any = None) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
-        def write(repo: Any, hooks: ManagedHooks, engine: ScriptEngine) -> Any:
-            old = repo.read(id)
-            request = request_of("patch", hooks.resource_name(id), operations)
-            if hooks.has("onUpdate", "onValidate", "onStore"):
-                from core.repo.patch import apply_patch
-
-                patched = apply_patch(copy.deepcopy(old), operations)
-                new = repo.update(id, hooks.before_update(engine, id, old, patched, request),
-                                  old["_rev"] if rev is None else rev)
-            else:
-                new = repo.patch(id, operations, rev)
-            if not _unchanged(old, new):
-                hooks.after_update(engine, id, old, new, request)
-            return id, old, new, hooks.virtual(engine, new, request)
-        return await self._change(write, "PATCH", actor)
+        return await self._change(
+            lambda repo, hooks, engine: write_patch(repo, hooks, engine, id, operations, rev), "PATCH", actor)
 
     async def delete_user(self, id: str, rev: str | None = None, *, actor: Any = None,
                           ) -> tuple[dict[str, Any], dict[str, ImplicitResult]]:
-        def write(repo: Any, hooks: ManagedHooks, engine: ScriptEngine) -> Any:
-            request = request_of("delete", hooks.resource_name(id))
-            if hooks.has("onDelete"):
-                hooks.before_delete(engine, id, repo.read(id), request)
-            old = repo.delete(id, rev)
-            hooks.after_delete(engine, id, old, request)
-            return id, old, None, old
-        return await self._change(write, "DELETE", actor)
-
-
-def _unchanged(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    return {k: v for k, v in old.items() if k != "_rev"} == {k: v for k, v in new.items() if k != "_rev"}
+        return await self._change(lambda repo, hooks, engine: write_delete(repo, hooks, engine, id, rev), "DELETE",
+                                  actor)

@@ -12,22 +12,33 @@ from typing import Any
 
 from core.sync.filters import resolve
 from core.sync.mapping import Mapping
-from core.sync.scripts import ScriptEngine
+from core.sync.scripts import ScriptEngine, ScriptError
 
 LINK_QUALIFIER = "default"
 
 
 def apply_properties(mapping: Mapping, engine: ScriptEngine, source: dict[str, Any],
-                     target: dict[str, Any] | None, *, old_source: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The target after mapping ``source`` onto a copy of ``target`` (``{}`` for a create)."""
+                     target: dict[str, Any] | None, *, old_source: dict[str, Any] | None = None,
+                     transformed: dict[int, Any] | None = None) -> dict[str, Any]:
+    """The target after mapping ``source`` onto a copy of ``target`` (``{}`` for a create). ``transformed``:
+    per property index, its transform's value (or ScriptError) already computed (:func:`transform_many`)."""
     out: dict[str, Any] = dict(target) if target else {}  # copy-on-write below: nested dicts copied in _set
-    for prop in mapping.properties:
+    value: Any
+    for index, prop in enumerate(mapping.properties):
+        if transformed is not None and index in transformed:
+            value = transformed[index]
+            if isinstance(value, ScriptError):
+                raise value
+            if value is None and prop.has_default:
+                value = prop.default if isinstance(prop.default, (str, int, float, bool)) \
+                    else copy.deepcopy(prop.default)
+            _set(out, prop.target_path, value)
+            continue
         if prop.condition is not None:
             variables = {"object": source, "source": source, "target": target, "oldSource": old_source,
                          "oldTarget": target, "linkQualifier": LINK_QUALIFIER}
             if not prop.condition.test(engine, variables):
                 continue
-        value: Any
         if prop.source is None:
             value = None
         elif prop.source == "":
@@ -40,6 +51,35 @@ def apply_properties(mapping: Mapping, engine: ScriptEngine, source: dict[str, A
         if value is None and prop.has_default:
             value = prop.default if isinstance(prop.default, (str, int, float, bool)) else copy.deepcopy(prop.default)
         _set(out, prop.target_path, value)
+    return out
+
+
+def transform_many(mapping: Mapping, engine: ScriptEngine, sources: list[dict[str, Any]]) -> list[dict[int, Any]]:
+    """For a batch of sources, each unconditional property's ``transform`` in one crossing into JS per property
+    (instead of one per record and property): per source, ``{property index: value or ScriptError}`` for
+    :func:`apply_properties`. Only scripts that cannot reach the host (no ``openidm``, ``logger``…) are batched:
+    they have no effect but their value, so the order they run in is invisible; the rest run per record."""
+    out: list[dict[int, Any]] = [{} for _ in sources]
+    if not sources:
+        return out
+    for index, prop in enumerate(mapping.properties):
+        if prop.transform is None or prop.condition is not None:
+            continue
+        script = engine.script(prop.transform)
+        if script.host:
+            continue
+        values: list[Any] = []
+        for source in sources:
+            if prop.source is None:
+                values.append(None)
+            elif prop.source == "":
+                values.append(source)
+            else:
+                path = prop.source_path
+                values.append(source.get(path[0]) if len(path) == 1 else resolve(source, path))
+        results = engine.call_many(script, [{"source": v, "linkQualifier": LINK_QUALIFIER} for v in values])
+        for k, (ok, value) in enumerate(results):
+            out[k][index] = value if ok else ScriptError(script.spec.name, value)
     return out
 
 
@@ -88,4 +128,4 @@ def _set(obj: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 def changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     """Top-level attributes of ``new`` that differ from ``old`` (what an update must write)."""
     old = old or {}
-    return {k: v for k, v in new.items() if not k.startswith("_") and old.get(k) != v}
+    return {k: v for k, v in new.items() if old.get(k) != v and not k.startswith("_")}

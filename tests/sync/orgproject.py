@@ -40,3 +40,24 @@ def in_process_service(project: Project, app: Any) -> SyncService:
         return SalesforceConnector(ProvisionerConfig.load(project), transport=httpx.ASGITransport(app=app))
 
     return SyncService(project, connector_factory=connector)
+
+
+class OrgServices:
+    """Projects on local orgs made by ``org_factory``: ``make(users, sync_json)`` -> ``(org, service)``, each
+    service closed by :meth:`close` (a fixture's teardown)."""
+
+    def __init__(self, org_factory: Any, root: Path, seed: int, **org_options: Any) -> None:
+        self.org_factory, self.root, self.seed, self.org_options = org_factory, root, seed, org_options
+        self.services: list[SyncService] = []
+
+    def make(self, users: int, sync_json: Path | None = None) -> tuple[Any, SyncService]:
+        handle = self.org_factory(users=users, seed=self.seed, **self.org_options)
+        project = make_project(self.root / f"p{len(self.services)}", handle.org, "http://localhost",
+                               sync_json=sync_json)
+        service = in_process_service(project, handle.app)
+        self.services.append(service)
+        return handle.org, service
+
+    def close(self) -> None:
+        for service in self.services:
+            service.close()

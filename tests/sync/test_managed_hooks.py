@@ -178,3 +178,66 @@ def test_property_level_hooks_of_the_sample_are_run_on_read(make_env):
     created = env.user("ada")
     read = asyncio.run(env.service.read_user(created["_id"]))
     assert (read["effectiveRoles"], read["effectiveAssignments"]) == ([], [])
+
+
+def test_a_scripts_openidm_writes_of_managed_users_run_the_hooks_and_implicit_sync(make_env):
+    """IDM routes a script's ``openidm.create/patch/delete`` of managed/user to the managed object service, as a
+    REST write: its hooks, implicit sync (managed/user -> managed/account here) and onSync run."""
+    env = make_env()
+    set_hooks(env, {
+        "onCreate": "object.created = 'hooked'; if (object.userName === 'ada') {"
+                    " var shadow = openidm.create('managed/user', null, {userName: 'ada-shadow', givenName: 'Shadow',"
+                    " sn: 'Test', mail: 'shadow@example.com'});"
+                    " object.shadowId = shadow._id; object.shadowMark = shadow.created; }",
+        "onUpdate": "object.updated = 'hooked'",
+        "postCreate": "if (object.userName === 'ada') {"
+                      " openidm.patch('managed/user/' + object.shadowId, null,"
+                      " [{operation: 'replace', field: '/sn', value: 'Patched'}]); }",
+        "postDelete": "logger.info('postDelete {}', oldObject.userName)",
+        "onSync": HOOKS["onSync"],
+    })
+    created, _ = asyncio.run(env.service.create_user(person("ada")))
+    shadow = env.repo.read(created["shadowId"])
+    assert created["shadowMark"] == "hooked" and shadow["created"] == "hooked"  # the nested create's onCreate
+    assert shadow["sn"] == "Patched" and shadow["updated"] == "hooked"  # the nested patch's onUpdate
+    accounts = {a["login"]: a for a in env.accounts()}
+    assert set(accounts) == {"ada", "ada-shadow"}  # implicit sync of the script's write too
+    assert sum(line.count("onSync notifyCreate true userAccount:SUCCESSFUL") for line in log_text(env).splitlines()) == 2
+    assert "onSync notifyUpdate true userAccount:SUCCESSFUL" in log_text(env)
+    activity = env.repo.activity.query(QueryRequest(query_filter="true"))["result"]
+    assert {(a["objectId"], a["operation"]) for a in activity} >= {
+        (f"managed/user/{shadow['_id']}", "CREATE"), (f"managed/user/{shadow['_id']}", "PATCH")}
+
+
+def test_a_hook_writing_without_end_is_stopped_with_a_clear_error(make_env):
+    env = make_env()
+    set_hooks(env, {"onCreate": "openidm.create('managed/user', null, {userName: object.userName + 'x',"
+                                " givenName: 'L', sn: 'Loop', mail: 'l@example.com'})"})
+    with pytest.raises(HookError, match="nested 8 deep"):
+        asyncio.run(env.service.create_user(person("loop")))
+    assert env.repo.count() == 0 and env.accounts() == []
+
+
+def test_a_hook_error_names_the_hook_the_file_or_source_and_the_line(make_env):
+    env = make_env()
+    (env.root / "script").mkdir()
+    (env.root / "script" / "checkUser.js").write_text("// checks\nvar mail = object.mail;\n\n"
+                                                      "if (mail.indexOf('example') < 0) { throw new Error('not ours: ' + mail); }\n")
+    path = env.root / "conf" / "managed.json"
+    data = json.loads(path.read_text())
+    user = next(o for o in data["objects"] if o["name"] == "user")
+    user["onCreate"] = {"type": "text/javascript", "source": "var n = object.userName;\nobject.nick.first = n;"}
+    user["onUpdate"] = {"type": "text/javascript", "file": "script/checkUser.js"}
+    path.write_text(json.dumps(data))
+    with pytest.raises(HookError) as caught:
+        asyncio.run(env.service.create_user(person("ada")))
+    assert str(caught.value) == ("script managed/user.onCreate: TypeError: cannot set property 'first' of undefined"
+                                 " (at source:2)")
+    user.pop("onCreate")
+    path.write_text(json.dumps(data))
+    created, _ = asyncio.run(env.service.create_user(person("ada")))
+    with pytest.raises(HookError) as caught:
+        asyncio.run(env.service.update_user(created["_id"], {**person("ada"), "mail": "ada@elsewhere.org"}))
+    assert str(caught.value) == ("script managed/user.onUpdate (script/checkUser.js): Error: not ours: ada@elsewhere.org"
+                                 " (at script/checkUser.js:4)")
+    assert env.repo.read(created["_id"])["mail"] == "ada@example.com"

@@ -31,6 +31,17 @@ def setup(org_factory, tmp_path):
         s.close()
 
 
+def without_implicit_sync(tmp_path: Path) -> Path:
+    """The sample's sync.json with the outbound mapping's ``enableSync: false`` (IDM's switch): the inbound runs'
+    writes into managed/user then start no implicit sync back to Salesforce (which would write the outbound
+    mapping's defaults to the users and stamp them), for tests that count or compare what the org holds."""
+    conf = json.loads((Path(__file__).resolve().parents[2] / "conf" / "sync.json").read_text())
+    next(m for m in conf["mappings"] if m["name"] == OUTBOUND)["enableSync"] = False
+    path = tmp_path / "no-implicit-sync.json"
+    path.write_text(json.dumps(conf))
+    return path
+
+
 def managed(service):
     return service.repo.query({"_queryFilter": "true"})["result"]
 
@@ -87,8 +98,8 @@ async def test_an_edit_in_salesforce_arrives_on_the_next_run(setup):
     assert (user["sn"], user["mail"]) == ("Ångström-Renamed", "renamed@example.com")
 
 
-async def test_incremental_run_processes_only_the_changes(setup):
-    org, service = setup(users=60)
+async def test_incremental_run_processes_only_the_changes(setup, tmp_path):
+    org, service = setup(users=60, sync_json=without_implicit_sync(tmp_path))
     await service.reconcile(INBOUND)
     links = list(service.repo.iter_links(INBOUND))[:3]
     for n, link in enumerate(links):
@@ -173,8 +184,8 @@ async def test_outbound_delete_deactivates_the_salesforce_user(setup, tmp_path):
     assert service.repo.links_by_second(INBOUND, [user["_id"]]) == {}
 
 
-async def test_dry_run_against_the_org_changes_nothing(setup):
-    org, service = setup()
+async def test_dry_run_against_the_org_changes_nothing(setup, tmp_path):
+    org, service = setup(sync_json=without_implicit_sync(tmp_path))
     before = sorted((u["Id"], u["SystemModstamp"]) for u in org.iter_users())
     run = await service.reconcile(INBOUND, dry_run=True)
     assert run["situationSummary"]["ABSENT"] > 0 and run["dryRun"]
@@ -235,10 +246,10 @@ async def test_a_username_taken_between_decision_and_write_fails_that_record_onl
 
 
 @pytest.mark.parametrize("threshold", [1, 0], ids=["bulk-api", "rest-pages"])
-async def test_inbound_through_a_bulk_api_job_equals_the_rest_pages(setup, threshold):
+async def test_inbound_through_a_bulk_api_job_equals_the_rest_pages(setup, threshold, tmp_path):
     """From ``bulk_query_threshold`` records on, a full run reads Salesforce through one Bulk API 2.0 job (the
     first REST page, which tells the size, is dropped); the run is the same either way."""
-    org, service = setup(users=4500)
+    org, service = setup(users=4500, sync_json=without_implicit_sync(tmp_path))
     (service.project.conf_dir / "sfsync.toml").write_text(f"bulk_query_threshold = {threshold}\n"
                                                           'bulk_query = "always"\n')  # not only when quicker
     before = org.api_used
