@@ -21,19 +21,14 @@ for outbound). Times are measured, never asserted; the machine is shared, so com
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -46,26 +41,9 @@ from common import emit, run_measured, table  # noqa: E402
 INBOUND, OUTBOUND = bench_recon.INBOUND, bench_recon.OUTBOUND
 
 
-class Org(bench_recon.OrgProcess):
+def start_org(users: int, seed: int = 0, flags: tuple[str, ...] = ()) -> bench_recon.OrgProcess:
     """``sfsync demo-org`` with extra flags (latency, job time), logged in like bench_recon's."""
-
-    def __init__(self, users: int, seed: int = 0, flags: tuple[str, ...] = ()) -> None:  # noqa: D107
-        self.proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "demo-org", "--users", str(users),
-                                      "--seed", str(seed), "--auto-approve", *flags],
-                                     cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True)
-        self.info = json.loads(self.proc.stdout.readline())
-        self.url = self.info["url"]
-        self.client = httpx.Client(base_url=self.url, timeout=300)
-        self._access = None
-
-    def stop(self) -> None:
-        self.client.close()
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+    return bench_recon.OrgProcess(users, seed, flags, timeout=300)
 
 
 def step_recon(project: str, mapping: str) -> None:
@@ -114,7 +92,7 @@ def step_recon(project: str, mapping: str) -> None:
                       "fetch_wait_s": waits["fetch"], "commit_wait_s": waits["commit"]}))
 
 
-def run_step(project: Path, mapping: str, org: Org) -> dict[str, Any]:
+def run_step(project: Path, mapping: str, org: bench_recon.OrgProcess) -> dict[str, Any]:
     before = org.api_used()
     child = run_measured([sys.executable, str(Path(__file__).resolve()), "--step", str(project), mapping],
                          timeout=1800, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -127,7 +105,7 @@ def run_step(project: Path, mapping: str, org: Org) -> dict[str, Any]:
     return result
 
 
-def project_for(root: Path, org: Org, toml: str = "") -> Path:
+def project_for(root: Path, org: bench_recon.OrgProcess, toml: str = "") -> Path:
     project = bench_recon.make_project(root, org, org.login())
     if toml:
         (project / "conf" / "sfsync.toml").write_text(toml)
@@ -135,7 +113,7 @@ def project_for(root: Path, org: Org, toml: str = "") -> Path:
 
 
 def inbound(users: int, latency: int, tmp: Path, results: dict[str, dict[str, Any]]) -> None:
-    near, far = Org(users), Org(users, flags=("--latency-ms", str(latency)))
+    near, far = start_org(users), start_org(users, flags=("--latency-ms", str(latency)))
     try:
         p_near, p_far = project_for(tmp / f"in-near-{users}", near), project_for(tmp / f"in-far-{users}", far)
         results[f"inbound {users:,} loopback"] = run_step(p_near, INBOUND, near)
@@ -146,7 +124,7 @@ def inbound(users: int, latency: int, tmp: Path, results: dict[str, dict[str, An
 
 
 def bulk_job(users: int, latency: int, job_s: float, tmp: Path, results: dict[str, dict[str, Any]]) -> None:
-    far = Org(users, flags=("--latency-ms", str(latency), "--job-ms", str(job_s * 1000), "--job-rate", "0"))
+    far = start_org(users, flags=("--latency-ms", str(latency), "--job-ms", str(job_s * 1000), "--job-rate", "0"))
     try:
         project = project_for(tmp / "bulk", far, 'bulk_query_threshold = 1\nbulk_query = "always"\n')
         results[f"inbound {users:,} {latency} ms, Bulk job of {job_s:g} s"] = run_step(project, INBOUND, far)
@@ -157,7 +135,7 @@ def bulk_job(users: int, latency: int, job_s: float, tmp: Path, results: dict[st
 def outbound(changes: int, latency: int, tmp: Path, results: dict[str, dict[str, Any]]) -> None:
     users = max(changes - bench_recon.SYSTEM_USERS, 0)
     for name, flags in (("loopback", ()), (f"{latency} ms", ("--latency-ms", str(latency)))):
-        org = Org(users, seed=1, flags=flags)
+        org = start_org(users, seed=1, flags=flags)
         try:
             project = project_for(tmp / f"out-{name.split()[0]}", org)
             run_step(project, INBOUND, org)
