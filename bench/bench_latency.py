@@ -5,8 +5,10 @@ Each comparison runs the same data (same seed) in one run: one org on loopback a
 
 - inbound at each size (default 40,000 and 100,000 users): the path the connector chooses (``bulk_query =
   "auto"``); the ratio far / loopback (goal <= 1.2);
-- outbound of ``--outbound`` changed managed users (default 10,000; composite/sobjects, several calls at once);
-  the ratio (goal <= 1.2);
+- outbound of ``--outbound`` changed managed users (default 10,000; composite/sobjects, ``maximumConnections``
+  calls at once, ``--connections`` to change it); the ratio (goal <= 1.2), and the far run's network floor:
+  the round trips it cannot avoid (2 to read the target set, one per ``maximumConnections`` calls of 200) times
+  the latency;
 - a Bulk API job whose completion takes ``--job-s`` seconds (default 5) in the far org, the Bulk API forced
   (``bulk_query = "always"``) at each size: goal total <= job + 1.2 x the loopback inbound of that size.
 
@@ -16,12 +18,14 @@ for outbound). Times are measured, never asserted; the machine is shared, so com
 
     python bench/bench_latency.py                     # 40,000 and 100,000 users, 10,000 outbound, 5 s job
     python bench/bench_latency.py --small             # 5,000 users, 1,000 outbound, 2 s job
+    python bench/bench_latency.py --outbound-only [--connections 25]   # the outbound comparison alone
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -105,10 +109,19 @@ def run_step(project: Path, mapping: str, org: bench_recon.OrgProcess) -> dict[s
     return result
 
 
-def project_for(root: Path, org: bench_recon.OrgProcess, toml: str = "") -> Path:
+def project_for(root: Path, org: bench_recon.OrgProcess, toml: str = "", connections: int | None = None) -> Path:
+    """A project logged in to ``org``; ``connections``: its provisioner's ``maximumConnections`` (else the
+    sample's 10)."""
     project = bench_recon.make_project(root, org, org.login())
     if toml:
         (project / "conf" / "sfsync.toml").write_text(toml)
+    if connections is not None:
+        from core.config.project import Project
+        from core.config.provisioner import ProvisionerConfig
+
+        config = ProvisionerConfig.load(Project(project))
+        config.update_properties(maximumConnections=connections)
+        config.save(Project(project))
     return project
 
 
@@ -132,12 +145,13 @@ def bulk_job(users: int, latency: int, job_s: float, tmp: Path, results: dict[st
         far.stop()
 
 
-def outbound(changes: int, latency: int, tmp: Path, results: dict[str, dict[str, Any]]) -> None:
+def outbound(changes: int, latency: int, tmp: Path, results: dict[str, dict[str, Any]],
+             connections: int | None = None) -> None:
     users = max(changes - bench_recon.SYSTEM_USERS, 0)
     for name, flags in (("loopback", ()), (f"{latency} ms", ("--latency-ms", str(latency)))):
         org = start_org(users, seed=1, flags=flags)
         try:
-            project = project_for(tmp / f"out-{name.split()[0]}", org)
+            project = project_for(tmp / f"out-{name.split()[0]}", org, connections=connections)
             run_step(project, INBOUND, org)
             run_step(project, OUTBOUND, org)     # settles the mapping's defaults (Alias, locale…)
             bench_recon.change_managed(project, changes)
@@ -146,14 +160,23 @@ def outbound(changes: int, latency: int, tmp: Path, results: dict[str, dict[str,
             org.stop()
 
 
-def orchestrate(sizes: list[int], changes: int, latency: int, job_s: float) -> int:
+def outbound_floor(changes: int, latency: int, connections: int) -> tuple[int, float]:
+    """The far outbound run's network floor: round trips and seconds if the engine took no time. The target
+    read is 2 round trips (the first page, then the rest at once, up to 6 ahead: 12,000 users), the writes one
+    per ``connections`` calls of 200."""
+    pages = math.ceil(changes / 2000)
+    trips = 1 + math.ceil(max(pages - 1, 0) / 6) + math.ceil(math.ceil(changes / 200) / connections)
+    return trips, trips * latency / 1000
+
+
+def orchestrate(sizes: list[int], changes: int, latency: int, job_s: float, connections: int | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     try:
         for users in sizes:
             inbound(users, latency, tmp, results)
             bulk_job(users, latency, job_s, tmp, results)
-        outbound(changes, latency, tmp, results)
+        outbound(changes, latency, tmp, results, connections)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     goals: dict[str, tuple[float, float]] = {}
@@ -174,7 +197,11 @@ def orchestrate(sizes: list[int], changes: int, latency: int, job_s: float) -> i
                  for k, r in results.items()]))
     print()
     print(table(["goal", "measured", "limit", "met"], [[k, v, lim, v <= lim] for k, (v, lim) in goals.items()]))
-    emit("latency", sizes=sizes, outbound=changes, latency_ms=latency, job_s=job_s,
+    trips, floor_s = outbound_floor(changes, latency, connections or 10)
+    print(f"\noutbound at {latency} ms, maximumConnections {connections or 10}: network floor {trips} round trips = "
+          f"{floor_s:.2f} s (the loopback run took {results[f'outbound {changes:,} loopback']['seconds']:.2f} s)")
+    emit("latency", sizes=sizes, outbound=changes, latency_ms=latency, job_s=job_s, connections=connections or 10,
+         outbound_network_floor_s=floor_s,
          **{f"{k} {m}": v for k, r in results.items() for m, v in r.items()
             if m in ("seconds", "calls", "fetch_wait_s", "commit_wait_s")},
          **{f"ratio {k}": v for k, (v, _) in goals.items()},
@@ -189,20 +216,27 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=int, default=250, help="the far org's latency (default 250)")
     parser.add_argument("--job-s", type=float, default=5.0, help="the Bulk API job's completion time (default 5)")
     parser.add_argument("--small", action="store_true", help="5,000 users, 1,000 outbound, a 2 s job")
+    parser.add_argument("--connections", type=int, default=None,
+                        help="maximumConnections of the outbound projects (default: the sample's 10)")
+    parser.add_argument("--outbound-only", action="store_true", help="only the outbound comparison")
     parser.add_argument("--step", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
         step_recon(*args.step)
         return 0
+    if args.connections is not None and args.connections < 1:
+        parser.error("--connections: 1 or more")
     if args.small:
-        return orchestrate([5_000], 1_000, args.latency_ms, 2.0)
+        return orchestrate([] if args.outbound_only else [5_000], 1_000, args.latency_ms, 2.0, args.connections)
+    if args.outbound_only:
+        return orchestrate([], args.outbound, args.latency_ms, args.job_s, args.connections)
     try:
         sizes = [int(s) for s in str(args.users).split(",") if s.strip()]
     except ValueError:
         parser.error(f"--users: not a comma-separated list of numbers: {args.users!r}")
     if not sizes or min(sizes) < 1:
         parser.error("--users: at least one size of 1 or more")
-    return orchestrate(sizes, args.outbound, args.latency_ms, args.job_s)
+    return orchestrate(sizes, args.outbound, args.latency_ms, args.job_s, args.connections)
 
 
 if __name__ == "__main__":

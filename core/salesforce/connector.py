@@ -139,12 +139,14 @@ class SalesforceConnector:
     def __init__(self, config: ProvisionerConfig, *, ca_file: str | None = None,
                  transport: httpx.AsyncBaseTransport | None = None, retry: RetryPolicy | None = None,
                  on_rotate: Callable[[str], None] | None = None, max_query_restarts: int = 5,
-                 batch_concurrency: int = 10) -> None:
+                 batch_concurrency: int | None = None) -> None:
         self.config = config
         self.session = RestSession(config.properties, ca_file=ca_file, transport=transport, retry=retry,
                                    on_rotate=on_rotate)
         self.max_query_restarts = max_query_restarts
-        self.batch_concurrency = max(1, min(batch_concurrency, config.properties.maximumConnections))
+        #: composite/sobjects calls in flight at once: the pool's size (maximumConnections), or less if asked
+        connections = config.properties.maximumConnections
+        self.batch_concurrency = max(1, min(batch_concurrency or connections, connections))
         #: query pages fetched ahead, and Bulk API result pages downloaded at once (each at most the pool)
         self.prefetch_pages = max(1, min(PREFETCH_PAGES, config.properties.maximumConnections - 1))
         self.result_downloads = max(1, min(bulk.PARALLEL_RESULTS, config.properties.maximumConnections - 1))
