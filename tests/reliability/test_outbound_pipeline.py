@@ -67,3 +67,37 @@ def test_outbound_pages_sent_several_deep_through_faults_are_exact(live_org_fact
         assert sum(c.session.stats["retries"] for c in made) - before >= 2, "this run met no faults"
     finally:
         service.close()
+
+
+def test_a_cancel_mid_outbound_leaves_every_salesforce_write_audited_and_none_unaudited(live_org_factory, tmp_path):
+    import threading
+
+    live = live_org_factory(users=7_000, seed=5, latency_ms=20)
+    project = make_project(tmp_path / "p", live.org, live.url)
+    service = SyncService(project)
+    try:
+        assert asyncio.run(service.reconcile(INBOUND))["state"] == "SUCCESS"
+        asyncio.run(service.reconcile(OUTBOUND))
+        users = managed(service)
+        service.repo.update_many([(u["_id"], {k: v for k, v in u.items() if not k.startswith("_")}
+                                   | {"sn": f"{u['sn']} C"}, None) for u in users])
+        cancel = threading.Event()
+
+        def on_progress(run):
+            if run["progress"]["source"]["existing"]["processed"] > 0:
+                cancel.set()     # after the first committed page; a page already sent still commits
+
+        out = asyncio.run(service.reconcile(OUTBOUND, on_progress=on_progress, cancel=cancel))
+        assert out["state"] == "CANCELED"
+        processed = out["progress"]["source"]["existing"]["processed"]
+        assert 0 < processed < len(users)
+        entries = [e for e in service.audit(out["_id"])["result"] if e.get("sourceObjectId")]
+        updated = {e["sourceObjectId"].rsplit("/", 1)[-1] for e in entries
+                   if e["status"] == "SUCCESS" and e.get("action") == "UPDATE"}
+        links = {link.second_id: link.first_id for link in service.repo.iter_links(INBOUND)}
+        written = {u["_id"] for u in users
+                   if u["_id"] in links and live.org.user(links[u["_id"]])["LastName"] == f"{u['sn']} C"}
+        # whole pages: a Salesforce user has its new name exactly when its record's UPDATE is audited
+        assert written == updated and len(entries) == processed and len(updated) > 1000
+    finally:
+        service.close()
