@@ -33,13 +33,11 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import hashlib
 import json
 import os
 import secrets
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -58,7 +56,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(ROOT))
 
-from common import emit, run_measured, table  # noqa: E402
+from common import emit, run_measured, stop_process, table  # noqa: E402
 
 INBOUND = "systemSalesforceUser_managedUser"
 OUTBOUND = "managedUser_systemSalesforceUser"
@@ -71,23 +69,19 @@ SYSTEM_USERS = 4  # the org's Automated Process, Integration, Security users and
 class OrgProcess:
     """``sfsync demo-org`` in a subprocess; ``login()`` gets a refresh token through the auto-approved flow."""
 
-    def __init__(self, users: int, seed: int = 0) -> None:
+    def __init__(self, users: int, seed: int = 0, flags: tuple[str, ...] = (), timeout: float = 120) -> None:
+        """``flags``: more ``demo-org`` options (``--latency-ms 250``…); ``timeout``: of this client's calls."""
         self.proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "demo-org", "--users", str(users),
-                                      "--seed", str(seed), "--auto-approve"],
+                                      "--seed", str(seed), "--auto-approve", *flags],
                                      cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True)
         self.info = json.loads(self.proc.stdout.readline())
         self.url = self.info["url"]
-        self.client = httpx.Client(base_url=self.url, timeout=120)
+        self.client = httpx.Client(base_url=self.url, timeout=timeout)
         self._access: str | None = None
 
     def stop(self) -> None:
         self.client.close()
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
 
     def login(self) -> str:
         verifier = secrets.token_urlsafe(64)

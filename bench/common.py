@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,19 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---- processes ----------------------------------------------------------------------------------------
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 30) -> None:
+    """Stop a server the benchmark started (``sfsync demo-org``, ``sfsync serve``): SIGINT as Ctrl-C would, then
+    a kill if it has not ended within ``timeout`` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 # ---- timing and memory ---------------------------------------------------------------------------------

@@ -22,12 +22,27 @@ _std_encode_default = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False
 
 
 def _has_non_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_has_non_finite(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_non_finite(v) for v in value)
+    """Whether a float in ``value`` (nested in dicts, lists, tuples) is NaN or infinite. Asked of nearly every
+    page (its text has a ``null``), so a loop that skips the common scalars by exact type: twice as fast as
+    a recursive ``isinstance`` walk."""
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        v = pop()
+        kind = type(v)
+        if kind is str or v is None or kind is int or kind is bool:
+            continue
+        if kind is dict:
+            extend(v.values())
+        elif kind is list or kind is tuple:
+            extend(v)
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                return True
+        elif isinstance(v, dict):
+            extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            extend(v)
     return False
 
 

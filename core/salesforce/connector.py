@@ -140,12 +140,14 @@ class SalesforceConnector:
     def __init__(self, config: ProvisionerConfig, *, ca_file: str | None = None,
                  transport: httpx.AsyncBaseTransport | None = None, retry: RetryPolicy | None = None,
                  on_rotate: Callable[[str], None] | None = None, max_query_restarts: int = 5,
-                 batch_concurrency: int = 10) -> None:
+                 batch_concurrency: int | None = None) -> None:
         self.config = config
         self.session = RestSession(config.properties, ca_file=ca_file, transport=transport, retry=retry,
                                    on_rotate=on_rotate)
         self.max_query_restarts = max_query_restarts
-        self.batch_concurrency = max(1, min(batch_concurrency, config.properties.maximumConnections))
+        #: composite/sobjects calls in flight at once: the pool's size (maximumConnections), or less if asked
+        connections = config.properties.maximumConnections
+        self.batch_concurrency = max(1, min(batch_concurrency or connections, connections))
         #: query pages fetched ahead, and Bulk API result pages downloaded at once (each at most the pool)
         self.prefetch_pages = max(1, min(PREFETCH_PAGES, config.properties.maximumConnections - 1))
         self.result_downloads = max(1, min(bulk.PARALLEL_RESULTS, config.properties.maximumConnections - 1))
@@ -154,6 +156,8 @@ class SalesforceConnector:
         self.query_restarts = 0
         self._describes: dict[str, dict[str, Any]] = {}
         self._record_fields: dict[str, list[str]] = {}
+        #: composite/sobjects calls in flight across every caller (a recon sends several pages at once)
+        self._collection_gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     @classmethod
     def from_project(cls, project: Project, **kwargs: Any) -> SalesforceConnector:
@@ -243,9 +247,12 @@ class SalesforceConnector:
         return data
 
     # ---- queries -----------------------------------------------------------------------------------
-    async def query_pages(self, query: str, *, all_rows: bool = False,
-                          batch_size: int = 2000) -> AsyncIterator[QueryPage]:
-        """The query's pages; the next one is fetched while the caller processes this one.
+    async def query_pages(self, query: str, *, all_rows: bool = False, batch_size: int = 2000,
+                          bulk_from: int = 0) -> AsyncIterator[QueryPage]:
+        """The query's pages; the following ones are fetched while the caller processes this one.
+
+        ``bulk_from``: the caller may drop the read for a Bulk API job once the first page shows this many
+        records or more (0: never), so only then is the first page followed one page deep until it decides.
 
         When the session ends mid-query (a new access token, e.g. after Refresh Token Rotation) the cursor
         dies with it: the SOQL is run again from the start and records already yielded are skipped by Id
@@ -256,7 +263,7 @@ class SalesforceConnector:
         while True:
             pages_seen = 0
             try:
-                async with contextlib.aclosing(self._raw_pages(query, all_rows, batch_size)) as pages:
+                async with contextlib.aclosing(self._raw_pages(query, all_rows, batch_size, bulk_from)) as pages:
                     async for data in pages:
                         pages_seen += 1
                         records = data["records"]
@@ -273,15 +280,17 @@ class SalesforceConnector:
                 self.query_restarts += 1
                 log.info("query cursor lost (%s); running the query again (%d)", exc.error_code, restarts)
 
-    async def _raw_pages(self, query: str, all_rows: bool,
-                         batch_size: int) -> AsyncGenerator[dict[str, Any], None]:
+    async def _raw_pages(self, query: str, all_rows: bool, batch_size: int,
+                         bulk_from: int = 0) -> AsyncGenerator[dict[str, Any], None]:
         """The query's pages (records already without ``attributes``), in order, fetched ahead.
 
         A query locator is the cursor's id and an offset (``…/query/01gXX-2000``); from the first page's
         ``nextRecordsUrl`` and the query's size the following pages' URLs are known, so up to
         :attr:`prefetch_pages` of them are fetched at once while the caller works. Each page's own
         ``nextRecordsUrl`` is checked against the one expected: an org that pages differently (a smaller batch
-        for wide records) is followed page by page from where it differs."""
+        for wide records) is followed page by page from where it differs. After a first page from which the
+        caller may switch to a Bulk API job (``bulk_from``), one page only is fetched ahead until it asks
+        for the next."""
         headers = {"Sforce-Query-Options": f"batchSize={max(200, min(2000, batch_size))}"}
         ahead: list[tuple[str, asyncio.Task[dict[str, Any]]]] = []
 
@@ -293,6 +302,7 @@ class SalesforceConnector:
         try:
             data = first = await fetch("queryAll" if all_rows else "query", {"q": query})
             planned = _following_urls(data)
+            may_switch = 0 < bulk_from <= int(first.get("totalSize") or 0)
             launched = 0                          # planned URLs fetched (or being fetched) so far
             while True:
                 next_url = None if data.get("done", True) else data.get("nextRecordsUrl")
@@ -303,8 +313,8 @@ class SalesforceConnector:
                     ahead.append((next_url, asyncio.ensure_future(fetch(next_url))))
                     if launched < len(planned) and planned[launched] == next_url:
                         launched += 1
-                # one page ahead of the first (whose size may send the caller to a Bulk API job), then deep
-                depth = self.prefetch_pages if data is not first else 1
+                # one page ahead of a first whose size may send the caller to a Bulk API job, else deep
+                depth = 1 if data is first and may_switch else self.prefetch_pages
                 while launched < len(planned) and len(ahead) < depth:
                     url = planned[launched]
                     ahead.append((url, asyncio.ensure_future(fetch(url))))
@@ -357,11 +367,12 @@ class SalesforceConnector:
                          api_left=None if usage is None else usage[1] - usage[0], first_page_read=False)
 
     def select_pages(self, sobject: str, fields: Sequence[str], where: str | None = None,
-                     order_by: str | None = None, *, all_rows: bool = False,
-                     batch_size: int = 2000) -> AsyncIterator[QueryPage]:
-        """``SELECT fields FROM sobject`` (escaped, checked names) as pages; ``where`` from :mod:`soql`."""
+                     order_by: str | None = None, *, all_rows: bool = False, batch_size: int = 2000,
+                     bulk_from: int = 0) -> AsyncIterator[QueryPage]:
+        """``SELECT fields FROM sobject`` (escaped, checked names) as pages; ``where`` from :mod:`soql`;
+        ``bulk_from`` as in :meth:`query_pages`."""
         return self.query_pages(soql.select(sobject, fields, where, order_by), all_rows=all_rows,
-                                batch_size=batch_size)
+                                batch_size=batch_size, bulk_from=bulk_from)
 
     # ---- records -----------------------------------------------------------------------------------
     async def get(self, sobject: str, id: str, fields: Sequence[str] | None = None) -> dict[str, Any] | None:
@@ -415,8 +426,13 @@ class SalesforceConnector:
         return await self._collection("PATCH", body)
 
     async def _collection(self, method: str, body: list[dict[str, Any]]) -> list[RecordResult]:
+        """``body`` in calls of 200, at most :attr:`batch_concurrency` in flight for the whole connector (the
+        calls of several batches share the bound, first come first sent); results in input order."""
         results: list[RecordResult | None] = [None] * len(body)
-        gate = asyncio.Semaphore(self.batch_concurrency)
+        loop = asyncio.get_running_loop()
+        if self._collection_gate is None or self._collection_gate[0] is not loop:  # one per event loop
+            self._collection_gate = (loop, asyncio.Semaphore(self.batch_concurrency))
+        gate = self._collection_gate[1]
 
         async def run(start: int) -> None:
             async with gate:

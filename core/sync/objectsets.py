@@ -259,7 +259,8 @@ class SalesforceObjects(ObjectSet):
         it (and the one already fetched after it) for a Bulk API 2.0 job: the same records in the same pages,
         in a handful of calls instead of one per 2,000."""
         names = self._fields(fields)
-        rest = self._iterate(self.connector.select_pages(self.sobject, names, order_by="Id"))
+        rest = self._iterate(self.connector.select_pages(self.sobject, names, order_by="Id",
+                                                         bulk_from=max(self.bulk_threshold, 0)))
         first = next(rest, None)
         pages: Iterator[Any]
         plan = self.connector.plan_read(first, self.bulk_threshold, self.sobject, self.bulk_mode) \
@@ -447,7 +448,7 @@ class Preloaded(ObjectSet):
         index = self._index.get(field_name)
         if index is None:
             index = {}
-            for obj in self.objects.values():
+            for obj in list(self.objects.values()):  # a copy: pages being sent add their creates meanwhile
                 v = obj.get(field_name)
                 if v is not None:
                     index.setdefault(v.lower() if isinstance(v, str) else v, []).append(obj)

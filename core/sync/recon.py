@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from core.errors import SfsyncError
@@ -104,12 +105,14 @@ class ReconEngine:
         # pipelined commits only where the writes run no script (QuickJS belongs to this thread)
         has_post_actions = any(p.post_action for ps in mapping.policies.values() for p in ps)
         parallel = not has_post_actions and not options.dry_run
+        # a remote target's writes are sent a few pages deep (see PageWriter), a local one's commit in order
+        sending = not target.local
         if not parallel:
             self._writer = PageWriter(None)
         elif options.commit_pool is not None:
-            self._writer = PageWriter(options.commit_pool)
+            self._writer = PageWriter(options.commit_pool, sending=sending)
         else:
-            self._writer = PageWriter.owning()
+            self._writer = PageWriter.owning(sending=sending)
 
     def _after_pages(self, options: ReconOptions) -> AfterPages | None:
         """Implicit sync of each page's managed writes (IDM runs it after every write of managed/user)."""
@@ -284,9 +287,12 @@ class ReconEngine:
         self._writer.wait()
         return not self._cancelled()
 
-    def _cancelled(self) -> bool:
+    def _cancel_asked(self) -> bool:
         cancel = self.options.cancel
-        if self._cancel_requested or (cancel is not None and cancel.is_set()):
+        return self._cancel_requested or (cancel is not None and cancel.is_set())
+
+    def _cancelled(self) -> bool:
+        if self._cancel_asked():
             self._stage(ReconStage.ACTIVE_CANCELING)
             self.run.finish(ReconStage.COMPLETED_CANCELED)
             self._summary()
@@ -307,6 +313,12 @@ class ReconEngine:
             self._decide(records)
             if self._writer.parallel:
                 plan = self._stage_page(records)  # no side effect: done while the previous page commits
+                if self._writer.depth > 1 and not self._cancel_asked():
+                    # the page's writes go out now, behind those in flight; it commits after them, in order
+                    self._writer.submit(partial(self._commit, sent=True), records, plan,
+                                        send=partial(self.op.write_targets, records),
+                                        keys=[r.target_id for r in records if r.target_id])
+                    continue
                 self._writer.wait()  # the previous page is committed: a cancel stops here, this page unwritten
                 if self._cancelled():
                     return False
@@ -363,14 +375,15 @@ class ReconEngine:
             return PagePlan(None, base, None, failures(records))
         return PagePlan(staged, base, self.audit.rows(records, base + 1), failures(records))
 
-    def _commit(self, records: list[Record], plan: PagePlan) -> None:
-        """ONE transaction: the page's managed writes, links, audit entries and the run's progress.
+    def _commit(self, records: list[Record], plan: PagePlan, *, sent: bool = False) -> None:
+        """ONE transaction: the page's managed writes, links, audit entries and the run's progress (a remote
+        target's writes first, unless the page was ``sent`` already).
 
         The page is counted into the run only once that transaction has committed: the stored run is a staged
         copy (:meth:`ReconRun.plus`), so when COMMIT fails (a full disk) neither the repository nor the run
         object a front end sees has the page, and a FAILED run reports exactly what was written."""
         op = self.op
-        if not self.options.dry_run and not self.target.local:
+        if not self.options.dry_run and not self.target.local and not sent:
             op.write_targets(records)
         with self.repo.transaction():
             if not self.options.dry_run:

@@ -284,11 +284,20 @@ class ScriptEngine:
         if script.host:
             return self._call_with_host(script, fn, variables)
         try:
-            arg = self._ctx.parse_json(json.dumps(variables, default=str))
+            arg = self._js_value(variables)
             result = fn(arg)
         except (quickjs.JSException, quickjs.StackOverflow) as exc:
             raise self._failure(script, exc) from None
         return _to_python(result)
+
+    def _js_value(self, value: Any) -> Any:
+        """``value`` as a JS value in this context, through JSON: orjson's (the shared codec: same values as
+        ``json``'s, several times faster for a page of records), or ASCII-escaped ``json`` for a string
+        QuickJS cannot take as UTF-8 (a lone surrogate, which orjson refuses and the codec's fallback keeps)."""
+        try:
+            return self._ctx.parse_json(encode_any(value))
+        except UnicodeEncodeError:
+            return self._ctx.parse_json(json.dumps(value, default=str))
 
     def _failure(self, script: Script, exc: BaseException) -> ScriptError:
         if isinstance(exc, quickjs.StackOverflow):
@@ -350,8 +359,7 @@ class ScriptEngine:
             fn = self._function(script, capture)
             runner = self._batch_runner()
             try:
-                out = json.loads(runner(fn, self._ctx.parse_json(json.dumps(payload[i:], default=str)),
-                                        script.host))
+                out = decode(runner(fn, self._js_value(payload[i:]), script.host))
             except (quickjs.JSException, quickjs.StackOverflow) as exc:
                 if isinstance(exc, quickjs.JSException) and self._lost_context(_first_line(exc)):
                     self._new_context()
@@ -408,7 +416,7 @@ class ScriptEngine:
             fn = self._function(script, None)
             payload = [script.trim(v) for v in batch]
         try:
-            arg = self._ctx.parse_json(encode_any(payload))
+            arg = self._js_value(payload)
             values, errors = decode(fn(arg))
         except (quickjs.JSException, quickjs.StackOverflow) as exc:
             if self._lost_context(_first_line(exc)):
@@ -557,7 +565,7 @@ def _variables_used(source: str) -> dict[str, tuple[str, ...] | None]:
 def _to_python(value: Any) -> Any:
     if isinstance(value, quickjs.Object):
         text = value.json()
-        return None if text in (None, "undefined") else json.loads(text)
+        return None if text in (None, "undefined") else decode(text)
     return value
 
 

@@ -154,3 +154,33 @@ async def test_collections_go_several_at_once_with_results_in_input_order_under_
             assert [(org.org.user(i) or {}).get("Title") for i in people] == [f"T{round_}.{n}" for n in range(2_000)]
         stats = conn.session.stats
     assert stats["retries"] > 0 and counted.most > 1 and conn.batch_concurrency > 1
+
+
+@respx.mock
+@pytest.mark.parametrize(("bulk_from", "fetched_ahead"), [(0, 3), (9, 3), (8, 1)])
+async def test_pages_after_the_first_are_fetched_deep_unless_the_caller_may_switch_to_bulk(
+        config_factory: Any, bulk_from: int, fetched_ahead: int):
+    import asyncio
+
+    instance = "https://acme.my.salesforce.com"
+    respx.post("https://login.salesforce.com/services/oauth2/token").mock(return_value=httpx.Response(
+        200, json={"access_token": "00D!A", "instance_url": instance, "id": "https://x/id/00D/005"}))
+    base = f"{instance}/services/data/v62.0/query/01gQ"
+    ids = list("abcdefgh")
+
+    def page(offset: int) -> httpx.Response:
+        body: dict[str, Any] = {"totalSize": 8, "done": offset + 2 >= 8,
+                                "records": [{"attributes": {"type": "User"}, "Id": i} for i in ids[offset:offset + 2]]}
+        if offset + 2 < 8:
+            body["nextRecordsUrl"] = f"/services/data/v62.0/query/01gQ-{offset + 2}"
+        return httpx.Response(200, json=body)
+
+    respx.get(f"{instance}/services/data/v62.0/query").mock(return_value=page(0))
+    following = [respx.get(f"{base}-{offset}").mock(return_value=page(offset)) for offset in (2, 4, 6)]
+    async with SalesforceConnector(config_factory()) as conn:
+        pages = conn.query_pages("SELECT Id FROM User", bulk_from=bulk_from)
+        got = [await pages.__anext__()]
+        await asyncio.sleep(0.05)     # the loop runs the fetches launched ahead; the caller has not asked yet
+        assert sum(route.called for route in following) == fetched_ahead
+        got += [p async for p in pages]
+    assert _ids(got) == ids and all(route.call_count == 1 for route in following)

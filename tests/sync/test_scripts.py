@@ -121,3 +121,18 @@ def test_a_scripts_own_throw_null_is_reported_as_null_not_as_out_of_memory(engin
         thrower(source=1)
     assert "out of memory" not in str(caught.value)
     assert thrower(source=2) == 2  # the context was replaced (as after a real one) and the script recompiled
+
+
+def test_values_cross_into_js_exactly_through_the_fast_codec(engine):
+    # one page of variable sets through orjson: non-ASCII, nulls, big and small numbers, a lone surrogate
+    # (orjson refuses it and QuickJS cannot take it as UTF-8: the ASCII-escaped fallback), NaN (json's NaN, which
+    # JSON.parse refuses: that record fails alone, as before)
+    script = engine.compile(ScriptSpec("m.onCreate", "target.seen = JSON.stringify(source); null;"))
+    sources = [{"n": "Zoë ☃", "x": None, "i": 2**53, "f": 0.5}, {"s": "\ud800"}, {"f": float("nan")}]
+    out = engine.call_capturing_many(script, [{"source": s, "target": {}} for s in sources], ("target",))
+    assert out[0] == (True, [None, {"seen": '{"n":"Zoë ☃","x":null,"i":9007199254740992,"f":0.5}'}])
+    assert out[1] == (True, [None, {"seen": '{"s":"\\ud800"}'}])
+    assert out[2][0] is False
+    valid = engine.compile(ScriptSpec("m.validSource", "JSON.stringify(source).length > 2"))
+    assert [valid.boolean(source=s) for s in ({"a": None}, {"s": "\ud800"})] == [True, True]
+    assert valid.boolean_many([{"source": {"a": None}}, {"source": {"s": "\ud800"}}]) == [True, True]
