@@ -12,7 +12,7 @@ from typing import Any
 from core.repo.api import RepositoryApi
 from core.repo.errors import RepoError
 from core.repo.links import Link
-from core.repo.managed import PreparedCreates
+from core.repo.managedstore import PreparedCreates
 from core.repo.patch import apply_patch
 from core.repo.pgaudit import PgActivityLog, PgAudit
 from core.repo.pgdb import PgDatabase

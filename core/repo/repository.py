@@ -22,7 +22,8 @@ from core.repo.audit import Audit
 from core.repo.db import Database
 from core.repo.errors import RepoError
 from core.repo.links import Link, Links
-from core.repo.managed import ManagedObjects, PreparedCreates
+from core.repo.managed import ManagedObjects
+from core.repo.managedstore import PreparedCreates
 from core.repo.patch import apply_patch
 from core.repo.query import QueryRequest, run_query
 from core.repo.runs import Runs
