@@ -5,7 +5,7 @@ Conflict that names the side already linked. The backends keep only their SQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,9 @@ class LinkStore:
         raise NotImplementedError
 
     def insert(self, rows: Sequence[LinkRow]) -> None:
+        raise NotImplementedError
+
+    def iter_links(self, link_type: str, batch: int = 10_000) -> Iterator[Link]:
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------------ look-ups

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,8 +86,32 @@ class ManagedStore:
         """For the values of a unique field, ``{unique_key(value): ids of the objects holding it}``."""
         raise NotImplementedError
 
+    def read(self, id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def read_many(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    def find_by(self, field: str, values: Iterable[Any]) -> dict[Any, list[dict[str, Any]]]:
+        raise NotImplementedError
+
+    def iter_ids(self, batch: int = 10_000) -> Iterator[str]:
+        raise NotImplementedError
+
+    def count(self) -> int:
+        raise NotImplementedError
+
     def create_many(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
                     ) -> list[dict[str, Any] | RepoError]:
+        raise NotImplementedError
+
+    def insert_prepared(self, prepared: PreparedCreates) -> list[dict[str, Any] | RepoError]:
+        raise NotImplementedError
+
+    def delete(self, id: str, rev: str | None = None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def delete_many(self, ids: Iterable[str]) -> int:
         raise NotImplementedError
 
     def update_many(self, changes: Sequence[tuple[str, Mapping[str, Any], str | None]],
