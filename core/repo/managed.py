@@ -16,7 +16,7 @@ from typing import Any
 
 from core.repo.db import Database, chunks, insert_many, placeholders
 from core.repo.errors import Conflict, NotFound, RepoError
-from core.repo.managedstore import ManagedStore, PreparedCreates, Results, Row, fold
+from core.repo.managedstore import ManagedStore, PreparedCreates, Results, Row, correlation_keys, fold
 from core.repo.query import Collection
 from core.repo.schema import ManagedSchema
 
@@ -139,11 +139,8 @@ class ManagedObjects(ManagedStore):
 
     def find_by(self, field: str, values: Iterable[Any]) -> dict[Any, list[dict[str, Any]]]:
         """Bulk correlation: for each value, the objects whose ``field`` equals it (ASCII case-insensitive)."""
-        wanted = [v for v in dict.fromkeys(values) if v is not None]
-        out: dict[Any, list[dict[str, Any]]] = {v: [] for v in wanted}
-        by_fold: dict[Any, list[Any]] = {}
-        for v in wanted:
-            by_fold.setdefault(fold(v), []).append(v)
+        out, by_fold = correlation_keys(values)
+        wanted = list(out)
         params_prefix: list[str] = []
         if field == "_id":
             expr = "id"
@@ -191,11 +188,6 @@ class ManagedObjects(ManagedStore):
         return holders
 
     # ------------------------------------------------------------------------------------ writes
-
-    def create_many(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
-                    ) -> list[dict[str, Any] | RepoError]:
-        """Create many objects in one transaction; per object, the stored object or why it was refused."""
-        return self.insert_prepared(self.prepare_creates(objects, ids))
 
     def insert_prepared(self, prepared: PreparedCreates) -> list[dict[str, Any] | RepoError]:
         """Insert what :meth:`prepare_creates` made, in one transaction; per object, the result."""

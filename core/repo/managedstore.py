@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,16 @@ def fold(value: Any) -> Any:
 def unique_key(value: Any) -> Any:
     """What two values of a unique field share when they clash (strings ASCII case-insensitively)."""
     return fold(value) if isinstance(value, str) else json.dumps(value)
+
+
+def correlation_keys(values: Iterable[Any], key: Callable[[Any], Any] = fold,
+                     ) -> tuple[dict[Any, list[dict[str, Any]]], dict[Any, list[Any]]]:
+    """For ``find_by``: the empty answer per value (``None`` left out) and the values per comparison key."""
+    wanted = [v for v in dict.fromkeys(values) if v is not None]
+    by_key: dict[Any, list[Any]] = {}
+    for v in wanted:
+        by_key.setdefault(key(v), []).append(v)
+    return {v: [] for v in wanted}, by_key
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,8 @@ class ManagedStore:
 
     def create_many(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
                     ) -> list[dict[str, Any] | RepoError]:
-        raise NotImplementedError
+        """Create many objects in one transaction; per object, the stored object or why it was refused."""
+        return self.insert_prepared(self.prepare_creates(objects, ids))
 
     def insert_prepared(self, prepared: PreparedCreates) -> list[dict[str, Any] | RepoError]:
         raise NotImplementedError

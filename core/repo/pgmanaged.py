@@ -11,7 +11,6 @@ check and write, so two processes cannot both take one userName (IDM's own schem
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -19,7 +18,15 @@ from typing import Any
 import psycopg
 
 from core.repo.errors import Conflict, FieldError, NotFound, RepoError, ValidationError
-from core.repo.managedstore import IDENT, ManagedStore, PreparedCreates, Row, fold, unique_key
+from core.repo.managedstore import (
+    IDENT,
+    ManagedStore,
+    PreparedCreates,
+    Row,
+    correlation_keys,
+    fold,
+    unique_key,
+)
 from core.repo.pgdb import PgDatabase
 from core.repo.pgquery import PgCollection, row_object
 from core.repo.schema import ManagedSchema
@@ -112,11 +119,7 @@ class PgManagedObjects(ManagedStore):
 
     def find_by(self, field: str, values: Iterable[Any]) -> dict[Any, list[dict[str, Any]]]:
         """Bulk correlation: for each value, the objects whose ``field`` equals it (ASCII case-insensitive)."""
-        wanted = [v for v in dict.fromkeys(values) if v is not None]
-        out: dict[Any, list[dict[str, Any]]] = {v: [] for v in wanted}
-        by_fold: dict[Any, list[Any]] = {}
-        for v in wanted:
-            by_fold.setdefault(fold(v) if isinstance(v, str) else json.dumps(v), []).append(v)
+        out, by_fold = correlation_keys(values, unique_key)
         params: list[Any] = []
         if field == "_id":
             expr = "objectid"
@@ -170,10 +173,6 @@ class PgManagedObjects(ManagedStore):
         return holders
 
     # ------------------------------------------------------------------------------------ writes
-
-    def create_many(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
-                    ) -> list[dict[str, Any] | RepoError]:
-        return self.insert_prepared(self.prepare_creates(objects, ids))
 
     def insert_prepared(self, prepared: PreparedCreates) -> list[dict[str, Any] | RepoError]:
         """Insert what :meth:`prepare_creates` made, in one transaction (one COPY).

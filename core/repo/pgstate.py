@@ -16,11 +16,21 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from core.repo.audit import now_iso
 from core.repo.errors import Conflict, NotFound, PreconditionFailed
 from core.repo.pgaudit import PgAudit
 from core.repo.pgdb import PgDatabase
-from core.repo.runs import DEFAULT_KEEP, STALE_AFTER, _check, pid_alive
+from core.repo.runrules import (
+    DEFAULT_KEEP,
+    LOCK_COLUMNS,
+    STALE_AFTER,
+    check_run,
+    holder_of,
+    last_sql,
+    list_sql,
+    orphan_failed,
+    pid_alive,
+    refuse_live_owner,
+)
 from core.repo.schedules import KEEP_FIRES
 
 
@@ -32,7 +42,7 @@ class PgRuns:
         self.audit = audit
 
     def create(self, run: Mapping[str, Any]) -> dict[str, Any]:
-        _check(run)
+        check_run(run)
         try:
             with self.db.savepoint():
                 self.db.execute("INSERT INTO sfsync.recon_runs (id, mapping, state, data) VALUES (%s, %s, %s, %s)",
@@ -42,7 +52,7 @@ class PgRuns:
         return dict(run)
 
     def update(self, run: Mapping[str, Any]) -> dict[str, Any]:
-        _check(run)
+        check_run(run)
         with self.db.transaction():
             n = self.db.execute("UPDATE sfsync.recon_runs SET state = %s, data = %s WHERE id = %s",
                                 (run["state"], Jsonb(dict(run)), run["_id"]))
@@ -59,22 +69,11 @@ class PgRuns:
         return dict(row[0]) if row else None
 
     def list(self, limit: int | None = None, mapping: str | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT data FROM sfsync.recon_runs", list[object]()
-        if mapping is not None:
-            sql += " WHERE mapping = %s"
-            args.append(mapping)
-        sql += " ORDER BY seq DESC"
-        if limit is not None:
-            sql += " LIMIT %s"
-            args.append(limit)
+        sql, args = list_sql("sfsync.recon_runs", "%s", limit, mapping)
         return [dict(r[0]) for r in self.db.fetchall(sql, args)]
 
     def last(self, mapping: str, state: str | None = "SUCCESS") -> dict[str, Any] | None:
-        sql, args = "SELECT data FROM sfsync.recon_runs WHERE mapping = %s", [mapping]
-        if state is not None:
-            sql += " AND state = %s"
-            args.append(state)
-        row = self.db.fetchone(sql + " ORDER BY seq DESC LIMIT 1", args)
+        row = self.db.fetchone(*last_sql("sfsync.recon_runs", "%s", mapping, state))
         return dict(row[0]) if row else None
 
     def prune(self, keep: int = DEFAULT_KEEP) -> int:
@@ -93,19 +92,15 @@ class PgRuns:
             self.db.execute("INSERT INTO sfsync.run_locks (mapping, run_id, pid, host, heartbeat) "
                             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (mapping) DO NOTHING",
                             (mapping, run_id, pid, host, now))
-            row = self.db.fetchone("SELECT run_id, pid, host, heartbeat FROM sfsync.run_locks WHERE mapping = %s "
-                                   "FOR UPDATE", (mapping,))
+            row = self.db.fetchone(f"SELECT {LOCK_COLUMNS} FROM sfsync.run_locks WHERE mapping = %s FOR UPDATE",
+                                   (mapping,))
             assert row is not None
             if row[0] == run_id:
                 self.db.execute("UPDATE sfsync.run_locks SET pid = %s, host = %s, heartbeat = %s WHERE mapping = %s",
                                 (pid, host, now, mapping))
                 return
-            owner_run, owner_pid, owner_host, beat = row
-            alive = pid_alive(owner_pid) if owner_host == host else True
-            if alive and now - beat < stale_after:
-                raise Conflict(f"mapping {mapping} already has an active reconciliation {owner_run} "
-                               f"(process {owner_pid} on {owner_host})")
-            self._orphaned(owner_run, owner_pid)
+            refuse_live_owner(mapping, row, host, now, stale_after)
+            self._orphaned(row[0], row[1])
             self.db.execute("UPDATE sfsync.run_locks SET run_id = %s, pid = %s, host = %s, heartbeat = %s "
                             "WHERE mapping = %s", (run_id, pid, host, now, mapping))
 
@@ -116,18 +111,14 @@ class PgRuns:
         self.db.execute("DELETE FROM sfsync.run_locks WHERE run_id = %s", (run_id,))
 
     def holder(self, mapping: str) -> dict[str, Any] | None:
-        row = self.db.fetchone("SELECT run_id, pid, host, heartbeat FROM sfsync.run_locks WHERE mapping = %s",
-                               (mapping,))
-        return dict(zip(("runId", "pid", "host", "heartbeat"), row, strict=True)) if row else None
+        return holder_of(self.db.fetchone(f"SELECT {LOCK_COLUMNS} FROM sfsync.run_locks WHERE mapping = %s", (mapping,)))
 
     def _orphaned(self, run_id: str, pid: int) -> None:
         row = self.db.fetchone("SELECT data FROM sfsync.recon_runs WHERE id = %s AND state = 'ACTIVE' FOR UPDATE",
                                (run_id,))
         if row is None:
             return
-        run = dict(row[0])
-        run.update(state="FAILED", stage="COMPLETED_FAILED", stageDescription="reconciliation failed",
-                   ended=now_iso(), failureReason=f"the process running it ({pid}) stopped")
+        run = orphan_failed(dict(row[0]), pid)
         self.db.execute("UPDATE sfsync.recon_runs SET state = 'FAILED', data = %s WHERE id = %s", (Jsonb(run), run_id))
 
 
