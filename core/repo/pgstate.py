@@ -16,21 +16,10 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from core.repo import runrules as rules
 from core.repo.errors import Conflict, NotFound, PreconditionFailed
 from core.repo.pgaudit import PgAudit
 from core.repo.pgdb import PgDatabase
-from core.repo.runrules import (
-    DEFAULT_KEEP,
-    LOCK_COLUMNS,
-    STALE_AFTER,
-    check_run,
-    holder_of,
-    last_sql,
-    list_sql,
-    orphan_failed,
-    pid_alive,
-    refuse_live_owner,
-)
 from core.repo.schedules import KEEP_FIRES
 
 
@@ -42,7 +31,7 @@ class PgRuns:
         self.audit = audit
 
     def create(self, run: Mapping[str, Any]) -> dict[str, Any]:
-        check_run(run)
+        rules.check_run(run)
         try:
             with self.db.savepoint():
                 self.db.execute("INSERT INTO sfsync.recon_runs (id, mapping, state, data) VALUES (%s, %s, %s, %s)",
@@ -52,7 +41,7 @@ class PgRuns:
         return dict(run)
 
     def update(self, run: Mapping[str, Any]) -> dict[str, Any]:
-        check_run(run)
+        rules.check_run(run)
         with self.db.transaction():
             n = self.db.execute("UPDATE sfsync.recon_runs SET state = %s, data = %s WHERE id = %s",
                                 (run["state"], Jsonb(dict(run)), run["_id"]))
@@ -69,14 +58,14 @@ class PgRuns:
         return dict(row[0]) if row else None
 
     def list(self, limit: int | None = None, mapping: str | None = None) -> list[dict[str, Any]]:
-        sql, args = list_sql("sfsync.recon_runs", "%s", limit, mapping)
+        sql, args = rules.list_sql("sfsync.recon_runs", "%s", limit, mapping)
         return [dict(r[0]) for r in self.db.fetchall(sql, args)]
 
     def last(self, mapping: str, state: str | None = "SUCCESS") -> dict[str, Any] | None:
-        row = self.db.fetchone(*last_sql("sfsync.recon_runs", "%s", mapping, state))
+        row = self.db.fetchone(*rules.last_sql("sfsync.recon_runs", "%s", mapping, state))
         return dict(row[0]) if row else None
 
-    def prune(self, keep: int = DEFAULT_KEEP) -> int:
+    def prune(self, keep: int = rules.DEFAULT_KEEP) -> int:
         with self.db.transaction():
             doomed = [r[0] for r in self.db.fetchall(
                 "SELECT id FROM sfsync.recon_runs WHERE state != 'ACTIVE' ORDER BY seq DESC OFFSET %s", (max(keep, 0),))]
@@ -85,21 +74,21 @@ class PgRuns:
                 self.db.execute("DELETE FROM sfsync.recon_runs WHERE id = ANY(%s)", (doomed,))
         return len(doomed)
 
-    def acquire(self, mapping: str, run_id: str, *, stale_after: float = STALE_AFTER) -> None:
+    def acquire(self, mapping: str, run_id: str, *, stale_after: float = rules.STALE_AFTER) -> None:
         """Take the mapping's run lock (the row locked while it is checked: one winner across hosts)."""
         host, pid, now = socket.gethostname(), os.getpid(), time.time()
         with self.db.transaction():
             self.db.execute("INSERT INTO sfsync.run_locks (mapping, run_id, pid, host, heartbeat) "
                             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (mapping) DO NOTHING",
                             (mapping, run_id, pid, host, now))
-            row = self.db.fetchone(f"SELECT {LOCK_COLUMNS} FROM sfsync.run_locks WHERE mapping = %s FOR UPDATE",
+            row = self.db.fetchone(f"SELECT {rules.LOCK_COLUMNS} FROM sfsync.run_locks WHERE mapping = %s FOR UPDATE",
                                    (mapping,))
             assert row is not None
             if row[0] == run_id:
                 self.db.execute("UPDATE sfsync.run_locks SET pid = %s, host = %s, heartbeat = %s WHERE mapping = %s",
                                 (pid, host, now, mapping))
                 return
-            refuse_live_owner(mapping, row, host, now, stale_after)
+            rules.refuse_live_owner(mapping, row, host, now, stale_after)
             self._orphaned(row[0], row[1])
             self.db.execute("UPDATE sfsync.run_locks SET run_id = %s, pid = %s, host = %s, heartbeat = %s "
                             "WHERE mapping = %s", (run_id, pid, host, now, mapping))
@@ -111,14 +100,15 @@ class PgRuns:
         self.db.execute("DELETE FROM sfsync.run_locks WHERE run_id = %s", (run_id,))
 
     def holder(self, mapping: str) -> dict[str, Any] | None:
-        return holder_of(self.db.fetchone(f"SELECT {LOCK_COLUMNS} FROM sfsync.run_locks WHERE mapping = %s", (mapping,)))
+        return rules.holder_of(self.db.fetchone(f"SELECT {rules.LOCK_COLUMNS} FROM sfsync.run_locks "
+                                                "WHERE mapping = %s", (mapping,)))
 
     def _orphaned(self, run_id: str, pid: int) -> None:
         row = self.db.fetchone("SELECT data FROM sfsync.recon_runs WHERE id = %s AND state = 'ACTIVE' FOR UPDATE",
                                (run_id,))
         if row is None:
             return
-        run = orphan_failed(dict(row[0]), pid)
+        run = rules.orphan_failed(dict(row[0]), pid)
         self.db.execute("UPDATE sfsync.recon_runs SET state = 'FAILED', data = %s WHERE id = %s", (Jsonb(run), run_id))
 
 
@@ -210,7 +200,7 @@ class PgSchedules:
         rows = self.db.fetchall("SELECT schedule_id, fire_time, node, pid, host, started FROM sfsync.schedule_fires "
                                 "WHERE ended IS NULL ORDER BY seq")
         return [{"scheduleId": sid, "fireTime": fire, "node": node, "started": started}
-                for sid, fire, node, pid, host, started in rows if host != here or pid_alive(pid)]
+                for sid, fire, node, pid, host, started in rows if host != here or rules.pid_alive(pid)]
 
 
 class PgSyncStages:
