@@ -114,7 +114,7 @@ def orchestrate(users: int) -> int:
     admin_url, server, server_folder = _server()
     org = OrgProcess(users)
     results: dict[str, dict[str, Any]] = {}
-    floor: dict[str, Any] = {}
+    floor_url: str | None = None
     try:
         refresh = org.login()
         for name, options in (("sqlite", None), ("postgresql", ""), ("postgresql-async", "-c synchronous_commit=off")):
@@ -123,8 +123,10 @@ def orchestrate(users: int) -> int:
             results[name] = step(project, org, url)
             if results[name]["state"] != "SUCCESS" or results[name]["processed"] < users:
                 raise SystemExit(f"bench_repo_pg: {name}: {results[name]}")
-            if name == "postgresql" and url:
-                floor = copy_floor(url)
+            if name == "postgresql":
+                floor_url = url
+        # last: the rows it reads stay in this process's memory, which the next child's peak RSS would include
+        floor = copy_floor(str(floor_url))
     finally:
         org.stop()
         if server is not None:
