@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 
 from core.repo.db import Database, chunks, insert_many, placeholders
-from core.repo.linkstore import Link, LinkRow, LinkStore
+from core.repo.linkstore import Link, LinkRow, LinkStoreBase
 from core.repo.query import Collection, QueryRequest, run_query
 
 #: ``repo/link`` as a CREST collection: every field of IDM's link object is a column (``data`` is built)
@@ -31,7 +31,7 @@ def _link(row: tuple[str, str, str, str, str]) -> Link:
     return Link(*row)
 
 
-class Links(LinkStore):
+class Links(LinkStoreBase):
     """The link table; every look-up takes a list of ids and answers in chunks."""
 
     def __init__(self, db: Database) -> None:

@@ -32,7 +32,7 @@ class Link:
 LinkRow = tuple[str, str, str, str, str, str]
 
 
-class LinkStore:
+class LinkStoreBase:
     """The backend-free part of a link table; subclasses name their two id columns and add the SQL."""
 
     #: the backend's columns of the first and the second side

@@ -16,12 +16,12 @@ from typing import Any
 
 from core.repo.db import Database, chunks, insert_many, placeholders
 from core.repo.errors import Conflict, NotFound, RepoError
-from core.repo.managedstore import ManagedStore, PreparedCreates, Results, Row, correlation_keys, fold
+from core.repo.managedstore import ManagedStoreBase, PreparedCreates, Results, Row, correlation_keys, fold
 from core.repo.query import Collection
 from core.repo.schema import ManagedSchema
 
 
-class ManagedObjects(ManagedStore):
+class ManagedObjects(ManagedStoreBase):
     """The managed objects of one resource (``user``), validated by a schema when one is given."""
 
     def __init__(self, db: Database, resource: str = "user", schema: ManagedSchema | None = None) -> None:

@@ -58,7 +58,7 @@ def correlation_keys(values: Iterable[Any], key: Callable[[Any], Any] = fold,
 
 @dataclass(frozen=True)
 class PreparedCreates:
-    """Objects made ready for insertion by :meth:`ManagedStore.prepare_creates` (no storage touched yet)."""
+    """Objects made ready for insertion by :meth:`ManagedStoreBase.prepare_creates` (no storage touched yet)."""
 
     results: list[dict[str, Any] | RepoError | None]  # per object: its validation error, else None
     candidates: list[tuple[str, dict[str, Any]]]  # (id, object) of the valid ones
@@ -68,7 +68,7 @@ class PreparedCreates:
     expected: list[dict[str, Any] | RepoError]  # per object, the result when nothing clashes
 
 
-class ManagedStore:
+class ManagedStoreBase:
     """The backend-free part of a store of ``managed/<resource>``; subclasses add the SQL."""
 
     def __init__(self, resource: str, schema: ManagedSchema | None) -> None:

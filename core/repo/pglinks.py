@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 
 import psycopg
 
-from core.repo.linkstore import Link, LinkRow, LinkStore
+from core.repo.linkstore import Link, LinkRow, LinkStoreBase
 from core.repo.pgdb import PgDatabase
 from core.repo.pgmanaged import _chunks
 from core.repo.pgquery import PgCollection, run_pg_query
@@ -23,7 +23,7 @@ LINK_COLLECTION = PgCollection(
 _COLS = "objectid, linktype, firstid, secondid, linkqualifier"
 
 
-class PgLinks(LinkStore):
+class PgLinks(LinkStoreBase):
     """The link table; every look-up takes a list of ids."""
 
     FIRST = "firstid"

@@ -20,7 +20,7 @@ import psycopg
 from core.repo.errors import Conflict, FieldError, NotFound, RepoError, ValidationError
 from core.repo.managedstore import (
     IDENT,
-    ManagedStore,
+    ManagedStoreBase,
     PreparedCreates,
     Row,
     correlation_keys,
@@ -39,7 +39,7 @@ def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]
         yield values[start:start + size]
 
 
-class PgManagedObjects(ManagedStore):
+class PgManagedObjects(ManagedStoreBase):
     """The managed objects of one resource (``user``) in ``openidm.managedobjects``."""
 
     def __init__(self, db: PgDatabase, resource: str = "user", schema: ManagedSchema | None = None) -> None:

@@ -13,12 +13,12 @@ from typing import Any, Generic, Self, TypeVar
 from core.repo.api import LinkStore
 from core.repo.errors import RepoError
 from core.repo.linkstore import Link
-from core.repo.managedstore import ManagedStore, PreparedCreates
+from core.repo.managedstore import ManagedStoreBase, PreparedCreates
 from core.repo.patch import apply_patch
 from core.repo.query import QueryRequest
 from core.repo.schema import ManagedSchema
 
-S = TypeVar("S", bound=ManagedStore)
+S = TypeVar("S", bound=ManagedStoreBase)
 
 
 class RepositoryBase(Generic[S]):
@@ -81,7 +81,7 @@ class RepositoryBase(Generic[S]):
         return self.managed(resource).create_many(objects, ids)
 
     def prepare_creates(self, objects: Sequence[Mapping[str, Any]], *, resource: str = "user") -> PreparedCreates:
-        """:meth:`create_many` in two steps: this one touches no storage (see ``ManagedStore.prepare_creates``)."""
+        """:meth:`create_many` in two steps: this one touches no storage (see ``ManagedStoreBase.prepare_creates``)."""
         return self.managed(resource).prepare_creates(objects)
 
     def insert_prepared(self, prepared: PreparedCreates, *, resource: str = "user") -> list[dict[str, Any] | RepoError]:
