@@ -301,8 +301,10 @@ class PgDatabase:
             grown[table] = grown.get(table, 0) + rows
 
     def _analyze(self, table: str) -> None:
-        with self.pool.connection() as conn:
-            conn.execute(f"ANALYZE {table}")
+        """On a connection of its own, not the pool's: with a small ``connectionPool`` it never holds the
+        connection the next page waits for."""
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f"ANALYZE {table}")  # type: ignore[arg-type]
 
     def _reltuples(self, table: str) -> float:
         with self.connection() as conn:

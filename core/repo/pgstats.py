@@ -6,9 +6,9 @@ table once a minute (``autovacuum_naptime``), so for most of the run the planner
 per page, the run quadratic in its size (73 s of a 100,000-user run). With statistics it is an index scan.
 
 So every committed insert is counted per table, and when the rows added since the table's last ANALYZE reach
-the rows it had then (at least :data:`FIRST_ANALYZE`), one ANALYZE of that table runs on a thread of its own
-with a pooled connection: the page that crossed the mark does not wait for it, and ANALYZE's lock (SHARE
-UPDATE EXCLUSIVE) never blocks the next page's COPY. Doubling keeps the total work linear (about two full
+the rows it had then (at least :data:`FIRST_ANALYZE`), one ANALYZE of that table runs on a thread and a
+connection of its own (not the pool's): the page that crossed the mark does not wait for it, and ANALYZE's lock
+(SHARE UPDATE EXCLUSIVE) never blocks the next page's COPY. Doubling keeps the total work linear (about two full
 samples' worth over a table's growth); between ANALYZEs the planner scales the row count by the table's
 current size, so the look-ups stay index scans.
 """
