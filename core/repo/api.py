@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 from core.repo.audit import AuditRow
 from core.repo.errors import RepoError
 from core.repo.links import Link, LinkRow
-from core.repo.managed import PreparedCreates
+from core.repo.managedstore import PreparedCreates
 from core.repo.query import QueryRequest
 from core.repo.schema import ManagedSchema
 

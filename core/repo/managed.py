@@ -10,76 +10,25 @@ net under the repository's own bulk check (which gives the friendlier per-field 
 
 from __future__ import annotations
 
-import json
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from core.repo.db import Database, chunks, insert_many, placeholders
-from core.repo.errors import (
-    Conflict,
-    FieldError,
-    NotFound,
-    PreconditionFailed,
-    RepoError,
-    UniqueConflict,
-    ValidationError,
-)
-from core.repo.ids import matches_rev, new_ids, next_rev
-from core.repo.jsoncodec import encode
+from core.repo.errors import Conflict, NotFound, RepoError
+from core.repo.managedstore import ManagedStoreBase, PreparedCreates, Results, Row, correlation_keys, fold
 from core.repo.query import Collection
-from core.repo.schema import DEFAULT_SEARCHABLE, ManagedSchema
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+from core.repo.schema import ManagedSchema
 
 
-def fold(value: Any) -> Any:
-    """SQLite NOCASE equality in Python: ASCII letters folded, everything else as is."""
-    if not isinstance(value, str):
-        return value
-    return value.lower() if value.isascii() else value.translate(_ASCII_FOLD)
-
-
-_encode = encode
-
-
-def dumps(obj: Mapping[str, Any]) -> str:
-    """The stored JSON: compact, UTF-8 as is (so JSON paths match non-ASCII keys), without _id/_rev."""
-    if "_id" in obj or "_rev" in obj:
-        obj = {k: v for k, v in obj.items() if k not in ("_id", "_rev")}
-    return _encode(obj)
-
-
-@dataclass(frozen=True)
-class PreparedCreates:
-    """Objects made ready for insertion by :meth:`ManagedObjects.prepare_creates` (no storage touched yet)."""
-
-    results: list[dict[str, Any] | RepoError | None]  # per object: its validation error, else None
-    candidates: list[tuple[str, dict[str, Any]]]  # (id, object) of the valid ones
-    index_of: list[int]  # each candidate's position in the objects given
-    given: list[str]  # ids the caller chose (checked against the table at insertion)
-    rows: list[tuple[str, str, str]]  # (id, rev, data) to insert when nothing clashes
-    expected: list[dict[str, Any] | RepoError]  # per object, the result when nothing clashes
-
-
-class ManagedObjects:
+class ManagedObjects(ManagedStoreBase):
     """The managed objects of one resource (``user``), validated by a schema when one is given."""
 
     def __init__(self, db: Database, resource: str = "user", schema: ManagedSchema | None = None) -> None:
-        if not _IDENT.match(resource):
-            raise RepoError(f"managed/{resource}: not a valid resource name")
+        super().__init__(resource, schema)
         self.db = db
-        self.resource = resource
-        self.schema = schema
         self.table = f"managed_{resource}"
-        indexed = schema.searchable if schema else DEFAULT_SEARCHABLE
-        unique = schema.unique if schema else ()
-        self.unique = tuple(f for f in unique if _IDENT.match(f))
-        wanted = [f for f in dict.fromkeys([*indexed, *self.unique]) if _IDENT.match(f)]
-        self.columns = self._ensure_table(wanted)
+        self.columns = self._ensure_table(self.searchable)
         self._ux: bool | None = None
         self.collection = Collection(self.table, self.columns, has_rev=True)
         self._stat_rows, self._rows = self._statistics()
@@ -108,10 +57,6 @@ class ManagedObjects:
         self._rows += n
         if self._rows >= 1000 and self._rows > 4 * self._stat_rows:
             self.analyze()  # at 1k, 4k, 16k, 64k, 256k rows: about a third of a full pass per row inserted
-
-    @property
-    def name(self) -> str:
-        return f"managed/{self.resource}"
 
     # ------------------------------------------------------------------------------------ layout
 
@@ -194,11 +139,8 @@ class ManagedObjects:
 
     def find_by(self, field: str, values: Iterable[Any]) -> dict[Any, list[dict[str, Any]]]:
         """Bulk correlation: for each value, the objects whose ``field`` equals it (ASCII case-insensitive)."""
-        wanted = [v for v in dict.fromkeys(values) if v is not None]
-        out: dict[Any, list[dict[str, Any]]] = {v: [] for v in wanted}
-        by_fold: dict[Any, list[Any]] = {}
-        for v in wanted:
-            by_fold.setdefault(fold(v), []).append(v)
+        out, by_fold = correlation_keys(values)
+        wanted = list(out)
         params_prefix: list[str] = []
         if field == "_id":
             expr = "id"
@@ -235,74 +177,17 @@ class ManagedObjects:
 
     # ------------------------------------------------------------------------------------ checks
 
-    def _validate(self, obj: Mapping[str, Any]) -> list[FieldError]:
-        return self.schema.validate(obj) if self.schema else []
-
-    def _unique_clashes(self, conn: sqlite3.Connection, candidates: Sequence[tuple[str, Mapping[str, Any]]],
-                        ) -> dict[int, list[FieldError]]:
-        """Per candidate index, the unique fields whose value another object (or batch entry) holds."""
-        clashes: dict[int, list[FieldError]] = {}
-        for field in self.unique:
-            col = f"f_{field}"
-            keyed: list[tuple[int, str, Any, Any]] = []
-            owner: dict[Any, str] = {}
-            for i, (id_, obj) in enumerate(candidates):
-                value = obj.get(field)
-                if value is None:
-                    continue
-                key = fold(value) if isinstance(value, str) else json.dumps(value)
-                if owner.setdefault(key, id_) != id_:
-                    clashes.setdefault(i, []).append(FieldError(field, f"must be unique: {value!r} is used"))
-                keyed.append((i, id_, value, key))
-            holders: dict[Any, set[str]] = {}
-            values = list(dict.fromkeys(k[2] for k in keyed))
-            for part in chunks(values):
-                for id_, value in conn.execute(
-                        f"SELECT id, {col} FROM {self.table} WHERE {col} IN ({placeholders(len(part))})", part):
-                    holders.setdefault(fold(value), set()).add(id_)
-            if holders:
-                for i, id_, value, key in keyed:
-                    if holders.get(key, set()) - {id_}:
-                        clashes.setdefault(i, []).append(FieldError(field, f"must be unique: {value!r} is used"))
-        return clashes
+    def _holders(self, field: str, values: Sequence[Any]) -> dict[Any, set[str]]:
+        holders: dict[Any, set[str]] = {}
+        col = f"f_{field}"
+        conn = self.db.conn()
+        for part in chunks(list(values)):
+            for id_, value in conn.execute(
+                    f"SELECT id, {col} FROM {self.table} WHERE {col} IN ({placeholders(len(part))})", part):
+                holders.setdefault(fold(value), set()).add(id_)
+        return holders
 
     # ------------------------------------------------------------------------------------ writes
-
-    def create_many(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
-                    ) -> list[dict[str, Any] | RepoError]:
-        """Create many objects in one transaction; per object, the stored object or why it was refused."""
-        return self.insert_prepared(self.prepare_creates(objects, ids))
-
-    def prepare_creates(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
-                        ) -> PreparedCreates:
-        """Everything of :meth:`create_many` that needs no storage: defaults, validation, ids, the encoded rows.
-
-        Pure Python and thread-safe, so a reconciliation prepares page N+1 while page N is being written;
-        :meth:`insert_prepared` then only runs SQL (unless a unique value or a chosen id clashes)."""
-        results: list[dict[str, Any] | RepoError | None] = [None] * len(objects)
-        candidates: list[tuple[str, dict[str, Any]]] = []
-        index_of: list[int] = []
-        given: list[str] = []  # ids chosen by the caller may collide; fresh ids do not
-        fresh = new_ids(len(objects))
-        schema = self.schema
-        for i, raw in enumerate(objects):
-            obj = dict(raw)
-            chosen = (ids[i] if ids else None) or obj.pop("_id", None)
-            obj.pop("_id", None)
-            obj.pop("_rev", None)
-            if schema is not None:
-                errors = schema.validate(obj)
-                if errors:
-                    results[i] = ValidationError(errors, resource=self.name)
-                    continue
-            if chosen:
-                given.append(str(chosen))
-            candidates.append((str(chosen) if chosen else fresh[i], obj))
-            index_of.append(i)
-        filled: list[dict[str, Any] | RepoError | None] = list(results)
-        rows = self._insert_rows(candidates, index_of, set(), {}, filled)
-        expected = [r for r in filled if r is not None]  # _insert_rows gives every object its outcome
-        return PreparedCreates(results, candidates, index_of, given, rows, expected)
 
     def insert_prepared(self, prepared: PreparedCreates) -> list[dict[str, Any] | RepoError]:
         """Insert what :meth:`prepare_creates` made, in one transaction; per object, the result."""
@@ -313,15 +198,18 @@ class ManagedObjects:
             # look-up (and its friendlier message) is only needed when the index refused the batch
             optimistic = bool(self.unique) and self._unique_indexed(conn)
             for checked in ((False, True) if optimistic else (bool(self.unique),)):
-                results: list[dict[str, Any] | RepoError | None]
+                results: Results
+                rows: list[Row]
                 if not checked and not taken:
                     rows, results = p.rows, list(p.expected)  # as prepared: the common case
                     as_prepared = True
+                elif checked:
+                    results, rows = self._checked_creates(p, taken)
+                    as_prepared = False
                 else:
                     results = list(p.results)
                     as_prepared = False
-                    clashes = self._unique_clashes(conn, p.candidates) if checked else {}
-                    rows = self._insert_rows(p.candidates, p.index_of, taken, clashes, results)
+                    rows = self._insert_rows(p.candidates, p.index_of, taken, {}, results)
                 if checked:
                     self._write(conn, f"INSERT INTO {self.table} (id, rev, data) VALUES (?, ?, ?)", rows)
                     break
@@ -341,26 +229,6 @@ class ManagedObjects:
             return p.expected  # (the same list: the caller can tell nothing differed from what was prepared)
         return [r for r in results if r is not None]
 
-    def _insert_rows(self, prepared: Sequence[tuple[str, dict[str, Any]]], index_of: Sequence[int],
-                     taken: set[str], clashes: Mapping[int, list[FieldError]],
-                     results: list[dict[str, Any] | RepoError | None]) -> list[tuple[str, str, str]]:
-        """The rows to insert, each candidate's result filled in (a Conflict, a clash, or the new object)."""
-        rows = []
-        seen_ids: set[str] = set()
-        for k, (id_, obj) in enumerate(prepared):
-            i = index_of[k]
-            if id_ in taken or id_ in seen_ids:
-                results[i] = Conflict(f"{self.name}/{id_} already exists")
-            elif k in clashes:
-                results[i] = UniqueConflict(clashes[k], resource=self.name)
-            else:
-                data = _encode(obj)
-                rev = next_rev(None, data)
-                rows.append((id_, rev, data))
-                seen_ids.add(id_)
-                results[i] = {"_id": id_, "_rev": rev, **obj}
-        return rows
-
     def _unique_indexed(self, conn: sqlite3.Connection) -> bool:
         """Whether every unique field has its UNIQUE index (not the plain fallback an old file may have)."""
         if self._ux is None:
@@ -369,57 +237,14 @@ class ManagedObjects:
             self._ux = all(f"ux_{self.table}_{n}" in names for n in self.unique)
         return self._ux
 
-    def create(self, obj: Mapping[str, Any], id: str | None = None) -> dict[str, Any]:
-        result = self.create_many([obj], [id])[0]
-        if isinstance(result, RepoError):
-            raise result
-        return result
-
     def update_many(self, changes: Sequence[tuple[str, Mapping[str, Any], str | None]],
                     ) -> list[dict[str, Any] | RepoError]:
         """Replace many objects (``(id, object, If-Match rev)``) in one transaction; per object the result."""
-        results: list[dict[str, Any] | RepoError | None] = [None] * len(changes)
         with self.db.transaction() as conn:
-            current = self.revs([c[0] for c in changes])
-            prepared: list[tuple[str, dict[str, Any]]] = []
-            index_of: list[int] = []
-            seen: set[str] = set()
-            for i, (id_, raw, rev) in enumerate(changes):
-                obj = {k: v for k, v in raw.items() if k not in ("_id", "_rev")}
-                if id_ in seen:
-                    results[i] = Conflict(f"{self.name}/{id_} is changed twice in one batch")
-                    continue
-                seen.add(id_)
-                if id_ not in current:
-                    results[i] = NotFound(f"{self.name}/{id_} not found")
-                elif not matches_rev(current[id_], rev):
-                    results[i] = PreconditionFailed(
-                        f"{self.name}/{id_}: revision {rev} is not the current one ({current[id_]})")
-                elif errors := self._validate(obj):
-                    results[i] = ValidationError(errors, resource=self.name)
-                else:
-                    prepared.append((id_, obj))
-                    index_of.append(i)
-            clashes = self._unique_clashes(conn, prepared)
-            rows = []
-            for k, (id_, obj) in enumerate(prepared):
-                i = index_of[k]
-                if k in clashes:
-                    results[i] = UniqueConflict(clashes[k], resource=self.name)
-                    continue
-                data = dumps(obj)
-                rev = next_rev(current[id_], data)
-                current[id_] = rev
-                rows.append((rev, data, id_))
-                results[i] = {"_id": id_, "_rev": rev, **obj}
-            self._write(conn, f"UPDATE {self.table} SET rev = ?, data = ? WHERE id = ?", rows)
-        return [r for r in results if r is not None]
-
-    def update(self, id: str, obj: Mapping[str, Any], rev: str | None = None) -> dict[str, Any]:
-        result = self.update_many([(id, obj, rev)])[0]
-        if isinstance(result, RepoError):
-            raise result
-        return result
+            results, rows = self._update_rows(changes, self.revs([c[0] for c in changes]))
+            self._write(conn, f"UPDATE {self.table} SET rev = ?, data = ? WHERE id = ?",
+                        [(rev, data, id_) for id_, rev, data in rows])
+        return results
 
     def delete_many(self, ids: Iterable[str]) -> int:
         """Delete the objects among ``ids`` that exist; how many went."""
@@ -435,8 +260,8 @@ class ManagedObjects:
         """Delete one object (``If-Match`` honoured) and return it as it was."""
         with self.db.transaction() as conn:
             obj = self.read(id)
-            if not matches_rev(obj["_rev"], rev):
-                raise PreconditionFailed(f"{self.name}/{id}: revision {rev} is not the current one ({obj['_rev']})")
+            if stale := self._stale(id, obj["_rev"], rev):
+                raise stale
             conn.execute(f"DELETE FROM {self.table} WHERE id = ?", (id,))
         return obj
 

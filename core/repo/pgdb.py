@@ -21,6 +21,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from core.repo.errors import RepoError
+from core.repo.pgstats import TableStatistics, reltuples_query
 
 #: IDM's tables, as IDM 7's ``db/postgresql/scripts/openidm.pgsql`` makes them (JSONB), only those sfsync uses
 #: (without IDM 7's plain index on ``objecttypes_id``: the UNIQUE (objecttypes_id, objectid) serves it, and every
@@ -202,6 +203,8 @@ class PgDatabase:
         self.origin = origin
         self.display = mask_url(url)
         self._local = threading.local()
+        #: ANALYZE in the background as tables grow (core/repo/pgstats.py)
+        self.statistics = TableStatistics(self._analyze, self._reltuples)
         try:  # one direct connection first: a wrong password or host fails now, with the server's reason
             psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout))).close()
         except psycopg.Error as exc:
@@ -287,6 +290,25 @@ class PgDatabase:
                     cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+            self.grew(table, len(rows))
+
+    def grew(self, table: str, rows: int) -> None:
+        """``rows`` were inserted into ``table``: counted for its statistics once the transaction commits."""
+        grown = getattr(self._local, "grown", None)
+        if grown is None:  # autocommit: already committed
+            self.statistics.committed({table: rows})
+        else:
+            grown[table] = grown.get(table, 0) + rows
+
+    def _analyze(self, table: str) -> None:
+        """On a connection of its own, not the pool's: with a small ``connectionPool`` it never holds the
+        connection the next page waits for."""
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f"ANALYZE {table}")  # type: ignore[arg-type]
+
+    def _reltuples(self, table: str) -> float:
+        with self.connection() as conn:
+            return reltuples_query(conn, table)
 
     # ------------------------------------------------------------------------------------ transactions
 
@@ -302,12 +324,16 @@ class PgDatabase:
         except PoolTimeout as exc:
             raise RepoError(f"{self.origin}: no connection to {self.display}: {_reason(exc)}") from None
         self._local.conn = pooled
+        grown: dict[str, int] = {}
+        self._local.grown = grown
         try:
             with pooled.transaction():
                 yield pooled
         finally:
             self._local.conn = None
+            self._local.grown = None
             self.pool.putconn(pooled)
+        self.statistics.committed(grown)  # only reached when the transaction committed
 
     @contextmanager
     def savepoint(self) -> Iterator[psycopg.Connection[Any]]:
@@ -320,6 +346,7 @@ class PgDatabase:
         return getattr(self._local, "conn", None) is not None
 
     def close(self) -> None:
+        self.statistics.wait()
         self.pool.close()
 
 

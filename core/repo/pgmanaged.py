@@ -11,31 +11,26 @@ check and write, so two processes cannot both take one userName (IDM's own schem
 
 from __future__ import annotations
 
-import json
-import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
 
-from core.repo.errors import (
-    Conflict,
-    FieldError,
-    NotFound,
-    PreconditionFailed,
-    RepoError,
-    UniqueConflict,
-    ValidationError,
+from core.repo.errors import Conflict, FieldError, NotFound, RepoError, ValidationError
+from core.repo.managedstore import (
+    IDENT,
+    ManagedStoreBase,
+    PreparedCreates,
+    Row,
+    correlation_keys,
+    fold,
+    unique_key,
 )
-from core.repo.ids import matches_rev, new_ids, next_rev
-from core.repo.jsoncodec import encode
-from core.repo.managed import PreparedCreates, fold
 from core.repo.pgdb import PgDatabase
 from core.repo.pgquery import PgCollection, row_object
-from core.repo.schema import DEFAULT_SEARCHABLE, ManagedSchema
+from core.repo.schema import ManagedSchema
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CHUNK = 5000
 
 
@@ -44,19 +39,12 @@ def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]
         yield values[start:start + size]
 
 
-class PgManagedObjects:
+class PgManagedObjects(ManagedStoreBase):
     """The managed objects of one resource (``user``) in ``openidm.managedobjects``."""
 
     def __init__(self, db: PgDatabase, resource: str = "user", schema: ManagedSchema | None = None) -> None:
-        if not _IDENT.match(resource):
-            raise RepoError(f"managed/{resource}: not a valid resource name")
+        super().__init__(resource, schema)
         self.db = db
-        self.resource = resource
-        self.schema = schema
-        indexed = schema.searchable if schema else DEFAULT_SEARCHABLE
-        unique = schema.unique if schema else ()
-        self.unique = tuple(f for f in unique if _IDENT.match(f))
-        self.searchable = [f for f in dict.fromkeys([*indexed, *self.unique]) if _IDENT.match(f)]
         self.type_id = self._object_type()
         kind = db.fetchone("SELECT data_type FROM information_schema.columns WHERE table_schema = 'openidm' "
                            "AND table_name = 'managedobjects' AND column_name = 'fullobject'")
@@ -70,10 +58,6 @@ class PgManagedObjects:
             self._ensure_indexes()
         self.collection = PgCollection("openidm.managedobjects", data, tiebreak="id",
                                        base="objecttypes_id = %s", base_params=(self.type_id,))
-
-    @property
-    def name(self) -> str:
-        return f"managed/{self.resource}"
 
     def _object_type(self) -> int:
         row = self.db.fetchone("SELECT id FROM openidm.objecttypes WHERE objecttype = %s", (self.name,))
@@ -135,15 +119,11 @@ class PgManagedObjects:
 
     def find_by(self, field: str, values: Iterable[Any]) -> dict[Any, list[dict[str, Any]]]:
         """Bulk correlation: for each value, the objects whose ``field`` equals it (ASCII case-insensitive)."""
-        wanted = [v for v in dict.fromkeys(values) if v is not None]
-        out: dict[Any, list[dict[str, Any]]] = {v: [] for v in wanted}
-        by_fold: dict[Any, list[Any]] = {}
-        for v in wanted:
-            by_fold.setdefault(fold(v) if isinstance(v, str) else _text(v), []).append(v)
+        out, by_fold = correlation_keys(values, unique_key)
         params: list[Any] = []
         if field == "_id":
             expr = "objectid"
-        elif _IDENT.match(field):
+        elif IDENT.match(field):
             expr = f"(fullobject->>'{field}')"
         else:
             from core.repo.queryfilter import parse_pointer
@@ -178,88 +158,21 @@ class PgManagedObjects:
 
     # ------------------------------------------------------------------------------------ checks
 
-    def _validate(self, obj: Mapping[str, Any]) -> list[FieldError]:
-        return self.schema.validate(obj) if self.schema else []
-
     def _lock_unique(self) -> None:
         if self.unique:
             self.db.execute("SELECT pg_advisory_xact_lock(%s::bigint)", ((0x5F5C << 32) | self._lock_key,))
 
-    def _unique_clashes(self, candidates: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[int, list[FieldError]]:
-        clashes: dict[int, list[FieldError]] = {}
-        for field in self.unique:
-            keyed: list[tuple[int, str, Any, Any]] = []
-            owner: dict[Any, str] = {}
-            for i, (id_, obj) in enumerate(candidates):
-                value = obj.get(field)
-                if value is None:
-                    continue
-                key = fold(value) if isinstance(value, str) else json.dumps(value)
-                if owner.setdefault(key, id_) != id_:
-                    clashes.setdefault(i, []).append(FieldError(field, f"must be unique: {value!r} is used"))
-                keyed.append((i, id_, value, key))
-            holders: dict[Any, set[str]] = {}
-            strings = list(dict.fromkeys(k[3] for k in keyed if isinstance(k[2], str)))
-            for part in _chunks(strings):
-                for id_, value in self.db.fetchall(
-                        f"SELECT objectid, fullobject->>'{field}' FROM openidm.managedobjects WHERE objecttypes_id = %s "
-                        f"AND lower((fullobject->>'{field}') COLLATE \"C\") = ANY(%s)", (self.type_id, list(part))):
-                    holders.setdefault(fold(value), set()).add(id_)
-            for i, id_, value, key in keyed:
-                if holders.get(key, set()) - {id_}:
-                    clashes.setdefault(i, []).append(FieldError(field, f"must be unique: {value!r} is used"))
-        return clashes
+    def _holders(self, field: str, values: Sequence[Any]) -> dict[Any, set[str]]:
+        holders: dict[Any, set[str]] = {}
+        strings = list(dict.fromkeys(unique_key(v) for v in values if isinstance(v, str)))
+        for part in _chunks(strings):
+            for id_, value in self.db.fetchall(
+                    f"SELECT objectid, fullobject->>'{field}' FROM openidm.managedobjects WHERE objecttypes_id = %s "
+                    f"AND lower((fullobject->>'{field}') COLLATE \"C\") = ANY(%s)", (self.type_id, list(part))):
+                holders.setdefault(fold(value), set()).add(id_)
+        return holders
 
     # ------------------------------------------------------------------------------------ writes
-
-    def create_many(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
-                    ) -> list[dict[str, Any] | RepoError]:
-        return self.insert_prepared(self.prepare_creates(objects, ids))
-
-    def prepare_creates(self, objects: Sequence[Mapping[str, Any]], ids: Sequence[str | None] | None = None,
-                        ) -> PreparedCreates:
-        """Defaults, validation and ids, without touching storage (as the SQLite store's)."""
-        results: list[dict[str, Any] | RepoError | None] = [None] * len(objects)
-        candidates: list[tuple[str, dict[str, Any]]] = []
-        index_of: list[int] = []
-        given: list[str] = []
-        fresh = new_ids(len(objects))
-        for i, raw in enumerate(objects):
-            obj = dict(raw)
-            chosen = (ids[i] if ids else None) or obj.pop("_id", None)
-            obj.pop("_id", None)
-            obj.pop("_rev", None)
-            if self.schema is not None:
-                errors = self.schema.validate(obj)
-                if errors:
-                    results[i] = ValidationError(errors, resource=self.name)
-                    continue
-            if chosen:
-                given.append(str(chosen))
-            candidates.append((str(chosen) if chosen else fresh[i], obj))
-            index_of.append(i)
-        filled = list(results)
-        rows = self._rows(candidates, index_of, set(), {}, filled)
-        return PreparedCreates(results, candidates, index_of, given, rows, [r for r in filled if r is not None])
-
-    def _rows(self, prepared: Sequence[tuple[str, dict[str, Any]]], index_of: Sequence[int], taken: set[str],
-              clashes: Mapping[int, list[FieldError]], results: list[dict[str, Any] | RepoError | None],
-              ) -> list[tuple[str, str, str]]:
-        rows = []
-        seen: set[str] = set()
-        for k, (id_, obj) in enumerate(prepared):
-            i = index_of[k]
-            if id_ in taken or id_ in seen:
-                results[i] = Conflict(f"{self.name}/{id_} already exists")
-            elif k in clashes:
-                results[i] = UniqueConflict(clashes[k], resource=self.name)
-            else:
-                data = encode(obj)
-                rev = next_rev(None, data)
-                rows.append((id_, rev, data))
-                seen.add(id_)
-                results[i] = {"_id": id_, "_rev": rev, **obj}
-        return rows
 
     def insert_prepared(self, prepared: PreparedCreates) -> list[dict[str, Any] | RepoError]:
         """Insert what :meth:`prepare_creates` made, in one transaction (one COPY).
@@ -279,9 +192,7 @@ class PgManagedObjects:
                     if not self.unique:
                         raise Conflict(f"{self.name}: an object was created meanwhile with one of these ids") from None
             self._lock_unique()
-            out: list[dict[str, Any] | RepoError | None] = list(p.results)
-            clashes = self._unique_clashes(p.candidates) if self.unique else {}
-            rows = self._rows(p.candidates, p.index_of, taken, clashes, out)
+            out, rows = self._checked_creates(p, taken)
             try:
                 with self.db.savepoint():
                     self._copy(rows)
@@ -289,65 +200,23 @@ class PgManagedObjects:
                 raise Conflict(f"{self.name}: {str(exc).splitlines()[0]}") from None
         return [r for r in out if r is not None]
 
-    def _copy(self, rows: Sequence[tuple[str, str, str]]) -> None:
+    def _copy(self, rows: Sequence[Row]) -> None:
         try:
             self.db.copy_rows("openidm.managedobjects", ("objecttypes_id", "objectid", "rev", "fullobject"),
                               [(self.type_id, *r) for r in rows])
         except psycopg.errors.ProgramLimitExceeded as exc:
             raise _too_long(self.name, exc) from None
 
-    def create(self, obj: Mapping[str, Any], id: str | None = None) -> dict[str, Any]:
-        result = self.create_many([obj], [id])[0]
-        if isinstance(result, RepoError):
-            raise result
-        return result
-
     def update_many(self, changes: Sequence[tuple[str, Mapping[str, Any], str | None]],
                     ) -> list[dict[str, Any] | RepoError]:
         """Replace many objects in one transaction; the rows are locked while their revisions are checked."""
-        results: list[dict[str, Any] | RepoError | None] = [None] * len(changes)
         with self.db.transaction():
             self._lock_unique()
-            current = self.revs([c[0] for c in changes], lock=True)
-            prepared: list[tuple[str, dict[str, Any]]] = []
-            index_of: list[int] = []
-            seen: set[str] = set()
-            for i, (id_, raw, rev) in enumerate(changes):
-                obj = {k: v for k, v in raw.items() if k not in ("_id", "_rev")}
-                if id_ in seen:
-                    results[i] = Conflict(f"{self.name}/{id_} is changed twice in one batch")
-                    continue
-                seen.add(id_)
-                if id_ not in current:
-                    results[i] = NotFound(f"{self.name}/{id_} not found")
-                elif not matches_rev(current[id_], rev):
-                    results[i] = PreconditionFailed(
-                        f"{self.name}/{id_}: revision {rev} is not the current one ({current[id_]})")
-                elif errors := self._validate(obj):
-                    results[i] = ValidationError(errors, resource=self.name)
-                else:
-                    prepared.append((id_, obj))
-                    index_of.append(i)
-            clashes = self._unique_clashes(prepared) if self.unique else {}
-            rows = []
-            for k, (id_, obj) in enumerate(prepared):
-                i = index_of[k]
-                if k in clashes:
-                    results[i] = UniqueConflict(clashes[k], resource=self.name)
-                    continue
-                data = encode(obj)
-                rev = next_rev(current[id_], data)
-                rows.append((rev, data, self.type_id, id_))
-                results[i] = {"_id": id_, "_rev": rev, **obj}
+            results, rows = self._update_rows(changes, self.revs([c[0] for c in changes], lock=True))
             self._write(f"UPDATE openidm.managedobjects SET rev = %s, fullobject = %s::{self.json_type} "
-                        "WHERE objecttypes_id = %s AND objectid = %s", rows)
-        return [r for r in results if r is not None]
-
-    def update(self, id: str, obj: Mapping[str, Any], rev: str | None = None) -> dict[str, Any]:
-        result = self.update_many([(id, obj, rev)])[0]
-        if isinstance(result, RepoError):
-            raise result
-        return result
+                        "WHERE objecttypes_id = %s AND objectid = %s",
+                        [(rev, data, self.type_id, id_) for id_, rev, data in rows])
+        return results
 
     def delete_many(self, ids: Iterable[str]) -> int:
         wanted = list(dict.fromkeys(ids))
@@ -365,8 +234,8 @@ class PgManagedObjects:
             if row is None:
                 raise NotFound(f"{self.name}/{id} not found")
             obj = row_object(self.collection, row)
-            if not matches_rev(obj["_rev"], rev):
-                raise PreconditionFailed(f"{self.name}/{id}: revision {rev} is not the current one ({obj['_rev']})")
+            if stale := self._stale(id, obj["_rev"], rev):
+                raise stale
             self.db.execute("DELETE FROM openidm.managedobjects WHERE objecttypes_id = %s AND objectid = %s",
                             (self.type_id, id))
         return obj
@@ -387,8 +256,3 @@ def _too_long(name: str, exc: Exception) -> ValidationError:
     """PostgreSQL's b-tree indexes hold at most ~2,700 bytes a value: a longer searchable field is refused."""
     return ValidationError([FieldError("(a searchable field)", "value too long for the PostgreSQL repository's "
                                        f"index ({str(exc).splitlines()[0]})")], resource=name)
-
-
-def _text(value: Any) -> str:
-    return json.dumps(value)
-

@@ -16,11 +16,10 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from core.repo.audit import now_iso
+from core.repo import runrules as rules
 from core.repo.errors import Conflict, NotFound, PreconditionFailed
 from core.repo.pgaudit import PgAudit
 from core.repo.pgdb import PgDatabase
-from core.repo.runs import DEFAULT_KEEP, STALE_AFTER, _check, pid_alive
 from core.repo.schedules import KEEP_FIRES
 
 
@@ -32,7 +31,7 @@ class PgRuns:
         self.audit = audit
 
     def create(self, run: Mapping[str, Any]) -> dict[str, Any]:
-        _check(run)
+        rules.check_run(run)
         try:
             with self.db.savepoint():
                 self.db.execute("INSERT INTO sfsync.recon_runs (id, mapping, state, data) VALUES (%s, %s, %s, %s)",
@@ -42,7 +41,7 @@ class PgRuns:
         return dict(run)
 
     def update(self, run: Mapping[str, Any]) -> dict[str, Any]:
-        _check(run)
+        rules.check_run(run)
         with self.db.transaction():
             n = self.db.execute("UPDATE sfsync.recon_runs SET state = %s, data = %s WHERE id = %s",
                                 (run["state"], Jsonb(dict(run)), run["_id"]))
@@ -59,25 +58,14 @@ class PgRuns:
         return dict(row[0]) if row else None
 
     def list(self, limit: int | None = None, mapping: str | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT data FROM sfsync.recon_runs", list[object]()
-        if mapping is not None:
-            sql += " WHERE mapping = %s"
-            args.append(mapping)
-        sql += " ORDER BY seq DESC"
-        if limit is not None:
-            sql += " LIMIT %s"
-            args.append(limit)
+        sql, args = rules.list_sql("sfsync.recon_runs", "%s", limit, mapping)
         return [dict(r[0]) for r in self.db.fetchall(sql, args)]
 
     def last(self, mapping: str, state: str | None = "SUCCESS") -> dict[str, Any] | None:
-        sql, args = "SELECT data FROM sfsync.recon_runs WHERE mapping = %s", [mapping]
-        if state is not None:
-            sql += " AND state = %s"
-            args.append(state)
-        row = self.db.fetchone(sql + " ORDER BY seq DESC LIMIT 1", args)
+        row = self.db.fetchone(*rules.last_sql("sfsync.recon_runs", "%s", mapping, state))
         return dict(row[0]) if row else None
 
-    def prune(self, keep: int = DEFAULT_KEEP) -> int:
+    def prune(self, keep: int = rules.DEFAULT_KEEP) -> int:
         with self.db.transaction():
             doomed = [r[0] for r in self.db.fetchall(
                 "SELECT id FROM sfsync.recon_runs WHERE state != 'ACTIVE' ORDER BY seq DESC OFFSET %s", (max(keep, 0),))]
@@ -86,26 +74,22 @@ class PgRuns:
                 self.db.execute("DELETE FROM sfsync.recon_runs WHERE id = ANY(%s)", (doomed,))
         return len(doomed)
 
-    def acquire(self, mapping: str, run_id: str, *, stale_after: float = STALE_AFTER) -> None:
+    def acquire(self, mapping: str, run_id: str, *, stale_after: float = rules.STALE_AFTER) -> None:
         """Take the mapping's run lock (the row locked while it is checked: one winner across hosts)."""
         host, pid, now = socket.gethostname(), os.getpid(), time.time()
         with self.db.transaction():
             self.db.execute("INSERT INTO sfsync.run_locks (mapping, run_id, pid, host, heartbeat) "
                             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (mapping) DO NOTHING",
                             (mapping, run_id, pid, host, now))
-            row = self.db.fetchone("SELECT run_id, pid, host, heartbeat FROM sfsync.run_locks WHERE mapping = %s "
-                                   "FOR UPDATE", (mapping,))
+            row = self.db.fetchone(f"SELECT {rules.LOCK_COLUMNS} FROM sfsync.run_locks WHERE mapping = %s FOR UPDATE",
+                                   (mapping,))
             assert row is not None
             if row[0] == run_id:
                 self.db.execute("UPDATE sfsync.run_locks SET pid = %s, host = %s, heartbeat = %s WHERE mapping = %s",
                                 (pid, host, now, mapping))
                 return
-            owner_run, owner_pid, owner_host, beat = row
-            alive = pid_alive(owner_pid) if owner_host == host else True
-            if alive and now - beat < stale_after:
-                raise Conflict(f"mapping {mapping} already has an active reconciliation {owner_run} "
-                               f"(process {owner_pid} on {owner_host})")
-            self._orphaned(owner_run, owner_pid)
+            rules.refuse_live_owner(mapping, row, host, now, stale_after)
+            self._orphaned(row[0], row[1])
             self.db.execute("UPDATE sfsync.run_locks SET run_id = %s, pid = %s, host = %s, heartbeat = %s "
                             "WHERE mapping = %s", (run_id, pid, host, now, mapping))
 
@@ -116,18 +100,15 @@ class PgRuns:
         self.db.execute("DELETE FROM sfsync.run_locks WHERE run_id = %s", (run_id,))
 
     def holder(self, mapping: str) -> dict[str, Any] | None:
-        row = self.db.fetchone("SELECT run_id, pid, host, heartbeat FROM sfsync.run_locks WHERE mapping = %s",
-                               (mapping,))
-        return dict(zip(("runId", "pid", "host", "heartbeat"), row, strict=True)) if row else None
+        return rules.holder_of(self.db.fetchone(f"SELECT {rules.LOCK_COLUMNS} FROM sfsync.run_locks "
+                                                "WHERE mapping = %s", (mapping,)))
 
     def _orphaned(self, run_id: str, pid: int) -> None:
         row = self.db.fetchone("SELECT data FROM sfsync.recon_runs WHERE id = %s AND state = 'ACTIVE' FOR UPDATE",
                                (run_id,))
         if row is None:
             return
-        run = dict(row[0])
-        run.update(state="FAILED", stage="COMPLETED_FAILED", stageDescription="reconciliation failed",
-                   ended=now_iso(), failureReason=f"the process running it ({pid}) stopped")
+        run = rules.orphan_failed(dict(row[0]), pid)
         self.db.execute("UPDATE sfsync.recon_runs SET state = 'FAILED', data = %s WHERE id = %s", (Jsonb(run), run_id))
 
 
@@ -219,7 +200,7 @@ class PgSchedules:
         rows = self.db.fetchall("SELECT schedule_id, fire_time, node, pid, host, started FROM sfsync.schedule_fires "
                                 "WHERE ended IS NULL ORDER BY seq")
         return [{"scheduleId": sid, "fireTime": fire, "node": node, "started": started}
-                for sid, fire, node, pid, host, started in rows if host != here or pid_alive(pid)]
+                for sid, fire, node, pid, host, started in rows if host != here or rules.pid_alive(pid)]
 
 
 class PgSyncStages:

@@ -16,36 +16,24 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from core.repo.audit import Audit, now_iso
+from core.repo.audit import Audit
 from core.repo.db import Database
-from core.repo.errors import Conflict, FieldError, NotFound, ValidationError
+from core.repo.errors import Conflict, NotFound
+from core.repo.runrules import (
+    DEFAULT_KEEP,
+    LOCK_COLUMNS,
+    STALE_AFTER,
+    STATES,
+    check_run,
+    holder_of,
+    last_sql,
+    list_sql,
+    orphan_failed,
+    pid_alive,
+    refuse_live_owner,
+)
 
-STATES = ("ACTIVE", "SUCCESS", "FAILED", "CANCELED")
-DEFAULT_KEEP = 100
-STALE_AFTER = 120.0
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process of this host with that pid still runs (a lock or a firing it holds is live)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _check(run: Mapping[str, Any]) -> None:
-    problems = []
-    if not isinstance(run.get("_id"), str) or not run.get("_id"):
-        problems.append(FieldError("_id", "is required"))
-    if not isinstance(run.get("mapping"), str) or not run.get("mapping"):
-        problems.append(FieldError("mapping", "is required"))
-    if run.get("state") not in STATES:
-        problems.append(FieldError("state", f"must be one of {', '.join(STATES)}"))
-    if problems:
-        raise ValidationError(problems, resource="recon")
+__all__ = ["DEFAULT_KEEP", "STALE_AFTER", "STATES", "Runs", "pid_alive"]
 
 
 class Runs:
@@ -58,7 +46,7 @@ class Runs:
     # ------------------------------------------------------------------------------------ runs
 
     def create(self, run: Mapping[str, Any]) -> dict[str, Any]:
-        _check(run)
+        check_run(run)
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM recon_runs WHERE id = ?", (run["_id"],)).fetchone():
                 raise Conflict(f"recon/{run['_id']} already exists")
@@ -68,7 +56,7 @@ class Runs:
 
     def update(self, run: Mapping[str, Any]) -> dict[str, Any]:
         """Replace a run; refreshes its lock's heartbeat, and releases the lock once the run has ended."""
-        _check(run)
+        check_run(run)
         with self.db.transaction() as conn:
             n = conn.execute("UPDATE recon_runs SET state = ?, data = ? WHERE id = ?",
                              (run["state"], json.dumps(run, ensure_ascii=False), run["_id"])).rowcount
@@ -87,23 +75,12 @@ class Runs:
 
     def list(self, limit: int | None = None, mapping: str | None = None) -> list[dict[str, Any]]:
         """Runs, newest first."""
-        sql, args = "SELECT data FROM recon_runs", list[object]()
-        if mapping is not None:
-            sql += " WHERE mapping = ?"
-            args.append(mapping)
-        sql += " ORDER BY seq DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
+        sql, args = list_sql("recon_runs", "?", limit, mapping)
         return [json.loads(r[0]) for r in self.db.conn().execute(sql, args)]
 
     def last(self, mapping: str, state: str | None = "SUCCESS") -> dict[str, Any] | None:
         """The newest run of a mapping (in ``state``, when given): incremental recon starts from it."""
-        sql, args = "SELECT data FROM recon_runs WHERE mapping = ?", [mapping]
-        if state is not None:
-            sql += " AND state = ?"
-            args.append(state)
-        row = self.db.conn().execute(sql + " ORDER BY seq DESC LIMIT 1", args).fetchone()
+        row = self.db.conn().execute(*last_sql("recon_runs", "?", mapping, state)).fetchone()
         return json.loads(row[0]) if row else None
 
     def prune(self, keep: int = DEFAULT_KEEP) -> int:
@@ -123,15 +100,10 @@ class Runs:
         """Take the mapping's run lock for ``run_id``, or raise Conflict naming the run that holds it."""
         host, pid, now = socket.gethostname(), os.getpid(), time.time()
         with self.db.transaction() as conn:
-            row = conn.execute("SELECT run_id, pid, host, heartbeat FROM run_locks WHERE mapping = ?",
-                               (mapping,)).fetchone()
+            row = conn.execute(f"SELECT {LOCK_COLUMNS} FROM run_locks WHERE mapping = ?", (mapping,)).fetchone()
             if row is not None and row[0] != run_id:
-                owner_run, owner_pid, owner_host, beat = row
-                alive = pid_alive(owner_pid) if owner_host == host else True
-                if alive and now - beat < stale_after:
-                    raise Conflict(f"mapping {mapping} already has an active reconciliation {owner_run} "
-                                   f"(process {owner_pid} on {owner_host})")
-                self._orphaned(conn, owner_run, owner_pid)
+                refuse_live_owner(mapping, row, host, now, stale_after)
+                self._orphaned(conn, row[0], row[1])
             conn.execute("INSERT OR REPLACE INTO run_locks (mapping, run_id, pid, host, heartbeat) "
                          "VALUES (?, ?, ?, ?, ?)", (mapping, run_id, pid, host, now))
 
@@ -144,16 +116,13 @@ class Runs:
             conn.execute("DELETE FROM run_locks WHERE run_id = ?", (run_id,))
 
     def holder(self, mapping: str) -> dict[str, Any] | None:
-        row = self.db.conn().execute("SELECT run_id, pid, host, heartbeat FROM run_locks WHERE mapping = ?",
-                                     (mapping,)).fetchone()
-        return dict(zip(("runId", "pid", "host", "heartbeat"), row, strict=True)) if row else None
+        return holder_of(self.db.conn().execute(f"SELECT {LOCK_COLUMNS} FROM run_locks WHERE mapping = ?",
+                                                (mapping,)).fetchone())
 
     def _orphaned(self, conn: Any, run_id: str, pid: int) -> None:
         row = conn.execute("SELECT data FROM recon_runs WHERE id = ? AND state = 'ACTIVE'", (run_id,)).fetchone()
         if row is None:
             return
-        run = json.loads(row[0])
-        run.update(state="FAILED", stage="COMPLETED_FAILED", stageDescription="reconciliation failed",
-                   ended=now_iso(), failureReason=f"the process running it ({pid}) stopped")
+        run = orphan_failed(json.loads(row[0]), pid)
         conn.execute("UPDATE recon_runs SET state = ?, data = ? WHERE id = ?",
                      ("FAILED", json.dumps(run, ensure_ascii=False), run_id))
