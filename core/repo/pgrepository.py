@@ -15,6 +15,7 @@ from core.repo.links import Link
 from core.repo.managed import PreparedCreates
 from core.repo.patch import apply_patch
 from core.repo.pgaudit import PgActivityLog, PgAudit
+from core.repo.pgcluster import PgCluster
 from core.repo.pgdb import PgDatabase
 from core.repo.pglinks import PgLinks
 from core.repo.pgmanaged import PgManagedObjects
@@ -39,6 +40,8 @@ class PgRepository:
         self.runs = PgRuns(db, self.audit)
         self.schedules = PgSchedules(db)
         self.stages = PgSyncStages(db)
+        #: clustered reconciliation's tasks, leases and nodes (core/sync/cluster.py)
+        self.cluster = PgCluster(db)
 
     @classmethod
     def open(cls, url: str, schema: ManagedSchema | None = None, *, origin: str = "SFSYNC_REPO_URL",

@@ -16,9 +16,10 @@ from typing import Any
 from core.config.jsonfile import load_json
 from core.config.project import Project
 from core.errors import ConfigError, UsageError
+from core.repo import pg_settings
 from core.sync import filters
 from core.sync.actions import Action, parse_action
-from core.sync.idm_keys import check_keys
+from core.sync.idm_keys import check_clustered, check_keys
 from core.sync.scripts import ScriptEngine, ScriptError, ScriptSpec
 from core.sync.situations import Situation
 
@@ -107,6 +108,8 @@ class Mapping:
     run_target_phase: bool = True
     allow_empty_source_set: bool = False
     correlate_empty_target_set: bool = False
+    #: IDM's ``clusteredSourceReconEnabled``: the source phase's pages go to every node (core/sync/cluster.py)
+    clustered: bool = False
     #: the mapping whose links this one uses, reversed (set by SyncConfig: ``links``)
     reversed_links: bool = field(default=False)
 
@@ -130,7 +133,12 @@ class SyncConfig:
         if not project.sync_path.exists():
             raise ConfigError("not found (a project needs conf/sync.json)", path=str(project.sync_path))
         data, _ = load_json(project.sync_path)
-        return cls.from_data(data, path=project.sync_path, base_dir=project.root)
+        config = cls.from_data(data, path=project.sync_path, base_dir=project.root)
+        parser = _Parser(_display_path(project.sync_path), project.root)
+        for m in config.mappings:
+            check_clustered(m.raw, parser.fail, f"mappings[{m.index}]", m.name,
+                            lambda: pg_settings(project.conf_dir) is not None)
+        return config
 
     @classmethod
     def from_data(cls, data: Any, *, path: Path, base_dir: Path | None = None) -> SyncConfig:
@@ -279,6 +287,7 @@ class _Parser:
             enable_sync=flag("enableSync", True), run_target_phase=flag("runTargetPhase", True),
             allow_empty_source_set=flag("allowEmptySourceSet", False),
             correlate_empty_target_set=flag("correlateEmptyTargetSet", False),
+            clustered=flag("clusteredSourceReconEnabled", False),
         )
 
     def prop(self, raw: Any, at: str, name: str) -> PropertyMapping:

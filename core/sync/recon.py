@@ -353,13 +353,18 @@ class ReconEngine:
                 else self.audit.rows(records, plan.audit_base + 1)
             self.repo.audit.insert(rows)
             tally = tally_of(records)  # after the writes: they set each record's outcome
-            saved = self._persist(self.run.plus(tally).to_dict())
+            saved = self._page_committing(records, tally)
         self.run.add(tally)
         self._committed_seq = max(self._committed_seq, plan.audit_base + len(records))
         self._last_saved = saved
         self._notify()
         if self.options.on_page is not None:
             self.options.on_page(self.run)
+
+    def _page_committing(self, records: list[Record], tally: PageTally) -> dict[str, Any]:
+        """In the page's transaction, after its writes: the run stored with the page counted (a clustered
+        node marks its task done there instead: core/sync/cluster.py)."""
+        return self._persist(self.run.plus(tally).to_dict())
 
     # ---- target phase ----------------------------------------------------------------------------------
     def _target_phase(self) -> bool:

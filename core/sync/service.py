@@ -19,12 +19,13 @@ from typing import Any
 
 from core.config.project import Project
 from core.errors import ConfigError, SfsyncError, UsageError
+from core.sync.cluster import node_name, recon_engine
 from core.sync.connection import SharedConnector
 from core.sync.implicit import SYNC_AUDIT_ID, ImplicitResult, perform_action, sync_object
 from core.sync.managed_hooks import ManagedHooks, request_of
 from core.sync.mapping import Mapping, SyncConfig
 from core.sync.objectsets import ManagedObjects, ObjectSet, SalesforceObjects
-from core.sync.recon import ReconEngine, ReconOptions
+from core.sync.recon import ReconOptions
 from core.sync.run import ReconRun, ReconStage
 from core.sync.scriptenv import ScriptEnv, close_project_log, project_log
 from core.sync.scripts import ScriptEngine
@@ -48,6 +49,8 @@ class SyncService:
 
     def __init__(self, project: Project, *, repo: Any = None, connector_factory: Callable[[], Any] | None = None) -> None:
         self.project = project
+        #: this process as a node of clustered reconciliations (``sfsync worker --node-id`` names it)
+        self.node_id = node_name()
         self._repo = repo
         self._connector_factory = connector_factory
         self._lock = threading.Lock()
@@ -216,8 +219,9 @@ class SyncService:
                 target = self._object_set(mapping.target, connector, loop)
                 await asyncio.to_thread(self._begin, run, dry_run)
                 try:
-                    def work() -> ReconRun:
-                        return ReconEngine(mapping, source, target, self.repo, run, options).execute()
+                    def work() -> ReconRun:  # clusteredSourceReconEnabled: pages to every node (core/sync/cluster.py)
+                        return recon_engine(mapping, source, target, self.repo, run, options,
+                                            node_id=self.node_id).execute()
 
                     future = loop.run_in_executor(executor, work)
                     try:
