@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ class ClusterWorker:
 
     def __init__(self, repo: Any, node_id: str, engine_for: Callable[[Any], Any], *, stop: threading.Event,
                  only_run: str | None = None, poll: float = 0.5, lease: float | None = None,
-                 on_page: Callable[[Any, int], None] | None = None) -> None:
+                 on_page: Callable[[Any, int, float], None] | None = None) -> None:
         self.repo = repo
         self.cluster = repo.cluster
         self.node_id = node_id
@@ -77,21 +78,24 @@ class ClusterWorker:
             task = self.cluster.claim(self.node_id, self._lease(), skip)
         if task is None:
             return False
+        with self._task_lock:
+            self._task = task  # the heartbeat renews its lease from now on (making the engine takes a while)
         engine = self._engine(task)
         if engine is None:
+            with self._task_lock:
+                self._task = None
             self.cluster.release(self.node_id, task)
             self._skip.add(task.run_id)
             return True
-        with self._task_lock:
-            self._task = task
         try:
             if task.claims > 1:
                 log.info("node %s: took over page %d of run %s", self.node_id, task.page, task.run_id)
+            started = time.monotonic()
             n = engine.process(task)
             self.processed += n
             self.pages += 1
             if self.on_page is not None:
-                self.on_page(task, n)
+                self.on_page(task, n, time.monotonic() - started)
         except SfsyncError as exc:
             from core.repo.pgcluster import LeaseLost
 
@@ -144,7 +148,7 @@ class ClusterWorker:
 
 
 def run_node(service: Any, node_id: str, stop: threading.Event, *, poll: float = 0.5,
-             on_page: Callable[[Any, int], None] | None = None) -> ClusterWorker:
+             on_page: Callable[[Any, int, float], None] | None = None) -> ClusterWorker:
     """Work as node ``node_id`` of every clustered run on ``service``'s repository until ``stop`` is set
     (``sfsync worker``, ``sfsync serve``). A run whose mapping this project defines otherwise than the
     coordinator's (sync.json differs) is left to the other nodes."""

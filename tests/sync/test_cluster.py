@@ -188,6 +188,7 @@ def test_kill_9_a_worker_mid_page_the_run_still_ends_exact(live_org_factory, dat
     finally:
         single.close()
     project = clustered_project(tmp_path / "cluster", live.org, live.url)
+    kills = 0
     for round_no in range(KILL_ROUNDS):
         rng = random.Random(1000 + round_no)
         url = databases()
@@ -201,7 +202,7 @@ def test_kill_9_a_worker_mid_page_the_run_still_ends_exact(live_org_factory, dat
                 workers.start(name)
             workers.wait_registered(service.repo)
             victim = rng.choice(sorted(workers.procs))
-            nth = rng.randint(1, 3)  # killed holding its nth page
+            nth = rng.randint(1, 2)  # killed holding its nth page
             box: dict[str, Any] = {}
 
             def kill_when_mid_page() -> None:
@@ -224,14 +225,17 @@ def test_kill_9_a_worker_mid_page_the_run_still_ends_exact(live_org_factory, dat
             killer.start()
             run = reconcile(service)
             box["run"] = run
+            print(round_no, victim, nth, box.get("killed"), run["nodes"])
             killer.join()
             assert outcome(service, run) == expected, f"round {round_no}: victim {victim} at page {nth}"
             if "killed" in box:
+                kills += 1
                 assert workers.procs[victim].wait(10) == -signal.SIGKILL
-            box.setdefault("killed", None)
         finally:
             workers.stop()
             service.close()
+    print(f"kill -9 rounds: {KILL_ROUNDS}, a worker killed mid-page in {kills}")
+    assert kills >= max(1, KILL_ROUNDS // 2)  # most rounds kill (a victim may finish before its nth page)
 
 
 async def test_two_coordinators_cannot_run_one_mapping(live_org_factory, databases, tmp_path, monkeypatch):

