@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,7 +22,6 @@ from typing import Any
 import pytest
 
 from core.config.project import Project
-from core.errors import ConfigError
 from core.repo import Conflict, LeaseLost, PgRepository
 from core.sync.service import SyncService
 from tests.fixtures.pg import _admin_connect, _with_database
@@ -114,8 +114,8 @@ def outcome(service: SyncService, run: dict[str, Any]) -> dict[str, Any]:
     links = list(service.repo.iter_links(INBOUND))
     assert len({link.first_id for link in links}) == len(links) == len({link.second_id for link in links})
     return {
-        "users": sorted((json.dumps({k: v for k, v in u.items() if k not in ("_id", "_rev")}, sort_keys=True)
-                         for u in users)),
+        "users": sorted(json.dumps({k: v for k, v in u.items() if k not in ("_id", "_rev")}, sort_keys=True)
+                         for u in users),
         "links": sorted((link.first_id, by_id[link.second_id]) for link in links),
         "state": run["state"], "progress": run["progress"], "situations": run["situationSummary"],
         "status": run["statusSummary"], "actions": run["actionSummary"],
@@ -177,6 +177,22 @@ def expected_id(service: SyncService) -> str:
     return str(service.runs(1)[0]["_id"])
 
 
+def kill_mid_page(repo: PgRepository, proc: subprocess.Popen[bytes], node: str, nth: int,
+                  box: dict[str, Any]) -> None:
+    """``kill -9`` node ``node`` while it holds its ``nth`` page (claimed, not yet committed)."""
+    seen: set[tuple[str, int]] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "run" not in box:
+        for run_id, page in repo.db.fetchall(
+                "SELECT run_id, page FROM sfsync.cluster_tasks WHERE owner = %s AND state = 'CLAIMED'", (node,)):
+            seen.add((run_id, page))
+            if len(seen) >= nth:
+                os.kill(proc.pid, signal.SIGKILL)
+                box["killed"] = (run_id, page)
+                return
+        time.sleep(0.002)
+
+
 def test_kill_9_a_worker_mid_page_the_run_still_ends_exact(live_org_factory, databases, tmp_path, monkeypatch):
     live = live_org_factory(users=1000, seed=5)
     monkeypatch.setenv("SFSYNC_CLUSTER_TASK_SIZE", "50")
@@ -204,28 +220,11 @@ def test_kill_9_a_worker_mid_page_the_run_still_ends_exact(live_org_factory, dat
             victim = rng.choice(sorted(workers.procs))
             nth = rng.randint(1, 2)  # killed holding its nth page
             box: dict[str, Any] = {}
-
-            def kill_when_mid_page() -> None:
-                seen: set[tuple[str, int]] = set()
-                deadline = time.monotonic() + 120
-                while time.monotonic() < deadline and "run" not in box:
-                    for run_id, page in service.repo.db.fetchall(
-                            "SELECT run_id, page FROM sfsync.cluster_tasks WHERE owner = %s AND state = 'CLAIMED'",
-                            (victim,)):
-                        seen.add((run_id, page))
-                        if len(seen) >= nth:
-                            os.kill(workers.procs[victim].pid, signal.SIGKILL)
-                            box["killed"] = (run_id, page)
-                            return
-                    time.sleep(0.002)
-
-            import threading
-
-            killer = threading.Thread(target=kill_when_mid_page)
+            killer = threading.Thread(target=kill_mid_page,
+                                      args=(service.repo, workers.procs[victim], victim, nth, box))
             killer.start()
             run = reconcile(service)
             box["run"] = run
-            print(round_no, victim, nth, box.get("killed"), run["nodes"])
             killer.join()
             assert outcome(service, run) == expected, f"round {round_no}: victim {victim} at page {nth}"
             if "killed" in box:
@@ -286,18 +285,3 @@ def test_a_lapsed_lease_hands_the_page_over(pg_url):
         assert cluster.claim("alive", 30.0) is None  # a closed run's pages are claimed by no one
     finally:
         repo.close()
-
-
-def test_the_key_is_refused_on_sqlite_naming_file_mapping_and_why(tmp_path, monkeypatch):
-    from core.sync.mapping import SyncConfig
-    from tests.sync.conftest import account_mapping
-
-    monkeypatch.delenv("SFSYNC_REPO_URL", raising=False)
-    (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "sync.json").write_text(json.dumps(
-        {"mappings": [account_mapping(clusteredSourceReconEnabled=True)]}))
-    with pytest.raises(ConfigError) as caught:
-        SyncConfig.load(Project(tmp_path))
-    text = str(caught.value)
-    for part in ("conf/sync.json", "mappings[0].clusteredSourceReconEnabled", "userAccount", "PostgreSQL", "SQLite"):
-        assert part in text, text

@@ -14,7 +14,8 @@ import asyncio
 import getpass
 import socket
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from core.errors import SfsyncError, UsageError
 from core.listen import listen_socket
@@ -160,9 +161,39 @@ def serve(project: Project, host: str, port: int, tls: ssl.SSLContext | None = N
 
     scheduler = SchedulerThread(project, on_fire=lambda line: print(line, flush=True),
                                 on_error=lambda exc: print(f"sfsync: {exc}", file=sys.stderr, flush=True)).start()
+    stop_node = cluster_node(backend.sync)
     try:
         asyncio.run(server.serve(sockets=[sock]))
     finally:
+        stop_node()
         scheduler.stop()
         sock.close()
     return 0
+
+
+def cluster_node(sync: Any) -> Callable[[], None]:
+    """On a PostgreSQL repository, this server is also a node of clustered reconciliations (as ``sfsync worker``
+    is) in a thread of its own; the function that stops it after its page in hand."""
+    import threading
+
+    if not hasattr(sync.repo, "cluster"):
+        return lambda: None
+    from core.sync import run_node
+
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            run_node(sync, sync.node_id, stop)
+        except SfsyncError as exc:
+            print(f"sfsync: the cluster node stopped: {exc}", file=sys.stderr, flush=True)
+
+    thread = threading.Thread(target=work, name="sfsync-cluster-node", daemon=True)
+    thread.start()
+    print(f"sfsync: node {sync.node_id} of clustered reconciliations on {sync.repo.location}", flush=True)
+
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=120)
+
+    return halt

@@ -1,0 +1,59 @@
+"""A clustered run's nodes as the front ends show them: the run object (REST ``GET /openidm/recon/ID``, its
+OpenAPI document), ``sfsync recon-status ID`` and the TUI's run panel; and a run that is not clustered has no
+``nodes``. A managed-to-managed mapping on a real PostgreSQL (no network)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.api import create_app
+from core.api.openapi import build_openapi
+from core.config.project import Project
+from tests.api.conftest import ADMIN, _asgi_client, user_account_mapping
+from tui.cli import main
+from tui.widgets.recon_progress import panel_parts
+
+
+@pytest.fixture
+def project(tmp_path, pg_url, monkeypatch) -> Project:
+    import shutil
+
+    from tests.api.conftest import ROOT
+
+    monkeypatch.setenv("SFSYNC_REPO_URL", pg_url)
+    monkeypatch.setenv("SFSYNC_CLUSTER_TASK_SIZE", "7")
+    (tmp_path / "conf").mkdir()
+    shutil.copy(ROOT / "conf" / "managed.json", tmp_path / "conf" / "managed.json")
+    clustered = {**user_account_mapping(), "clusteredSourceReconEnabled": True}
+    plain = {**user_account_mapping(), "name": "plain", "target": "managed/other"}
+    (tmp_path / "conf" / "sync.json").write_text(json.dumps({"mappings": [clustered, plain]}))
+    return Project(tmp_path)
+
+
+async def test_the_nodes_over_rest_the_cli_and_the_panel(project, capsys):
+    app = create_app(project)
+    sync = app.state.backend.sync
+    for i in range(30):
+        await sync.create_user({"userName": f"u{i:02d}", "givenName": "U", "sn": "Test", "mail": f"u{i}@example.com"})
+    async with app.router.lifespan_context(app), _asgi_client(app, headers=ADMIN) as client:
+        r = await client.post("/openidm/recon?_action=recon&mapping=userAccount&waitForCompletion=true")
+        assert r.status_code == 200, r.text
+        run = (await client.get(f"/openidm/recon/{r.json()['_id']}")).json()
+        assert run["state"] == "SUCCESS"
+        assert run["progress"]["source"]["existing"]["processed"] == 30, run
+        assert run["nodes"] == [{"nodeId": sync.node_id, "processed": 30, "state": "IDLE"}]
+        plain = await client.post("/openidm/recon?_action=recon&mapping=plain&waitForCompletion=true")
+        assert "nodes" not in (await client.get(f"/openidm/recon/{plain.json()['_id']}")).json()
+    schema = build_openapi()["components"]["schemas"]["ReconRun"]["properties"]["nodes"]
+    assert schema["items"]["required"] == ["nodeId", "processed", "state"]
+    assert run["nodes"][0]["state"] in schema["items"]["properties"]["state"]["enum"]
+
+    capsys.readouterr()
+    assert main(["-p", str(project.root), "recon-status", run["_id"]]) == 0
+    out = capsys.readouterr().out
+    assert f"nodes:     {sync.node_id} 30 (IDLE)" in out
+
+    lines = [str(p) for p in panel_parts(run) if hasattr(p, "plain")]
+    assert any(line.startswith("nodes") and sync.node_id in line and "30 IDLE" in line for line in lines), lines
