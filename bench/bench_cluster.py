@@ -15,6 +15,7 @@ Goal (issue 16): 2 nodes >= 1.4x one node's throughput. ``--small``: 2,000 users
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -74,26 +75,30 @@ def step(name: str, project: Path, org: OrgProcess, url: str, nodes: int, task_s
          pg_folder: Path | None) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SFSYNC_REPO_URL": url,
            "SFSYNC_CLUSTER_TASK_SIZE": str(task_size)}
-    workers = []
+    workers: list[subprocess.Popen[bytes]] = []
     logs = project / "logs"
     logs.mkdir(exist_ok=True)
-    for i in range(nodes - 1):
-        with open(logs / f"worker{i}.log", "wb") as out:
-            workers.append(subprocess.Popen([sys.executable, "-m", "tui.cli", "-p", str(project), "worker",
-                                             "--node-id", f"worker{i + 1}"],
-                                            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
-    time.sleep(0.5)
-    _wait_registered(url, nodes - 1, workers)
-    org_proc = psutil.Process(org.proc.pid)
-    worker_procs = [psutil.Process(w.pid) for w in workers]
-    before = (_cpu([org_proc]), _pg_cpu(pg_folder), _cpu(worker_procs))
-    child = run_measured([sys.executable, str(BENCH / "bench_cluster.py"), "--step", str(project)],
-                         timeout=3600, env=env)
-    after = (_cpu([org_proc]), _pg_cpu(pg_folder), _cpu(worker_procs))
-    for w in workers:
-        w.send_signal(signal.SIGTERM)
-    for w in workers:
-        w.wait(60)
+    try:
+        for i in range(nodes - 1):
+            with open(logs / f"worker{i}.log", "wb") as out:
+                workers.append(subprocess.Popen([sys.executable, "-m", "tui.cli", "-p", str(project), "worker",
+                                                 "--node-id", f"worker{i + 1}"],
+                                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
+        _wait_registered(url, nodes - 1, workers)
+        org_proc = psutil.Process(org.proc.pid)
+        worker_procs = [psutil.Process(w.pid) for w in workers]
+        before = (_cpu([org_proc]), _pg_cpu(pg_folder), _cpu(worker_procs))
+        child = run_measured([sys.executable, str(BENCH / "bench_recon.py"), "--step", "recon", str(project),
+                              INBOUND], timeout=3600, env=env)
+        after = (_cpu([org_proc]), _pg_cpu(pg_folder), _cpu(worker_procs))
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(60)
+            except subprocess.TimeoutExpired:
+                w.kill()
     for log in sorted(logs.glob("worker*.log")):  # each page a worker did, with its time
         print(f"--- {name}: {log.name}\n{log.read_text()}", file=sys.stderr, end="")
     if child.exit_code != 0 or not child.results:
@@ -101,6 +106,7 @@ def step(name: str, project: Path, org: OrgProcess, url: str, nodes: int, task_s
     result = child.results[-1]
     if result["state"] != "SUCCESS":
         raise SystemExit(f"bench_cluster: {name}: {result}")
+    result["nodes"] = _last_run(url).get("nodes")
     pg_cpu = None if before[1] is None or after[1] is None else after[1] - before[1]
     return {**result, "org_cpu_s": after[0] - before[0], "pg_cpu_s": pg_cpu,
             "sfsync_cpu_s": child.cpu_s + after[2] - before[2], "peak_rss_mb": child.peak_rss_mb}
@@ -126,32 +132,25 @@ def _wait_registered(url: str, count: int, workers: list[subprocess.Popen[bytes]
     raise SystemExit("bench_cluster: the workers did not register")
 
 
-def step_recon(project: str) -> None:
-    """One run (the coordinator's process): seconds and the run's nodes as one JSON line."""
-    import asyncio
+def _last_run(url: str) -> dict[str, Any]:
+    import psycopg
 
-    import core.salesforce.connector  # noqa: F401 - module import is start-up, not the run
-    from core.config.project import Project
-    from core.sync.service import SyncService
-
-    service = SyncService(Project(Path(project)))
-    service.mappings()
-    assert service.repo is not None
-    t0 = time.perf_counter()
-    run = asyncio.run(service.reconcile(INBOUND))
-    seconds = time.perf_counter() - t0
-    service.close()
-    print(json.dumps({"seconds": seconds, "state": run["state"], "reason": run.get("failureReason"),
-                      "processed": run["progress"]["source"]["existing"]["processed"],
-                      "created": run["progress"]["target"]["created"], "nodes": run.get("nodes")}))
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT data FROM sfsync.recon_runs ORDER BY seq DESC LIMIT 1").fetchone()
+    return dict(row[0]) if row else {}
 
 
 def orchestrate(users: int, node_counts: list[int], task_size: int) -> int:
-    tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    admin_url, server, server_folder = _server()
-    org = OrgProcess(users)
     results: dict[str, dict[str, Any]] = {}
-    try:
+    with contextlib.ExitStack() as cleanup:
+        tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+        cleanup.callback(shutil.rmtree, tmp, True)
+        admin_url, server, server_folder = _server()
+        if server is not None and server_folder is not None:
+            cleanup.callback(shutil.rmtree, server_folder, True)
+            cleanup.callback(server._cleanup)
+        org = OrgProcess(users)
+        cleanup.callback(org.stop)
         refresh = org.login()
         plan = [("single (no key)", 0)] + [(f"{n} node{'s' if n > 1 else ''}", n) for n in node_counts]
         for name, nodes in plan:
@@ -161,13 +160,6 @@ def orchestrate(users: int, node_counts: list[int], task_size: int) -> int:
             results[name] = step(name, project, org, _database(admin_url), max(nodes, 1), task_size,
                                  server_folder)
             print(f"{name}: {results[name]['seconds']:.1f} s", file=sys.stderr, flush=True)
-    finally:
-        org.stop()
-        if server is not None:
-            server._cleanup()
-        for folder in (tmp, server_folder):
-            if folder is not None:
-                shutil.rmtree(folder, ignore_errors=True)
     one = results.get("1 node")
     base = one["seconds"] if one else results["single (no key)"]["seconds"]
     rows = []
@@ -194,11 +186,8 @@ def main() -> int:
     parser.add_argument("--nodes", default="1,2,4", help="node counts to measure (default 1,2,4)")
     parser.add_argument("--task-size", type=int, default=2000, help="source records per task (default 2,000)")
     parser.add_argument("--small", action="store_true", help="2,000 users, tasks of 250 (what CI runs)")
-    parser.add_argument("--step", metavar="PROJECT", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.step:
-        step_recon(args.step)
-        return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: the org, the workers and the server too
     try:
         counts = [int(n) for n in args.nodes.split(",") if n.strip()]
     except ValueError:
