@@ -285,3 +285,56 @@ def test_a_lapsed_lease_hands_the_page_over(pg_url):
         assert cluster.claim("alive", 30.0) is None  # a closed run's pages are claimed by no one
     finally:
         repo.close()
+
+
+OUTBOUND = "managedUser_systemSalesforceUser"
+
+
+def salesforce_state(org: Any) -> list[str]:
+    """The org's users as they can be compared across two orgs (no timestamps)."""
+    return sorted(json.dumps({k: v for k, v in u.items() if "Date" not in k and "Modstamp" not in k},
+                             sort_keys=True, default=str) for u in org.iter_users())
+
+
+def test_a_clustered_outbound_run_writes_salesforce_exactly_like_a_single_node(live_org_factory, databases,
+                                                                             tmp_path, monkeypatch):
+    """Nodes with a Salesforce target: each worker process its own connector; the same org changes as a single
+    node makes (two identical orgs, one per run)."""
+    monkeypatch.setenv("SFSYNC_CLUSTER_TASK_SIZE", "60")
+    states, links = [], []
+    for name, clustered in (("single", False), ("cluster", True)):
+        live = live_org_factory(users=400, seed=21)
+        url = databases()
+        monkeypatch.setenv("SFSYNC_REPO_URL", url)
+        project = clustered_project(tmp_path / name, live.org, live.url, clustered=False)
+        if clustered:
+            data = json.loads(project.sync_path.read_text())
+            for m in data["mappings"]:
+                if m["name"] == OUTBOUND:
+                    m["clusteredSourceReconEnabled"] = True
+            project.sync_path.write_text(json.dumps(data))
+        service = SyncService(project)
+        workers = Workers(project, url, tmp_path)
+        try:
+            assert reconcile(service)["state"] == "SUCCESS"  # inbound, single node: the users and links
+            for user in service.repo.query({"_queryFilter": "true", "_pageSize": "120"})["result"]:
+                service.repo.patch(user["_id"], [{"operation": "replace", "field": "sn", "value": "Changed"}])
+            if clustered:
+                for node in ("o1", "o2"):
+                    workers.start(node)
+                workers.wait_registered(service.repo)
+            run = asyncio.run(service.reconcile(OUTBOUND))
+            assert run["state"] == "SUCCESS", run
+            assert run["actionSummary"].get("UPDATE", 0) > 0
+            if clustered:
+                assert sum(n["processed"] for n in run["nodes"]) == run["progress"]["source"]["existing"]["processed"]
+                assert any(n["nodeId"] in ("o1", "o2") and n["processed"] for n in run["nodes"]), run["nodes"]
+            states.append((salesforce_state(live.org), {k: run[k] for k in ("situationSummary", "statusSummary",
+                                                                             "actionSummary")}))
+            names = {u["_id"]: u["userName"] for u in service.repo.query({"_queryFilter": "true"})["result"]}
+            links.append(sorted((link.first_id, names[link.second_id]) for link in service.repo.iter_links(INBOUND)))
+        finally:
+            workers.stop()
+            service.close()
+    assert states[0] == states[1]
+    assert links[0] == links[1]
