@@ -135,6 +135,22 @@ def _wait_registered(url: str, count: int, workers: list[subprocess.Popen[bytes]
     raise SystemExit("bench_cluster: the workers did not register")
 
 
+def _checkpoint(admin_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
+def _drop(admin_url: str, url: str) -> None:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    name = conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _last_run(url: str) -> dict[str, Any]:
     import psycopg
 
@@ -166,8 +182,10 @@ def orchestrate(users: int, node_counts: list[int], task_size: int, warm_up: boo
             project = make_project(tmp / f"step{i}", org, refresh)
             if nodes:
                 clustered(project)
-            results[name] = step(name, project, org, _database(admin_url), max(nodes, 1), task_size,
-                                 server_folder)
+            url = _database(admin_url)
+            _checkpoint(admin_url)  # the steps before left nothing to flush: each starts from the same state
+            results[name] = step(name, project, org, url, max(nodes, 1), task_size, server_folder)
+            _drop(admin_url, url)  # nor anything for autovacuum to do during the next step
             print(f"{name}: {results[name]['seconds']:.1f} s", file=sys.stderr, flush=True)
     results.pop(WARM_UP, None)
     one = results.get("1 node")
