@@ -176,7 +176,9 @@ def _schemas() -> dict[str, Any]:
                                                       "source records each processed, and its state",
                       "items": {"type": "object", "required": ["nodeId", "processed", "state"], "properties": {
                           "nodeId": {"type": "string"}, "processed": count,
-                          "state": {"type": "string", "enum": ["WORKING", "IDLE", "GONE"]}}}}}},
+                          "state": {"type": "string", "enum": ["WORKING", "IDLE", "GONE"]}}}},
+            "sourceProcessedByNode": {"type": "object", "additionalProperties": count,
+                                      "description": "IDM's name for the nodes' source records"}}},
         "ReconList": {"type": "object", "required": ["reconciliations"], "properties": {
             "reconciliations": {"type": "array", "items": _ref("ReconRun")}}},
         "ReconCancel": {"type": "object", "required": ["_id", "action", "status"], "properties": {

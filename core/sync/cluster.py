@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError, SfsyncError
@@ -44,8 +45,16 @@ DEFAULT_TASK_SIZE = 2000
 POLL = 0.25
 
 
-def node_name() -> str:
-    """This process as a cluster node, unless named (``sfsync worker --node-id``): host and process id."""
+def node_name(project_dir: Path | None = None) -> str:
+    """This process as a cluster node, unless named (``sfsync worker --node-id``): IDM's ``openidm.node.id`` of
+    the project's ``resolver/boot.properties`` (or ``conf/boot.properties``) when set, else host and process id."""
+    if project_dir is not None:
+        from core.sync.scriptenv import read_properties
+
+        for candidate in (project_dir / "resolver" / "boot.properties", project_dir / "conf" / "boot.properties"):
+            named = read_properties(candidate).get("openidm.node.id", "").strip()
+            if named:
+                return named
     return f"{socket.gethostname()}:{os.getpid()}"
 
 

@@ -175,4 +175,6 @@ class ReconRun:
             out["deletionsHeld"] = self.deletions_held
         if self.nodes is not None:
             out["nodes"] = [dict(n) for n in self.nodes]
+            # IDM's own name for it (its summary's ``sourceProcessedByNode``)
+            out["sourceProcessedByNode"] = {str(n["nodeId"]): n["processed"] for n in self.nodes}
         return out

@@ -50,7 +50,7 @@ class SyncService:
     def __init__(self, project: Project, *, repo: Any = None, connector_factory: Callable[[], Any] | None = None) -> None:
         self.project = project
         #: this process as a node of clustered reconciliations (``sfsync worker --node-id`` names it)
-        self.node_id = node_name()
+        self.node_id = node_name(project.root)
         self._repo = repo
         self._connector_factory = connector_factory
         self._lock = threading.Lock()

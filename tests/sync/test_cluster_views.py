@@ -29,6 +29,8 @@ def project(tmp_path, pg_url, monkeypatch) -> Project:
     clustered = {**user_account_mapping(), "clusteredSourceReconEnabled": True}
     plain = {**user_account_mapping(), "name": "plain", "target": "managed/other"}
     (tmp_path / "conf" / "sync.json").write_text(json.dumps({"mappings": [clustered, plain]}))
+    (tmp_path / "resolver").mkdir()
+    (tmp_path / "resolver" / "boot.properties").write_text("openidm.node.id=node-a\n")
     return Project(tmp_path)
 
 
@@ -43,9 +45,12 @@ async def test_the_nodes_over_rest_the_cli_and_the_panel(project, capsys):
         run = (await client.get(f"/openidm/recon/{r.json()['_id']}")).json()
         assert run["state"] == "SUCCESS"
         assert run["progress"]["source"]["existing"]["processed"] == 30, run
-        assert run["nodes"] == [{"nodeId": sync.node_id, "processed": 30, "state": "IDLE"}]
+        assert sync.node_id == "node-a"  # IDM's openidm.node.id, from resolver/boot.properties
+        assert run["nodes"] == [{"nodeId": "node-a", "processed": 30, "state": "IDLE"}]
+        assert run["sourceProcessedByNode"] == {"node-a": 30}  # IDM's own name for it
         plain = await client.post("/openidm/recon?_action=recon&mapping=plain&waitForCompletion=true")
-        assert "nodes" not in (await client.get(f"/openidm/recon/{plain.json()['_id']}")).json()
+        unclustered = (await client.get(f"/openidm/recon/{plain.json()['_id']}")).json()
+        assert "nodes" not in unclustered and "sourceProcessedByNode" not in unclustered
     schema = build_openapi()["components"]["schemas"]["ReconRun"]["properties"]["nodes"]
     assert schema["items"]["required"] == ["nodeId", "processed", "state"]
     assert run["nodes"][0]["state"] in schema["items"]["properties"]["state"]["enum"]

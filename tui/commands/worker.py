@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "clusteredSourceReconEnabled: true) on the project's PostgreSQL repository until SIGTERM or "
                     "Ctrl-C, which stop it after the page in hand.")
     parser.add_argument("--node-id", metavar="ID",
-                        help="this node's name in the runs' nodes (default HOST:PID); unique per node")
+                        help="this node's name in the runs' nodes (default: openidm.node.id of resolver/boot.properties, "
+                             "else HOST:PID); unique per node")
     parser.add_argument("--quiet", action="store_true", help="no line per page")
     parser.set_defaults(func=handle)
 
