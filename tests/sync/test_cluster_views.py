@@ -62,3 +62,38 @@ async def test_the_nodes_over_rest_the_cli_and_the_panel(project, capsys):
 
     lines = [str(p) for p in panel_parts(run) if hasattr(p, "plain")]
     assert any(line.startswith("nodes") and sync.node_id in line and "30 IDLE" in line for line in lines), lines
+
+
+def test_sfsync_serve_is_a_node_on_postgresql(project, pg_url):
+    """``sfsync serve`` on a PostgreSQL repository works as a cluster node beside the API (its heartbeat in
+    ``sfsync.cluster_nodes``), and Ctrl-C stops the node with the server."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from core.repo import PgRepository
+    from tests.api.conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SFSYNC_REPO_URL": pg_url}
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "-p", str(project.root), "serve", "--port", "0"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    repo = PgRepository.open(pg_url)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert any("node node-a of clustered reconciliations" in line for line in lines), lines
+        deadline, state = time.monotonic() + 60, None
+        while time.monotonic() < deadline and state != "ACTIVE":
+            row = repo.db.fetchone("SELECT state FROM sfsync.cluster_nodes WHERE node_id = 'node-a'")
+            state = row[0] if row else None
+            time.sleep(0.05)
+        assert state == "ACTIVE"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) in (0, 130)  # 130: Ctrl-C, as every sfsync command ends on it
+        assert repo.db.fetchone("SELECT state FROM sfsync.cluster_nodes WHERE node_id = 'node-a'") == ("STOPPED",)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        repo.close()

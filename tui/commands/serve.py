@@ -140,12 +140,17 @@ def serve(project: Project, host: str, port: int, tls: ssl.SSLContext | None = N
                 print(f"sfsync: running the schedules of {project.conf_dir.name}/ ({', '.join(jobs) or 'none yet'};"
                       " files are read again when they change)", flush=True)
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await asyncio.to_thread(stop_node)  # the cluster node's page in hand, before the core closes
+            await super().shutdown(sockets)
+
         def handle_exit(self, sig: int, frame: object) -> None:
             # Ctrl-C: the runs this server started stop at their next page and end CANCELED, so a client
             # waiting on one (waitForCompletion) gets its answer and the server can close gracefully
             backend.cancel_started_runs()
             super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
+    stop_node = cluster_node(backend.sync)  # PostgreSQL: a node of clustered reconciliations too
     from core.api import limited_protocol
 
     limits = app.state.limits  # conf/sfsync.toml: the request head's size and the slow-client timeouts
@@ -161,7 +166,6 @@ def serve(project: Project, host: str, port: int, tls: ssl.SSLContext | None = N
 
     scheduler = SchedulerThread(project, on_fire=lambda line: print(line, flush=True),
                                 on_error=lambda exc: print(f"sfsync: {exc}", file=sys.stderr, flush=True)).start()
-    stop_node = cluster_node(backend.sync)
     try:
         asyncio.run(server.serve(sockets=[sock]))
     finally:
