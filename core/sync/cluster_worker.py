@@ -24,7 +24,7 @@ class ClusterWorker:
     run, or None when this node cannot run it (another mapping definition: the page goes back)."""
 
     def __init__(self, repo: Any, node_id: str, engine_for: Callable[[Any], Any], *, stop: threading.Event,
-                 only_run: str | None = None, poll: float = 0.5, lease: float | None = None,
+                 only_run: str | None = None, poll: float = 0.2, lease: float | None = None,
                  on_page: Callable[[Any, int, float], None] | None = None) -> None:
         self.repo = repo
         self.cluster = repo.cluster
@@ -147,7 +147,7 @@ class ClusterWorker:
                 return
 
 
-def run_node(service: Any, node_id: str, stop: threading.Event, *, poll: float = 0.5,
+def run_node(service: Any, node_id: str, stop: threading.Event, *, poll: float = 0.2,
              on_page: Callable[[Any, int, float], None] | None = None) -> ClusterWorker:
     """Work as node ``node_id`` of every clustered run on ``service``'s repository until ``stop`` is set
     (``sfsync worker``, ``sfsync serve``). A run whose mapping this project defines otherwise than the

@@ -177,18 +177,19 @@ def expected_id(service: SyncService) -> str:
     return str(service.runs(1)[0]["_id"])
 
 
-def kill_mid_page(repo: PgRepository, proc: subprocess.Popen[bytes], node: str, nth: int,
+def kill_mid_page(repo: PgRepository, procs: dict[str, subprocess.Popen[bytes]], nth: int,
                   box: dict[str, Any]) -> None:
-    """``kill -9`` node ``node`` while it holds its ``nth`` page (claimed, not yet committed)."""
+    """``kill -9`` the worker that holds the ``nth`` page claimed by any worker (claimed, not yet committed)."""
     seen: set[tuple[str, int]] = set()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and "run" not in box:
-        for run_id, page in repo.db.fetchall(
-                "SELECT run_id, page FROM sfsync.cluster_tasks WHERE owner = %s AND state = 'CLAIMED'", (node,)):
+        for run_id, page, owner in repo.db.fetchall(
+                "SELECT run_id, page, owner FROM sfsync.cluster_tasks WHERE owner = ANY(%s) AND state = 'CLAIMED'",
+                (list(procs),)):
             seen.add((run_id, page))
             if len(seen) >= nth:
-                os.kill(proc.pid, signal.SIGKILL)
-                box["killed"] = (run_id, page)
+                os.kill(procs[owner].pid, signal.SIGKILL)
+                box["killed"] = (owner, page)
                 return
         time.sleep(0.002)
 
@@ -217,24 +218,22 @@ def test_kill_9_a_worker_mid_page_the_run_still_ends_exact(live_org_factory, dat
             for name in ("w1", "w2", "w3"):
                 workers.start(name)
             workers.wait_registered(service.repo)
-            victim = rng.choice(sorted(workers.procs))
-            nth = rng.randint(1, 2)  # killed holding its nth page
+            nth = rng.randint(1, 3)  # the worker holding the nth page workers claim is killed holding it
             box: dict[str, Any] = {}
-            killer = threading.Thread(target=kill_mid_page,
-                                      args=(service.repo, workers.procs[victim], victim, nth, box))
+            killer = threading.Thread(target=kill_mid_page, args=(service.repo, workers.procs, nth, box))
             killer.start()
             run = reconcile(service)
             box["run"] = run
             killer.join()
-            assert outcome(service, run) == expected, f"round {round_no}: victim {victim} at page {nth}"
+            assert outcome(service, run) == expected, f"round {round_no}: killed {box.get('killed')}"
             if "killed" in box:
                 kills += 1
-                assert workers.procs[victim].wait(10) == -signal.SIGKILL
+                assert workers.procs[box["killed"][0]].wait(10) == -signal.SIGKILL
         finally:
             workers.stop()
             service.close()
     print(f"kill -9 rounds: {KILL_ROUNDS}, a worker killed mid-page in {kills}")
-    assert kills >= max(1, KILL_ROUNDS // 2)  # most rounds kill (a victim may finish before its nth page)
+    assert kills >= max(1, KILL_ROUNDS * 3 // 4)  # nearly every round kills (workers may claim fewer pages)
 
 
 async def test_two_coordinators_cannot_run_one_mapping(live_org_factory, databases, tmp_path, monkeypatch):
