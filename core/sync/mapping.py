@@ -16,7 +16,6 @@ from typing import Any
 from core.config.jsonfile import load_json
 from core.config.project import Project
 from core.errors import ConfigError, UsageError
-from core.repo import pg_settings
 from core.sync import filters
 from core.sync.actions import Action, parse_action
 from core.sync.idm_keys import check_clustered, check_keys
@@ -134,6 +133,8 @@ class SyncConfig:
             raise ConfigError("not found (a project needs conf/sync.json)", path=str(project.sync_path))
         data, _ = load_json(project.sync_path)
         config = cls.from_data(data, path=project.sync_path, base_dir=project.root)
+        from core.repo import pg_settings  # which repository: only a clustered mapping asks
+
         parser = _Parser(_display_path(project.sync_path), project.root)
         for m in config.mappings:
             check_clustered(m.raw, parser.fail, f"mappings[{m.index}]", m.name,
