@@ -33,8 +33,8 @@ from common import ChildResult, fmt, machine, run_measured, table  # noqa: E402
 
 SMALL_USERS = 2_000
 #: the order the summary lists them in; any other bench_*.py found runs after these
-ORDER = ["bench_org.py", "bench_repo.py", "bench_recon.py", "bench_repo_pg.py", "bench_livesync.py", "bench_api.py",
-         "bench_tui.py", "bench_latency.py", "bench_config.py"]
+ORDER = ["bench_org.py", "bench_repo.py", "bench_recon.py", "bench_repo_pg.py", "bench_cluster.py",
+         "bench_livesync.py", "bench_api.py", "bench_tui.py", "bench_latency.py", "bench_config.py"]
 RESULTS = BENCH / "results" / "latest.json"
 
 

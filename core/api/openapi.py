@@ -171,7 +171,14 @@ def _schemas() -> dict[str, Any]:
             "started": {"type": "string"}, "ended": {"type": "string"}, "duration": count,
             "failureReason": {"type": "string"},
             "deletionsHeld": {"type": "object", "required": ["count", "threshold", "examples"], "properties": {
-                "count": count, "threshold": count, "examples": {"type": "array", "items": {"type": "object"}}}}}},
+                "count": count, "threshold": count, "examples": {"type": "array", "items": {"type": "object"}}}},
+            "nodes": {"type": "array", "description": "a clustered run's nodes (clusteredSourceReconEnabled): "
+                                                      "source records each processed, and its state",
+                      "items": {"type": "object", "required": ["nodeId", "processed", "state"], "properties": {
+                          "nodeId": {"type": "string"}, "processed": count,
+                          "state": {"type": "string", "enum": ["WORKING", "IDLE", "GONE"]}}}},
+            "sourceProcessedByNode": {"type": "object", "additionalProperties": count,
+                                      "description": "IDM's name for the nodes' source records"}}},
         "ReconList": {"type": "object", "required": ["reconciliations"], "properties": {
             "reconciliations": {"type": "array", "items": _ref("ReconRun")}}},
         "ReconCancel": {"type": "object", "required": ["_id", "action", "status"], "properties": {

@@ -31,6 +31,7 @@ from core.repo.search import equals_filter, filter_error, looks_like_filter, wor
 
 if TYPE_CHECKING:
     from core.repo.migrate import Migration
+    from core.repo.pgcluster import LeaseLost, PgCluster
     from core.repo.pgrepository import PgRepository
 
 
@@ -41,6 +42,10 @@ def __getattr__(name: str) -> Any:
         from core.repo.pgrepository import PgRepository
 
         return PgRepository
+    if name in ("PgCluster", "LeaseLost"):
+        from core.repo import pgcluster
+
+        return getattr(pgcluster, name)
     if name == "Migration":
         from core.repo.migrate import Migration
 
@@ -48,8 +53,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
-    "Actor", "Conflict", "DEFAULT_SEARCHABLE", "EMAIL_PATTERN", "FieldError", "FilterSyntaxError", "Link",
-    "ManagedSchema", "Migration", "NotFound", "PROVISIONER_OBJECT", "PgRepository", "PgSettings", "PreconditionFailed",
+    "Actor", "Conflict", "DEFAULT_SEARCHABLE", "EMAIL_PATTERN", "FieldError", "FilterSyntaxError", "LeaseLost", "Link",
+    "ManagedSchema", "Migration", "NotFound", "PROVISIONER_OBJECT", "PgCluster", "PgRepository", "PgSettings", "PreconditionFailed",
     "QueryRequest", "RepoError", "Repository", "RepositoryApi", "SPACE", "ValidationError", "activity_entry",
     "apply_patch", "ecma_regex", "equals_filter", "filter_error", "looks_like_filter", "pg_settings",
     "record_config_save", "words_filter",

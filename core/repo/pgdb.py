@@ -4,7 +4,8 @@ Tables are IDM's own (schema ``openidm``: ``objecttypes``, ``managedobjects``, `
 ``auditsync``, ``auditactivity``; reference idm-beyond-the-sample.md §1.3, JSONB as IDM 7 ships them), created
 when absent. A schema made by IDM's own scripts is used as it is: sfsync never alters IDM's tables, and adds
 its expression indexes only to tables it created itself. What IDM has no table for (runs, run locks, schedule
-state, liveSync stages) lives in schema ``sfsync``.
+state, liveSync stages, clustered reconciliation's tasks and nodes: core/repo/pgcluster.py) lives in schema
+``sfsync``.
 
 A thread outside a transaction borrows a pooled connection per statement (autocommit); ``transaction()`` pins
 one connection to the thread until the outermost block commits (or rolls back), so nested blocks join it.
@@ -165,6 +166,35 @@ CREATE TABLE IF NOT EXISTS sfsync.sync_stages (
     id TEXT PRIMARY KEY,
     rev INTEGER NOT NULL,
     data JSONB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sfsync.cluster_runs (
+    run_id TEXT PRIMARY KEY,
+    mapping TEXT NOT NULL,
+    state TEXT NOT NULL,
+    facts JSONB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sfsync.cluster_tasks (
+    run_id TEXT NOT NULL,
+    page INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    audit_base INTEGER NOT NULL,
+    records JSONB NOT NULL,
+    owner TEXT,
+    lease_expiry TIMESTAMPTZ,
+    claims INTEGER NOT NULL DEFAULT 0,
+    processed INTEGER NOT NULL DEFAULT 0,
+    result JSONB,
+    touched TEXT[],
+    PRIMARY KEY (run_id, page)
+);
+CREATE INDEX IF NOT EXISTS ix_cluster_tasks_open ON sfsync.cluster_tasks (run_id, page)
+    WHERE state IN ('PENDING', 'CLAIMED');
+CREATE TABLE IF NOT EXISTS sfsync.cluster_nodes (
+    node_id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    last_seen TIMESTAMPTZ NOT NULL
 )
 """
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from core.repo.api import RepositoryApi
 from core.repo.pgaudit import PgActivityLog, PgAudit
+from core.repo.pgcluster import PgCluster
 from core.repo.pgdb import PgDatabase
 from core.repo.pglinks import PgLinks
 from core.repo.pgmanaged import PgManagedObjects
@@ -32,6 +33,8 @@ class PgRepository(RepositoryBase[PgManagedObjects]):
         self.runs = PgRuns(db, self.audit)
         self.schedules = PgSchedules(db)
         self.stages = PgSyncStages(db)
+        #: clustered reconciliation's tasks, leases and nodes (core/sync/cluster.py)
+        self.cluster = PgCluster(db)
 
     @classmethod
     def open(cls, url: str, schema: ManagedSchema | None = None, *, origin: str = "SFSYNC_REPO_URL",

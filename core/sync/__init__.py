@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from core.sync.actions import Action
+    from core.sync.cluster import ClusteredReconEngine, PageNode
+    from core.sync.cluster_worker import ClusterWorker, run_node
     from core.sync.explain import explain_recon
     from core.sync.filters import filter_matching
     from core.sync.implicit import ImplicitResult
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "Action": "actions",
+    "ClusterWorker": "cluster_worker",
+    "ClusteredReconEngine": "cluster",
+    "PageNode": "cluster",
+    "run_node": "cluster_worker",
     "HeldDeletions": "recon",
     "ImplicitResult": "implicit",
     "LiveSyncEngine": "livesync",
@@ -45,6 +51,9 @@ _WHERE = {
 
 __all__ = [
     "Action",
+    "ClusterWorker",
+    "ClusteredReconEngine",
+    "PageNode",
     "HeldDeletions",
     "ImplicitResult",
     "LiveSyncEngine",
@@ -60,6 +69,7 @@ __all__ = [
     "explain_recon",
     "filter_matching",
     "observed_fields",
+    "run_node",
 ]
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["IMPLEMENTED", "TUNING", "check_keys"]
+__all__ = ["IMPLEMENTED", "TUNING", "check_clustered", "check_keys"]
 
 #: keys whose behaviour sfsync implements (the engine reads them)
 IMPLEMENTED = frozenset({
     "name", "source", "target", "links", "displayName", "properties", "policies", "validSource", "validTarget",
     "sourceCondition", "correlationQuery", "correlationScript", "onCreate", "onUpdate", "onDelete", "onLink",
     "onUnlink", "onRecon", "result", "enableSync", "runTargetPhase", "allowEmptySourceSet",
-    "correlateEmptyTargetSet",
+    "correlateEmptyTargetSet", "clusteredSourceReconEnabled",
 })
 
 #: keys that tune how IDM runs a reconciliation (threads, paging, prefetching) and never change its results;
@@ -35,7 +35,6 @@ _DEFAULT_ONLY: dict[str, tuple[Any, str]] = {
     "sourceIdsCaseSensitive": (True, "sfsync compares source ids case-sensitively, as IDM's default does"),
     "targetIdsCaseSensitive": (True, "sfsync compares target ids case-sensitively, as IDM's default does"),
     "enableLinking": (True, "sfsync always links"),
-    "clusteredSourceReconEnabled": (False, "clustered reconciliation needs a PostgreSQL repository, not built yet"),
     "consentRequired": (False, "sfsync has no privacy-consent service"),
 }
 
@@ -66,6 +65,17 @@ def check_keys(raw: Mapping[str, Any], fail: Callable[[str, str], Exception], at
         elif key in _REFUSED:
             raise fail(f"{at}.{key}", f"mapping {name}: {key} is an IDM key sfsync does not implement: "
                                       f"{_REFUSED[key]}")
+
+
+def check_clustered(raw: Mapping[str, Any], fail: Callable[[str, str], Exception], at: str, name: str,
+                    postgresql: Callable[[], bool]) -> None:
+    """``clusteredSourceReconEnabled: true`` needs a repository every node shares: PostgreSQL (README,
+    "Outgrowing one machine"); ``postgresql()`` says whether the project's repository is one."""
+    if raw.get("clusteredSourceReconEnabled") is True and not postgresql():
+        raise fail(f"{at}.clusteredSourceReconEnabled",
+                   f"mapping {name}: clusteredSourceReconEnabled: true needs a PostgreSQL repository (SFSYNC_REPO_URL "
+                   "or conf/datasource.jdbc-default.json), which every node shares; this project's repository is "
+                   "the SQLite file db/sfsync.sqlite3, which one process uses alone")
 
 
 def _json(value: Any) -> str:

@@ -18,7 +18,7 @@ from core.config.project import Project
 from core.errors import ConfigError, UsageError
 from core.sync import filters
 from core.sync.actions import Action, parse_action
-from core.sync.idm_keys import check_keys
+from core.sync.idm_keys import check_clustered, check_keys
 from core.sync.scripts import ScriptEngine, ScriptError, ScriptSpec
 from core.sync.situations import Situation
 
@@ -110,6 +110,8 @@ class Mapping:
     run_target_phase: bool = True
     allow_empty_source_set: bool = False
     correlate_empty_target_set: bool = False
+    #: IDM's ``clusteredSourceReconEnabled``: the source phase's pages go to every node (core/sync/cluster.py)
+    clustered: bool = False
     #: the mapping whose links this one uses, reversed (set by SyncConfig: ``links``)
     reversed_links: bool = field(default=False)
 
@@ -133,7 +135,14 @@ class SyncConfig:
         if not project.sync_path.exists():
             raise ConfigError("not found (a project needs conf/sync.json)", path=str(project.sync_path))
         data, _ = load_json(project.sync_path)
-        return cls.from_data(data, path=project.sync_path, base_dir=project.root)
+        config = cls.from_data(data, path=project.sync_path, base_dir=project.root)
+        from core.repo import pg_settings  # which repository: only a clustered mapping asks
+
+        parser = _Parser(_display_path(project.sync_path), project.root)
+        for m in config.mappings:
+            check_clustered(m.raw, parser.fail, f"mappings[{m.index}]", m.name,
+                            lambda: pg_settings(project.conf_dir) is not None)
+        return config
 
     @classmethod
     def of(cls, loaded: ProjectConfig) -> SyncConfig:
@@ -297,6 +306,7 @@ class _Parser:
             enable_sync=flag("enableSync", True), run_target_phase=flag("runTargetPhase", True),
             allow_empty_source_set=flag("allowEmptySourceSet", False),
             correlate_empty_target_set=flag("correlateEmptyTargetSet", False),
+            clustered=flag("clusteredSourceReconEnabled", False),
         )
 
     def prop(self, raw: Any, at: str, name: str) -> PropertyMapping:

@@ -396,7 +396,7 @@ class ReconEngine:
                 else self.audit.rows(records, plan.audit_base + 1)
             self.repo.audit.insert(rows)
             tally = tally_of(records)  # after the writes: they set each record's outcome
-            saved = self._persist(self.run.plus(tally).to_dict())
+            saved = self._page_committing(records, tally)
         self.run.add(tally)
         self._committed_seq = max(self._committed_seq, plan.audit_base + len(records))
         self._last_saved = saved
@@ -405,6 +405,11 @@ class ReconEngine:
             self.options.on_page(self.run)
         if self.implicit is not None:  # after the COMMIT: implicit sync never undoes the page
             self.implicit.push(records)
+
+    def _page_committing(self, records: list[Record], tally: PageTally) -> dict[str, Any]:
+        """In the page's transaction, after its writes: the run stored with the page counted (a clustered
+        node marks its task done there instead: core/sync/cluster.py)."""
+        return self._persist(self.run.plus(tally).to_dict())
 
     # ---- target phase ----------------------------------------------------------------------------------
     def _target_phase(self) -> bool:

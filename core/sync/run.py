@@ -95,6 +95,8 @@ class ReconRun:
     parameters: dict[str, Any] = field(default_factory=dict)
     #: the deletion safeguard held the run's deletions back: how many, the threshold, a few examples
     deletions_held: dict[str, Any] | None = None
+    #: a clustered run's nodes: ``[{"nodeId", "processed", "state"}]`` (core/sync/cluster.py)
+    nodes: list[dict[str, Any]] | None = None
     _t0: float = field(default_factory=time.monotonic, repr=False)
     _elapsed: float | None = field(default=None, repr=False)
 
@@ -171,4 +173,8 @@ class ReconRun:
             out["watermark"] = self.watermark
         if self.deletions_held:
             out["deletionsHeld"] = self.deletions_held
+        if self.nodes is not None:
+            out["nodes"] = [dict(n) for n in self.nodes]
+            # IDM's own name for it (its summary's ``sourceProcessedByNode``)
+            out["sourceProcessedByNode"] = {str(n["nodeId"]): n["processed"] for n in self.nodes}
         return out

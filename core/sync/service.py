@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from core.config.project import Project
 from core.errors import ConfigError, SfsyncError, UsageError
+from core.sync.cluster import node_name, recon_engine
 from core.sync.connection import SharedConnector
 from core.sync.implicit import SYNC_AUDIT_ID, ImplicitResult, perform_action, sync_object
 from core.sync.managed_hooks import ManagedHooks, request_of
 from core.sync.managed_writes import ScriptWrites, write_create, write_delete, write_patch, write_update
 from core.sync.mapping import Mapping, SyncConfig
 from core.sync.objectsets import ManagedObjects, ObjectSet, SalesforceObjects
-from core.sync.recon import ReconEngine, ReconOptions
+from core.sync.recon import ReconOptions
 from core.sync.run import ReconRun, ReconStage
 from core.sync.scriptenv import ScriptEnv, close_project_log, project_log
 from core.sync.scripts import ScriptEngine
@@ -62,6 +63,8 @@ class SyncService:
 
         self.project = project
         self.configs = watcher_of(project, config)
+        #: this process as a node of clustered reconciliations (``sfsync worker --node-id`` names it)
+        self.node_id = node_name(project.root)
         self._repo = repo
         self._connector_factory = connector_factory
         self._lock = threading.Lock()
@@ -236,8 +239,9 @@ class SyncService:
                     options.implicit_sets = self._implicit_sets(connector, loop, loaded)
                 await asyncio.to_thread(self._begin, run, dry_run)
                 try:
-                    def work() -> ReconRun:
-                        return ReconEngine(mapping, source, target, self.repo, run, options).execute()
+                    def work() -> ReconRun:  # clusteredSourceReconEnabled: pages to every node (core/sync/cluster.py)
+                        return recon_engine(mapping, source, target, self.repo, run, options,
+                                            node_id=self.node_id).execute()
 
                     future = loop.run_in_executor(executor, work)
                     try:

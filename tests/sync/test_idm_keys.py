@@ -20,7 +20,7 @@ def load(**keys):
 
 @pytest.mark.parametrize(("key", "value"), [
     ("sourceQuery", {"_queryFilter": "true"}), ("targetQuery", {"_queryFilter": "true"}),
-    ("onError", {"type": "text/javascript", "source": "1"}), ("clusteredSourceReconEnabled", True),
+    ("onError", {"type": "text/javascript", "source": "1"}),
     ("linkQualifiers", ["default", "test"]), ("sourceIdsCaseSensitive", False), ("enableLinking", False),
     ("postMapping", {"type": "text/javascript", "source": "1"}),
 ])
@@ -38,6 +38,22 @@ def test_an_idm_key_sfsync_does_not_implement_is_refused_naming_file_mapping_and
 ])
 def test_tuning_keys_and_defaults_are_accepted(key, value):
     assert load(**{key: value}).mappings[0].raw[key] == value
+
+
+def test_clustered_recon_is_a_flag_of_the_mapping():
+    assert load(clusteredSourceReconEnabled=True).mappings[0].clustered is True
+    assert load().mappings[0].clustered is False
+    with pytest.raises(ConfigError, match=r"mappings\[0\]\.clusteredSourceReconEnabled: must be true or false"):
+        load(clusteredSourceReconEnabled="yes")
+
+
+def test_clustered_recon_on_sqlite_is_refused_at_load_naming_file_mapping_key_and_why(make_env, capsys):
+    env = make_env(account_mapping(clusteredSourceReconEnabled=True))  # the SQLite file (no SFSYNC_REPO_URL)
+    assert main(["-p", str(env.root), "recon", "userAccount"]) == 2
+    err = capsys.readouterr().err
+    assert ("conf/sync.json: mappings[0].clusteredSourceReconEnabled: mapping userAccount: "
+            "clusteredSourceReconEnabled: true needs a PostgreSQL repository") in err, err
+    assert "SQLite" in err
 
 
 def test_keys_idm_does_not_define_are_kept():

@@ -75,6 +75,14 @@ def _describe(run: dict[str, Any]) -> str:
     lines.append("situations: " + ", ".join(f"{k} {v}" for k, v in run.get("situationSummary", {}).items()))
     status = run.get("statusSummary", {})
     lines.append(f"status:    SUCCESS {status.get('SUCCESS', 0)}, FAILURE {status.get('FAILURE', 0)}")
+    if run.get("nodes") is not None:
+        lines.append(f"nodes:     {nodes_line(run['nodes'])}")
     if run.get("failureReason"):
         lines.append(f"reason:    {run['failureReason']}")
     return "\n".join(lines)
+
+
+def nodes_line(nodes: list[dict[str, Any]]) -> str:
+    """A clustered run's nodes on one line: ``w1 1,200 (IDLE), w2 800 (WORKING)``."""
+    return ", ".join(f"{n.get('nodeId')} {n.get('processed', 0):,} ({n.get('state')})" for n in nodes) or \
+        "none has finished a page yet"

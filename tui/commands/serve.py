@@ -14,7 +14,8 @@ import asyncio
 import getpass
 import socket
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from core.errors import SfsyncError, UsageError
 from core.listen import listen_socket
@@ -139,12 +140,17 @@ def serve(project: Project, host: str, port: int, tls: ssl.SSLContext | None = N
                 print(f"sfsync: running the schedules of {project.conf_dir.name}/ ({', '.join(jobs) or 'none yet'};"
                       " files are read again when they change)", flush=True)
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await asyncio.to_thread(stop_node)  # the cluster node's page in hand, before the core closes
+            await super().shutdown(sockets)
+
         def handle_exit(self, sig: int, frame: object) -> None:
             # Ctrl-C: the runs this server started stop at their next page and end CANCELED, so a client
             # waiting on one (waitForCompletion) gets its answer and the server can close gracefully
             backend.cancel_started_runs()
             super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
+    stop_node = cluster_node(backend.sync)  # PostgreSQL: a node of clustered reconciliations too
     from core.api import limited_protocol
 
     limits = app.state.limits  # conf/sfsync.toml: the request head's size and the slow-client timeouts
@@ -164,6 +170,35 @@ def serve(project: Project, host: str, port: int, tls: ssl.SSLContext | None = N
     try:
         asyncio.run(server.serve(sockets=[sock]))
     finally:
+        stop_node()
         scheduler.stop()
         sock.close()
     return 0
+
+
+def cluster_node(sync: Any) -> Callable[[], None]:
+    """On a PostgreSQL repository, this server is also a node of clustered reconciliations (as ``sfsync worker``
+    is) in a thread of its own; the function that stops it after its page in hand."""
+    import threading
+
+    if not hasattr(sync.repo, "cluster"):
+        return lambda: None
+    from core.sync import run_node
+
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            run_node(sync, sync.node_id, stop)
+        except SfsyncError as exc:
+            print(f"sfsync: the cluster node stopped: {exc}", file=sys.stderr, flush=True)
+
+    thread = threading.Thread(target=work, name="sfsync-cluster-node", daemon=True)
+    thread.start()
+    print(f"sfsync: node {sync.node_id} of clustered reconciliations on {sync.repo.location}", flush=True)
+
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=120)
+
+    return halt

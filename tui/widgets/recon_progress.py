@@ -134,7 +134,27 @@ def panel_parts(run: dict[str, Any]) -> list[Text | Grid]:
         ("SUCCESS ", "green"), (f"{int(status.get('SUCCESS', 0) or 0):,}", "bold green"), "   ",
         ("FAILURE ", "red"), (f"{int(status.get('FAILURE', 0) or 0):,}", "bold red"),
     )
-    return [head, stage, phases, speed, counters, outcome]
+    parts: list[Text | Grid] = [head, stage, phases, speed, counters, outcome]
+    if run.get("nodes") is not None:  # a clustered run (clusteredSourceReconEnabled): who did the pages
+        parts.append(nodes_text(run["nodes"]))
+    return parts
+
+
+NODE_STYLE = {"WORKING": "bold yellow", "IDLE": "green", "GONE": "bold red"}
+
+
+def nodes_text(nodes: list[dict[str, Any]]) -> Text:
+    """``nodes  w1 1,200 IDLE · w2 800 WORKING``: each node's source records and state."""
+    line = Text("nodes  ")
+    for i, node in enumerate(nodes):
+        if i:
+            line.append(" · ", style="dim")
+        state = str(node.get("state", ""))
+        line.append_text(Text.assemble((str(node.get("nodeId", "")), "bold"), " ",
+                                       f"{int(node.get('processed', 0) or 0):,} ", (state, NODE_STYLE.get(state, ""))))
+    if not nodes:
+        line.append("none has finished a page yet", style="dim")
+    return line
 
 
 class Grid:
