@@ -33,7 +33,7 @@ from core.sync.objectsets import ObjectSet, chunked
 from core.sync.recon import EMPTY_SOURCE, ReconEngine, ReconOptions
 from core.sync.record import Record
 from core.sync.run import PageTally, ReconRun
-from core.sync.writer import PageWriter
+from core.sync.page_commit import PageWriter
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,8 @@ class PageNode(ReconEngine):
         hooks = getattr(self.target, "hooks", None)
         if hooks is not None:
             hooks.close_thread_engine()
+        if self.implicit is not None:  # implicit sync ran in this node's thread, its engine with it
+            self.implicit.close()
         self.scripts.close()
 
 
