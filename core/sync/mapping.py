@@ -136,13 +136,17 @@ class SyncConfig:
             raise ConfigError("not found (a project needs conf/sync.json)", path=str(project.sync_path))
         data, _ = load_json(project.sync_path)
         config = cls.from_data(data, path=project.sync_path, base_dir=project.root)
+        config._check_clustered(project)
+        return config
+
+    def _check_clustered(self, project: Project) -> None:
+        """``clusteredSourceReconEnabled: true`` needs a PostgreSQL repository: refused at load otherwise."""
         from core.repo import pg_settings  # which repository: only a clustered mapping asks
 
         parser = _Parser(_display_path(project.sync_path), project.root)
-        for m in config.mappings:
+        for m in self.mappings:
             check_clustered(m.raw, parser.fail, f"mappings[{m.index}]", m.name,
                             lambda: pg_settings(project.conf_dir) is not None)
-        return config
 
     @classmethod
     def of(cls, loaded: ProjectConfig) -> SyncConfig:
@@ -154,6 +158,7 @@ class SyncConfig:
             if data is None:
                 raise ConfigError("not found (a project needs conf/sync.json)", path=str(project.sync_path))
             config = cls.from_data(data, path=project.sync_path, base_dir=project.root)
+            config._check_clustered(project)
             loaded.watch(spec.origin for m in config.mappings for spec in _all_scripts(m) if spec and spec.origin)
             return config
 
