@@ -122,3 +122,15 @@ async def test_the_firing_line_says_how_many_fire_times_were_missed(conf, repo, 
         "2026-05-01T11:20:00.000Z quarter: firing reconcile userAccount for 2026-05-01T11:15:00.000Z "
         "(late: 2 missed fire times, misfirePolicy fireAndProceed)",
     ]
+
+
+def test_the_next_fire_time_asked_without_a_time_is_by_the_schedulers_clock(conf, repo, clock, make_scheduler):
+    """``sfsync scheduler --check`` asks ``next_fire(schedule)``: the time is the scheduler's clock, not the
+    machine's (the fake clock is in 2026)."""
+    write_schedule(conf, "quarter", schedule="0 0/15 * * * ?")
+    scheduler, _ = make_scheduler(repo)
+    scheduler.load()
+    [schedule] = scheduler.schedules.values()
+    assert scheduler.next_fire(schedule) == at("2026-05-01T10:00:00")  # the clock says 09:59:30
+    clock.set(at("2026-05-01T10:20:00"))
+    assert scheduler.next_fire(schedule) == at("2026-05-01T10:30:00")  # never seen firing: its times start now
