@@ -134,8 +134,21 @@ MODULES: dict[str, Module] = {
                         patterns=("core.schedule.scheduler.x_*", "core.schedule.scheduler.xǁFireResultǁ*",
                                   "core.schedule.scheduler.xǁSyncInvokerǁ*", "core.schedule.scheduler.xǁSchedulerǁ*"),
                         budget=1800, equivalent={
-        f"core.schedule.scheduler.xǁSchedulerǁ_next_wake__mutmut_{n}": "next_fire without a time reads the "
-        "scheduler's clock, which is the time run() passed" for n in (5, 7)}),
+        **{f"core.schedule.scheduler.xǁSchedulerǁ_next_wake__mutmut_{n}": "next_fire without a time reads the "
+           "scheduler's clock, which is the time run() passed" for n in (5, 7)},
+        "core.schedule.scheduler.xǁSchedulerǁ_next_wake__mutmut_10": "'<=' for '<': a fire time exactly at the "
+        "poll's end wakes the loop at that same moment either way",
+        **{f"core.schedule.scheduler.xǁSchedulerǁ__init____mutmut_{n}": "log.info(line) for log.info('%s', line): "
+           "a log record with no arguments is not %-formatted, so its message is the line either way"
+           for n in (14, 23)},
+        "core.schedule.scheduler.xǁSchedulerǁ__init____mutmut_32": "_stopping=None is as falsy as False",
+        "core.schedule.scheduler.xǁSchedulerǁ_decide__mutmut_29": "'>=' for '>' in 'misfired': the doNothing "
+        "branch also needs now - last > 60 s, and first <= last, so then now - first > 60 s as well",
+        "core.schedule.scheduler.xǁSchedulerǁ_record__mutmut_28": "pop without a default: the key is always there "
+        "(tick() puts it before the firing's task first runs; only _record takes it out)",
+        "core.schedule.scheduler.xǁSchedulerǁrun__mutmut_3": "'return' for 'break': nothing follows the loop but "
+        "the finally block, which runs either way",
+    }),
 }
 
 #: mutmut's exit codes, as its ``stats.status_by_exit_code`` reads them
@@ -191,43 +204,60 @@ timeout_multiplier = {TIMEOUT_MULTIPLIER}
 """
 
 
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "__snapshots__")
+
+
+def _copy_tests(work: Path) -> None:
+    """The checkout's tests into the copy, with every test starting on empty caches (``FRESH_CACHES``)."""
+    shutil.rmtree(work / "tests", ignore_errors=True)
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=_IGNORE)
+    conftest = work / "tests" / "conftest.py"
+    conftest.write_text(conftest.read_text(encoding="utf-8") + FRESH_CACHES, encoding="utf-8")
+
+
 def _prepare(name: str, module: Module) -> Path:
     work = WORK / name
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "__snapshots__")
     for part in COPY:
-        if (ROOT / part).exists():
-            shutil.copytree(ROOT / part, work / part, ignore=ignore)
+        if part != "tests" and (ROOT / part).exists():
+            shutil.copytree(ROOT / part, work / part, ignore=_IGNORE)
+    _copy_tests(work)
     (work / "pyproject.toml").write_text(_pyproject(module), encoding="utf-8")
-    conftest = work / "tests" / "conftest.py"
-    conftest.write_text(conftest.read_text(encoding="utf-8") + FRESH_CACHES, encoding="utf-8")
     return work
 
 
-def run_module(name: str, module: Module, children: int, resume: bool = False) -> dict:
-    work = WORK / name
-    if resume and (work / "mutants").is_dir():  # go on where a stopped run ended: mutmut keeps its results
-        (work / "pyproject.toml").write_text(_pyproject(module), encoding="utf-8")
-    else:
-        work = _prepare(name, module)
-    args = [sys.executable, "-m", "mutmut", "run", "--max-children", str(children)]
-    if module.patterns != ("*",):
-        args.extend(module.patterns)
-    started = time.monotonic()
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    log = (work / "mutmut.log").open("w", encoding="utf-8")
-    try:
-        subprocess.run(args, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env,
-                       timeout=module.budget, check=False)
-        stopped = False
-    except subprocess.TimeoutExpired:
-        stopped = True
-    finally:
-        log.close()
+def _exit_codes(work: Path, module: Module) -> dict[str, int | None]:
     meta = work / "mutants" / (module.source + ".meta")
     codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
-    codes = {k: v for k, v in codes.items() if any(fnmatch(k, p) for p in module.patterns)}
+    return {k: v for k, v in codes.items() if any(fnmatch(k, p) for p in module.patterns)}
+
+
+def run_module(name: str, module: Module, children: int, resume: bool = False, recheck: bool = False) -> dict:
+    work = WORK / name
+    kept = (work / "mutants").is_dir()
+    targets = list(module.patterns) if module.patterns != ("*",) else []
+    if (recheck or resume) and kept:  # mutmut keeps its results; the tests are the checkout's as they are now
+        _copy_tests(work)
+        if recheck:  # the last run's survivors again
+            targets = sorted(k for k, v in _exit_codes(work, module).items()
+                             if v in SURVIVED and k not in module.equivalent)
+        # else go on where a stopped run ended
+    else:
+        work = _prepare(name, module)
+    (work / "pyproject.toml").write_text(_pyproject(module), encoding="utf-8")
+    args = [sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *targets]
+    started = time.monotonic()
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    stopped = False
+    if targets or not (recheck and kept):  # (a recheck with no survivor has nothing to run)
+        with (work / "mutmut.log").open("w", encoding="utf-8") as log:
+            try:
+                subprocess.run(args, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env,
+                               timeout=module.budget, check=False)
+            except subprocess.TimeoutExpired:
+                stopped = True
+    codes = _exit_codes(work, module)
     # a listed equivalent whose tests ran past the bound was slow, not caught: it counts as equivalent, not as a
     # timeout (which would count as killed); one a test did kill is not equivalent, and is reported as stale
     equivalent = sorted(k for k, v in codes.items() if k in module.equivalent and (v in SURVIVED or v in TIMEOUT))
@@ -264,13 +294,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--goal", type=float, default=90.0, help="score each module must reach")
     parser.add_argument("--resume", action="store_true",
                         help="go on in the copy a stopped run left (.mutation/NAME) instead of starting afresh")
+    parser.add_argument("--recheck", action="store_true",
+                        help="run only the last run's survivors again, with the checkout's tests as they are now "
+                             "(after writing tests that kill them); the figures are the last run's, updated")
     opts = parser.parse_args(argv)
     names = opts.module or list(MODULES)
     results = []
     head = f"{'module':<20} {'mutants':>7} {'killed':>6} {'survived':>8} {'timeout':>7} {'equiv':>5} {'score':>6}"
     print(head)
     for name in names:
-        r = run_module(name, MODULES[name], opts.max_children, opts.resume)
+        r = run_module(name, MODULES[name], opts.max_children, opts.resume, opts.recheck)
         results.append(r)
         score = "-" if r["score"] is None else f"{r['score']:.1f}%"
         note = " (stopped: budget)" if r["stopped"] else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -273,3 +274,72 @@ def test_a_correlation_query_script_of_the_wrong_shape_fails_its_record(make_env
     [entry] = [e for e in env.audit(run) if e["reconciling"] == "source"]
     assert entry["status"] == "FAILURE"
     assert 'correlationQuery: the script must return {"_queryFilter": "..."}' in entry["message"]
+
+
+async def test_a_correlation_filter_salesforce_cannot_answer_fails_the_run_naming_the_set(org_factory, tmp_path):
+    """Salesforce is read by equalities alone (one SOQL ``IN`` per field): an outbound correlationQuery that is
+    not ``field eq value`` is a mapping Salesforce cannot serve, so the run fails saying so and writes nothing."""
+    from tests.sync.orgproject import in_process_service, make_project
+
+    handle = org_factory(users=3, seed=7, instant_jobs=True)
+    conf = json.loads((Path(__file__).resolve().parents[2] / "conf" / "sync.json").read_text())
+    conf["mappings"][1]["correlationQuery"] = {"_queryFilter": 'Username sw "${source.userName}"'}
+    (tmp_path / "sync.json").write_text(json.dumps(conf))
+    service = in_process_service(make_project(tmp_path / "p", handle.org, "http://localhost",
+                                              sync_json=tmp_path / "sync.json"), handle.app)
+    try:
+        service.repo.create({"userName": "ada@example.com", "givenName": "Ada", "sn": "Lovelace",
+                             "mail": "ada@example.com"})
+        before = len(list(handle.org.iter_users()))
+        run = await service.reconcile("managedUser_systemSalesforceUser")
+        assert (run["state"], run["failureReason"]) == (
+            "FAILED", "correlation on system/salesforce/User supports only 'field eq value' filters")
+        assert len(list(handle.org.iter_users())) == before and service.repo.links.count("managedUser_systemSalesforceUser") == 0
+    finally:
+        service.close()
+
+
+# ---------------------------------------------------------------------- managed.json hooks, a batch at once
+
+def test_a_reconciliation_batch_runs_each_records_own_hooks_and_fails_only_the_refused(make_env):
+    """managed/account -> managed/user in one page: onCreate/onValidate for the creates, onUpdate for the updates
+    that change something, onDelete for the deletes; each hook sees its own record, and a throw fails that record
+    alone, which writes nothing."""
+    from tests.sync.test_managed_hooks import set_hooks, user_mapping
+
+    env = make_env(user_mapping())
+    set_hooks(env, {
+        "onCreate": "object.hookCreate = newObject.userName + '@' + resourceName",
+        "onValidate": "if (value.userName === 'badcreate') { throw 'create refused ' + value.userName; }",
+        "onUpdate": "if (newObject.mail === 'refuse@example.com') { throw 'update refused ' + newObject.userName; }"
+                    " object.hookUpdate = oldObject.mail + '>' + newObject.mail + '@' + resourceName",
+        "onDelete": "if (object.userName === 'keep') { throw 'delete refused ' + object.userName; }",
+    })
+    accounts = {login: env.account(login) for login in ("ada", "bob", "carl", "badcreate", "keep", "gone")}
+    run = env.recon("accountUser")
+    users = {u["userName"]: u for u in env.repo.query({"_queryFilter": "true"})["result"]}
+    assert sorted(users) == ["ada", "bob", "carl", "gone", "keep"]
+    assert {n: u["hookCreate"] for n, u in users.items()} == {n: f"{n}@managed/user" for n in users}
+    [failed] = [e for e in env.audit(run) if e["status"] == "FAILURE"]
+    assert failed["sourceObjectId"] == f"managed/account/{accounts['badcreate']['_id']}"
+    assert "create refused badcreate" in failed["message"]
+
+    for login, mail in (("ada", "ada2@example.com"), ("carl", "refuse@example.com")):
+        env.repo.update(accounts[login]["_id"], {**env.repo.read(accounts[login]["_id"], resource="account"),
+                                                 "email": mail}, resource="account")
+    for login in ("keep", "gone"):
+        env.repo.delete(accounts[login]["_id"], resource="account")
+    run = env.recon("accountUser", allow_deletions=True)
+    after = {u["userName"]: u for u in env.repo.query({"_queryFilter": "true"})["result"]}
+    ada = after["ada"]
+    assert (ada["mail"], ada["hookUpdate"]) == ("ada2@example.com",
+                                                f"ada@example.com>ada2@example.com@managed/user/{ada['_id']}")
+    assert after["bob"] == users["bob"]  # unchanged: no hook ran, nothing written
+    assert after["carl"]["mail"] == "carl@example.com" and "hookUpdate" not in after["carl"]
+    assert "keep" in after and "gone" not in after
+    failures = {e["sourceObjectId"].rsplit("/", 1)[1]: e["message"] for e in env.audit(run) if e["status"] == "FAILURE"}
+    by_id = {a["_id"]: login for login, a in accounts.items()}
+    assert sorted(by_id[k] for k in failures) == ["badcreate", "carl", "keep"]
+    messages = {by_id[k]: m for k, m in failures.items()}
+    assert "update refused carl" in messages["carl"] and "delete refused keep" in messages["keep"]
+    assert "create refused badcreate" in messages["badcreate"]
