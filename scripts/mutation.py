@@ -122,6 +122,10 @@ MODULES: dict[str, Module] = {
            "whole record (None) holds every field the mapping observes, and a managed set reads whole records "
            "anyway" for f, n in (("_correlate_by_script", 22), ("_correlate_by_script", 24), ("target_records", 3),
                                  ("target_records", 5), ("target_records", 13), ("target_records", 15))},
+        **{f"core.sync.operation.xǁSyncOperationǁ_managed_hooks__mutmut_{n}": "zip's strict: the hooks answer "
+           "one result per object given, so the lists are of one length" for n in (15, 18, 19, 43, 46, 47, 64, 75)},
+        "core.sync.operation.x__substitute__mutmut_20": "str(v) of a text is that text: the isinstance test only "
+                                                        "saves the call",
         **{f"core.sync.operation.xǁSyncOperationǁtarget_records__mutmut_{n}": "the first value of qualifies is "
            "never read: target_situation looks at it only for a valid target linked to a live source, where the "
            "next line has set it" for n in (46, 47)},

@@ -343,3 +343,26 @@ def test_a_reconciliation_batch_runs_each_records_own_hooks_and_fails_only_the_r
     messages = {by_id[k]: m for k, m in failures.items()}
     assert "update refused carl" in messages["carl"] and "delete refused keep" in messages["keep"]
     assert "create refused badcreate" in messages["badcreate"]
+
+
+def test_a_correlation_template_writes_a_value_the_source_lacks_as_empty_text(make_env):
+    env = make_env(account_mapping(correlationQuery={"_queryFilter": 'login eq "${source.nickname}"'}))
+    ada = env.user("ada")  # no nickname
+    empty = env.account("")
+    env.account("None")
+    env.account("null")
+    run = env.recon()
+    assert run["situationSummary"]["FOUND"] == 1 and (ada["_id"], empty["_id"]) in env.links()
+
+
+def test_correlation_ignores_case_but_not_spelling(make_env):
+    """'straße' and 'STRASSE' are one word in upper case only: as names they differ, and each correlates with its
+    own account (Salesforce's case-insensitive match lower-cases)."""
+    env = make_env()
+    sharp = env.user("straße")
+    double = env.user("strasse")
+    sharp_account = env.account("STRAßE")
+    double_account = env.account("Strasse")
+    run = env.recon()
+    assert run["situationSummary"]["FOUND"] == 2
+    assert env.links() == sorted([(sharp["_id"], sharp_account["_id"]), (double["_id"], double_account["_id"])])
