@@ -124,6 +124,8 @@ MODULES: dict[str, Module] = {
                                  ("target_records", 5), ("target_records", 13), ("target_records", 15))},
         **{f"core.sync.operation.xǁSyncOperationǁ_managed_hooks__mutmut_{n}": "zip's strict: the hooks answer "
            "one result per object given, so the lists are of one length" for n in (15, 18, 19, 43, 46, 47, 64, 75)},
+        "core.sync.operation.xǁSyncOperationǁmark_linked_elsewhere__mutmut_25": "correlated=None for []: for a "
+        "source that does not qualify, no correlation and none found are one situation (SOURCE_IGNORED)",
         "core.sync.operation.x__substitute__mutmut_20": "str(v) of a text is that text: the isinstance test only "
                                                         "saves the call",
         **{f"core.sync.operation.xǁSyncOperationǁtarget_records__mutmut_{n}": "the first value of qualifies is "

@@ -366,3 +366,57 @@ def test_correlation_ignores_case_but_not_spelling(make_env):
     run = env.recon()
     assert run["situationSummary"]["FOUND"] == 2
     assert env.links() == sorted([(sharp["_id"], sharp_account["_id"]), (double["_id"], double_account["_id"])])
+
+
+def test_a_source_left_alone_beside_another_sources_target_does_not_stop_the_rest_of_its_page(make_env):
+    """In one page: 'u1' does not qualify and correlates with a target linked to another source (left alone,
+    SOURCE_IGNORED); 'u2' after it qualifies and correlates with a free target (FOUND, updated and linked)."""
+    env = make_env(account_mapping(validSource={"type": JS, "source": "source.accountStatus !== 'inactive'"},
+                                   policies=[{"situation": "FOUND", "action": "UPDATE"}]))
+    owner = env.user("zed")
+    taken = env.account("ann")
+    env.repo.link("userAccount", owner["_id"], taken["_id"])
+    env.repo.create({"userName": "ann", "givenName": "Ann", "sn": "T", "mail": "ann@example.com",
+                     "accountStatus": "inactive"}, id="u1")
+    env.repo.create({"userName": "bea", "givenName": "Bea", "sn": "T", "mail": "bea@example.com"}, id="u2")
+    free = env.account("bea")
+    run = env.recon()
+    summary = run["situationSummary"]
+    assert (summary["SOURCE_IGNORED"], summary["FOUND"]) == (1, 1), summary
+    assert ("u2", free["_id"]) in env.links() and ("u1", taken["_id"]) not in env.links()
+    assert (owner["_id"], taken["_id"]) in env.links()
+
+
+def test_a_create_for_a_target_with_no_source_fails_that_record_saying_why(make_env):
+    env = make_env(account_mapping(policies=[{"situation": "UNASSIGNED", "action": "CREATE"}], allowEmptySourceSet=True))
+    acct = env.account("zed")
+    run = env.recon()
+    [entry] = env.audit(run)
+    assert (entry["status"], entry["message"]) == ("FAILURE", "CREATE needs a source object"), entry
+    assert env.accounts() == [acct]
+
+
+async def test_a_correlation_by_alternative_equalities_is_served_by_salesforce(org_factory, tmp_path):
+    """``Username eq … or Email eq …``: OR-ed equalities are read from Salesforce in bulk, one IN per field;
+    a managed user whose mail alone matches an org user's Email is FOUND with that user (its UPDATE is refused
+    by the org for a required ProfileId this mapping does not send: the correlation is what is under test)."""
+    from tests.sync.orgproject import in_process_service, make_project
+
+    handle = org_factory(users=3, seed=7, instant_jobs=True)
+    conf = json.loads((Path(__file__).resolve().parents[2] / "conf" / "sync.json").read_text())
+    conf["mappings"][1]["correlationQuery"] = {
+        "_queryFilter": 'Username eq "${source.userName}" or Email eq "${source.mail}"'}
+    (tmp_path / "sync.json").write_text(json.dumps(conf))
+    service = in_process_service(make_project(tmp_path / "p", handle.org, "http://localhost",
+                                              sync_json=tmp_path / "sync.json"), handle.app)
+    try:
+        sf_user = next(u for u in handle.org.iter_users() if u["Email"] and u["FirstName"])
+        service.repo.create({"userName": "someone.else@example.com", "givenName": "Some", "sn": "One",
+                             "mail": sf_user["Email"]})
+        run = await service.reconcile("managedUser_systemSalesforceUser")
+        assert run["state"] == "SUCCESS", run.get("failureReason")
+        assert run["situationSummary"]["FOUND"] == 1, run["situationSummary"]
+        [entry] = [e for e in service.audit(run["_id"])["result"] if e.get("reconciling") == "source"]
+        assert (entry["situation"], entry["targetObjectId"]) == ("FOUND", f"system/salesforce/User/{sf_user['Id']}")
+    finally:
+        service.close()
