@@ -126,6 +126,8 @@ MODULES: dict[str, Module] = {
            "one result per object given, so the lists are of one length" for n in (15, 18, 19, 43, 46, 47, 64, 75)},
         "core.sync.operation.xǁSyncOperationǁmark_linked_elsewhere__mutmut_25": "correlated=None for []: for a "
         "source that does not qualify, no correlation and none found are one situation (SOURCE_IGNORED)",
+        "core.sync.operation.xǁSyncOperationǁ_plan_one__mutmut_78": "with no change the new target is a copy of "
+        "the target instead of the target itself: equal, and neither is written",
         "core.sync.operation.x__substitute__mutmut_20": "str(v) of a text is that text: the isinstance test only "
                                                         "saves the call",
         **{f"core.sync.operation.xǁSyncOperationǁtarget_records__mutmut_{n}": "the first value of qualifies is "

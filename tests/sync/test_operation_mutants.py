@@ -420,3 +420,50 @@ async def test_a_correlation_by_alternative_equalities_is_served_by_salesforce(o
         assert (entry["situation"], entry["targetObjectId"]) == ("FOUND", f"system/salesforce/User/{sf_user['Id']}")
     finally:
         service.close()
+
+
+# ----------------------------------------------------------------------------------- what each action does
+
+def test_on_create_sees_the_situation_link_qualifier_and_mapping(make_env):
+    env = make_env(account_mapping(onCreate=spy(
+        "{situation: situation, lq: linkQualifier, mapping: mappingConfig.name, sourceId: sourceId,"
+        " targetId: targetId, login: target.login}")))
+    ada = env.user("ada")
+    [entry] = env.audit(env.recon())
+    assert seen(entry) == {"situation": "ABSENT", "lq": "default", "mapping": "userAccount", "sourceId": ada["_id"],
+                           "targetId": None, "login": "ada"}
+    assert env.accounts() == []
+
+
+def test_an_on_create_that_replaces_target_by_a_non_object_creates_the_mapped_target(make_env):
+    env = make_env(account_mapping(onCreate={"type": JS, "source": "target.kind = 'robot'; target = 'not an object'"}))
+    env.user("ada")
+    run = env.recon()
+    assert run["statusSummary"] == {"SUCCESS": 1, "FAILURE": 0}
+    [acct] = env.accounts()
+    assert (acct["login"], acct["kind"]) == ("ada", "person")
+
+
+@pytest.mark.parametrize(("situation", "action", "message"), [
+    ("ABSENT", "LINK", "LINK: no target object to link"),
+    ("ABSENT", "UPDATE", "UPDATE: no target object to update"),
+    ("FOUND", "CREATE", "CREATE: target {acct} already exists"),
+])
+def test_an_action_that_does_not_fit_the_situation_fails_its_record_saying_why(make_env, situation, action, message):
+    env = make_env(account_mapping(policies=[{"situation": situation, "action": action}]))
+    env.user("ada")
+    acct = env.account("ada") if situation == "FOUND" else None
+    run = env.recon()
+    [entry] = env.audit(run)
+    assert (entry["status"], entry["message"]) == ("FAILURE", message.format(acct=acct and acct["_id"])), entry
+    assert env.accounts() == ([acct] if acct else []) and env.links() == []
+
+
+def test_link_links_a_found_target_and_leaves_it_as_it_is(make_env):
+    env = make_env(account_mapping(policies=[{"situation": "FOUND", "action": "LINK"}]))
+    ada = env.user("ada")
+    acct = env.account("ADA", email="old@example.com")
+    run = env.recon()
+    assert run["statusSummary"] == {"SUCCESS": 1, "FAILURE": 0}
+    assert env.links() == [(ada["_id"], acct["_id"])]
+    assert env.accounts() == [acct]  # not updated: LINK writes no field
