@@ -467,3 +467,22 @@ def test_link_links_a_found_target_and_leaves_it_as_it_is(make_env):
     assert run["statusSummary"] == {"SUCCESS": 1, "FAILURE": 0}
     assert env.links() == [(ada["_id"], acct["_id"])]
     assert env.accounts() == [acct]  # not updated: LINK writes no field
+
+
+def test_a_create_from_an_update_maps_with_the_old_source_in_view(make_env):
+    """A managed user changed before it had an account: implicit sync creates the account, and a property's
+    condition sees ``oldSource`` (the user before the change), as in an update."""
+    import asyncio
+
+    env = make_env(account_mapping(properties=[
+        {"source": "userName", "target": "login"}, {"source": "mail", "target": "email"},
+        {"target": "kind", "default": "person"},
+        {"source": "mail", "target": "previous",
+         "transform": {"type": JS, "source": "'changed'"},
+         "condition": {"type": JS, "source": "oldSource !== null && oldSource.mail !== source.mail"}}]))
+    ada = env.user("ada")  # written to the repository directly: no implicit sync, no account yet
+    assert env.accounts() == []
+    body = {k: v for k, v in ada.items() if not k.startswith("_")}
+    asyncio.run(env.service.update_user(ada["_id"], {**body, "mail": "ada2@example.com"}, rev=ada["_rev"]))
+    [acct] = env.accounts()
+    assert (acct["email"], acct.get("previous")) == ("ada2@example.com", "changed")
