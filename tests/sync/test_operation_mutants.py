@@ -309,17 +309,18 @@ def test_a_reconciliation_batch_runs_each_records_own_hooks_and_fails_only_the_r
 
     env = make_env(user_mapping())
     set_hooks(env, {
-        "onCreate": "object.hookCreate = newObject.userName + '@' + resourceName",
+        "onCreate": "object.hookCreate = newObject.userName + '@' + resourceName;"
+                    " object.creates = (object.creates || 0) + 1",
         "onValidate": "if (value.userName === 'badcreate') { throw 'create refused ' + value.userName; }",
         "onUpdate": "if (newObject.mail === 'refuse@example.com') { throw 'update refused ' + newObject.userName; }"
                     " object.hookUpdate = oldObject.mail + '>' + newObject.mail + '@' + resourceName",
-        "onDelete": "if (object.userName === 'keep') { throw 'delete refused ' + object.userName; }",
+        "onDelete": "if (object.userName === 'keep') { throw 'delete refused ' + resourceName; }",
     })
     accounts = {login: env.account(login) for login in ("ada", "bob", "carl", "badcreate", "keep", "gone")}
     run = env.recon("accountUser")
     users = {u["userName"]: u for u in env.repo.query({"_queryFilter": "true"})["result"]}
     assert sorted(users) == ["ada", "bob", "carl", "gone", "keep"]
-    assert {n: u["hookCreate"] for n, u in users.items()} == {n: f"{n}@managed/user" for n in users}
+    assert {n: (u["hookCreate"], u["creates"]) for n, u in users.items()} == {n: (f"{n}@managed/user", 1) for n in users}
     [failed] = [e for e in env.audit(run) if e["status"] == "FAILURE"]
     assert failed["sourceObjectId"] == f"managed/account/{accounts['badcreate']['_id']}"
     assert "create refused badcreate" in failed["message"]
@@ -341,7 +342,9 @@ def test_a_reconciliation_batch_runs_each_records_own_hooks_and_fails_only_the_r
     by_id = {a["_id"]: login for login, a in accounts.items()}
     assert sorted(by_id[k] for k in failures) == ["badcreate", "carl", "keep"]
     messages = {by_id[k]: m for k, m in failures.items()}
-    assert "update refused carl" in messages["carl"] and "delete refused keep" in messages["keep"]
+    assert "update refused carl" in messages["carl"]
+    assert f"delete refused managed/user/{after['keep']['_id']}" in messages["keep"]
+    assert ada["creates"] == 1  # an update runs no onCreate
     assert "create refused badcreate" in messages["badcreate"]
 
 
