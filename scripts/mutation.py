@@ -10,7 +10,8 @@ a table (module, mutants, killed, survived, timeout, equivalent, score) and a JS
     python scripts/mutation.py --module soql --show-survivors
     python scripts/mutation.py --module queryfilter --resume  # go on after a run stopped by its budget
 
-The score is (killed + timeout) / (mutants - equivalent): a mutant listed in ``EQUIVALENT`` changes no
+The score is (killed + timeout) / (mutants run - equivalent), and a module with mutants not run (a run
+stopped by its budget) fails the goal whatever its score: a mutant listed in ``EQUIVALENT`` changes no
 behaviour any caller can see (the reason is beside it), so no test can kill it. ``--show-survivors`` prints
 the diff of every other survivor. Mutant names (``core.x.y.f__mutmut_N``) are mutmut's: they number the
 mutants of a function in order, so they hold as long as that function's text does.
@@ -281,7 +282,7 @@ def run_module(name: str, module: Module, children: int, resume: bool = False, r
     stale = sorted(set(module.equivalent) - set(equivalent))
     killed = sum(v in KILLED for v in codes.values())
     timeout = sum(v in TIMEOUT for k, v in codes.items() if k not in module.equivalent)
-    counted = len(codes) - len(equivalent)
+    counted = sum(v is not None for v in codes.values()) - len(equivalent)  # the score is of the mutants run
     return {
         "module": name, "source": module.source, "mutants": len(codes), "killed": killed,
         "survived": len(survivors), "timeout": timeout, "equivalent": len(equivalent),
@@ -332,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             show(r)
     print(json.dumps({"mutation": [{k: v for k, v in r.items() if k != "work"} for r in results]}))
-    failed = [r for r in results if r["score"] is None or r["score"] < opts.goal or r["stopped"]]
+    failed = [r for r in results if r["score"] is None or r["score"] < opts.goal or r["stopped"] or r["other"]]
     return 1 if failed else 0
 
 
