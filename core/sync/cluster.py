@@ -30,10 +30,10 @@ from typing import Any
 from core.errors import ConfigError, SfsyncError
 from core.sync.mapping import Mapping
 from core.sync.objectsets import ObjectSet, chunked
+from core.sync.page_commit import PageWriter
 from core.sync.recon import EMPTY_SOURCE, ReconEngine, ReconOptions
 from core.sync.record import Record
 from core.sync.run import PageTally, ReconRun
-from core.sync.page_commit import PageWriter
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,15 @@ import pytest
 from core.config import Project, ProvisionerConfig
 from core.errors import ConfigError
 
-SAMPLE = Path("/work/shared/reference/idm-6.5-sample-conf/provisioner.openicf-salesforce.json")
+#: a copy of the IDM 6.5 sample's own provisioner file (reference/idm-6.5-sample-conf/), kept with the tests
+SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "idm-6.5-sample-conf" / "provisioner.openicf-salesforce.json"
 REPO_CONF = Path(__file__).resolve().parents[2] / "conf" / "provisioner.openicf-salesforce.json"
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     (tmp_path / "conf").mkdir()
-    source = SAMPLE if SAMPLE.exists() else REPO_CONF
-    shutil.copy(source, tmp_path / "conf" / "provisioner.openicf-salesforce.json")
+    shutil.copy(SAMPLE, tmp_path / "conf" / "provisioner.openicf-salesforce.json")
     return Project(tmp_path)
 
 

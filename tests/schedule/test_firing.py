@@ -86,3 +86,21 @@ async def test_an_unknown_mapping_is_refused_at_load(project, service, clock):
     scheduler.load()
     assert scheduler.schedules == {}
     assert "invokeContext.mapping: no mapping named 'nope' in conf/sync.json (known: userAccount)" in str(errors[0])
+
+
+async def test_a_scheduler_given_no_service_fires_through_its_own(project, clock):
+    """``Scheduler.for_project(project)`` alone: it opens the project's own SyncService, and a firing reconciles
+    the project's repository with it."""
+    write_schedule(project.conf_dir, "recon", schedule="0 0/15 * * * ?")
+    scheduler = Scheduler.for_project(project, clock=clock, on_fire=lambda line: None)
+    try:
+        scheduler.repo.create({"userName": "ada", "givenName": "Ada", "sn": "Lovelace", "mail": "ada@example.com"})
+        await scheduler.tick()
+        clock.set(at("2026-05-01T10:00:00"))
+        assert [f.schedule.id for f in await scheduler.tick()] == ["recon"]
+        await scheduler.drain()
+        result = scheduler.repo.schedules.get("recon")["lastResult"]
+        assert (result["status"], result["message"]) == ("SUCCESS", "reconcile userAccount: SUCCESS"), result
+        assert scheduler.repo.count(resource="account") == 1
+    finally:
+        scheduler.invoke.service.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -273,3 +274,218 @@ def test_a_correlation_query_script_of_the_wrong_shape_fails_its_record(make_env
     [entry] = [e for e in env.audit(run) if e["reconciling"] == "source"]
     assert entry["status"] == "FAILURE"
     assert 'correlationQuery: the script must return {"_queryFilter": "..."}' in entry["message"]
+
+
+async def test_a_correlation_filter_salesforce_cannot_answer_fails_the_run_naming_the_set(org_factory, tmp_path):
+    """Salesforce is read by equalities alone (one SOQL ``IN`` per field): an outbound correlationQuery that is
+    not ``field eq value`` is a mapping Salesforce cannot serve, so the run fails saying so and writes nothing."""
+    from tests.sync.orgproject import in_process_service, make_project
+
+    handle = org_factory(users=3, seed=7, instant_jobs=True)
+    conf = json.loads((Path(__file__).resolve().parents[2] / "conf" / "sync.json").read_text())
+    conf["mappings"][1]["correlationQuery"] = {"_queryFilter": 'Username sw "${source.userName}"'}
+    (tmp_path / "sync.json").write_text(json.dumps(conf))
+    service = in_process_service(make_project(tmp_path / "p", handle.org, "http://localhost",
+                                              sync_json=tmp_path / "sync.json"), handle.app)
+    try:
+        service.repo.create({"userName": "ada@example.com", "givenName": "Ada", "sn": "Lovelace",
+                             "mail": "ada@example.com"})
+        before = len(list(handle.org.iter_users()))
+        run = await service.reconcile("managedUser_systemSalesforceUser")
+        assert (run["state"], run["failureReason"]) == (
+            "FAILED", "correlation on system/salesforce/User supports only 'field eq value' filters")
+        assert len(list(handle.org.iter_users())) == before and service.repo.links.count("managedUser_systemSalesforceUser") == 0
+    finally:
+        service.close()
+
+
+# ---------------------------------------------------------------------- managed.json hooks, a batch at once
+
+def test_a_reconciliation_batch_runs_each_records_own_hooks_and_fails_only_the_refused(make_env):
+    """managed/account -> managed/user in one page: onCreate/onValidate for the creates, onUpdate for the updates
+    that change something, onDelete for the deletes; each hook sees its own record, and a throw fails that record
+    alone, which writes nothing."""
+    from tests.sync.test_managed_hooks import set_hooks, user_mapping
+
+    env = make_env(user_mapping())
+    set_hooks(env, {
+        "onCreate": "object.hookCreate = newObject.userName + '@' + resourceName;"
+                    " object.creates = (object.creates || 0) + 1",
+        "onValidate": "if (value.userName === 'badcreate') { throw 'create refused ' + value.userName; }",
+        "onUpdate": "if (newObject.mail === 'refuse@example.com') { throw 'update refused ' + newObject.userName; }"
+                    " object.hookUpdate = oldObject.mail + '>' + newObject.mail + '@' + resourceName",
+        "onDelete": "if (object.userName === 'keep') { throw 'delete refused ' + resourceName; }",
+    })
+    accounts = {login: env.account(login) for login in ("ada", "bob", "carl", "badcreate", "keep", "gone")}
+    run = env.recon("accountUser")
+    users = {u["userName"]: u for u in env.repo.query({"_queryFilter": "true"})["result"]}
+    assert sorted(users) == ["ada", "bob", "carl", "gone", "keep"]
+    assert {n: (u["hookCreate"], u["creates"]) for n, u in users.items()} == {n: (f"{n}@managed/user", 1) for n in users}
+    [failed] = [e for e in env.audit(run) if e["status"] == "FAILURE"]
+    assert failed["sourceObjectId"] == f"managed/account/{accounts['badcreate']['_id']}"
+    assert "create refused badcreate" in failed["message"]
+
+    for login, mail in (("ada", "ada2@example.com"), ("carl", "refuse@example.com")):
+        env.repo.update(accounts[login]["_id"], {**env.repo.read(accounts[login]["_id"], resource="account"),
+                                                 "email": mail}, resource="account")
+    for login in ("keep", "gone"):
+        env.repo.delete(accounts[login]["_id"], resource="account")
+    run = env.recon("accountUser", allow_deletions=True)
+    after = {u["userName"]: u for u in env.repo.query({"_queryFilter": "true"})["result"]}
+    ada = after["ada"]
+    assert (ada["mail"], ada["hookUpdate"]) == ("ada2@example.com",
+                                                f"ada@example.com>ada2@example.com@managed/user/{ada['_id']}")
+    assert after["bob"] == users["bob"]  # unchanged: no hook ran, nothing written
+    assert after["carl"]["mail"] == "carl@example.com" and "hookUpdate" not in after["carl"]
+    assert "keep" in after and "gone" not in after
+    failures = {e["sourceObjectId"].rsplit("/", 1)[1]: e["message"] for e in env.audit(run) if e["status"] == "FAILURE"}
+    by_id = {a["_id"]: login for login, a in accounts.items()}
+    assert sorted(by_id[k] for k in failures) == ["badcreate", "carl", "keep"]
+    messages = {by_id[k]: m for k, m in failures.items()}
+    assert "update refused carl" in messages["carl"]
+    assert f"delete refused managed/user/{after['keep']['_id']}" in messages["keep"]
+    assert ada["creates"] == 1  # an update runs no onCreate
+    assert "create refused badcreate" in messages["badcreate"]
+
+
+def test_a_correlation_template_writes_a_value_the_source_lacks_as_empty_text(make_env):
+    env = make_env(account_mapping(correlationQuery={"_queryFilter": 'login eq "${source.nickname}"'}))
+    ada = env.user("ada")  # no nickname
+    empty = env.account("")
+    env.account("None")
+    env.account("null")
+    run = env.recon()
+    assert run["situationSummary"]["FOUND"] == 1 and (ada["_id"], empty["_id"]) in env.links()
+
+
+def test_correlation_ignores_case_but_not_spelling(make_env):
+    """'straße' and 'STRASSE' are one word in upper case only: as names they differ, and each correlates with its
+    own account (Salesforce's case-insensitive match lower-cases)."""
+    env = make_env()
+    sharp = env.user("straße")
+    double = env.user("strasse")
+    sharp_account = env.account("STRAßE")
+    double_account = env.account("Strasse")
+    run = env.recon()
+    assert run["situationSummary"]["FOUND"] == 2
+    assert env.links() == sorted([(sharp["_id"], sharp_account["_id"]), (double["_id"], double_account["_id"])])
+
+
+def test_a_source_left_alone_beside_another_sources_target_does_not_stop_the_rest_of_its_page(make_env):
+    """In one page: 'u1' does not qualify and correlates with a target linked to another source (left alone,
+    SOURCE_IGNORED); 'u2' after it qualifies and correlates with a free target (FOUND, updated and linked)."""
+    env = make_env(account_mapping(validSource={"type": JS, "source": "source.accountStatus !== 'inactive'"},
+                                   policies=[{"situation": "FOUND", "action": "UPDATE"}]))
+    owner = env.user("zed")
+    taken = env.account("ann")
+    env.repo.link("userAccount", owner["_id"], taken["_id"])
+    env.repo.create({"userName": "ann", "givenName": "Ann", "sn": "T", "mail": "ann@example.com",
+                     "accountStatus": "inactive"}, id="u1")
+    env.repo.create({"userName": "bea", "givenName": "Bea", "sn": "T", "mail": "bea@example.com"}, id="u2")
+    free = env.account("bea")
+    run = env.recon()
+    summary = run["situationSummary"]
+    assert (summary["SOURCE_IGNORED"], summary["FOUND"]) == (1, 1), summary
+    assert ("u2", free["_id"]) in env.links() and ("u1", taken["_id"]) not in env.links()
+    assert (owner["_id"], taken["_id"]) in env.links()
+
+
+def test_a_create_for_a_target_with_no_source_fails_that_record_saying_why(make_env):
+    env = make_env(account_mapping(policies=[{"situation": "UNASSIGNED", "action": "CREATE"}], allowEmptySourceSet=True))
+    acct = env.account("zed")
+    run = env.recon()
+    [entry] = env.audit(run)
+    assert (entry["status"], entry["message"]) == ("FAILURE", "CREATE needs a source object"), entry
+    assert env.accounts() == [acct]
+
+
+async def test_a_correlation_by_alternative_equalities_is_served_by_salesforce(org_factory, tmp_path):
+    """``Username eq … or Email eq …``: OR-ed equalities are read from Salesforce in bulk, one IN per field;
+    a managed user whose mail alone matches an org user's Email is FOUND with that user (its UPDATE is refused
+    by the org for a required ProfileId this mapping does not send: the correlation is what is under test)."""
+    from tests.sync.orgproject import in_process_service, make_project
+
+    handle = org_factory(users=3, seed=7, instant_jobs=True)
+    conf = json.loads((Path(__file__).resolve().parents[2] / "conf" / "sync.json").read_text())
+    conf["mappings"][1]["correlationQuery"] = {
+        "_queryFilter": 'Username eq "${source.userName}" or Email eq "${source.mail}"'}
+    (tmp_path / "sync.json").write_text(json.dumps(conf))
+    service = in_process_service(make_project(tmp_path / "p", handle.org, "http://localhost",
+                                              sync_json=tmp_path / "sync.json"), handle.app)
+    try:
+        sf_user = next(u for u in handle.org.iter_users() if u["Email"] and u["FirstName"])
+        service.repo.create({"userName": "someone.else@example.com", "givenName": "Some", "sn": "One",
+                             "mail": sf_user["Email"]})
+        run = await service.reconcile("managedUser_systemSalesforceUser")
+        assert run["state"] == "SUCCESS", run.get("failureReason")
+        assert run["situationSummary"]["FOUND"] == 1, run["situationSummary"]
+        [entry] = [e for e in service.audit(run["_id"])["result"] if e.get("reconciling") == "source"]
+        assert (entry["situation"], entry["targetObjectId"]) == ("FOUND", f"system/salesforce/User/{sf_user['Id']}")
+    finally:
+        service.close()
+
+
+# ----------------------------------------------------------------------------------- what each action does
+
+def test_on_create_sees_the_situation_link_qualifier_and_mapping(make_env):
+    env = make_env(account_mapping(onCreate=spy(
+        "{situation: situation, lq: linkQualifier, mapping: mappingConfig.name, sourceId: sourceId,"
+        " targetId: targetId, login: target.login}")))
+    ada = env.user("ada")
+    [entry] = env.audit(env.recon())
+    assert seen(entry) == {"situation": "ABSENT", "lq": "default", "mapping": "userAccount", "sourceId": ada["_id"],
+                           "targetId": None, "login": "ada"}
+    assert env.accounts() == []
+
+
+def test_an_on_create_that_replaces_target_by_a_non_object_creates_the_mapped_target(make_env):
+    env = make_env(account_mapping(onCreate={"type": JS, "source": "target.kind = 'robot'; target = 'not an object'"}))
+    env.user("ada")
+    run = env.recon()
+    assert run["statusSummary"] == {"SUCCESS": 1, "FAILURE": 0}
+    [acct] = env.accounts()
+    assert (acct["login"], acct["kind"]) == ("ada", "person")
+
+
+@pytest.mark.parametrize(("situation", "action", "message"), [
+    ("ABSENT", "LINK", "LINK: no target object to link"),
+    ("ABSENT", "UPDATE", "UPDATE: no target object to update"),
+    ("FOUND", "CREATE", "CREATE: target {acct} already exists"),
+])
+def test_an_action_that_does_not_fit_the_situation_fails_its_record_saying_why(make_env, situation, action, message):
+    env = make_env(account_mapping(policies=[{"situation": situation, "action": action}]))
+    env.user("ada")
+    acct = env.account("ada") if situation == "FOUND" else None
+    run = env.recon()
+    [entry] = env.audit(run)
+    assert (entry["status"], entry["message"]) == ("FAILURE", message.format(acct=acct and acct["_id"])), entry
+    assert env.accounts() == ([acct] if acct else []) and env.links() == []
+
+
+def test_link_links_a_found_target_and_leaves_it_as_it_is(make_env):
+    env = make_env(account_mapping(policies=[{"situation": "FOUND", "action": "LINK"}]))
+    ada = env.user("ada")
+    acct = env.account("ADA", email="old@example.com")
+    run = env.recon()
+    assert run["statusSummary"] == {"SUCCESS": 1, "FAILURE": 0}
+    assert env.links() == [(ada["_id"], acct["_id"])]
+    assert env.accounts() == [acct]  # not updated: LINK writes no field
+
+
+def test_a_create_from_an_update_maps_with_the_old_source_in_view(make_env):
+    """A managed user changed before it had an account: implicit sync creates the account, and a property's
+    condition sees ``oldSource`` (the user before the change), as in an update."""
+    import asyncio
+
+    env = make_env(account_mapping(properties=[
+        {"source": "userName", "target": "login"}, {"source": "mail", "target": "email"},
+        {"target": "kind", "default": "person"},
+        {"source": "mail", "target": "previous",
+         "transform": {"type": JS, "source": "'changed'"},
+         "condition": {"type": JS, "source": "oldSource !== null && oldSource.mail !== source.mail"}}]))
+    ada = env.user("ada")  # written to the repository directly: no implicit sync, no account yet
+    assert env.accounts() == []
+    body = {k: v for k, v in ada.items() if not k.startswith("_")}
+    asyncio.run(env.service.update_user(ada["_id"], {**body, "mail": "ada2@example.com"}, rev=ada["_rev"]))
+    [acct] = env.accounts()
+    assert (acct["email"], acct.get("previous")) == ("ada2@example.com", "changed")
