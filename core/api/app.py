@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from core.api import crest
 from core.api.activity_routes import ACTIVITY_ROUTES, ActorMiddleware
 from core.api.auth import Authenticator, Credentials, Throttle, settings_credentials_loader
-from core.api.backend import Backend
+from core.api.backend import ApiBackend
 from core.api.errors import ApiError, error_body, handle_api_error, handle_http_exception
 from core.api.limits import BodyLimitMiddleware, ExpensiveQueryLimiter, TokenBuckets
 from core.api.openapi import build_openapi
@@ -131,17 +131,17 @@ def _add_limits(app: Starlette, loaded: ProjectConfig) -> None:
     app.add_middleware(ExpensiveQueryLimiter, buckets=buckets, indexed=indexed)
 
 
-def create_app(project: Any, *, services: Backend | None = None, bind_host: str = "127.0.0.1",
+def create_app(project: Any, *, services: ApiBackend | None = None, bind_host: str = "127.0.0.1",
                credentials: Callable[[], Credentials] | None = None,
                throttle: Throttle | None = None, hsts: bool = False) -> Starlette:
     """The REST API for ``project``.
 
-    ``services`` is the :class:`Backend` over the project's core services (built from ``project`` when
+    ``services`` is the :class:`ApiBackend` over the project's core services (built from ``project`` when
     omitted; tests pass one to share it). ``bind_host`` is where the server listens: the default admin
     password is honoured only on loopback. ``credentials`` replaces reading ``sfsync.toml`` (tests).
     ``hsts``: the server speaks HTTPS, so every response says ``Strict-Transport-Security`` (401s included).
     """
-    backend = services if services is not None else Backend.open(project)
+    backend = services if services is not None else ApiBackend.open(project)
     authenticator = Authenticator(credentials or settings_credentials_loader(project, backend.configs),
                                   bind_host=bind_host)
     authenticator.check_startable()

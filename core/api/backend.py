@@ -70,7 +70,7 @@ class _Recon:
         return self.run.done()
 
 
-class Backend:
+class ApiBackend:
     """The core services behind the REST API for one project (opened lazily, shared by all requests).
 
     ``configs`` is the server's watcher of the project's files, shared with its SyncService (and the
@@ -125,7 +125,7 @@ class Backend:
         self._readers.release_on_behalf_of(borrower)
 
     @classmethod
-    def open(cls, project: Project) -> Backend:
+    def open(cls, project: Project) -> ApiBackend:
         return cls(project)
 
     @property

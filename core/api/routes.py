@@ -1,6 +1,6 @@
 """The endpoints of IDM's REST API that the Salesforce sample uses, in IDM's shapes.
 
-Handlers are thin: read and check the request (``crest``), call the :class:`~core.api.backend.Backend`
+Handlers are thin: read and check the request (``crest``), call the :class:`~core.api.backend.ApiBackend`
 (which owns threading and the core services), shape the answer. Every route here must appear in the
 OpenAPI document (``core.api.openapi``); a test compares the two.
 """
@@ -17,14 +17,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from core.api import crest
-from core.api.backend import Backend
+from core.api.backend import ApiBackend
 from core.api.errors import ApiError
 
 MANAGED_USER = "managed/user"
 IMPLICIT_SYNC_HEADER = "X-Sfsync-Implicit-Sync"
 
 
-def _backend(request: Request) -> Backend:
+def _backend(request: Request) -> ApiBackend:
     return request.app.state.backend
 
 

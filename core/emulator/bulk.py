@@ -27,7 +27,7 @@ from typing import Any
 
 from . import ids
 from .clock import now
-from .errors import ApiError, not_found
+from .errors import DataApiError, not_found
 from .query import QueryEngine
 
 MIN_VERSION = 47             # Bulk API 2.0 query jobs exist from API 47.0
@@ -114,17 +114,17 @@ class BulkJobs:
 
     def create(self, body: object, version: str, user_id: str) -> dict:
         if not isinstance(body, dict):
-            raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+            raise DataApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
         operation = body.get("operation")
         if operation not in ("query", "queryAll"):
-            raise ApiError(400, "INVALIDJOB", "InvalidJob : Invalid operation, expected query or queryAll")
+            raise DataApiError(400, "INVALIDJOB", "InvalidJob : Invalid operation, expected query or queryAll")
         query = body.get("query")
         if not isinstance(query, str) or not query.strip():
-            raise ApiError(400, "INVALIDJOB", "InvalidJob : query is required")
+            raise DataApiError(400, "INVALIDJOB", "InvalidJob : query is required")
         if body.get("contentType", "CSV") != "CSV":
-            raise ApiError(400, "INVALIDJOB", "InvalidJob : contentType must be CSV")
+            raise DataApiError(400, "INVALIDJOB", "InvalidJob : contentType must be CSV")
         if body.get("columnDelimiter", "COMMA") != "COMMA" or body.get("lineEnding", "LF") != "LF":
-            raise ApiError(400, "INVALIDJOB", "InvalidJob : this org writes COMMA-delimited, LF-ended CSV only")
+            raise DataApiError(400, "INVALIDJOB", "InvalidJob : this org writes COMMA-delimited, LF-ended CSV only")
         sobject, columns, rows = self.engine.select(query)
         with self.engine.org.lock:  # the values as they are now: a finished job's results do not move
             values = [tuple(get(row) for _, get in columns) for row in rows]
@@ -152,9 +152,9 @@ class BulkJobs:
     def abort(self, job_id: str, body: object) -> dict:
         job = self.get(job_id)
         if not isinstance(body, dict) or body.get("state") != "Aborted":
-            raise ApiError(400, "INVALIDJOB", "InvalidJob : the only state a query job can be set to is Aborted")
+            raise DataApiError(400, "INVALIDJOB", "InvalidJob : the only state a query job can be set to is Aborted")
         if job.state != "InProgress":
-            raise ApiError(400, "INVALIDJOB", f"InvalidJob : the job is already {job.state}")
+            raise DataApiError(400, "INVALIDJOB", f"InvalidJob : the job is already {job.state}")
         job.final = "Aborted"
         return job.info(full=False)
 
@@ -166,10 +166,10 @@ class BulkJobs:
     def _complete(self, job_id: str, version: str) -> QueryJob:
         job = self.get(job_id)
         if job.version != version:
-            raise ApiError(409, "API_ERROR", f"The job was created in API version {job.version}; "
+            raise DataApiError(409, "API_ERROR", f"The job was created in API version {job.version}; "
                                              "download its results with the same version")
         if job.state != "JobComplete":
-            raise ApiError(412, "JOB_NOT_COMPLETE", "can only download query results of successfully completed "
+            raise DataApiError(412, "JOB_NOT_COMPLETE", "can only download query results of successfully completed "
                                                     f"bulk job with status: JOB_COMPLETE. Current status: {job.state}")
         return job
 
@@ -182,7 +182,7 @@ class BulkJobs:
             text = str(locator)
             first = int(text) if text.isdigit() else -1
             if not 0 <= first < pages:
-                raise ApiError(400, "INVALID_LOCATOR", f"InvalidLocator : invalid locator: {locator}")
+                raise DataApiError(400, "INVALID_LOCATOR", f"InvalidLocator : invalid locator: {locator}")
         expires = int(_wall() + self.result_ttl)
         base = f"/services/data/v{version}/jobs/query/{job_id}"
         out = []
@@ -202,7 +202,7 @@ class BulkJobs:
         size = DEFAULT_MAX_RECORDS
         if max_records not in (None, ""):
             if not str(max_records).isdigit() or int(str(max_records)) < 1:
-                raise ApiError(400, "INVALIDJOB", f"InvalidJob : maxRecords must be a positive integer: {max_records}")
+                raise DataApiError(400, "INVALIDJOB", f"InvalidJob : maxRecords must be a positive integer: {max_records}")
             size = int(str(max_records))
         chunk = job.rows[start:start + size]
         end = start + len(chunk)
@@ -231,9 +231,9 @@ def _offset(locator: str | None, total: int) -> int:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         offset = -1
     if not 0 <= offset <= total:
-        raise ApiError(400, "INVALIDJOB", f"InvalidJob : invalid locator: {locator}")
+        raise DataApiError(400, "INVALIDJOB", f"InvalidJob : invalid locator: {locator}")
     if expires is not None and _wall() > expires:
-        raise ApiError(400, "INVALID_LOCATOR", "InvalidLocator : this result URL expired; get new ones from "
+        raise DataApiError(400, "INVALID_LOCATOR", "InvalidLocator : this result URL expired; get new ones from "
                                                "resultPages")
     return offset
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class ApiError(Exception):
+class DataApiError(Exception):
     """One error of the data API; ``status`` is the HTTP status of the whole response."""
 
     status: int
@@ -33,7 +33,7 @@ class ApiError(Exception):
 class WriteError(Exception):
     """A record refused by the org's rules; holds every error found (Salesforce reports them together)."""
 
-    errors: list[ApiError] = field(default_factory=list)
+    errors: list[DataApiError] = field(default_factory=list)
 
 
 @dataclass
@@ -45,9 +45,9 @@ class OAuthError(Exception):
     status: int = 400
 
 
-def not_found() -> ApiError:
-    return ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+def not_found() -> DataApiError:
+    return DataApiError(404, "NOT_FOUND", "The requested resource does not exist")
 
 
-def invalid_session() -> ApiError:
-    return ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+def invalid_session() -> DataApiError:
+    return DataApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")

@@ -24,7 +24,7 @@ import orjson
 from . import ids
 from .auth import AuthStore, OAuthClient
 from .clock import format_dt, now
-from .errors import ApiError, WriteError
+from .errors import DataApiError, WriteError
 from .rules import check_user_write
 from .schema import PROFILE, USER
 from .seed import PERSON_FIELDS, people
@@ -257,13 +257,13 @@ class Org:
             uid = ids.normalize(user_id) or ""
             row = self.users.get(uid)
             if row is None:
-                raise WriteError([ApiError(404, "NOT_FOUND", "The requested resource does not exist")])
+                raise WriteError([DataApiError(404, "NOT_FOUND", "The requested resource does not exist")])
             clean = check_user_write(values, creating=False, exists=self.exists)
             if clean.get("ManagerId") == uid:
-                raise WriteError([ApiError(400, "FIELD_INTEGRITY_EXCEPTION",
+                raise WriteError([DataApiError(400, "FIELD_INTEGRITY_EXCEPTION",
                                            "Manager: A user cannot be his or her own manager", ["ManagerId"])])
             if clean.get("IsActive") is False and uid == (by or self.admin_id):
-                raise WriteError([ApiError(400, "FIELD_INTEGRITY_EXCEPTION",
+                raise WriteError([DataApiError(400, "FIELD_INTEGRITY_EXCEPTION",
                                            "Active: You cannot deactivate your own user record", ["IsActive"])])
             self._check_unique(clean, uid)
             old_username, old_nick = row[U["Username"]], row[U["CommunityNickname"]].lower()
@@ -283,14 +283,14 @@ class Org:
     def _check_unique(self, clean: dict, uid: str | None) -> None:
         username = clean.get("Username")
         if username is not None and self.by_username.get(username, uid) != uid:
-            raise WriteError([ApiError(
+            raise WriteError([DataApiError(
                 400, "DUPLICATE_USERNAME",
                 "Duplicate Username.<br>The username already exists in this or another Salesforce organization. "
                 "Usernames must be unique across all Salesforce organizations. To resolve, use a different "
                 "username (it doesn't need to match the user's email address).", ["Username"])])
         nick = clean.get("CommunityNickname")
         if nick is not None and self.by_nickname.get(nick.lower(), uid) != uid:
-            raise WriteError([ApiError(400, "DUPLICATE_COMM_NICKNAME",
+            raise WriteError([DataApiError(400, "DUPLICATE_COMM_NICKNAME",
                                        "Duplicate Nickname.<br>Another user has already selected this nickname."
                                        "<br>Please select another.", ["CommunityNickname"])])
 

@@ -20,7 +20,7 @@ from typing import cast
 
 from . import ids, soql
 from .clock import format_dt, parse_dt
-from .errors import ApiError
+from .errors import DataApiError
 from .schema import PROFILE, SOBJECTS, USER, Field, SObjectType
 
 MAX_BATCH = 2000
@@ -282,7 +282,7 @@ class QueryEngine:
         try:
             return self._run(soql.parse(text), version, batch)
         except soql.SoqlError as exc:
-            raise ApiError(400, exc.code, exc.render(text)) from None
+            raise DataApiError(400, exc.code, exc.render(text)) from None
 
     def _run(self, q: soql.Query, version: str, batch: int) -> dict:
         sobject, columns, rows = self._select(q)
@@ -317,7 +317,7 @@ class QueryEngine:
             if not columns:
                 raise soql.SoqlError("MALFORMED_QUERY", "unexpected token: 'FROM'", q.sobject_pos)
         except soql.SoqlError as exc:
-            raise ApiError(400, exc.code, exc.render(text)) from None
+            raise DataApiError(400, exc.code, exc.render(text)) from None
         tables = self.tables()
         return sobject.name, [(col.field.name if col.relationship is None else f"{col.relationship}.{col.field.name}",
                                col.getter(tables)) for _, col in columns], rows
@@ -383,7 +383,7 @@ class QueryEngine:
         with self.lock:
             cursor = self.cursors.get(locator)
             if cursor is None or time.monotonic() - cursor.last_used > CURSOR_IDLE or not 0 <= offset <= len(cursor.rows):
-                raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+                raise DataApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
             cursor.last_used = time.monotonic()
             self.cursors.move_to_end(locator)
         end = offset + cursor.batch

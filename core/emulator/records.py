@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from . import ids
 from .clock import format_dt, parse_dt
-from .errors import ApiError, WriteError, not_found
+from .errors import DataApiError, WriteError, not_found
 from .org import Org, U
 from .schema import SOBJECTS, USER, SObjectType
 
@@ -31,7 +31,7 @@ def _field_list(sobject: SObjectType, fields: list[str] | None) -> list[tuple[st
     for name in fields:
         f = sobject.field(name.strip())
         if f is None:
-            raise ApiError(400, "INVALID_FIELD",
+            raise DataApiError(400, "INVALID_FIELD",
                            f"No such column '{name.strip()}' on entity '{sobject.name}'. If you are attempting to "
                            "use a custom field, be sure to append the '__c' after the custom field name. Please "
                            "reference your WSDL or the describe call for the appropriate names.")
@@ -48,7 +48,7 @@ def _record(sobject: SObjectType, row: list, pairs: list[tuple[str, int]], versi
 def get_record(org: Org, sobject: SObjectType, record_id: str, fields: str | None, version: str) -> dict:
     normal = ids.normalize(record_id)
     if normal is None:
-        raise ApiError(404, "NOT_FOUND",
+        raise DataApiError(404, "NOT_FOUND",
                        f"Provided external ID field does not exist or is not accessible: {record_id}")
     row = _table(org, sobject).get(normal)
     if row is None:
@@ -60,16 +60,16 @@ def get_record(org: Org, sobject: SObjectType, record_id: str, fields: str | Non
 def retrieve_many(org: Org, sobject: SObjectType, id_list: list, fields: list, version: str) -> list:
     """``composite/sobjects/X`` retrieve: records in input order, ``null`` for ids not found."""
     if not fields:
-        raise ApiError(400, "MISSING_ARGUMENT", "fields parameter is required")
+        raise DataApiError(400, "MISSING_ARGUMENT", "fields parameter is required")
     if len(id_list) > 2000:
-        raise ApiError(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 2000 records")
+        raise DataApiError(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 2000 records")
     pairs = _field_list(sobject, [str(f) for f in fields])
     table = _table(org, sobject)
     out = []
     for rid in id_list:
         normal = ids.normalize(str(rid))
         if normal is None:
-            raise ApiError(400, "MALFORMED_ID", f"malformed id {rid}")
+            raise DataApiError(400, "MALFORMED_ID", f"malformed id {rid}")
         row = table.get(normal)
         out.append(_record(sobject, row, pairs, version) if row is not None else None)
     return out
@@ -82,11 +82,11 @@ def collections(org: Org, method: str, body: object, user_id: str) -> list[dict]
     ``ALL_OR_NONE_OPERATION_ROLLED_BACK``, as Salesforce does.
     """
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-        raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be an object with a 'records' array")
+        raise DataApiError(400, "JSON_PARSER_ERROR", "The request body must be an object with a 'records' array")
     records = body["records"]
     all_or_none = bool(body.get("allOrNone", False))
     if len(records) > MAX_COLLECTION:
-        raise ApiError(400, "EXCEEDED_ID_LIMIT",
+        raise DataApiError(400, "EXCEEDED_ID_LIMIT",
                        f"record limit reached. cannot submit more than {MAX_COLLECTION} records into this call")
     results: list[dict] = []
     undo: list[tuple[str, list | None]] = []
@@ -175,17 +175,17 @@ def _restore(org: Org, uid: str, old: list | None) -> None:
 
 def _window(start: str | None, end: str | None) -> tuple[str, str, datetime]:
     if not start or not end:
-        raise ApiError(400, "MISSING_ARGUMENT", "start and end are required (ISO 8601 date-times in UTC)")
+        raise DataApiError(400, "MISSING_ARGUMENT", "start and end are required (ISO 8601 date-times in UTC)")
     try:
         s, e = parse_dt(start), parse_dt(end)
     except ValueError:
-        raise ApiError(400, "INVALID_REPLICATION_DATE", f"invalid date-time: start={start} end={end}") from None
+        raise DataApiError(400, "INVALID_REPLICATION_DATE", f"invalid date-time: start={start} end={end}") from None
     s, e = s.replace(second=0, microsecond=0), e.replace(second=0, microsecond=0)
     now = datetime.now(UTC)
     if s >= e:
-        raise ApiError(400, "INVALID_REPLICATION_DATE", "start date must chronologically precede end date")
+        raise DataApiError(400, "INVALID_REPLICATION_DATE", "start date must chronologically precede end date")
     if s < now - timedelta(days=REPLICATION_DAYS):
-        raise ApiError(400, "INVALID_REPLICATION_DATE", "startDate is out of range, it cannot be more than "
+        raise DataApiError(400, "INVALID_REPLICATION_DATE", "startDate is out of range, it cannot be more than "
                        f"{REPLICATION_DAYS} days ago")
     latest = min(e, now.replace(second=0, microsecond=0))
     return format_dt(s), format_dt(e), latest
@@ -197,7 +197,7 @@ def updated(org: Org, sobject: SObjectType, start: str | None, end: str | None) 
     with org.lock:
         found = [row[0] for row in _table(org, sobject).values() if s <= row[i] < e]
     if len(found) > 600_000:
-        raise ApiError(400, "EXCEEDED_ID_LIMIT", "too many ids, narrow the date range")
+        raise DataApiError(400, "EXCEEDED_ID_LIMIT", "too many ids, narrow the date range")
     return {"ids": found, "latestDateCovered": format_dt(latest)}
 
 

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from . import ids
 from .bulk import MIN_VERSION as MIN_BULK_VERSION
 from .bulk import PARALLEL_MIN_VERSION
-from .errors import ApiError, WriteError, invalid_session, not_found
+from .errors import DataApiError, WriteError, invalid_session, not_found
 from .oauth import bearer
 from .records import collections, deleted, describe_global, get_record, limits, retrieve_many, updated
 from .schema import SOBJECTS
@@ -30,7 +30,7 @@ _VERSION_RE = re.compile(r"^/v(\d+)\.(\d)(/.*)?$")
 _LOCATOR_RE = re.compile(r"^/(?:query|queryAll)/([A-Za-z0-9]+)-(\d+)/?$")
 
 
-def _errors(errors: list[ApiError], headers: dict | None = None) -> Response:
+def _errors(errors: list[DataApiError], headers: dict | None = None) -> Response:
     return json_response([e.body() for e in errors], errors[0].status, headers)
 
 
@@ -46,7 +46,7 @@ async def data_api(request: Request) -> Response:
         return json_response([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}], 403)
     raw_uri = request.scope.get("raw_path", b"") + b"?" + request.scope.get("query_string", b"")
     if len(raw_uri) > MAX_URI:
-        return _errors([ApiError(414, "URI_TOO_LONG", f"The request URI is longer than {MAX_URI} bytes; send "
+        return _errors([DataApiError(414, "URI_TOO_LONG", f"The request URI is longer than {MAX_URI} bytes; send "
                                                       "long queries in smaller parts")])
     if path in ("", "/"):
         if request.method != "GET":
@@ -58,18 +58,18 @@ async def data_api(request: Request) -> Response:
     major = int(m.group(1))
     version = f"{major}.{m.group(2)}"
     if RETIRED_FROM <= major < OLDEST_VERSION:
-        return _errors([ApiError(410, "GONE", f"Version {version} of the API is retired and no longer available")])
+        return _errors([DataApiError(410, "GONE", f"Version {version} of the API is retired and no longer available")])
     if not (OLDEST_VERSION <= major <= LATEST_VERSION) or m.group(2) != "0":
         return _errors([not_found()])
     grant = st.org.auth.validate(bearer(request) or "")
     if grant is None:
         return _errors([invalid_session()], {"WWW-Authenticate": "Token"})
     if not st.org.count_api_call():
-        return _errors([ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")],
+        return _errors([DataApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")],
                        _limit_header(st))
     try:
         response = await _dispatch(request, st, version, m.group(3) or "/", grant.user_id)
-    except ApiError as exc:
+    except DataApiError as exc:
         response = _errors([exc])
     except WriteError as exc:
         response = _errors(exc.errors)
@@ -124,7 +124,7 @@ async def _bulk_query(request: Request, st: EmulatorState, version: str, parts: 
 
 
 def _method_not_allowed(request: Request, allowed: str) -> Response:
-    return _errors([ApiError(405, "METHOD_NOT_ALLOWED",
+    return _errors([DataApiError(405, "METHOD_NOT_ALLOWED",
                              f"HTTP Method '{request.method}' not allowed. Allowed are {allowed}")])
 
 
@@ -133,7 +133,7 @@ async def _body(request: Request) -> object:
     try:
         return json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "JSON_PARSER_ERROR", f"Unexpected character in request body: {exc}") from None
+        raise DataApiError(400, "JSON_PARSER_ERROR", f"Unexpected character in request body: {exc}") from None
 
 
 def _batch_size(request: Request) -> int:
@@ -170,7 +170,7 @@ async def _dispatch(request: Request, st: EmulatorState, version: str, rest: str
             return _method_not_allowed(request, "GET,HEAD")
         text = request.query_params.get("q")
         if not text:
-            raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
+            raise DataApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
         result = await asyncio.to_thread(st.engine.run, text, version, _batch_size(request))
         return json_response(result)
     if head == "jobs" and len(parts) >= 2 and parts[1] == "query":
@@ -182,14 +182,14 @@ async def _dispatch(request: Request, st: EmulatorState, version: str, rest: str
             return json_response(describe_global(version))
         sobject = SOBJECTS.get(parts[1].lower())
         if sobject is None or parts[1] != sobject.name:
-            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+            raise DataApiError(404, "NOT_FOUND", "The requested resource does not exist")
         if len(parts) == 2:
             if method == "POST":
                 if sobject.name != "User":
-                    raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be inserted: {sobject.name}")
+                    raise DataApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be inserted: {sobject.name}")
                 body = await _body(request)
                 if not isinstance(body, dict):
-                    raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+                    raise DataApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
                 new_id = org.create_user(body, by=user_id)
                 return json_response({"id": new_id, "success": True, "errors": []}, 201)
             if method != "GET":
@@ -211,12 +211,12 @@ async def _dispatch(request: Request, st: EmulatorState, version: str, rest: str
                 return json_response(get_record(org, sobject, record_id, fields, version))
             if method == "PATCH":
                 if sobject.name != "User":
-                    raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {sobject.name}")
+                    raise DataApiError(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {sobject.name}")
                 body = await _body(request)
                 if not isinstance(body, dict):
-                    raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+                    raise DataApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
                 if ids.normalize(record_id) is None:
-                    raise ApiError(404, "NOT_FOUND", "Provided external ID field does not exist or is not "
+                    raise DataApiError(404, "NOT_FOUND", "Provided external ID field does not exist or is not "
                                    f"accessible: {record_id}")
                 org.update_user(record_id, body, by=user_id)
                 return Response(status_code=204)
@@ -224,7 +224,7 @@ async def _dispatch(request: Request, st: EmulatorState, version: str, rest: str
                 normal = ids.normalize(record_id)
                 if normal is None or not org.exists(sobject.name, normal):
                     raise not_found()
-                raise ApiError(400, "INVALID_TYPE_FOR_OPERATION", "entity type cannot be deleted")
+                raise DataApiError(400, "INVALID_TYPE_FOR_OPERATION", "entity type cannot be deleted")
             return _method_not_allowed(request, "GET,PATCH,HEAD")
         raise not_found()
     if head == "composite" and len(parts) >= 2 and parts[1] == "sobjects":
@@ -241,7 +241,7 @@ async def _dispatch(request: Request, st: EmulatorState, version: str, rest: str
             elif method == "POST":
                 body = await _body(request)
                 if not isinstance(body, dict):
-                    raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+                    raise DataApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
                 id_list, field_names = body.get("ids") or [], body.get("fields") or []
             else:
                 return _method_not_allowed(request, "GET,POST,HEAD")

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 
 from . import ids
-from .errors import ApiError, WriteError
+from .errors import DataApiError, WriteError
 from .schema import USER, Field, SObjectType
 
 # Salesforce's own order in "Required fields are missing: [...]" for User.
@@ -32,7 +32,7 @@ def _field(sobject: SObjectType, name: str) -> Field:
     return f
 
 
-def _fail(errors: list[ApiError]) -> None:
+def _fail(errors: list[DataApiError]) -> None:
     if errors:
         raise WriteError(errors)
 
@@ -44,17 +44,17 @@ def check_user_write(values: dict, *, creating: bool, exists: Callable[[str, str
     ``exists(object_name, id18)`` answers whether a referenced record exists (Profile, User).
     """
     fields = {}
-    errors: list[ApiError] = []
+    errors: list[DataApiError] = []
     for key, value in values.items():
         if key == "attributes":
             continue
         if key.lower() == "id":
             if creating:
-                errors.append(ApiError(400, "INVALID_FIELD", "The Id field should not be specified in the sobject data."))
+                errors.append(DataApiError(400, "INVALID_FIELD", "The Id field should not be specified in the sobject data."))
             continue
         f = sobject.field(key)
         if f is None:
-            errors.append(ApiError(400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {sobject.name}"))
+            errors.append(DataApiError(400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {sobject.name}"))
             continue
         fields[f] = value
     _fail(errors)
@@ -62,7 +62,7 @@ def check_user_write(values: dict, *, creating: bool, exists: Callable[[str, str
     readonly = [f.name for f in fields if not (f.createable if creating else f.updateable)]
     if readonly:
         names = ", ".join(readonly)
-        raise WriteError([ApiError(
+        raise WriteError([DataApiError(
             400, "INVALID_FIELD_FOR_INSERT_UPDATE",
             f"Unable to create/update fields: {names}. Please check the security settings of this field and "
             "verify that it is read/write for your profile or permission set.", readonly)])
@@ -73,13 +73,13 @@ def check_user_write(values: dict, *, creating: bool, exists: Callable[[str, str
             if value is None:
                 value = False
             if not isinstance(value, bool):
-                errors.append(ApiError(400, "JSON_PARSER_ERROR",
+                errors.append(DataApiError(400, "JSON_PARSER_ERROR",
                                        f"Cannot deserialize instance of boolean from VALUE_STRING value {value} "
                                        f"or request may be missing a required field", [f.name]))
                 continue
         elif value is not None:
             if isinstance(value, bool) or isinstance(value, (dict, list)):
-                errors.append(ApiError(400, "JSON_PARSER_ERROR",
+                errors.append(DataApiError(400, "JSON_PARSER_ERROR",
                                        f"Cannot deserialize instance of string from {type(value).__name__} value "
                                        f"or request may be missing a required field", [f.name]))
                 continue
@@ -94,31 +94,31 @@ def check_user_write(values: dict, *, creating: bool, exists: Callable[[str, str
     if not creating and "CommunityNickname" in out and out["CommunityNickname"] is None:
         missing.append("CommunityNickname")
     if missing:
-        raise WriteError([ApiError(400, "REQUIRED_FIELD_MISSING",
+        raise WriteError([DataApiError(400, "REQUIRED_FIELD_MISSING",
                                    f"Required fields are missing: [{', '.join(missing)}]", missing)])
 
     for name, value in out.items():
         f = _field(sobject, name)
         if isinstance(value, str) and f.length and len(value) > f.length:
-            errors.append(ApiError(400, "STRING_TOO_LONG",
+            errors.append(DataApiError(400, "STRING_TOO_LONG",
                                    f"{f.label}: data value too large: {value} (max length={f.length})", [name]))
     _fail(errors)
 
     for name, value in out.items():
         f = _field(sobject, name)
         if f.picklist is not None and value is not None and value not in f.picklist:
-            errors.append(ApiError(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            errors.append(DataApiError(400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                                    f"{f.label}: bad value for restricted picklist field: {value}", [name]))
     _fail(errors)
 
     if "Username" in out:
         if not is_email(out["Username"]):
-            raise WriteError([ApiError(400, "INVALID_NEW_USERNAME",
+            raise WriteError([DataApiError(400, "INVALID_NEW_USERNAME",
                                        "Username must be in the form of an email address "
                                        f"(for example, john@acme.com): {out['Username']}", ["Username"])])
         out["Username"] = out["Username"].lower()
     if "Email" in out and not is_email(out["Email"]):
-        raise WriteError([ApiError(400, "INVALID_EMAIL_ADDRESS", f"Email: invalid email address: {out['Email']}",
+        raise WriteError([DataApiError(400, "INVALID_EMAIL_ADDRESS", f"Email: invalid email address: {out['Email']}",
                                    ["Email"])])
 
     for name, target, prefix in (("ProfileId", "Profile", ids.PROFILE_PREFIX), ("ManagerId", "User", ids.USER_PREFIX),
@@ -129,12 +129,12 @@ def check_user_write(values: dict, *, creating: bool, exists: Callable[[str, str
         f = _field(sobject, name)
         normal = ids.normalize(value)
         if normal is None:
-            errors.append(ApiError(400, "MALFORMED_ID", f"{f.label}: id value of incorrect type: {value}", [name]))
+            errors.append(DataApiError(400, "MALFORMED_ID", f"{f.label}: id value of incorrect type: {value}", [name]))
         elif not normal.startswith(prefix):
-            errors.append(ApiError(400, "FIELD_INTEGRITY_EXCEPTION",
+            errors.append(DataApiError(400, "FIELD_INTEGRITY_EXCEPTION",
                                    f"{f.label}: id value of incorrect type: {value}", [name]))
         elif not exists(target, normal):
-            errors.append(ApiError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [name]))
+            errors.append(DataApiError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [name]))
         else:
             out[name] = normal
     _fail(errors)

@@ -124,9 +124,16 @@ class SyncOperation(TargetWrites):
         queries: list[tuple[Record, list[list[tuple[str, Any]]] | None, Any]] = []
         for r in todo:
             try:
-                queries.append((r, *self._correlation_query(r)))
+                alternatives, tree = self._correlation_query(r)
             except (SfsyncError, ValueError) as exc:
                 r.fail(f"correlationQuery: {exc}")
+                continue
+            plural = next((f for eqs in alternatives or () for f, v in eqs if isinstance(v, (list, dict))), None)
+            if plural is not None:  # equality with a list or an object: a record's failure, never the run's
+                r.fail(f"correlationQuery: {plural} would be compared with a list or an object; "
+                       "correlation compares single values")
+                continue
+            queries.append((r, alternatives, tree))
         by_field: dict[str, dict[Any, Any]] = {}
         for _r, alternatives, _tree in queries:
             for eqs in alternatives or ():

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from core.api import create_app
-from core.api.backend import Backend
+from core.api.backend import ApiBackend
 from core.config.project import Project
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +63,7 @@ def managed_project(tmp_path: Path) -> Project:
 @pytest.fixture
 async def api(managed_project: Project):
     """``(client, backend)``: the REST app over ``managed_project``, called in-process as the admin."""
-    backend = Backend(managed_project)
+    backend = ApiBackend(managed_project)
     app = create_app(managed_project, services=backend)
     async with _asgi_client(app, headers=ADMIN) as client:
         yield client, backend

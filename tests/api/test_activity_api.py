@@ -7,7 +7,7 @@ import urllib.parse
 
 from core.api import create_app
 from core.api.auth import Credentials, hash_password
-from core.api.backend import Backend
+from core.api.backend import ApiBackend
 
 RECON = {"enabled": True, "type": "cron", "schedule": "0 0/15 * * * ?", "invokeService": "sync",
          "invokeContext": {"action": "reconcile", "mapping": "userAccount"}}
@@ -87,7 +87,7 @@ async def test_filters_fields_sorting_paging_and_one_entry_by_id(api):
 
 
 async def test_the_admin_name_set_in_sfsync_toml_is_who_is_recorded(managed_project, asgi_client):
-    backend = Backend(managed_project)
+    backend = ApiBackend(managed_project)
     app = create_app(managed_project, services=backend,
                      credentials=lambda: Credentials("ops-admin", hash_password("a long passphrase")))
     headers = {"X-OpenIDM-Username": "ops-admin", "X-OpenIDM-Password": "a long passphrase"}

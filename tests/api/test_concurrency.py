@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from core.api import create_app
-from core.api.backend import Backend
+from core.api.backend import ApiBackend
 from tests.api.conftest import log_in_to
 
 ADMIN = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin"}
@@ -38,7 +38,7 @@ def slow_org_api(sample_project, live_org_factory, asgi_client, monkeypatch):
     monkeypatch.setattr(core.emulator.app, "data_api", held_queries)
     org = live_org_factory(users=20)
     project = log_in_to(sample_project, org.org, org.url)
-    backend = Backend(project)
+    backend = ApiBackend(project)
     cancel = backend.sync.cancel
 
     def cancel_and_release(run_id):

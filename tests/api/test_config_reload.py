@@ -1,17 +1,17 @@
-"""The REST server follows the project's files without a restart (``Backend.configs``, core/config/loaded.py)."""
+"""The REST server follows the project's files without a restart (``ApiBackend.configs``, core/config/loaded.py)."""
 
 from __future__ import annotations
 
 import json
 
 from core.api import create_app, hash_password
-from core.api.backend import Backend
+from core.api.backend import ApiBackend
 from tests.api.conftest import ADMIN, user_account_mapping
 from tests.fixtures.reads import age, replace
 
 
 async def test_the_server_sees_a_new_sync_json_without_a_restart(managed_project, asgi_client):
-    backend = Backend(managed_project)
+    backend = ApiBackend(managed_project)
     app = create_app(managed_project, services=backend)
     try:
         async with asgi_client(app, headers=ADMIN) as client:
@@ -44,7 +44,7 @@ async def test_the_servers_admin_password_follows_sfsync_toml(managed_project, a
 async def test_the_server_reads_each_file_once_while_none_changes(managed_project, asgi_client, conf_reads):
     (managed_project.conf_dir / "sfsync.toml").write_text("keep_runs = 9\n")
     age(*managed_project.conf_dir.iterdir())
-    backend = Backend(managed_project)
+    backend = ApiBackend(managed_project)
     app = create_app(managed_project, services=backend)
     try:
         async with asgi_client(app, headers=ADMIN) as client:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.api import create_app
-from core.api.backend import Backend
+from core.api.backend import ApiBackend
 from core.api.openapi import build_openapi
 
 ADMIN = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin"}
@@ -117,7 +117,7 @@ def requests(draw, ids: list[str]) -> tuple[str, str, str, dict[str, str], dict[
 
 @pytest.fixture
 def fuzz_target(managed_project, asgi_client):
-    backend = Backend(managed_project)
+    backend = ApiBackend(managed_project)
     created = backend.sync.repo.create_many([{"userName": f"f{i}", "givenName": "F", "sn": "Fuzz",
                                               "mail": f"f{i}@fuzz.example"} for i in range(5)])
     loop = asyncio.new_event_loop()

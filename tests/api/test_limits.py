@@ -8,7 +8,7 @@ from http import HTTPStatus
 import pytest
 
 from core.api import create_app
-from core.api.backend import Backend
+from core.api.backend import ApiBackend
 from core.api.limits import TokenBuckets, is_expensive
 from tests.api.conftest import ADMIN
 
@@ -18,7 +18,7 @@ async def limited(managed_project, asgi_client):
     def make(**settings):
         if settings:
             managed_project.settings_path.write_text("".join(f"{k} = {v!r}\n" for k, v in settings.items()))
-        backend = Backend(managed_project)
+        backend = ApiBackend(managed_project)
         return backend, asgi_client(create_app(managed_project, services=backend), headers=ADMIN)
     return make
 

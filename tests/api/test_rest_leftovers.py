@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.api import create_app
-from core.api.backend import Backend
+from core.api.backend import ApiBackend
 from tests.sync.orgproject import in_process_service, make_project
 
 ADMIN = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin"}
@@ -91,7 +91,7 @@ def served(org_factory, tmp_path):
     handle = org_factory(users=12, seed=5)
     project = make_project(tmp_path / "p", handle.org, "http://localhost")
     service = in_process_service(project, handle.app)
-    backend = Backend(project, sync=service)
+    backend = ApiBackend(project, sync=service)
     yield handle.org, create_app(project, services=backend)
     service.close()
 

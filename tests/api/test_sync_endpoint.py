@@ -97,7 +97,7 @@ async def test_sync_errors_are_idm_shaped(api):
 
 async def test_the_samples_two_mappings_share_one_link_and_read_salesforce(org_factory, tmp_path, asgi_client):
     from core.api import create_app
-    from core.api.backend import Backend
+    from core.api.backend import ApiBackend
     from tests.sync.orgproject import in_process_service, make_project
 
     handle = org_factory(users=6, seed=7)
@@ -106,7 +106,7 @@ async def test_the_samples_two_mappings_share_one_link_and_read_salesforce(org_f
     try:
         assert (await service.reconcile("systemSalesforceUser_managedUser"))["state"] == "SUCCESS"
         link = next(iter(service.repo.iter_links("systemSalesforceUser_managedUser")))
-        app = create_app(project, services=Backend(project, sync=service))
+        app = create_app(project, services=ApiBackend(project, sync=service))
         admin = {"X-OpenIDM-Username": "openidm-admin", "X-OpenIDM-Password": "openidm-admin"}
         async with asgi_client(app, headers=admin) as client:
             [entry] = await linked(client, f"managed/user/{link.second_id}")

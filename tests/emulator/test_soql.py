@@ -7,7 +7,7 @@ from datetime import UTC
 import pytest
 
 from core.emulator import Org
-from core.emulator.errors import ApiError
+from core.emulator.errors import DataApiError
 from core.emulator.query import QueryEngine
 from core.emulator.soql import BoolOp, Compare, Not, SoqlError, parse
 
@@ -61,7 +61,7 @@ def test_parser_builds_nested_conditions():
     ("SELECT Id, Id FROM User", "DUPLICATE_FIELD", "duplicate field selected: Id"),
 ])
 def test_malformed_queries_get_salesforce_errors(engine, soql, code, fragment):
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(DataApiError) as err:
         run(engine, soql)
     assert err.value.status == 400 and err.value.code == code
     assert fragment in err.value.message

@@ -174,7 +174,7 @@ def test_the_rest_test_object_names_an_unreadable_secret_without_showing_one(tmp
     """A lost key: REST's system?_action=test is ok false with the reason and the recovery, no secret."""
     import asyncio
 
-    from core.api.backend import Backend
+    from core.api.backend import ApiBackend
 
     root = tmp_path / "p"
     (root / "conf").mkdir(parents=True)
@@ -185,7 +185,7 @@ def test_the_rest_test_object_names_an_unreadable_secret_without_showing_one(tmp
     config.update_properties(clientId="3MVG9x", refreshToken="5Aep" + "q" * 60, instanceUrl="http://127.0.0.1:9")
     config.save(project)
     shutil.rmtree(root / "security")
-    backend = Backend(project)
+    backend = ApiBackend(project)
     try:
         result = asyncio.run(backend.test_connector())
     finally:

@@ -489,3 +489,19 @@ def test_a_create_from_an_update_maps_with_the_old_source_in_view(make_env):
     asyncio.run(env.service.update_user(ada["_id"], {**body, "mail": "ada2@example.com"}, rev=ada["_rev"]))
     [acct] = env.accounts()
     assert (acct["email"], acct.get("previous")) == ("ada2@example.com", "changed")
+
+
+def test_a_correlation_value_that_is_a_list_fails_its_record_not_the_run(make_env):
+    # a transform makes the correlated field a list: equality with a list is refused for that record alone
+    env = make_env(account_mapping(
+        properties=[{"source": "userName", "target": "login",
+                     "transform": {"type": JS, "source": "source === 'ada' ? [source] : source"}},
+                    {"source": "mail", "target": "email"}, {"target": "kind", "default": "person"}],
+        correlationQuery={"expressionTree": {"all": ["login"]}}))
+    env.user("ada")
+    grace = env.user("grace")
+    right = env.account("grace")
+    run = env.recon()
+    failures = [e for e in env.audit(run) if e["status"] == "FAILURE"]
+    assert len(failures) == 1 and "login would be compared with a list" in failures[0]["message"], run
+    assert (grace["_id"], right["_id"]) in env.links()
