@@ -154,7 +154,6 @@ def run_node(service: Any, node_id: str, stop: threading.Event, *, poll: float =
     coordinator's (sync.json differs) is left to the other nodes."""
     from core.errors import ConfigError, UsageError
     from core.sync.cluster import PageNode, mapping_fingerprint
-    from core.sync.recon import ReconOptions
 
     repo = service.repo
     if not hasattr(repo, "cluster"):
@@ -162,21 +161,11 @@ def run_node(service: Any, node_id: str, stop: threading.Event, *, poll: float =
                          f"conf/datasource.jdbc-default.json); this project's repository is {repo.location}")
 
     def engine_for(task: Any) -> PageNode:
-        loaded = service.configs.current()  # this page's look at the files
-        mapping = service.config(loaded).get(task.mapping)
+        mapping, source, target, options = service.node_engine_parts(task.mapping,
+                                                                     dry_run=bool(task.facts.get("dryRun")))
         if mapping_fingerprint(mapping) != task.facts.get("mapping"):
             raise ConfigError(f"mapping {task.mapping} in conf/sync.json differs from the one of run {task.run_id}'s "
                               "coordinator; this node leaves that run's pages to the other nodes")
-        names = [mapping.source, mapping.target]
-        connector, loop = service.implicit_connector.get() if service._needs_connector(names) else (None, None)
-        source = service._object_set(mapping.source, connector, loop, loaded)
-        target = service._object_set(mapping.target, connector, loop, loaded)
-        options = ReconOptions(script_env=service.script_env("recon", [mapping], writes=False,
-                                                             refused_because="a reconciliation"))
-        if mapping.target.startswith("managed/") and not task.facts.get("dryRun"):
-            # as on a single node: the page's managed writes go through the other mappings' implicit sync
-            options.implicit_mappings = service.config(loaded).from_source(mapping.target)
-            options.implicit_sets = service._implicit_sets(connector, loop, loaded)
         return PageNode(mapping, source, target, repo, task.run_id, task.facts, options, node_id)
 
     worker = ClusterWorker(repo, node_id, engine_for, stop=stop, poll=poll, on_page=on_page)

@@ -232,11 +232,7 @@ class SyncService:
             # this call: a second run of an active mapping is refused at once (Conflict), not queued
             needed = self._needs_connector([mapping.source, mapping.target])
             async with self._connector(needed, loaded) as connector:
-                source = self._object_set(mapping.source, connector, loop, loaded)
-                target = self._object_set(mapping.target, connector, loop, loaded)
-                if mapping.target.startswith("managed/") and not dry_run:  # implicit sync of each page's writes
-                    options.implicit_mappings = self.config(loaded).from_source(mapping.target)
-                    options.implicit_sets = self._implicit_sets(connector, loop, loaded)
+                source, target = self._sides(mapping, connector, loop, loaded, options)
                 await asyncio.to_thread(self._begin, run, dry_run)
                 try:
                     def work() -> ReconRun:  # clusteredSourceReconEnabled: pages to every node (core/sync/cluster.py)
@@ -261,7 +257,31 @@ class SyncService:
             self._cancels.pop(run.id, None)
         return result.to_dict()
 
-    def _implicit_sets(self, connector: Any, loop: asyncio.AbstractEventLoop,
+    def _sides(self, mapping: Mapping, connector: Any, loop: asyncio.AbstractEventLoop | None,
+               loaded: ProjectConfig, options: ReconOptions) -> tuple[ObjectSet, ObjectSet]:
+        """A run's source and target object sets; ``options`` gets the implicit sync of each page's managed
+        writes (the mappings whose source is the run's managed target), unless the run is a dry run."""
+        source = self._object_set(mapping.source, connector, loop, loaded)
+        target = self._object_set(mapping.target, connector, loop, loaded)
+        if mapping.target.startswith("managed/") and not options.dry_run:
+            options.implicit_mappings = self.config(loaded).from_source(mapping.target)
+            options.implicit_sets = self._implicit_sets(connector, loop, loaded)
+        return source, target
+
+    def node_engine_parts(self, mapping_name: str, *, dry_run: bool,
+                          ) -> tuple[Mapping, ObjectSet, ObjectSet, ReconOptions]:
+        """What a node of a clustered run needs for one page of ``mapping_name``, built as :meth:`reconcile`
+        builds them (one look at the files; the shared connector; implicit sync of the page's writes)."""
+        loaded = self.configs.current()
+        mapping = self.config(loaded).get(mapping_name)
+        needed = self._needs_connector([mapping.source, mapping.target])
+        connector, loop = self.implicit_connector.get() if needed else (None, None)
+        options = ReconOptions(dry_run=dry_run, script_env=self.script_env(
+            "recon", [mapping], writes=False, refused_because="a reconciliation"))
+        source, target = self._sides(mapping, connector, loop, loaded, options)
+        return mapping, source, target, options
+
+    def _implicit_sets(self, connector: Any, loop: asyncio.AbstractEventLoop | None,
                        loaded: ProjectConfig) -> Callable[[str], ObjectSet]:
         """The object sets a reconciliation's implicit sync names beyond the run's own two (on its connector;
         without one, e.g. a managed-to-managed run, the implicit-sync connector)."""
